@@ -1,0 +1,204 @@
+"""benchrun: the runner's command line. Each subcommand prints one JSON document
+(or writes it to --out); progress goes to stderr.
+
+    benchrun topology
+    benchrun build
+    benchrun stream [--threads N] [--array-size ELEMENTS] [--ntimes K] [--repetitions R]
+    benchrun hpl [--n N] [--nb NB] [--p P --q Q] [--time-budget SECONDS] [--repetitions R]
+    benchrun all --profile quick|standard [--repetitions R] [--time-budget SECONDS] [--out FILE]
+
+A benchmark that fails is recorded in the document's `errors` and run rules, the
+document is still written, and the exit status is 1: the caller quarantines it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import socket
+import sys
+import time
+import traceback
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from benchmark_runner import RUNNER_VERSION, SCHEMA_ID, build, hpl, stream, topology
+from benchmark_runner._log import log
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # Finishes within 3 minutes on a 2-core machine, rule-sized STREAM arrays included.
+    "quick": {"stream_repetitions": 3, "ntimes": 10, "hpl_repetitions": 2, "hpl_budget_share": 0.2,
+              "hpl_budget_cap_s": 40},
+    # The profile the weekly refresh uses: enough samples for a confidence interval.
+    "standard": {"stream_repetitions": 5, "ntimes": 20, "hpl_repetitions": 3, "hpl_budget_share": 0.5,
+                 "hpl_budget_cap_s": None},
+}
+DEFAULT_TIME_BUDGET_S = 1800
+
+# Identity the host driver knows and the runner cannot see (instance type, region, image...).
+IDENTITY_ENV = {
+    "target": "BENCHRUN_TARGET",
+    "instance_type": "BENCHRUN_INSTANCE_TYPE",
+    "instance_id": "BENCHRUN_INSTANCE_ID",
+    "region": "BENCHRUN_REGION",
+    "availability_zone": "BENCHRUN_AVAILABILITY_ZONE",
+    "ami_id": "BENCHRUN_AMI_ID",
+    "container_image": "BENCHRUN_CONTAINER_IMAGE",
+    "container_digest": "BENCHRUN_CONTAINER_DIGEST",
+}
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def host_identity() -> dict[str, Any]:
+    identity: dict[str, Any] = {key: os.environ.get(var) or None for key, var in IDENTITY_ENV.items()}
+    identity["target"] = identity["target"] or "local"
+    identity["hostname"] = socket.gethostname()
+    return identity
+
+
+def new_document(command: list[str], profile: str | None) -> dict[str, Any]:
+    return {
+        "$schema": SCHEMA_ID,
+        "schema_version": 1,
+        "document_id": str(uuid.uuid4()),
+        "runner": {"version": RUNNER_VERSION, "command": command, "profile": profile,
+                   "python": sys.version.split()[0]},
+        "host": host_identity(),
+        "system": topology.detect(),
+        "environment": {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "OMP_", "GOMP_"))},
+        "started_at": _now(),
+        "finished_at": None,
+        "stream": None,
+        "hpl": None,
+        "run_rules": [],
+        "errors": [],
+        "timings": {},
+    }
+
+
+def _stage(doc: dict[str, Any], name: str, fn: Callable[[], tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
+    """Run one benchmark; a failure is recorded in the document, never lost."""
+    started = time.monotonic()
+    try:
+        section, rules = fn()
+        doc[name] = section
+        doc["run_rules"].extend(rules)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded in the document
+        log("%s failed: %s", name.upper(), exc)
+        doc["errors"].append({"stage": name, "message": str(exc), "type": type(exc).__name__,
+                              "traceback": traceback.format_exc(limit=5)})
+        doc["run_rules"].append({"rule": f"{name}.completed", "passed": False, "detail": str(exc)[:500]})
+    finally:
+        doc["timings"][f"{name}_s"] = round(time.monotonic() - started, 3)
+
+
+def run_stream(doc: dict[str, Any], args: argparse.Namespace) -> None:
+    def go() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        binary = build.build_stream()
+        return stream.measure(binary, doc["system"], threads=args.threads, array_elements=args.array_size,
+                              ntimes=args.ntimes, repetitions=args.repetitions)
+
+    _stage(doc, "stream", go)
+
+
+def run_hpl(doc: dict[str, Any], args: argparse.Namespace) -> None:
+    def go() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        binary = {**build.build_hpl(), "mpi": build.mpi_version()}
+        return hpl.measure(binary, doc["system"], n=args.n, nb=args.nb, p=args.p, q=args.q,
+                           time_budget_s=args.time_budget, repetitions=args.repetitions)
+
+    _stage(doc, "hpl", go)
+
+
+def emit(doc: dict[str, Any], out: str | None) -> None:
+    text = json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    if out:
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".partial")
+        tmp.write_text(text)
+        tmp.replace(path)  # readers never see half a document
+        log("wrote %s", path)
+    else:
+        sys.stdout.write(text)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="benchrun", description=__doc__.split("\n\n")[0])
+    sub = top.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("topology", help="print the host's topology")
+    sub.add_parser("build", help="compile STREAM and resolve or build xhpl, print what was built")
+
+    s = sub.add_parser("stream", help="run STREAM")
+    s.add_argument("--threads", type=_positive_int, help="one placement with this many threads")
+    s.add_argument("--array-size", type=_positive_int, help="elements per array (default: 4x the LLC)")
+    s.add_argument("--ntimes", type=_positive_int, default=10)
+    s.add_argument("--repetitions", type=_positive_int, default=3)
+
+    h = sub.add_parser("hpl", help="run HPL")
+    h.add_argument("--n", type=_positive_int, help="problem size (default: sized by memory and time budget)")
+    h.add_argument("--nb", type=_positive_int)
+    h.add_argument("--p", type=_positive_int)
+    h.add_argument("--q", type=_positive_int)
+    h.add_argument("--time-budget", type=float, help="seconds for all repetitions together")
+    h.add_argument("--repetitions", type=_positive_int, default=1)
+
+    a = sub.add_parser("all", help="topology, STREAM and HPL in one document")
+    a.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    a.add_argument("--repetitions", type=_positive_int, help="overrides the profile's repetitions")
+    a.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET_S,
+                   help="seconds for the whole suite on this host")
+
+    for p in (s, h, a, sub.choices["topology"], sub.choices["build"]):
+        p.add_argument("--out", help="write the JSON document here instead of stdout")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    command = ["benchrun", *(argv if argv is not None else sys.argv[1:])]
+    if args.command == "topology":
+        emit(topology.detect(), args.out)
+        return 0
+    if args.command == "build":
+        try:
+            built = {"stream": build.build_stream(), "hpl": build.build_hpl(), "mpi": build.mpi_version()}
+        except build.BuildError as exc:
+            log("build failed: %s", exc)
+            return 2
+        emit(built, args.out)
+        return 0
+
+    started = time.monotonic()
+    doc = new_document(command, getattr(args, "profile", None))
+    if args.command == "stream":
+        run_stream(doc, args)
+    elif args.command == "hpl":
+        run_hpl(doc, args)
+    else:
+        profile = PROFILES[args.profile]
+        budget = args.time_budget * profile["hpl_budget_share"]
+        if profile["hpl_budget_cap_s"]:
+            budget = min(budget, profile["hpl_budget_cap_s"])
+        run_stream(doc, argparse.Namespace(threads=None, array_size=None, ntimes=profile["ntimes"],
+                                           repetitions=args.repetitions or profile["stream_repetitions"]))
+        run_hpl(doc, argparse.Namespace(n=None, nb=None, p=None, q=None, time_budget=budget,
+                                        repetitions=args.repetitions or profile["hpl_repetitions"]))
+    doc["finished_at"] = _now()
+    doc["timings"]["total_s"] = round(time.monotonic() - started, 3)
+    emit(doc, args.out)
+    return 1 if doc["errors"] else 0

@@ -1,0 +1,253 @@
+"""HPL: HPL.dat generation, problem sizing, mpirun, and the output parser."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmark_runner._log import log
+
+# Share of available memory the matrix may take (the usual HPL guidance is ~80%).
+MEMORY_FRACTION = 0.8
+RESIDUAL_THRESHOLD = 16.0
+# Small enough to finish in about a second on one core, large enough to time the BLAS.
+PROBE_N = 3000
+
+HPL_DAT_TEMPLATE = """\
+HPLinpack benchmark input file
+instance-benchmarks runner (generated)
+HPL.out      output file name (if any)
+6            device out (6=stdout,7=stderr,file)
+1            # of problems sizes (N)
+{n}          Ns
+1            # of NBs
+{nb}         NBs
+0            PMAP process mapping (0=Row-,1=Column-major)
+1            # of process grids (P x Q)
+{p}          Ps
+{q}          Qs
+{threshold}  threshold
+1            # of panel fact
+2            PFACTs (0=left, 1=Crout, 2=Right)
+1            # of recursive stopping criterium
+4            NBMINs (>= 1)
+1            # of panels in recursion
+2            NDIVs
+1            # of recursive panel fact.
+1            RFACTs (0=left, 1=Crout, 2=Right)
+1            # of broadcast
+1            BCASTs (0=1rg,1=1rM,2=2rg,3=2rM,4=Lng,5=LnM)
+1            # of lookahead depth
+1            DEPTHs (>=0)
+2            SWAP (0=bin-exch,1=long,2=mix)
+64           swapping threshold
+0            L1 in (0=transposed,1=no-transposed) form
+0            U  in (0=transposed,1=no-transposed) form
+1            Equilibration (0=no,1=yes)
+8            memory alignment in double (> 0)
+"""
+
+_RESULT_LINE = re.compile(
+    r"^(W[RC]\w+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+e[+-]\d+|[\d.]+)\s*$", re.MULTILINE
+)
+_RESIDUAL_LINE = re.compile(r"^\|\|Ax-b\|\|_oo/\(eps\*.*=\s*([\d.eE+-]+)\s+\.+\s+(PASSED|FAILED)\s*$", re.MULTILINE)
+
+
+class HplError(RuntimeError):
+    """HPL could not run or printed nothing usable."""
+
+
+def default_nb() -> tuple[int, str]:
+    """Block size per architecture; the reason is recorded with it."""
+    if platform.machine() in ("aarch64", "arm64"):
+        return 192, "NB 192: a common choice for OpenBLAS/ArmPL on Neoverse cores"
+    return 256, "NB 256: a common choice for OpenBLAS/BLIS/MKL DGEMM on AVX2 and AVX-512 cores"
+
+
+def process_grid(ranks: int) -> tuple[int, int]:
+    """P x Q = ranks, near-square, P <= Q (HPL prefers flat grids)."""
+    p = max(d for d in range(1, int(math.isqrt(ranks)) + 1) if ranks % d == 0)
+    return p, ranks // p
+
+
+def hpl_flops(n: int) -> float:
+    """HPL's own operation count for an N x N solve."""
+    return 2.0 / 3.0 * n**3 + 2.0 * n**2
+
+
+def size_problem(
+    *, memory_bytes: int, nb: int, q: int, gflops_estimate: float | None, time_budget_s: float | None
+) -> tuple[int, list[str]]:
+    """Largest N, a multiple of NB x Q, within MEMORY_FRACTION of memory and the time budget."""
+    step = nb * q
+    n_memory = int(math.sqrt(MEMORY_FRACTION * memory_bytes / 8))
+    reasons = [f"memory: {MEMORY_FRACTION:.0%} of {memory_bytes} bytes allows N <= {n_memory}"]
+    n = n_memory
+    if time_budget_s and gflops_estimate:
+        n_time = int((1.5 * time_budget_s * gflops_estimate * 1e9) ** (1 / 3))
+        reasons.append(
+            f"time: {time_budget_s:.0f} s at the probe's {gflops_estimate:.1f} GFLOPS allows N <= {n_time}"
+        )
+        n = min(n, n_time)
+    n = max(step, n // step * step)
+    reasons.append(f"N = {n}, the largest multiple of NB x Q = {step} within both")
+    return n, reasons
+
+
+def write_hpl_dat(directory: Path, *, n: int, nb: int, p: int, q: int) -> Path:
+    path = directory / "HPL.dat"
+    path.write_text(HPL_DAT_TEMPLATE.format(n=n, nb=nb, p=p, q=q, threshold=RESIDUAL_THRESHOLD))
+    return path
+
+
+def parse_output(text: str) -> list[dict[str, Any]]:
+    """Every (result line, residual line) pair HPL printed, in order."""
+    results = list(_RESULT_LINE.finditer(text))
+    residuals = list(_RESIDUAL_LINE.finditer(text))
+    if not results:
+        raise HplError("HPL printed no result line (T/V N NB P Q Time Gflops)")
+    runs = []
+    for index, match in enumerate(results):
+        variant, n, nb, p, q, seconds, gflops = match.groups()
+        # The residual line of a result follows it and precedes the next result.
+        end = results[index + 1].start() if index + 1 < len(results) else len(text)
+        residual = next((r for r in residuals if match.end() < r.start() < end), None)
+        runs.append(
+            {
+                "variant": variant,
+                "n": int(n),
+                "nb": int(nb),
+                "p": int(p),
+                "q": int(q),
+                "seconds": float(seconds),
+                "gflops": float(gflops),
+                "residual": float(residual.group(1)) if residual else None,
+                "threshold": RESIDUAL_THRESHOLD,
+                "passed": bool(residual and residual.group(2) == "PASSED"),
+            }
+        )
+    return runs
+
+
+def mpirun_command(ranks: int) -> list[str]:
+    mpirun = shutil.which("mpirun")
+    if not mpirun:
+        raise HplError("mpirun not found: install OpenMPI (Debian: openmpi-bin)")
+    cmd = [mpirun, "-np", str(ranks), "--bind-to", "core", "--map-by", "core"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.insert(1, "--allow-run-as-root")  # containers and SSM run as root
+    return cmd
+
+
+def run_once(xhpl: str, *, n: int, nb: int, p: int, q: int, timeout_s: float) -> tuple[dict[str, Any], str]:
+    """One HPL solve, one BLAS thread per MPI rank (one rank per core)."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               BLIS_NUM_THREADS="1")
+    with tempfile.TemporaryDirectory(prefix="benchrun-hpl-") as tmp:
+        write_hpl_dat(Path(tmp), n=n, nb=nb, p=p, q=q)
+        cmd = [*mpirun_command(p * q), xhpl]
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env=env, timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            raise HplError(f"HPL N={n} did not finish within {timeout_s:.0f} s") from exc
+        wall = time.monotonic() - started
+    try:
+        runs = parse_output(proc.stdout)
+    except HplError as exc:
+        raise HplError(f"{exc}; exit {proc.returncode}; stderr: {proc.stderr.strip()[-800:]}") from exc
+    run = runs[0]
+    run["wall_seconds"] = round(wall, 3)
+    run["exit_code"] = proc.returncode
+    return run, proc.stdout
+
+
+def measure(
+    binary: dict[str, Any],
+    topology: dict[str, Any],
+    *,
+    n: int | None = None,
+    nb: int | None = None,
+    p: int | None = None,
+    q: int | None = None,
+    time_budget_s: float | None = None,
+    repetitions: int = 1,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Size (unless N is given), then run `repetitions` solves. Returns the section and its rules."""
+    ranks = topology["physical_cores"]
+    if p is None or q is None:
+        p, q = process_grid(ranks)
+    nb_reason = "given on the command line"
+    if nb is None:
+        nb, nb_reason = default_nb()
+    per_solve_budget = time_budget_s / repetitions if time_budget_s else None
+    probe = None
+    sizing: list[str] = []
+    if n is None:
+        probe_n = max(nb * q, PROBE_N // (nb * q) * (nb * q))
+        probe_run, _ = run_once(binary["path"], n=probe_n, nb=nb, p=p, q=q, timeout_s=300)
+        probe = {k: probe_run[k] for k in ("n", "nb", "p", "q", "seconds", "gflops", "passed")}
+        log("HPL probe N=%d: %.1f GFLOPS in %.2f s", probe_n, probe_run["gflops"], probe_run["seconds"])
+        n, sizing = size_problem(
+            memory_bytes=topology["memory_available_bytes"], nb=nb, q=q,
+            gflops_estimate=probe_run["gflops"], time_budget_s=per_solve_budget,
+        )
+    else:
+        sizing = [f"N = {n} given on the command line"]
+    predicted = hpl_flops(n) / (probe["gflops"] * 1e9) if probe else None
+    timeout_s = max(120.0, 5 * predicted) if predicted else max(600.0, 4 * (per_solve_budget or 0))
+    runs = []
+    for rep in range(repetitions):
+        run, _ = run_once(binary["path"], n=n, nb=nb, p=p, q=q, timeout_s=timeout_s)
+        log(
+            "HPL rep %d/%d N=%d NB=%d %dx%d: %.2f GFLOPS in %.1f s, residual %s (%s)",
+            rep + 1, repetitions, n, nb, p, q, run["gflops"], run["seconds"], run["residual"],
+            "PASSED" if run["passed"] else "FAILED",
+        )
+        runs.append(run)
+    all_passed = all(r["passed"] for r in runs)
+    gflops = [r["gflops"] for r in runs]
+    section = {
+        "implementation": "HPL (netlib algorithm, HPL.dat, scaled residual check)",
+        "binary": binary,
+        "mpi_ranks": p * q,
+        "threads_per_rank": 1,
+        "rank_layout": "one MPI rank per physical core, BLAS single-threaded, ranks bound to cores",
+        "n": n,
+        "nb": nb,
+        "nb_reason": nb_reason,
+        "p": p,
+        "q": q,
+        "sizing": sizing,
+        "time_budget_s": time_budget_s,
+        "predicted_seconds_per_solve": round(predicted, 2) if predicted else None,
+        "probe": probe,
+        "repetitions": repetitions,
+        "runs": runs,
+        "summary": {
+            "n": len(runs),
+            "max_gflops": max(gflops),
+            "median_gflops": statistics.median(gflops),
+            "mean_gflops": statistics.fmean(gflops),
+            "all_passed": all_passed,
+        },
+    }
+    rules = [
+        {
+            "rule": "hpl.residual_passed",
+            "passed": all_passed,
+            "detail": f"every scaled residual below {RESIDUAL_THRESHOLD}"
+            if all_passed
+            else "at least one solve FAILED the scaled residual check",
+        }
+    ]
+    return section, rules

@@ -1,0 +1,207 @@
+"""STREAM: sizing by the run rules, placements, repetitions, and the output parser."""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+from typing import Any
+
+from benchmark_runner._log import log
+
+KERNELS = ("copy", "scale", "add", "triad")
+BYTES_PER_ELEMENT = 8
+# Run rule: each array at least 4x the sum of all last-level caches.
+LLC_MULTIPLE = 4
+# Never let the three arrays take more than this share of available memory.
+MEMORY_SHARE = 0.6
+MIN_CLOCK_TICKS = 20
+MIN_NTIMES = 10
+
+
+class StreamError(RuntimeError):
+    """STREAM could not run or its output could not be read."""
+
+
+def parse_output(text: str) -> dict[str, Any]:
+    """Parse the text printed by src/stream.c into one repetition's record."""
+    facts = dict(re.findall(r"^([a-z_]+):[ \t]*(.*)$", text, re.MULTILINE))
+    kernels: dict[str, dict[str, float]] = {}
+    for name, rate, avg_t, min_t, max_t, ticks in re.findall(
+        r"^(Copy|Scale|Add|Triad)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$", text, re.MULTILINE
+    ):
+        kernels[name.lower()] = {
+            "best_rate_mb_s": float(rate),
+            "avg_time_s": float(avg_t),
+            "min_time_s": float(min_t),
+            "max_time_s": float(max_t),
+            "min_clock_ticks": float(ticks),
+        }
+    missing = [k for k in KERNELS if k not in kernels]
+    required = ("array_elements", "ntimes", "threads", "granularity_us", "validated", "raw_times_s")
+    absent = [k for k in required if k not in facts]
+    if missing or absent:
+        raise StreamError(f"STREAM output incomplete: missing kernels {missing} and fields {absent}")
+    ntimes = int(facts["ntimes"])
+    raw = [float(v) for v in facts["raw_times_s"].split()]
+    if len(raw) != ntimes * len(KERNELS):
+        raise StreamError(f"STREAM printed {len(raw)} raw times, expected {ntimes * len(KERNELS)}")
+    return {
+        "array_elements": int(facts["array_elements"]),
+        "ntimes": ntimes,
+        "threads": int(facts["threads"]),
+        "granularity_us": int(facts["granularity_us"]),
+        "kernels": kernels,
+        "raw_times_s": {k: raw[i :: len(KERNELS)] for i, k in enumerate(KERNELS)},
+        "relative_errors": {
+            name: float(facts[f"relative_error_{name}"])
+            for name in ("a", "b", "c")
+            if f"relative_error_{name}" in facts
+        },
+        "validated": facts["validated"].strip() == "true",
+    }
+
+
+def rule_array_size(llc_bytes: int, memory_available_bytes: int) -> tuple[int, dict[str, Any]]:
+    """Elements per array by the run rule, capped by memory, and the rule's verdict."""
+    wanted = max(LLC_MULTIPLE * llc_bytes // BYTES_PER_ELEMENT, 10_000_000 if llc_bytes == 0 else 0)
+    cap = int(memory_available_bytes * MEMORY_SHARE) // (3 * BYTES_PER_ELEMENT)
+    if wanted <= cap:
+        return wanted, {
+            "rule": "stream.array_size_at_least_4x_llc",
+            "passed": llc_bytes > 0,
+            "detail": f"{wanted} elements per array = 4 x {llc_bytes} bytes of last-level cache"
+            if llc_bytes
+            else "last-level cache size unknown; used 10,000,000 elements",
+        }
+    return cap, {
+        "rule": "stream.array_size_at_least_4x_llc",
+        "passed": False,
+        "detail": f"capped at {cap} elements per array by memory ({memory_available_bytes} bytes available); "
+        f"the rule asks for {wanted}",
+    }
+
+
+def placements(topology: dict[str, Any], threads: int | None) -> list[dict[str, Any]]:
+    """All cores (spread, one thread per core) and one core alone, or exactly `threads` if given."""
+    cores = topology["physical_cores"]
+    if threads:
+        return [_placement(f"threads-{threads}", threads, "spread")]
+    result = [_placement("all-cores", cores, "spread")]
+    if cores > 1:
+        result.append(_placement("one-core", 1, "close"))
+    return result
+
+
+def _placement(name: str, threads: int, bind: str) -> dict[str, Any]:
+    return {
+        "placement": name,
+        "threads": threads,
+        "binding": {"OMP_PROC_BIND": bind, "OMP_PLACES": "cores", "numactl": None},
+    }
+
+
+def run_once(binary: str, array_elements: int, ntimes: int, placement: dict[str, Any]) -> dict[str, Any]:
+    env = dict(os.environ)
+    env.update(
+        OMP_NUM_THREADS=str(placement["threads"]),
+        OMP_PROC_BIND=placement["binding"]["OMP_PROC_BIND"],
+        OMP_PLACES=placement["binding"]["OMP_PLACES"],
+    )
+    cmd = [*(placement["binding"]["numactl"] or []), binary, str(array_elements), str(ntimes)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
+    if proc.returncode not in (0, 4):  # 4: ran, but failed validation (recorded, not raised)
+        raise StreamError(f"STREAM exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+    return parse_output(proc.stdout)
+
+
+def measure(
+    binary: dict[str, Any],
+    topology: dict[str, Any],
+    *,
+    threads: int | None = None,
+    array_elements: int | None = None,
+    ntimes: int = MIN_NTIMES,
+    repetitions: int = 3,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run every placement `repetitions` times, each repetition a separate process.
+
+    Returns the document's `stream` section and the run-rule checks it makes.
+    """
+    rule_elements, size_rule = rule_array_size(
+        topology["last_level_cache_bytes"], topology["memory_available_bytes"]
+    )
+    if array_elements is None:
+        array_elements = rule_elements
+    elif array_elements < rule_elements:
+        size_rule = {
+            **size_rule,
+            "passed": False,
+            "detail": f"--array-size {array_elements} is below the rule's {rule_elements} elements",
+        }
+    rules = [
+        size_rule,
+        {
+            "rule": "stream.ntimes_at_least_10",
+            "passed": ntimes >= MIN_NTIMES,
+            "detail": f"NTIMES = {ntimes}",
+        },
+    ]
+    measurements = []
+    for placement in placements(topology, threads):
+        reps = []
+        for rep in range(repetitions):
+            result = run_once(binary["path"], array_elements, ntimes, placement)
+            log(
+                "STREAM %s rep %d/%d: triad %.0f MB/s, copy %.0f MB/s, validated=%s",
+                placement["placement"], rep + 1, repetitions,
+                result["kernels"]["triad"]["best_rate_mb_s"], result["kernels"]["copy"]["best_rate_mb_s"],
+                result["validated"],
+            )
+            reps.append(result)
+        measurements.append({**placement, "repetitions": reps, "summary": _summary(reps)})
+    min_ticks = min(
+        k["min_clock_ticks"] for m in measurements for r in m["repetitions"] for k in r["kernels"].values()
+    )
+    rules.append(
+        {
+            "rule": "stream.at_least_20_clock_ticks",
+            "passed": min_ticks >= MIN_CLOCK_TICKS,
+            "detail": f"shortest kernel time = {min_ticks:.0f} clock ticks",
+        }
+    )
+    all_valid = all(r["validated"] for m in measurements for r in m["repetitions"])
+    rules.append(
+        {
+            "rule": "stream.results_validated",
+            "passed": all_valid,
+            "detail": "every repetition's arrays matched the expected values within 1e-13"
+            if all_valid
+            else "at least one repetition failed STREAM's validation",
+        }
+    )
+    section = {
+        "implementation": "instance-benchmarks STREAM (src/stream.c), OpenMP",
+        "binary": binary,
+        "array_elements": array_elements,
+        "bytes_per_array": array_elements * BYTES_PER_ELEMENT,
+        "ntimes": ntimes,
+        "repetitions": repetitions,
+        "measurements": measurements,
+    }
+    return section, rules
+
+
+def _summary(reps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per kernel, across repetitions: n, max, median and mean of the best rates (MB/s)."""
+    out = {}
+    for kernel in KERNELS:
+        rates = [r["kernels"][kernel]["best_rate_mb_s"] for r in reps]
+        out[kernel] = {
+            "n": len(rates),
+            "max_mb_s": max(rates),
+            "median_mb_s": statistics.median(rates),
+            "mean_mb_s": statistics.fmean(rates),
+        }
+    return out

@@ -28,13 +28,9 @@ from typing import Any, Callable
 from benchmark_runner import RUNNER_VERSION, SCHEMA_ID, build, hpl, stream, topology
 from benchmark_runner._log import log
 
+PROFILES_FILE = Path(__file__).resolve().parent.parent / "profiles.json"
 PROFILES: dict[str, dict[str, Any]] = {
-    # Finishes within 3 minutes on a 2-core machine, rule-sized STREAM arrays included.
-    "quick": {"stream_repetitions": 3, "ntimes": 10, "hpl_repetitions": 2, "hpl_budget_share": 0.2,
-              "hpl_budget_cap_s": 40},
-    # The profile the weekly refresh uses: enough samples for a confidence interval.
-    "standard": {"stream_repetitions": 5, "ntimes": 20, "hpl_repetitions": 3, "hpl_budget_share": 0.5,
-                 "hpl_budget_cap_s": None},
+    name: profile for name, profile in json.loads(PROFILES_FILE.read_text()).items() if not name.startswith("_")
 }
 DEFAULT_TIME_BUDGET_S = 1800
 
@@ -67,7 +63,7 @@ def new_document(command: list[str], profile: str | None) -> dict[str, Any]:
         "$schema": SCHEMA_ID,
         "schema_version": 1,
         "document_id": str(uuid.uuid4()),
-        "runner": {"version": RUNNER_VERSION, "command": command, "profile": profile,
+        "runner": {"version": RUNNER_VERSION, "commands": [command], "profile": profile,
                    "python": sys.version.split()[0]},
         "host": host_identity(),
         "system": topology.detect(),
@@ -114,6 +110,12 @@ def run_hpl(doc: dict[str, Any], args: argparse.Namespace) -> None:
                            time_budget_s=args.time_budget, repetitions=args.repetitions)
 
     _stage(doc, "hpl", go)
+
+
+def hpl_time_budget(profile: dict[str, Any], suite_budget_s: float) -> float:
+    """The seconds HPL's repetitions may use out of the whole suite's budget."""
+    budget = suite_budget_s * profile["hpl_budget_share"]
+    return min(budget, profile["hpl_budget_cap_s"]) if profile["hpl_budget_cap_s"] else budget
 
 
 def emit(doc: dict[str, Any], out: str | None) -> None:
@@ -191,10 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         run_hpl(doc, args)
     else:
         profile = PROFILES[args.profile]
-        budget = args.time_budget * profile["hpl_budget_share"]
-        if profile["hpl_budget_cap_s"]:
-            budget = min(budget, profile["hpl_budget_cap_s"])
-        run_stream(doc, argparse.Namespace(threads=None, array_size=None, ntimes=profile["ntimes"],
+        budget = hpl_time_budget(profile, args.time_budget)
+        run_stream(doc, argparse.Namespace(threads=None, array_size=None, ntimes=profile["stream_ntimes"],
                                            repetitions=args.repetitions or profile["stream_repetitions"]))
         run_hpl(doc, argparse.Namespace(n=None, nb=None, p=None, q=None, time_budget=budget,
                                         repetitions=args.repetitions or profile["hpl_repetitions"]))

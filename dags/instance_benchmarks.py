@@ -1,0 +1,175 @@
+"""instance_benchmarks: STREAM and HPL on EC2 instance types, or on this machine.
+
+This file only builds the DAG: each task is a thin wrapper around a stage in
+`instance_benchmarks.pipeline`, imported inside the task so parsing stays cheap.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from airflow.sdk import dag, get_current_context, task, task_group
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from instance_benchmarks import FAMILIES
+from instance_benchmarks.params import benchmark_params
+
+DOC_MD = """
+### EC2 instance benchmarks
+
+Measures **STREAM** memory bandwidth (Copy, Scale, Add, Triad; all cores and one core) and
+**HPL** GFLOPS (real HPL with the scaled-residual check) on each host, keeps every raw sample,
+and reports means with 95% confidence intervals.
+
+* `target=local` benchmarks the machine Airflow runs on (provision and terminate are no-ops).
+* `target=aws` launches EC2 instances (not implemented yet: it lands with the AWS-path issue).
+
+Per architecture family (`intel`, `amd`, `graviton`) a mapped task group runs, per host:
+quota check → provision (setup) → container → STREAM → HPL → extract → validate → store →
+terminate (teardown, runs whatever failed); then `analyze` builds the dataset and the report.
+
+Valid documents land in `results/v1/...` under `results_uri`; invalid ones in `quarantine/`
+with their reasons (the store task fails so the run shows it). The report is at
+`reports/latest/index.html`.
+"""
+
+DEFAULT_ARGS = {
+    "owner": "instance-benchmarks",
+    "retries": 2,
+    "retry_delay": datetime.timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": datetime.timedelta(minutes=10),
+}
+
+
+def _context() -> tuple[dict, str, str, int | None]:
+    ctx = get_current_context()
+    return ctx["params"], ctx["dag"].dag_id, ctx["run_id"], ctx["ti"].map_index
+
+
+@dag(
+    dag_id="instance_benchmarks",
+    schedule=None,
+    start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    params=benchmark_params(),
+    doc_md=DOC_MD,
+    tags=["benchmarks", "ec2", "stream", "hpl"],
+)
+def instance_benchmarks():
+    @task
+    def plan() -> dict[str, list[dict]]:
+        from instance_benchmarks import pipeline
+
+        params, _, run_id, _ = _context()
+        try:
+            return pipeline.make_plans(params, run_id=run_id)
+        except NotImplementedError as exc:  # a clear refusal, not something to retry
+            raise AirflowFailException(str(exc)) from exc
+
+    @task(retries=0)
+    def family_plans(plans: dict[str, list[dict]], family: str) -> list[dict]:
+        """Airflow maps over a task's whole return value only, so each family gets its list here."""
+        return plans[family]
+
+    @task
+    def quota_check(plan: dict) -> dict:
+        from instance_benchmarks import pipeline
+        from instance_benchmarks.hosts import CapacityUnavailable
+
+        try:
+            return pipeline.quota_check(plan)
+        except CapacityUnavailable as exc:
+            raise AirflowSkipException(f"{plan['instance_type']} skipped: {exc}") from exc
+
+    @task
+    def provision(state: dict) -> dict:
+        from instance_benchmarks import pipeline
+
+        params, dag_id, run_id, map_index = _context()
+        tags = pipeline.tags_for(dag_id=dag_id, run_id=run_id, map_index=map_index,
+                                 time_budget_s=params["time_budget_s"])
+        return pipeline.provision(state, tags=tags)
+
+    @task
+    def container(state: dict) -> dict:
+        from instance_benchmarks import pipeline
+
+        return pipeline.prepare(state)
+
+    @task(retries=0)  # a re-run benchmark would overwrite its staged document: fail, quarantine, move on
+    def run_stream(state: dict) -> dict:
+        from instance_benchmarks import pipeline
+
+        params, _, run_id, _ = _context()
+        return pipeline.run_benchmark(state, "stream", results_uri=params["results_uri"], run_id=run_id)
+
+    @task(retries=0)
+    def run_hpl(state: dict) -> dict:
+        from instance_benchmarks import pipeline
+
+        params, _, run_id, _ = _context()
+        return pipeline.run_benchmark(state, "hpl", results_uri=params["results_uri"], run_id=run_id)
+
+    @task
+    def extract(state: dict) -> dict:
+        from instance_benchmarks import pipeline
+
+        params, dag_id, run_id, map_index = _context()
+        return pipeline.extract(state, results_uri=params["results_uri"], dag_id=dag_id, run_id=run_id,
+                                map_index=map_index)
+
+    @task
+    def validate(extracted: dict) -> dict:
+        from instance_benchmarks import pipeline
+
+        return pipeline.validate(extracted)
+
+    @task(retries=0)
+    def store(validated: dict) -> dict:
+        from instance_benchmarks import pipeline
+
+        params, _, run_id, _ = _context()
+        stored = pipeline.store(validated, results_uri=params["results_uri"], run_id=run_id)
+        if stored["status"] != "stored":
+            raise AirflowFailException(
+                f"{stored['instance_type']} quarantined at {stored['uri']}: " + "; ".join(stored["reasons"])
+            )
+        return stored
+
+    @task
+    def terminate(state: dict) -> None:
+        from instance_benchmarks import pipeline
+
+        pipeline.terminate(state)
+
+    @task(trigger_rule="all_done")
+    def analyze() -> dict:
+        """Reads what this run stored and quarantined back from results_uri, the source of truth."""
+        from instance_benchmarks import pipeline
+
+        params, _, run_id, _ = _context()
+        return pipeline.analyze(results_uri=params["results_uri"], run_id=run_id)
+
+    @task_group
+    def benchmark(plan: dict):
+        checked = quota_check(plan)
+        host = provision(checked)
+        ran = run_hpl(run_stream(container(host)))
+        stored = store(validate(extract(ran)))
+        stored >> terminate(host).as_teardown(setups=host)
+        return stored
+
+    plans = plan()
+    report = analyze()
+    for family in FAMILIES:
+        selected = family_plans.override(task_id=f"plans_{family}")(plans, family)
+        benchmark.override(group_id=family).expand(plan=selected) >> report
+
+
+dag = instance_benchmarks()
+
+if __name__ == "__main__":
+    dag.test()

@@ -1,0 +1,16 @@
+"""instance_benchmarks: the project's Python package (plugins/ is on Airflow's sys.path).
+
+Paths resolve from this file so the same code works in a checkout, in `airflow
+standalone` and in the compose stack (which mounts dags/, plugins/, include/ side by side).
+"""
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+INCLUDE_DIR = PROJECT_ROOT / "include"
+RUNNER_DIR = INCLUDE_DIR / "containers" / "runner"
+BENCHRUN = RUNNER_DIR / "benchrun"
+SCHEMA_DIR = INCLUDE_DIR / "schemas"
+RESULT_SCHEMA = SCHEMA_DIR / "benchmark-result.v1.schema.json"
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+FAMILIES = ("intel", "amd", "graviton")

@@ -1,0 +1,115 @@
+"""`make run`: run the `instance_benchmarks` DAG once, end to end, and print what it measured.
+
+    python -m instance_benchmarks.cli run [--conf '{"profile": "standard"}']
+
+The DAG runs through `dag.test()`, the same code path as a scheduled run, in
+this process. The table is read back from the summary the `analyze` task stored,
+so what is printed is exactly what landed under `results_uri`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from instance_benchmarks import PROJECT_ROOT
+
+DAG_ID = "instance_benchmarks"
+DAG_FILE = PROJECT_ROOT / "dags" / "instance_benchmarks.py"
+
+
+def load_dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAG_FILE))
+    if bag.import_errors:
+        raise SystemExit(f"the DAG file does not import: {bag.import_errors}")
+    return bag.get_dag(DAG_ID)
+
+
+def _ci(summary: dict[str, Any]) -> str:
+    if summary["ci95_high"] is None:
+        return f"{summary['mean']:.2f} (one sample: no interval)"
+    return f"{summary['mean']:.2f} ± {summary['ci95_high'] - summary['mean']:.2f}"
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    lines = [f"Run {summary['run_id']}"]
+    kernel_order = {kernel: i for i, kernel in enumerate(("copy", "scale", "add", "triad"))}
+    stream = sorted((s for s in summary["summaries"] if s["benchmark"] == "stream"),
+                    key=lambda s: (s["instance_type"], -s["threads"], kernel_order.get(s["metric"], 9)))
+    if stream:
+        lines += ["", "STREAM (GB/s, mean ± 95% CI half-width, n repetitions, best of NTIMES each)",
+                  f"  {'host':<10} {'placement':<10} {'thr':>3}  {'kernel':<6} {'GB/s':>24} {'n':>3}"]
+        for s in stream:
+            lines.append(f"  {s['instance_type']:<10} {s['placement']:<10} {s['threads']:>3}  {s['metric']:<6} "
+                         f"{_ci(s):>24} {s['n']:>3}")
+    for uri in summary["documents"]:
+        from airflow.sdk import ObjectStoragePath
+
+        doc = json.loads(ObjectStoragePath(uri).read_text())
+        hpl = doc.get("hpl")
+        if not hpl:
+            continue
+        gflops = next(s for s in summary["summaries"]
+                      if s["benchmark"] == "hpl" and s["instance_type"] == doc["provenance"]["instance_type"])
+        residuals = ", ".join(f"{r['residual']:.4g}" for r in hpl["runs"])
+        passed = all(r["passed"] for r in hpl["runs"])
+        lines += ["", "HPL (GFLOPS, mean ± 95% CI half-width)",
+                  f"  {doc['provenance']['instance_type']}: {_ci(gflops)} GFLOPS, n={gflops['n']}, "
+                  f"N={hpl['n']}, NB={hpl['nb']}, P×Q={hpl['p']}×{hpl['q']}, "
+                  f"residuals {residuals} (threshold {hpl['runs'][0]['threshold']:g}): "
+                  f"{'PASSED' if passed else 'FAILED'}",
+                  f"  CPU: {doc['system']['cpu_model']}, BLAS: {hpl['binary'].get('blas_config') or '?'}"]
+    lines += ["", "Stored documents:"] + ([f"  {uri}" for uri in summary["documents"]] or ["  (none)"])
+    for q in summary["quarantined"]:
+        lines.append(f"Quarantined: {q['instance_type']} at {q['uri']}")
+        lines += [f"  - {reason}" for reason in q["reasons"]]
+    lines += ["Report:", f"  {summary['report_uri']}"]
+    return "\n".join(lines)
+
+
+def run(conf: dict[str, Any]) -> int:
+    from airflow.sdk import ObjectStoragePath
+
+    from instance_benchmarks.params import default_results_uri
+
+    dag = load_dag()
+    try:
+        dag_run = dag.test(run_conf=conf)
+    except Exception as exc:
+        if type(exc).__name__ == "ParamValidationError":
+            print(f"\nThe DAG conf was refused: {exc}", file=sys.stderr)
+            return 2
+        raise
+    results_uri = conf.get("results_uri") or default_results_uri()
+    summary_path = ObjectStoragePath(results_uri) / "reports" / "latest" / "summary.json"
+    print()
+    print(f"DAG run {dag_run.run_id}: {dag_run.state}")
+    if summary_path.exists():
+        summary = json.loads(summary_path.read_text())
+        if summary["run_id"] == dag_run.run_id:
+            summary["report_uri"] = str(summary_path.parent / "index.html")
+            print(format_summary(summary))
+    return 0 if str(dag_run.state) in ("success", "DagRunState.SUCCESS") else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="instance_benchmarks.cli", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="run instance_benchmarks once and print the summary")
+    run_parser.add_argument("--conf", default="{}", help="DAG conf as JSON, e.g. '{\"profile\": \"standard\"}'")
+    args = parser.parse_args(argv)
+    try:
+        conf = json.loads(args.conf or "{}")
+    except json.JSONDecodeError as exc:
+        parser.error(f"--conf is not valid JSON ({exc}): {args.conf!r}")
+    if not isinstance(conf, dict):
+        parser.error(f"--conf must be a JSON object, got {type(conf).__name__}")
+    return run(conf)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""One interface for where a plan runs: EC2 (provision, SSM, terminate) or this machine.
+
+The DAG, the runner, the schema, the storage and the analysis are the same for
+every host; only these five steps differ.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class CapacityUnavailable(Exception):
+    """The host cannot take this plan now (quota, capacity, busy machine): skip it, with this reason."""
+
+
+@dataclass
+class HostHandle:
+    """What provision returns and every later stage receives (it travels through XCom)."""
+
+    target: str
+    host_id: str
+    instance_type: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HostHandle:
+        return cls(**data)
+
+
+@dataclass
+class RunOutcome:
+    """A runner invocation: where its document was staged, and how it exited."""
+
+    staged_uri: str | None
+    exit_code: int
+    stderr_tail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Host(ABC):
+    target: str
+
+    @abstractmethod
+    def check_capacity(self, plan: dict[str, Any]) -> dict[str, Any]:
+        """Return what was checked; raise CapacityUnavailable to skip the plan."""
+
+    @abstractmethod
+    def provision(self, plan: dict[str, Any], *, tags: dict[str, str]) -> HostHandle: ...
+
+    @abstractmethod
+    def prepare(self, handle: HostHandle) -> dict[str, Any]:
+        """Get the benchmarks onto the host (container image or bare build); return what was used."""
+
+    @abstractmethod
+    def run(self, handle: HostHandle, args: list[str], *, staging_uri: str, timeout_s: float,
+            env: dict[str, str]) -> RunOutcome:
+        """Run `benchrun ARGS` on the host; its document lands at staging_uri."""
+
+    @abstractmethod
+    def terminate(self, handle: HostHandle) -> None: ...

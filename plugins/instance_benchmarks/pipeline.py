@@ -1,0 +1,203 @@
+"""The stages of `instance_benchmarks`, as plain functions of plain data.
+
+The DAG file wraps each in a task; keeping them here keeps the DAG file a
+builder only (no heavy imports at parse time) and lets tests call them directly.
+Every value passed between stages is JSON (it travels through XCom).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from typing import Any
+
+from instance_benchmarks import FAMILIES
+from instance_benchmarks.catalog import local_spec
+from instance_benchmarks.hosts import HostHandle, get_host
+from instance_benchmarks.planning import BenchmarkPlan, by_family, plan
+from instance_benchmarks.results import ResultStore, merge_documents, safe_segment, validation_reasons
+
+log = logging.getLogger(__name__)
+
+PROJECT_TAG = "instance-benchmarks"
+BENCHMARKS = ("stream", "hpl")
+
+
+def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[str, Any]]]:
+    """One plan per host, grouped by architecture family; nothing to run on a dry run."""
+    target = params["target"]
+    host = get_host(target)
+    if target == "local":
+        if params.get("instance_types"):
+            log.warning("target=local ignores instance_types %s: the host is this machine",
+                        params["instance_types"])
+        specs = [local_spec(host.topology())]  # type: ignore[attr-defined]
+    else:  # the AWS catalog arrives with the AWS target; until then the host refuses clearly
+        host.check_capacity({})
+        specs = []
+    plans = [
+        plan(spec, target=target, profile=params["profile"], repetitions=params.get("repetitions"),
+             time_budget_s=params["time_budget_s"])
+        for spec in specs
+    ]
+    outside = [p.instance_type for p in plans if p.family not in FAMILIES]
+    if outside:
+        raise ValueError(f"no architecture family task group for {outside} (families: {FAMILIES})")
+    for p in plans:
+        log.info("Plan %s (%s): profile %s, STREAM %d x NTIMES %d, HPL %d solves within %.0f s, needs %.0f MiB",
+                 p.instance_type, p.family, p.profile, p.stream_repetitions, p.stream_ntimes,
+                 p.hpl_repetitions, p.hpl_time_budget_s, p.min_memory_bytes / 2**20)
+    if params.get("dry_run"):
+        path = ResultStore(params["results_uri"]).root / "plans" / f"{safe_segment(run_id)}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps([p.to_dict() for p in plans], indent=2) + "\n")
+        log.info("dry_run: %d plan(s) written to %s; nothing is launched", len(plans), path)
+        return {family: [] for family in FAMILIES}
+    return {family: items for family, items in by_family(plans, FAMILIES).items() if family in FAMILIES}
+
+
+def quota_check(plan_dict: dict[str, Any]) -> dict[str, Any]:
+    """Raises CapacityUnavailable (the task turns it into a skip with the reason)."""
+    checked = get_host(plan_dict["target"]).check_capacity(plan_dict)
+    log.info("Capacity for %s: %s", plan_dict["instance_type"], checked)
+    return {"plan": plan_dict, "capacity": checked}
+
+
+def tags_for(*, dag_id: str, run_id: str, map_index: int | None, time_budget_s: int) -> dict[str, str]:
+    """Every resource carries these; `expires-at` is the hard time-to-live the janitor enforces."""
+    expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=2 * time_budget_s + 1800)
+    return {"project": PROJECT_TAG, "dag-id": dag_id, "run-id": run_id,
+            "map-index": str(map_index), "expires-at": expires.isoformat(timespec="seconds")}
+
+
+def provision(state: dict[str, Any], *, tags: dict[str, str]) -> dict[str, Any]:
+    plan_dict = state["plan"]
+    handle = get_host(plan_dict["target"]).provision(plan_dict, tags=tags)
+    return {**state, "handle": handle.to_dict()}
+
+
+def prepare(state: dict[str, Any]) -> dict[str, Any]:
+    handle = HostHandle.from_dict(state["handle"])
+    prepared = get_host(handle.target).prepare(handle)
+    return {**state, "prepared": prepared, "outcomes": {}}
+
+
+def run_benchmark(state: dict[str, Any], benchmark: str, *, results_uri: str, run_id: str) -> dict[str, Any]:
+    """Run one benchmark; its document is staged even when it failed (the document says why)."""
+    plan_obj = BenchmarkPlan.from_dict(state["plan"])
+    handle = HostHandle.from_dict(state["handle"])
+    args = plan_obj.stream_args() if benchmark == "stream" else plan_obj.hpl_args()
+    staging = ResultStore(results_uri).staging(run_id, plan_obj.instance_type, f"{benchmark}.json")
+    env = {"BENCHRUN_INSTANCE_TYPE": plan_obj.instance_type}
+    outcome = get_host(handle.target).run(handle, args, staging_uri=str(staging),
+                                          timeout_s=plan_obj.time_budget_s, env=env)
+    if outcome.exit_code != 0:
+        log.warning("benchrun %s exited %d; its document (if any) will be quarantined. Last lines:\n%s",
+                    benchmark, outcome.exit_code, outcome.stderr_tail)
+    return {**state, "outcomes": {**state.get("outcomes", {}), benchmark: outcome.to_dict()}}
+
+
+def extract(state: dict[str, Any], *, results_uri: str, dag_id: str, run_id: str,
+            map_index: int | None) -> dict[str, Any]:
+    """Merge the staged documents into one result.json with the run's provenance."""
+    from airflow.sdk import ObjectStoragePath
+
+    plan_dict = state["plan"]
+    parts, missing = [], []
+    for benchmark in BENCHMARKS:
+        outcome = state["outcomes"].get(benchmark) or {}
+        if not outcome.get("staged_uri"):
+            missing.append(f"{benchmark}: benchrun wrote no document (exit {outcome.get('exit_code')}): "
+                           f"{(outcome.get('stderr_tail') or '').splitlines()[-3:]}")
+            continue
+        try:
+            parts.append(json.loads(ObjectStoragePath(outcome["staged_uri"]).read_text()))
+        except (OSError, ValueError) as exc:
+            missing.append(f"{benchmark}: staged document unreadable: {exc}")
+    document_uri = None
+    if parts:
+        try:
+            merged = merge_documents(parts)
+        except (ValueError, KeyError, TypeError) as exc:
+            missing.append(f"cannot merge the staged documents: {exc}")
+        else:
+            merged["provenance"] = {
+                "dag_id": dag_id, "run_id": run_id, "map_index": map_index,
+                "instance_type": plan_dict["instance_type"], "family": plan_dict["family"],
+                "target": plan_dict["target"], "region": "local" if plan_dict["target"] == "local" else None,
+                "plan": plan_dict,
+            }
+            path = ResultStore(results_uri).staging(run_id, plan_dict["instance_type"], "result.json")
+            path.write_text(json.dumps(merged, indent=2) + "\n")
+            document_uri = str(path)
+    return {"plan": plan_dict, "document_uri": document_uri, "missing": missing}
+
+
+def validate(extracted: dict[str, Any]) -> dict[str, Any]:
+    from airflow.sdk import ObjectStoragePath
+
+    reasons = list(extracted["missing"])
+    if extracted["document_uri"]:
+        doc = json.loads(ObjectStoragePath(extracted["document_uri"]).read_text())
+        reasons.extend(validation_reasons(doc))
+    elif not reasons:
+        reasons.append("no document")
+    for reason in reasons:
+        log.warning("Invalid: %s", reason)
+    if not reasons:
+        log.info("Document %s is valid against the v1 schema and every run rule", extracted["document_uri"])
+    return {**extracted, "reasons": reasons}
+
+
+def store(validated: dict[str, Any], *, results_uri: str, run_id: str) -> dict[str, Any]:
+    from airflow.sdk import ObjectStoragePath
+
+    doc = None
+    if validated["document_uri"]:
+        doc = json.loads(ObjectStoragePath(validated["document_uri"]).read_text())
+    stored = ResultStore(results_uri).store(doc, validated["reasons"], run_id=run_id,
+                                            instance_type=validated["plan"]["instance_type"])
+    log.info("%s: %s", stored["status"], stored["uri"])
+    return stored
+
+
+def terminate(state: dict[str, Any] | None) -> None:
+    if not state or "handle" not in state:
+        log.info("Nothing was provisioned; nothing to terminate")
+        return
+    handle = HostHandle.from_dict(state["handle"])
+    get_host(handle.target).terminate(handle)
+
+
+def analyze(*, results_uri: str, run_id: str) -> dict[str, Any]:
+    """Statistics, the dataset and the report over what this run stored and quarantined."""
+    from instance_benchmarks import analysis, report
+
+    store_ = ResultStore(results_uri)
+    stored = store_.stored_for_run(run_id)
+    quarantined = store_.quarantined(run_id)
+    docs = [doc for _, doc in stored]
+    rows = analysis.rows_frame(docs)
+    summaries = analysis.summarize(rows) if not rows.empty else []
+    dataset = analysis.rebuild_dataset(store_)
+    now = datetime.datetime.now(datetime.UTC)
+    page = report.render(title="EC2 instance benchmarks", run_id=run_id,
+                         generated_at=now.isoformat(timespec="seconds"), summaries=summaries, docs=docs,
+                         quarantined=quarantined)
+    summary = {"run_id": run_id, "generated_at": now.isoformat(timespec="seconds"),
+               "documents": [uri for uri, _ in stored], "quarantined": quarantined,
+               "summaries": summaries, "dataset": dataset}
+    report_dir = store_.root / "reports" / now.date().isoformat()
+    for directory in (report_dir, store_.root / "reports" / "latest"):
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "index.html").write_text(page)
+        (directory / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    summary["report_uri"] = str(report_dir / "index.html")
+    log.info("Report: %s (%d stored, %d quarantined, dataset %d rows)", summary["report_uri"], len(stored),
+             len(quarantined), dataset["rows"])
+    for s in summaries:
+        log.info("%-10s %-6s %-6s %-16s n=%d mean=%.2f %s 95%% CI [%s, %s]", s["instance_type"],
+                 s["benchmark"], s["metric"], s["placement"], s["n"], s["mean"], s["unit"], s["ci95_low"],
+                 s["ci95_high"])
+    return summary

@@ -1,0 +1,132 @@
+"""A self-contained HTML report: plots inline as SVG, no CDN, every string escaped."""
+
+from __future__ import annotations
+
+import html
+import io
+from typing import Any
+
+STREAM_KERNELS = ("copy", "scale", "add", "triad")
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+h1 { margin-bottom: 0.2rem; } .meta { color: #666; margin-top: 0; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: right; }
+th:first-child, td:first-child, td.text { text-align: left; }
+.bad { color: #a00; } .plot svg { max-width: 100%; height: auto; }
+"""
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    """Text for a cell (escaped where it is written, not here)."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _row(cells: list[Any], css: str = "") -> str:
+    attr = f' class="{css}"' if css else ""
+    return "<tr>" + "".join(f"<td{attr}>{html.escape(_fmt(c))}</td>" for c in cells) + "</tr>"
+
+
+def _table(head: tuple[str, ...], rows: list[str]) -> str:
+    return "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>"
+
+
+def _svg(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]  # drop the XML prolog and doctype: inline SVG
+
+
+def _bar_chart(summaries: list[dict[str, Any]], title: str, ylabel: str) -> str:
+    """Mean per bar with its 95% CI as an error bar (one-sample bars get none)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{s['instance_type']}\n{s['metric']} · {s['placement']}" for s in summaries]
+    means = [s["mean"] for s in summaries]
+    errors = [[0 if s["ci95_low"] is None else s["mean"] - s["ci95_low"] for s in summaries],
+              [0 if s["ci95_high"] is None else s["ci95_high"] - s["mean"] for s in summaries]]
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(summaries) + 1.5), 3.6))
+    ax.bar(range(len(means)), means, yerr=errors, capsize=4, color="#4c78a8")
+    ax.set_xticks(range(len(means)), labels, fontsize=7)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title} (mean, 95% CI)")
+    ax.grid(axis="y", alpha=0.3)
+    return _svg(fig)
+
+
+def _summary_table(summaries: list[dict[str, Any]]) -> str:
+    head = ("instance type", "benchmark", "metric", "placement", "threads", "n", "mean", "95% CI",
+            "median", "std", "CV", "unit")
+    rows = []
+    for s in summaries:
+        ci = f"{_fmt(s['ci95_low'])} – {_fmt(s['ci95_high'])}"
+        cv = "–" if s["cv"] is None else f"{100 * s['cv']:.1f}%"
+        cells = [s["instance_type"], s["benchmark"], s["metric"], s["placement"], s["threads"], s["n"],
+                 _fmt(s["mean"]), ci, _fmt(s["median"]), _fmt(s["std"]), cv, s["unit"]]
+        rows.append(_row(cells))
+    return _table(head, rows)
+
+
+def _hosts_table(docs: list[dict[str, Any]]) -> str:
+    head = ("instance type", "CPU", "cores", "LLC", "memory", "kernel", "STREAM binary", "HPL", "BLAS")
+    rows = []
+    for d in docs:
+        system, hpl = d["system"], d.get("hpl") or {}
+        cells = [
+            d["provenance"]["instance_type"], system["cpu_model"], system["physical_cores"],
+            f"{system['last_level_cache_bytes'] / 2**20:.0f} MiB", f"{system['memory_total_bytes'] / 2**30:.1f} GiB",
+            system["kernel"], (d.get("stream") or {}).get("binary", {}).get("cflags", "–"),
+            f"N={hpl.get('n')} NB={hpl.get('nb')} {hpl.get('p')}x{hpl.get('q')}" if hpl else "–",
+            (hpl.get("binary") or {}).get("blas_config") or "–",
+        ]
+        rows.append(_row(cells, "text"))
+    return _table(head, rows)
+
+
+def _quarantine_list(quarantined: list[dict[str, Any]]) -> str:
+    if not quarantined:
+        return "<p>None.</p>"
+    items = []
+    for q in quarantined:
+        reasons = "".join(f"<li>{html.escape(r)}</li>" for r in q["reasons"])
+        items.append(f'<li class="bad">{html.escape(q["instance_type"])}: <ul>{reasons}</ul></li>')
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def render(*, title: str, run_id: str, generated_at: str, summaries: list[dict[str, Any]],
+           docs: list[dict[str, Any]], quarantined: list[dict[str, Any]]) -> str:
+    stream = [s for s in summaries if s["benchmark"] == "stream"]
+    hpl = [s for s in summaries if s["benchmark"] == "hpl"]
+    plots = []
+    if stream:
+        plots.append(_bar_chart(stream, "STREAM bandwidth", "GB/s"))
+    if hpl:
+        plots.append(_bar_chart(hpl, "HPL", "GFLOPS"))
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{STYLE}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p class="meta">Run {html.escape(run_id)} · generated {html.escape(generated_at)} ·
+{len(docs)} document(s) stored, {len(quarantined)} quarantined</p>
+<h2>Plots</h2>
+{''.join(f'<div class="plot">{p}</div>' for p in plots) or '<p>No valid results in this run.</p>'}
+<h2>Summary (mean with 95% confidence interval from the t-distribution)</h2>
+{_summary_table(summaries)}
+<h2>Hosts and toolchains</h2>
+{_hosts_table(docs)}
+<h2>Quarantined results</h2>
+{_quarantine_list(quarantined)}
+</body></html>
+"""

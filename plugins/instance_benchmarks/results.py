@@ -1,0 +1,163 @@
+"""Result documents: merge, validate, and store under the layout every reader relies on.
+
+Layout under `results_uri` (an ObjectStoragePath, so `file://` and `s3://` work alike):
+
+    staging/<run_id>/<instance_type>/{stream,hpl,result}.json    written by the runner / extract
+    results/v1/region=<r>/family=<f>/instance_type=<t>/date=<YYYY-MM-DD>/<run_id>.json
+    quarantine/<run_id>/<instance_type>/{result.json,reason.json}
+
+Keys derive from the run id and instance type only, so re-running or backfilling
+the same run overwrites rather than duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from instance_benchmarks import RESULT_SCHEMA
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+MAX_SCHEMA_ERRORS = 20
+
+
+@cache
+def result_schema() -> dict[str, Any]:
+    return json.loads(RESULT_SCHEMA.read_text())
+
+
+def schema_errors(doc: Any) -> list[str]:
+    """Every way `doc` breaks the v1 schema, as 'where: what' lines."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    validator = Draft202012Validator(result_schema(), format_checker=FormatChecker())
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    lines = [f"{'/'.join(map(str, e.absolute_path)) or '(document)'}: {e.message[:300]}" for e in errors]
+    if len(lines) > MAX_SCHEMA_ERRORS:
+        lines = lines[:MAX_SCHEMA_ERRORS] + [f"... and {len(lines) - MAX_SCHEMA_ERRORS} more schema errors"]
+    return [f"schema: {line}" for line in lines]
+
+
+def validation_reasons(doc: Any, *, require: tuple[str, ...] = ("stream", "hpl")) -> list[str]:
+    """Why `doc` must not enter the dataset; empty when it may."""
+    reasons = schema_errors(doc)
+    if not isinstance(doc, dict):
+        return reasons or ["document is not a JSON object"]
+    for section in require:
+        if not doc.get(section):
+            reasons.append(f"{section}: no results in the document")
+    for rule in doc.get("run_rules") or []:
+        if isinstance(rule, dict) and rule.get("passed") is False:
+            reasons.append(f"run rule {rule.get('rule')} failed: {rule.get('detail')}")
+    for error in doc.get("errors") or []:
+        if isinstance(error, dict):
+            reasons.append(f"{error.get('stage')} error: {error.get('message')}")
+    return reasons
+
+
+def merge_documents(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One document from the STREAM and HPL invocations on the same host."""
+    if not parts:
+        raise ValueError("nothing to merge")
+    hosts = {(p.get("host") or {}).get("hostname") for p in parts}
+    if len(hosts) > 1:
+        raise ValueError(f"documents come from different hosts: {sorted(map(str, hosts))}")
+    merged = json.loads(json.dumps(parts[0]))
+    for part in parts[1:]:
+        for section in ("stream", "hpl"):
+            if part.get(section):
+                merged[section] = part[section]
+        merged["runner"]["commands"].extend(part["runner"]["commands"])
+        merged["run_rules"].extend(part.get("run_rules") or [])
+        merged["errors"].extend(part.get("errors") or [])
+        for key, value in (part.get("timings") or {}).items():
+            merged["timings"][key] = merged["timings"].get(key, 0) + value
+        merged["started_at"] = min(merged["started_at"], part["started_at"])
+        merged["finished_at"] = max(filter(None, [merged.get("finished_at"), part.get("finished_at")]),
+                                    default=None)
+    return merged
+
+
+def safe_segment(text: str) -> str:
+    """A path segment that is the same on every filesystem and S3 (run ids carry ':' and '+')."""
+    cleaned = re.sub(r"[^A-Za-z0-9._=-]", "_", str(text)).strip("._")
+    if not cleaned:
+        raise ValueError(f"cannot make a path segment from {text!r}")
+    return cleaned
+
+
+class ResultStore:
+    def __init__(self, results_uri: str) -> None:
+        from airflow.sdk import ObjectStoragePath
+
+        self.root: ObjectStoragePath = ObjectStoragePath(results_uri)
+
+    def staging(self, run_id: str, instance_type: str, name: str) -> ObjectStoragePath:
+        return self.root / "staging" / safe_segment(run_id) / safe_segment(instance_type) / name
+
+    def result_path(self, doc: dict[str, Any]) -> ObjectStoragePath:
+        prov = doc["provenance"]
+        return (
+            self.root / "results" / "v1"
+            / f"region={safe_segment(prov.get('region') or 'local')}"
+            / f"family={safe_segment(prov['family'])}"
+            / f"instance_type={safe_segment(prov['instance_type'])}"
+            / f"date={doc['started_at'][:10]}"
+            / f"{safe_segment(prov['run_id'])}.json"
+        )
+
+    def quarantine_dir(self, run_id: str, instance_type: str) -> ObjectStoragePath:
+        return self.root / "quarantine" / safe_segment(run_id) / safe_segment(instance_type)
+
+    def store(self, doc: Any, reasons: list[str], *, run_id: str, instance_type: str) -> dict[str, Any]:
+        """Valid documents go to results/, everything else to quarantine/ with its reasons."""
+        if not reasons:
+            path = self.result_path(doc)
+            _write_json(path, doc)
+            return {"status": "stored", "uri": str(path), "instance_type": instance_type, "reasons": []}
+        directory = self.quarantine_dir(run_id, instance_type)
+        if doc is not None:
+            _write_json(directory / "result.json", doc)
+        _write_json(
+            directory / "reason.json",
+            {
+                "run_id": run_id,
+                "instance_type": instance_type,
+                "quarantined_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                "reasons": reasons,
+            },
+        )
+        return {"status": "quarantined", "uri": str(directory), "instance_type": instance_type,
+                "reasons": reasons}
+
+    def quarantined(self, run_id: str) -> list[dict[str, Any]]:
+        """This run's quarantined results with their reasons (read back from reason.json)."""
+        base = self.root / "quarantine" / safe_segment(run_id)
+        if not base.exists():
+            return []
+        found = []
+        for reason in sorted(base.glob("*/reason.json"), key=str):
+            data = json.loads(reason.read_text())
+            found.append({"status": "quarantined", "uri": str(reason.parent),
+                          "instance_type": data["instance_type"], "reasons": data["reasons"]})
+        return found
+
+    def stored_documents(self, pattern: str = "*.json") -> list[tuple[str, dict[str, Any]]]:
+        """(uri, document) for every document under results/v1 matching `pattern`."""
+        base = self.root / "results" / "v1"
+        if not base.exists():
+            return []
+        return [(str(p), json.loads(p.read_text())) for p in sorted(base.rglob(pattern), key=str)]
+
+    def stored_for_run(self, run_id: str) -> list[tuple[str, dict[str, Any]]]:
+        return self.stored_documents(f"{safe_segment(run_id)}.json")
+
+
+def _write_json(path: ObjectStoragePath, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")

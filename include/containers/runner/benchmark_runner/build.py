@@ -70,6 +70,18 @@ def arch_flags() -> list[str]:
     return ["-mcpu=native"] if platform.machine() in ("aarch64", "arm64") else ["-march=native"]
 
 
+def cpu_signature() -> str:
+    """-march=native binaries are only valid on the CPU that built them: key the cache on it."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        cpuinfo = ""
+    first = cpuinfo.split("\n\n", 1)[0]
+    wanted = ("model name", "flags", "features", "cpu implementer", "cpu part")
+    lines = [line for line in first.splitlines() if line.split(":", 1)[0].strip().lower() in wanted]
+    return platform.machine() + "\n" + "\n".join(lines)
+
+
 def compiler_version(cc: str) -> str:
     try:
         out = subprocess.run([cc, "--version"], capture_output=True, text=True, check=True).stdout
@@ -91,7 +103,7 @@ def build_stream(build_dir: Path | None = None, cc: str = "gcc") -> dict[str, An
     source = SRC_DIR / "stream.c"
     flags = ["-O3", *arch_flags(), "-fopenmp"]
     version = compiler_version(cc)
-    out_dir = build_dir / f"stream-{_digest(source.read_bytes(), ' '.join(flags), version)}"
+    out_dir = build_dir / f"stream-{_digest(source.read_bytes(), ' '.join(flags), version, cpu_signature())}"
     binary = out_dir / "stream"
     if not binary.exists():
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -231,7 +243,7 @@ def build_hpl(build_dir: Path | None = None) -> dict[str, Any]:
     libs = [*blas_link_flags(), "-lm"]
     wrapper = SRC_DIR / "hpl_main.c"
     key = _digest(HPCC_TARBALL_SHA256, repr(HPL_SOURCE_EDITS), wrapper.read_bytes(), " ".join(flags + libs),
-                  compiler_version(mpicc))
+                  compiler_version(mpicc), cpu_signature())
     out_dir = build_dir / f"hpl-hpcc-{HPCC_VERSION}-{key}"
     binary = out_dir / "xhpl"
     info = {

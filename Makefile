@@ -1,0 +1,59 @@
+# make run   - set everything up, then benchmark this machine through the instance_benchmarks DAG
+# make test  - set everything up, then ruff and pytest
+# make up    - airflow standalone with this project's DAGs, for the UI
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+CONF ?= {}
+
+# Airflow lives inside the repo (ignored by git): nothing touches ~/airflow.
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+# The default (32) starts 32 worker processes, about 5.6 GB, on a 2-core machine.
+export AIRFLOW__CORE__PARALLELISM ?= 4
+export PYTHONPATH := $(CURDIR)/plugins
+export BENCHRUN_BUILD_DIR := $(CURDIR)/.build/local
+
+.PHONY: help setup deps run test lint up clean
+
+help:
+	@echo "make run [CONF='{\"profile\": \"standard\"}']   benchmark this machine through the DAG"
+	@echo "make test                                     ruff and pytest"
+	@echo "make up                                       airflow standalone with this project's DAGs"
+
+$(BIN)/.requirements-installed: requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $@
+
+deps:
+	@include/containers/runner/install-debian-packages.sh
+
+$(AIRFLOW_HOME)/airflow.db: $(BIN)/.requirements-installed
+	@mkdir -p $(AIRFLOW_HOME)
+	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (cat $(AIRFLOW_HOME)/db-migrate.log; exit 1)
+
+setup: deps $(BIN)/.requirements-installed $(AIRFLOW_HOME)/airflow.db
+
+run: setup
+	$(BIN)/python -m instance_benchmarks.cli run --conf '$(CONF)'
+
+lint: $(BIN)/.requirements-installed
+	$(BIN)/ruff check .
+	$(BIN)/hadolint --failure-threshold warning include/containers/Dockerfile
+
+test: setup lint
+	$(BIN)/pytest
+
+up: setup
+	@echo "Airflow UI: http://localhost:8080  (user admin; password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
+	$(BIN)/airflow standalone
+
+clean:
+	rm -rf $(VENV) $(AIRFLOW_HOME) .build .pytest_cache .ruff_cache

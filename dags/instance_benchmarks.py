@@ -153,6 +153,15 @@ def instance_benchmarks():
         params, _, run_id, _ = _context()
         return pipeline.analyze(results_uri=params["results_uri"], run_id=run_id)
 
+    @task(trigger_rule="one_failed", retries=0)
+    def watcher() -> None:
+        """A leaf that fails the run when anything upstream failed.
+
+        analyze (all_done) and the teardowns would otherwise let a run with a failed
+        plan, benchmark or quarantined result end as success.
+        """
+        raise AirflowFailException("a task of this run failed: see the failed tasks and quarantine/")
+
     @task_group
     def benchmark(plan: dict):
         checked = quota_check(plan)
@@ -164,9 +173,14 @@ def instance_benchmarks():
 
     plans = plan()
     report = analyze()
+    verdict = watcher()
+    plans >> verdict
     for family in FAMILIES:
         selected = family_plans.override(task_id=f"plans_{family}")(plans, family)
-        benchmark.override(group_id=family).expand(plan=selected) >> report
+        group = benchmark.override(group_id=family).expand(plan=selected)
+        group >> report
+        [selected, group] >> verdict
+    report >> verdict
 
 
 dag = instance_benchmarks()

@@ -146,6 +146,6 @@ def docker_engine_status() -> str:
 
         client = docker.from_env(timeout=3)
         client.ping()
-        return "answers (version %s)" % client.version().get("Version", "?")
+        return f"answers (version {client.version().get('Version', '?')})"
     except Exception as exc:  # noqa: BLE001 - any failure means "no engine" here
         return f"not available ({type(exc).__name__})"

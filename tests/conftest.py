@@ -1,0 +1,41 @@
+"""Test set-up: Airflow points at this repo's DAGs and an Airflow home inside the repo.
+
+`make test` exports the same variables; the defaults here make a bare `pytest` work too.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+os.environ.setdefault("AIRFLOW_HOME", str(REPO / ".airflow"))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO / "plugins"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
+os.environ.setdefault("BENCHRUN_BUILD_DIR", str(REPO / ".build" / "local"))
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated metadata database (migrated once; `make` has usually done it already)."""
+    home = Path(os.environ["AIRFLOW_HOME"])
+    if not (home / "airflow.db").exists():
+        home.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+    return home
+
+
+@pytest.fixture
+def fixture_text():
+    def read(name: str) -> str:
+        return (FIXTURES / name).read_text()
+
+    return read

@@ -1,0 +1,75 @@
+"""Every DAG imports cleanly and carries what operators of this project rely on."""
+
+from __future__ import annotations
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+
+from tests.conftest import REPO
+
+STAGES = ["quota_check", "provision", "container", "run_stream", "run_hpl", "extract", "validate", "store",
+          "terminate"]
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    return DagBag(dag_folder=str(REPO / "dags"))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert "instance_benchmarks" in dagbag.dag_ids
+
+
+def test_every_dag_has_tags_owner_retries_and_docs(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.tags, f"{dag_id} has no tags"
+        assert dag.doc_md, f"{dag_id} has no doc_md"
+        for task in dag.tasks:
+            assert task.owner == "instance-benchmarks", f"{dag_id}.{task.task_id} owner {task.owner}"
+        assert any(task.retries > 0 for task in dag.tasks), f"{dag_id} never retries"
+
+
+def test_one_mapped_group_per_family_with_every_stage(dagbag):
+    dag = dagbag.get_dag("instance_benchmarks")
+
+    for family in ("intel", "amd", "graviton"):
+        for stage in STAGES:
+            assert f"{family}.{stage}" in dag.task_dict, f"missing {family}.{stage}"
+        assert type(dag.task_group_dict[family]).__name__ == "MappedTaskGroup"
+    assert "analyze" in dag.task_dict and dag.task_dict["analyze"].trigger_rule == "all_done"
+
+
+def test_a_failure_anywhere_fails_the_run(dagbag):
+    dag = dagbag.get_dag("instance_benchmarks")
+    watcher = dag.task_dict["watcher"]
+
+    assert watcher.trigger_rule == "one_failed" and not watcher.downstream_task_ids
+    for task_id in ("plan", "analyze", "plans_amd", "amd.store"):
+        assert task_id in watcher.upstream_task_ids
+
+
+def test_terminate_is_a_teardown_of_provision(dagbag):
+    dag = dagbag.get_dag("instance_benchmarks")
+
+    for family in ("intel", "amd", "graviton"):
+        terminate = dag.task_dict[f"{family}.terminate"]
+        provision = dag.task_dict[f"{family}.provision"]
+        assert terminate.is_teardown and provision.is_setup
+        assert provision.task_id in terminate.upstream_task_ids
+        assert f"{family}.store" in terminate.upstream_task_ids
+
+
+def test_stages_run_in_order(dagbag):
+    dag = dagbag.get_dag("instance_benchmarks")
+
+    for before, after in zip(STAGES[:-2], STAGES[1:-1], strict=True):
+        assert f"amd.{before}" in dag.task_dict[f"amd.{after}"].upstream_task_ids
+
+
+def test_trigger_form_params(dagbag):
+    params = dagbag.get_dag("instance_benchmarks").params
+
+    assert set(params.keys()) == {"target", "instance_types", "repetitions", "profile", "time_budget_s",
+                                  "dry_run", "results_uri"}
+    assert params.get_param("target").schema["enum"] == ["local", "aws"]

@@ -1,0 +1,102 @@
+"""instance_benchmarks through dag.test(): real benchmarks on this machine, end to end.
+
+This is the slow test (about half a minute): STREAM with rule-sized arrays and a
+small HPL, two repetitions each so that every figure has a confidence interval.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from airflow.sdk import ObjectStoragePath
+
+from instance_benchmarks import cli
+from instance_benchmarks.results import schema_errors
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+@pytest.fixture(scope="module")
+def dag():
+    return cli.load_dag()
+
+
+@pytest.fixture(scope="module")
+def local_run(dag, tmp_path_factory, airflow_db):
+    results = tmp_path_factory.mktemp("results")
+    conf = {"target": "local", "profile": "quick", "repetitions": 2, "time_budget_s": 60,
+            "results_uri": results.as_uri()}
+    dag_run = dag.test(run_conf=conf)
+    return dag_run, results
+
+
+@pytest.mark.e2e
+def test_local_run_succeeds_and_stores_a_valid_document(local_run):
+    dag_run, results = local_run
+
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+    (path,) = list((results / "results" / "v1").rglob("*.json"))
+    doc = json.loads(path.read_text())
+    assert schema_errors(doc) == []
+    assert doc["provenance"]["run_id"] == dag_run.run_id and doc["provenance"]["target"] == "local"
+    for measurement in doc["stream"]["measurements"]:
+        assert len(measurement["repetitions"]) == 2
+        for rep in measurement["repetitions"]:
+            assert rep["validated"]
+            assert all(k["best_rate_mb_s"] > 0 for k in rep["kernels"].values())
+    assert len(doc["hpl"]["runs"]) == 2
+    assert all(run["passed"] and run["residual"] < run["threshold"] for run in doc["hpl"]["runs"])
+    assert all(rule["passed"] for rule in doc["run_rules"])
+    assert not (results / "quarantine").exists()
+
+
+@pytest.mark.e2e
+def test_local_run_writes_report_summary_and_dataset(local_run):
+    dag_run, results = local_run
+
+    summary = json.loads((results / "reports" / "latest" / "summary.json").read_text())
+    assert summary["run_id"] == dag_run.run_id and len(summary["documents"]) == 1
+    triad = [s for s in summary["summaries"] if s["metric"] == "triad"]
+    assert triad and all(s["n"] == 2 and s["ci95_low"] <= s["mean"] <= s["ci95_high"] for s in triad)
+    assert "<svg" in (results / "reports" / "latest" / "index.html").read_text()
+    assert summary["dataset"]["rows"] > 0
+    table = cli.format_summary({**summary, "report_uri": "r"})
+    assert "triad" in table and "PASSED" in table and "N=" in table
+
+
+def test_invalid_conf_is_refused_naming_the_param(dag):
+    with pytest.raises(Exception, match="repetitions") as excinfo:
+        dag.test(run_conf={"repetitions": 0})
+
+    assert type(excinfo.value).__name__ == "ParamValidationError"
+
+
+def test_invalid_instance_type_is_refused(dag):
+    with pytest.raises(Exception, match="instance_types") as excinfo:
+        dag.test(run_conf={"instance_types": ["m7i.large;reboot"]})
+
+    assert type(excinfo.value).__name__ == "ParamValidationError"
+
+
+def test_cli_reports_a_refused_conf(capsys):
+    assert cli.run({"profile": "fastest"}) == 2
+
+    assert "profile" in capsys.readouterr().err
+
+
+def test_dry_run_plans_without_running(dag, tmp_path):
+    dag_run = dag.test(run_conf={"dry_run": True, "results_uri": tmp_path.as_uri()})
+
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+    (plan_file,) = list((tmp_path / "plans").glob("*.json"))
+    plans = json.loads(plan_file.read_text())
+    assert len(plans) == 1 and plans[0]["target"] == "local"
+    assert not (tmp_path / "results").exists() and not (tmp_path / "staging").exists()
+
+
+def test_aws_target_fails_fast_with_a_clear_message(dag, tmp_path):
+    dag_run = dag.test(run_conf={"target": "aws", "results_uri": tmp_path.as_uri()})
+
+    assert str(dag_run.state) in ("failed", "DagRunState.FAILED")
+    assert not ObjectStoragePath(tmp_path.as_uri()).joinpath("results").exists()

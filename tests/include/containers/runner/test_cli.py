@@ -1,0 +1,59 @@
+"""The benchrun contract, run for real at tiny sizes: one JSON document per command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmark_runner import cli
+
+BENCHRUN = Path(cli.__file__).resolve().parents[1] / "benchrun"
+
+
+def benchrun(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(BENCHRUN), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_topology_prints_json():
+    proc = benchrun("topology")
+
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["logical_cpus"] >= 1
+
+
+def test_zero_repetitions_is_refused():
+    proc = benchrun("stream", "--repetitions", "0")
+
+    assert proc.returncode == 2
+    assert "--repetitions" in proc.stderr and "must be >= 1" in proc.stderr
+
+
+def test_stream_small_arrays_run_and_flag_the_rule(tmp_path):
+    out = tmp_path / "stream.json"
+
+    proc = benchrun("stream", "--threads", "1", "--array-size", "2000000", "--ntimes", "10",
+                    "--repetitions", "2", "--out", str(out))
+
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    (measurement,) = doc["stream"]["measurements"]
+    assert measurement["threads"] == 1 and len(measurement["repetitions"]) == 2
+    assert all(r["kernels"]["triad"]["best_rate_mb_s"] > 0 and r["validated"] for r in measurement["repetitions"])
+    size_rule = next(r for r in doc["run_rules"] if r["rule"] == "stream.array_size_at_least_4x_llc")
+    assert size_rule["passed"] is False  # 2,000,000 elements is below 4x any modern LLC: said, not hidden
+    assert "STREAM" in proc.stderr  # progress on stderr
+
+
+def test_hpl_small_problem_passes_its_residual(tmp_path):
+    out = tmp_path / "hpl.json"
+
+    proc = benchrun("hpl", "--n", "1536", "--nb", "128", "--repetitions", "1", "--out", str(out))
+
+    assert proc.returncode == 0, proc.stderr
+    hpl = json.loads(out.read_text())["hpl"]
+    (run,) = hpl["runs"]
+    assert (run["n"], run["nb"]) == (1536, 128)
+    assert run["p"] * run["q"] == hpl["mpi_ranks"]
+    assert run["passed"] and run["residual"] < 16 and run["gflops"] > 0

@@ -1,0 +1,62 @@
+"""HPL: the parser on captured real output, residual failures, sizing and the grid."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmark_runner import hpl
+
+
+def test_parses_captured_output(fixture_text):
+    runs = hpl.parse_output(fixture_text("hpl-output-n8000.txt"))
+
+    assert len(runs) == 1
+    run = runs[0]
+    assert (run["n"], run["nb"], run["p"], run["q"]) == (8000, 256, 1, 2)
+    assert run["variant"] == "WR11C2R4"
+    assert run["gflops"] > 0 and run["seconds"] > 0
+    assert run["residual"] < hpl.RESIDUAL_THRESHOLD
+    assert run["passed"] is True
+    # HPL's own definition: Gflops = (2/3 N^3 + 3/2 N^2) / time.
+    assert run["gflops"] == pytest.approx((2 / 3 * 8000**3 + 1.5 * 8000**2) / run["seconds"] / 1e9, rel=0.01)
+
+
+def test_failed_residual_is_reported(fixture_text):
+    text = fixture_text("hpl-output-n8000.txt").replace("PASSED", "FAILED")
+
+    assert hpl.parse_output(text)[0]["passed"] is False
+
+
+def test_no_result_line_is_an_error():
+    with pytest.raises(hpl.HplError, match="no result line"):
+        hpl.parse_output("HPL ERROR from process # 0, on line 610 of function HPL_pdinfo\n")
+
+
+@pytest.mark.parametrize(("ranks", "grid"), [(1, (1, 1)), (2, (1, 2)), (6, (2, 3)), (16, (4, 4)), (96, (8, 12)),
+                                              (7, (1, 7))])
+def test_process_grid_is_near_square_with_p_le_q(ranks, grid):
+    assert hpl.process_grid(ranks) == grid
+
+
+def test_problem_size_respects_memory_and_time_and_grid():
+    n, reasons = hpl.size_problem(memory_bytes=24 * 2**30, nb=256, q=2, gflops_estimate=50.0, time_budget_s=20)
+
+    assert n % (256 * 2) == 0
+    assert 8 * n * n <= 0.8 * 24 * 2**30
+    assert hpl.hpl_flops(n) / 50e9 <= 20 * 1.01
+    assert any(r.startswith("time:") for r in reasons)
+
+
+def test_problem_size_memory_bound_without_budget():
+    n, _ = hpl.size_problem(memory_bytes=2**30, nb=192, q=4, gflops_estimate=None, time_budget_s=None)
+
+    assert 8 * n * n <= 0.8 * 2**30 and n % (192 * 4) == 0
+
+
+def test_hpl_dat_carries_the_problem(tmp_path):
+    path = hpl.write_hpl_dat(tmp_path, n=10240, nb=256, p=2, q=4)
+    lines = path.read_text().splitlines()
+
+    assert lines[5].split()[0] == "10240" and lines[7].split()[0] == "256"
+    assert lines[10].split()[0] == "2" and lines[11].split()[0] == "4"
+    assert lines[3].split()[0] == "6"  # results to stdout

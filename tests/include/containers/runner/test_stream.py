@@ -1,0 +1,63 @@
+"""STREAM: the parser on captured real output, validation failures, and the run rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmark_runner import stream
+
+
+def test_parses_captured_output(fixture_text):
+    result = stream.parse_output(fixture_text("stream-output-2threads.txt"))
+
+    assert result["array_elements"] == 16777216
+    assert result["ntimes"] == 10
+    assert result["threads"] == 2
+    assert result["validated"] is True
+    assert result["kernels"]["copy"]["best_rate_mb_s"] == 28265.6
+    assert result["kernels"]["triad"]["best_rate_mb_s"] == 31784.6
+    assert result["kernels"]["triad"]["min_time_s"] == 0.012668
+    # Raw times keep every iteration, first included, per kernel in STREAM's order.
+    assert all(len(result["raw_times_s"][k]) == 10 for k in stream.KERNELS)
+    # Best rate is bytes moved over the minimum time of iterations 2..NTIMES.
+    triad_bytes = 3 * 8 * 16777216
+    best = min(result["raw_times_s"]["triad"][1:])
+    assert result["kernels"]["triad"]["best_rate_mb_s"] == pytest.approx(triad_bytes / best / 1e6, rel=1e-3)
+
+
+def test_failed_validation_is_reported_not_hidden(fixture_text):
+    text = fixture_text("stream-output-2threads.txt").replace("validated: true", "validated: false")
+
+    assert stream.parse_output(text)["validated"] is False
+
+
+def test_truncated_output_is_an_error(fixture_text):
+    text = fixture_text("stream-output-2threads.txt")
+    truncated = text[: text.index("Triad")]
+
+    with pytest.raises(stream.StreamError, match="triad"):
+        stream.parse_output(truncated)
+
+
+def test_array_size_follows_the_4x_llc_rule():
+    elements, rule = stream.rule_array_size(llc_bytes=32 * 2**20, memory_available_bytes=24 * 2**30)
+
+    assert elements == 4 * 32 * 2**20 // 8
+    assert rule["passed"] is True
+
+
+def test_array_size_capped_by_memory_says_so():
+    elements, rule = stream.rule_array_size(llc_bytes=512 * 2**20, memory_available_bytes=2 * 2**30)
+
+    assert elements * 3 * 8 <= 0.6 * 2 * 2**30
+    assert rule["passed"] is False
+    assert "capped" in rule["detail"]
+
+
+def test_placements_all_cores_then_one_core():
+    topology = {"physical_cores": 8}
+
+    names = [(p["placement"], p["threads"]) for p in stream.placements(topology, threads=None)]
+
+    assert names == [("all-cores", 8), ("one-core", 1)]
+    assert stream.placements(topology, threads=3)[0]["threads"] == 3

@@ -1,0 +1,93 @@
+"""Storage layout, quarantine, merging and path safety, on a file:// results_uri."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from instance_benchmarks.results import ResultStore, merge_documents, safe_segment, validation_reasons
+from tests.conftest import FIXTURES
+
+VALID = FIXTURES / "documents" / "valid" / "local-amd-epyc-quick.json"
+RUN_ID = "manual__2026-11-28T20:08:36.782409+00:00"
+
+
+@pytest.fixture
+def store(tmp_path):
+    return ResultStore(tmp_path.as_uri())
+
+
+def test_valid_document_lands_in_the_partitioned_layout(store, tmp_path):
+    doc = json.loads(VALID.read_text())
+
+    outcome = store.store(doc, [], run_id=RUN_ID, instance_type="local")
+
+    assert outcome["status"] == "stored"
+    expected = (tmp_path / "results/v1/region=local/family=amd/instance_type=local"
+                / f"date={doc['started_at'][:10]}" / "manual__2026-11-28T20_08_36.782409_00_00.json")
+    assert json.loads(expected.read_text()) == doc
+    assert [uri for uri, _ in store.stored_for_run(RUN_ID)] == [outcome["uri"]]
+
+
+def test_storing_twice_overwrites_instead_of_duplicating(store):
+    doc = json.loads(VALID.read_text())
+
+    store.store(doc, [], run_id=RUN_ID, instance_type="local")
+    store.store(doc, [], run_id=RUN_ID, instance_type="local")
+
+    assert len(store.stored_documents()) == 1
+
+
+def test_invalid_document_is_quarantined_with_reasons(store, tmp_path):
+    doc = json.loads((FIXTURES / "documents/invalid/hpl-residual-failed.json").read_text())
+    reasons = validation_reasons(doc)
+
+    outcome = store.store(doc, reasons, run_id=RUN_ID, instance_type="local")
+
+    assert outcome["status"] == "quarantined"
+    directory = tmp_path / "quarantine" / safe_segment(RUN_ID) / "local"
+    assert json.loads((directory / "result.json").read_text()) == doc
+    assert json.loads((directory / "reason.json").read_text())["reasons"] == reasons
+    assert store.stored_documents() == []
+    assert store.quarantined(RUN_ID)[0]["reasons"] == reasons
+
+
+def test_missing_document_is_quarantined_with_only_the_reason(store, tmp_path):
+    store.store(None, ["stream: benchrun wrote no document (exit -9)"], run_id=RUN_ID, instance_type="m7i.large")
+
+    directory = tmp_path / "quarantine" / safe_segment(RUN_ID) / "m7i.large"
+    assert not (directory / "result.json").exists()
+    assert "exit -9" in (directory / "reason.json").read_text()
+
+
+def test_merge_keeps_both_benchmarks_and_every_command():
+    doc = json.loads(VALID.read_text())
+    stream_part = {**doc, "hpl": None, "runner": {**doc["runner"], "commands": [["benchrun", "stream"]]},
+                   "run_rules": [r for r in doc["run_rules"] if r["rule"].startswith("stream")]}
+    hpl_part = {**doc, "stream": None, "runner": {**doc["runner"], "commands": [["benchrun", "hpl"]]},
+                "run_rules": [r for r in doc["run_rules"] if r["rule"].startswith("hpl")]}
+
+    merged = merge_documents([stream_part, hpl_part])
+
+    assert merged["stream"] == doc["stream"] and merged["hpl"] == doc["hpl"]
+    assert merged["runner"]["commands"] == [["benchrun", "stream"], ["benchrun", "hpl"]]
+    assert {r["rule"] for r in merged["run_rules"]} == {r["rule"] for r in doc["run_rules"]}
+
+
+def test_merge_refuses_documents_from_two_hosts():
+    doc = json.loads(VALID.read_text())
+    other = {**doc, "host": {**doc["host"], "hostname": "elsewhere"}}
+
+    with pytest.raises(ValueError, match="different hosts"):
+        merge_documents([doc, other])
+
+
+@pytest.mark.parametrize(("text", "segment"), [
+    ("manual__2026-11-28T20:08:36+00:00", "manual__2026-11-28T20_08_36_00_00"),
+    ("m7i.large", "m7i.large"),
+    ("../../etc", "etc"),
+])
+def test_safe_segment(text, segment):
+    assert safe_segment(text) == segment
+    assert "/" not in safe_segment(text)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -71,6 +72,15 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def open_in_browser(uri: str) -> None:
+    """Open a local report where someone can see it; a headless machine just has the path printed."""
+    if uri.startswith("file://") and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                                      or sys.platform == "darwin"):
+        import webbrowser
+
+        webbrowser.open(uri)
+
+
 def run(conf: dict[str, Any]) -> int:
     from airflow.sdk import ObjectStoragePath
 
@@ -93,6 +103,7 @@ def run(conf: dict[str, Any]) -> int:
         if summary["run_id"] == dag_run.run_id:
             summary["report_uri"] = str(summary_path.parent / "index.html")
             print(format_summary(summary))
+            open_in_browser(summary["report_uri"])
     return 0 if str(dag_run.state) in ("success", "DagRunState.SUCCESS") else 1
 
 

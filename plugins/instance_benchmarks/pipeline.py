@@ -13,7 +13,6 @@ import logging
 from typing import Any
 
 from instance_benchmarks import FAMILIES
-from instance_benchmarks.catalog import local_spec
 from instance_benchmarks.hosts import HostHandle, get_host
 from instance_benchmarks.planning import BenchmarkPlan, by_family, plan
 from instance_benchmarks.results import ResultStore, merge_documents, safe_segment, validation_reasons
@@ -27,15 +26,7 @@ BENCHMARKS = ("stream", "hpl")
 def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[str, Any]]]:
     """One plan per host, grouped by architecture family; nothing to run on a dry run."""
     target = params["target"]
-    host = get_host(target)
-    if target == "local":
-        if params.get("instance_types"):
-            log.warning("target=local ignores instance_types %s: the host is this machine",
-                        params["instance_types"])
-        specs = [local_spec(host.topology())]  # type: ignore[attr-defined]
-    else:  # the AWS catalog arrives with the AWS target; until then the host refuses clearly
-        host.check_capacity({})
-        specs = []
+    specs = get_host(target).specs(params.get("instance_types") or [])
     plans = [
         plan(spec, target=target, profile=params["profile"], repetitions=params.get("repetitions"),
              time_budget_s=params["time_budget_s"])

@@ -46,23 +46,35 @@ def _svg(fig: Any) -> str:
     return text[text.index("<svg"):]  # drop the XML prolog and doctype: inline SVG
 
 
+METRIC_ORDER = {m: i for i, m in enumerate((*STREAM_KERNELS, "gflops"))}
+PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#e45756")
+
+
 def _bar_chart(summaries: list[dict[str, Any]], title: str, ylabel: str) -> str:
-    """Mean per bar with its 95% CI as an error bar (one-sample bars get none)."""
+    """Grouped bars: one group per (instance type, metric), one colour per placement; 95% CI error bars."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{s['instance_type']}\n{s['metric']} · {s['placement']}" for s in summaries]
-    means = [s["mean"] for s in summaries]
-    errors = [[0 if s["ci95_low"] is None else s["mean"] - s["ci95_low"] for s in summaries],
-              [0 if s["ci95_high"] is None else s["ci95_high"] - s["mean"] for s in summaries]]
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(summaries) + 1.5), 3.6))
-    ax.bar(range(len(means)), means, yerr=errors, capsize=4, color="#4c78a8")
-    ax.set_xticks(range(len(means)), labels, fontsize=7)
+    groups = sorted({(s["instance_type"], s["metric"]) for s in summaries},
+                    key=lambda g: (g[0], METRIC_ORDER.get(g[1], 99), g[1]))
+    placements = sorted({s["placement"] for s in summaries}, key=lambda p: (p != "all-cores", p))
+    width = 0.8 / len(placements)
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.9 * len(groups) * len(placements) + 2), 3.6))
+    for index, placement in enumerate(placements):
+        by_group = {(s["instance_type"], s["metric"]): s for s in summaries if s["placement"] == placement}
+        xs = [i + (index - (len(placements) - 1) / 2) * width for i, g in enumerate(groups) if g in by_group]
+        bars = [by_group[g] for g in groups if g in by_group]
+        low = [0 if b["ci95_low"] is None else b["mean"] - b["ci95_low"] for b in bars]
+        high = [0 if b["ci95_high"] is None else b["ci95_high"] - b["mean"] for b in bars]
+        ax.bar(xs, [b["mean"] for b in bars], width, yerr=[low, high], capsize=3, label=placement,
+               color=PALETTE[index % len(PALETTE)])
+    ax.set_xticks(range(len(groups)), [f"{metric}\n{instance}" for instance, metric in groups], fontsize=8)
     ax.set_ylabel(ylabel)
     ax.set_title(f"{title} (mean, 95% CI)")
     ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
     return _svg(fig)
 
 

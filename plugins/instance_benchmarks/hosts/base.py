@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from instance_benchmarks.catalog import InstanceSpec
 
 
 class CapacityUnavailable(Exception):
@@ -46,6 +49,10 @@ class RunOutcome:
 
 class Host(ABC):
     target: str
+
+    @abstractmethod
+    def specs(self, instance_types: list[str]) -> list[InstanceSpec]:
+        """The hosts a run covers: the requested EC2 types (families expanded), or this machine."""
 
     @abstractmethod
     def check_capacity(self, plan: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
+from instance_benchmarks.catalog import InstanceSpec
 from instance_benchmarks.hosts.base import Host, HostHandle, RunOutcome
 
 NOT_IMPLEMENTED = (
@@ -22,6 +23,9 @@ class Ec2Host(Host):
 
     def _refuse(self) -> NoReturn:
         raise NotImplementedError(NOT_IMPLEMENTED)
+
+    def specs(self, instance_types: list[str]) -> list[InstanceSpec]:
+        self._refuse()
 
     def check_capacity(self, plan: dict[str, Any]) -> dict[str, Any]:
         self._refuse()

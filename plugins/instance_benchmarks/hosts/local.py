@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from instance_benchmarks import BENCHRUN, PROJECT_ROOT
+from instance_benchmarks.catalog import InstanceSpec, local_spec
 from instance_benchmarks.hosts.base import CapacityUnavailable, Host, HostHandle, RunOutcome
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,11 @@ class LocalHost(Host):
         if code != 0:
             raise RuntimeError(f"benchrun topology failed (exit {code}): {' | '.join(tail[-5:])}")
         return json.loads(out)
+
+    def specs(self, instance_types: list[str]) -> list[InstanceSpec]:
+        if instance_types:
+            log.warning("target=local ignores instance_types %s: the host is this machine", instance_types)
+        return [local_spec(self.topology())]
 
     def check_capacity(self, plan: dict[str, Any]) -> dict[str, Any]:
         cpus = os.cpu_count() or 1

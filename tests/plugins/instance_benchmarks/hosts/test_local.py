@@ -12,6 +12,13 @@ from instance_benchmarks.hosts import CapacityUnavailable, HostHandle, get_host,
 PLAN = {"instance_type": "local", "target": "local", "spec": {"vcpus": 1}, "min_memory_bytes": 1}
 
 
+def test_specs_is_this_machine_whatever_was_asked():
+    (spec,) = local.LocalHost().specs(["m7i.large"])
+
+    assert spec.instance_type == "local" and spec.vcpus == os.cpu_count()
+    assert spec.family in ("intel", "amd", "graviton", "other")
+
+
 def test_capacity_check_reports_what_it_checked():
     checked = local.LocalHost().check_capacity(PLAN)
 
@@ -99,7 +106,7 @@ def test_docker_engine_status_with_and_without_an_engine(monkeypatch):
 
 def test_aws_target_refuses_clearly_until_it_exists():
     with pytest.raises(NotImplementedError, match="target=aws is not implemented yet"):
-        get_host("aws").check_capacity({})
+        get_host("aws").specs(["m7i.large"])
 
 
 def test_unknown_target():

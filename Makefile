@@ -8,6 +8,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 CONF ?= {}
+# airflow standalone starts its components as `airflow ...` from PATH: the venv comes first.
+export PATH := $(BIN):$(PATH)
 
 # Airflow lives inside the repo (ignored by git): nothing touches ~/airflow.
 export AIRFLOW_HOME := $(CURDIR)/.airflow

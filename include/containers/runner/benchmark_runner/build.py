@@ -98,20 +98,33 @@ def _digest(*parts: bytes | str) -> str:
     return h.hexdigest()[:16]
 
 
+def stream_variants() -> dict[str, list[str]]:
+    """Compile flags per STREAM variant on this architecture."""
+    base = ["-O3", *arch_flags(), "-fopenmp"]
+    variants = {"regular": base}
+    if platform.machine() in ("x86_64", "amd64"):
+        variants["nontemporal"] = [*base, "-DSTREAM_NONTEMPORAL"]
+    return variants
+
+
 def build_stream(build_dir: Path | None = None, cc: str = "gcc") -> dict[str, Any]:
+    """Every STREAM variant for this host; the runner measures them and keeps the faster."""
     build_dir = build_dir or default_build_dir()
     source = SRC_DIR / "stream.c"
-    flags = ["-O3", *arch_flags(), "-fopenmp"]
     version = compiler_version(cc)
-    out_dir = build_dir / f"stream-{_digest(source.read_bytes(), ' '.join(flags), version, cpu_signature())}"
-    binary = out_dir / "stream"
-    if not binary.exists():
-        out_dir.mkdir(parents=True, exist_ok=True)
-        log("compiling STREAM: %s %s", cc, " ".join(flags))
-        tmp = out_dir / "stream.tmp"
-        _run([cc, *flags, "-o", str(tmp), str(source), "-lm"], "STREAM compilation")
-        tmp.rename(binary)
-    return {"path": str(binary), "compiler": version, "cflags": " ".join(flags), "source": "src/stream.c"}
+    built = {}
+    for variant, flags in stream_variants().items():
+        out_dir = build_dir / f"stream-{_digest(source.read_bytes(), ' '.join(flags), version, cpu_signature())}"
+        binary = out_dir / "stream"
+        if not binary.exists():
+            out_dir.mkdir(parents=True, exist_ok=True)
+            log("compiling STREAM (%s stores): %s %s", variant, cc, " ".join(flags))
+            tmp = out_dir / "stream.tmp"
+            _run([cc, *flags, "-o", str(tmp), str(source), "-lm"], f"STREAM compilation ({variant})")
+            tmp.rename(binary)
+        built[variant] = {"path": str(binary), "compiler": version, "cflags": " ".join(flags),
+                          "source": "src/stream.c", "variant": variant}
+    return built
 
 
 def _run(cmd: list[str], what: str, cwd: Path | None = None) -> None:

@@ -96,8 +96,9 @@ def _stage(doc: dict[str, Any], name: str, fn: Callable[[], tuple[dict[str, Any]
 
 def run_stream(doc: dict[str, Any], args: argparse.Namespace) -> None:
     def go() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        binary = build.build_stream()
-        return stream.measure(binary, doc["system"], threads=args.threads, array_elements=args.array_size,
+        variants = build.build_stream()
+        return stream.measure(variants, doc["system"], stores=args.stores, threads=args.threads,
+                              array_elements=args.array_size,
                               ntimes=args.ntimes, repetitions=args.repetitions)
 
     _stage(doc, "stream", go)
@@ -107,7 +108,8 @@ def run_hpl(doc: dict[str, Any], args: argparse.Namespace) -> None:
     def go() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         binary = {**build.build_hpl(), "mpi": build.mpi_version()}
         return hpl.measure(binary, doc["system"], n=args.n, nb=args.nb, p=args.p, q=args.q,
-                           time_budget_s=args.time_budget, repetitions=args.repetitions)
+                           time_budget_s=args.time_budget, repetitions=args.repetitions,
+                           threads_per_rank=args.threads_per_rank)
 
     _stage(doc, "hpl", go)
 
@@ -150,6 +152,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--array-size", type=_positive_int, help="elements per array (default: 4x the LLC)")
     s.add_argument("--ntimes", type=_positive_int, default=10)
     s.add_argument("--repetitions", type=_positive_int, default=3)
+    s.add_argument("--stores", choices=["auto", "regular", "nontemporal"], default="auto",
+                   help="store variant; auto measures the built variants and keeps the faster")
 
     h = sub.add_parser("hpl", help="run HPL")
     h.add_argument("--n", type=_positive_int, help="problem size (default: sized by memory and time budget)")
@@ -158,6 +162,8 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("--q", type=_positive_int)
     h.add_argument("--time-budget", type=float, help="seconds for all repetitions together")
     h.add_argument("--repetitions", type=_positive_int, default=1)
+    h.add_argument("--threads-per-rank", type=_positive_int,
+                   help="BLAS threads per MPI rank with --p/--q (default: measured when P and Q are not given)")
 
     a = sub.add_parser("all", help="topology, STREAM and HPL in one document")
     a.add_argument("--profile", choices=sorted(PROFILES), default="quick")
@@ -194,9 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         profile = PROFILES[args.profile]
         budget = hpl_time_budget(profile, args.time_budget)
-        run_stream(doc, argparse.Namespace(threads=None, array_size=None, ntimes=profile["stream_ntimes"],
+        run_stream(doc, argparse.Namespace(threads=None, array_size=None, stores="auto",
+                                           ntimes=profile["stream_ntimes"],
                                            repetitions=args.repetitions or profile["stream_repetitions"]))
-        run_hpl(doc, argparse.Namespace(n=None, nb=None, p=None, q=None, time_budget=budget,
+        run_hpl(doc, argparse.Namespace(n=None, nb=None, p=None, q=None, threads_per_rank=None, time_budget=budget,
                                         repetitions=args.repetitions or profile["hpl_repetitions"]))
     doc["finished_at"] = _now()
     doc["timings"]["total_s"] = round(time.monotonic() - started, 3)

@@ -19,8 +19,9 @@ from benchmark_runner._log import log
 # Share of available memory the matrix may take (the usual HPL guidance is ~80%).
 MEMORY_FRACTION = 0.8
 RESIDUAL_THRESHOLD = 16.0
-# Small enough to finish in about a second on one core, large enough to time the BLAS.
-PROBE_N = 3000
+# Large enough that the BLAS, not MPI start-up, dominates; a second or two per layout.
+PROBE_N = 5000
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
 HPL_DAT_TEMPLATE = """\
 HPLinpack benchmark input file
@@ -138,23 +139,39 @@ def parse_output(text: str) -> list[dict[str, Any]]:
     return runs
 
 
-def mpirun_command(ranks: int) -> list[str]:
+def layouts(topology: dict[str, Any]) -> list[tuple[int, int]]:
+    """(MPI ranks, BLAS threads per rank) worth measuring on this host.
+
+    One rank per core with single-threaded BLAS (HPL's classic layout), one rank with
+    the BLAS threaded over every core, and one rank per NUMA node (or socket) with the
+    BLAS threaded over that node's cores.
+    """
+    cores = topology["physical_cores"]
+    candidates = [(cores, 1), (1, cores)]
+    for domains in (len([n for n in topology["numa_nodes"] if n["cpus"]]), topology["sockets"]):
+        if 1 < domains < cores and cores % domains == 0:
+            candidates.append((domains, cores // domains))
+    return list(dict.fromkeys(candidates))
+
+
+def mpirun_command(ranks: int, threads_per_rank: int = 1) -> list[str]:
     mpirun = shutil.which("mpirun")
     if not mpirun:
         raise HplError("mpirun not found: install OpenMPI (Debian: openmpi-bin)")
-    cmd = [mpirun, "-np", str(ranks), "--bind-to", "core", "--map-by", "core"]
+    mapping = ["--map-by", "core"] if threads_per_rank == 1 else ["--map-by", f"slot:PE={threads_per_rank}"]
+    cmd = [mpirun, "-np", str(ranks), "--bind-to", "core", *mapping]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.insert(1, "--allow-run-as-root")  # containers and SSM run as root
     return cmd
 
 
-def run_once(xhpl: str, *, n: int, nb: int, p: int, q: int, timeout_s: float) -> tuple[dict[str, Any], str]:
-    """One HPL solve, one BLAS thread per MPI rank (one rank per core)."""
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               BLIS_NUM_THREADS="1")
+def run_once(xhpl: str, *, n: int, nb: int, p: int, q: int, timeout_s: float, threads_per_rank: int = 1
+             ) -> tuple[dict[str, Any], str]:
+    """One HPL solve with P x Q ranks, each with `threads_per_rank` BLAS threads."""
+    env = dict(os.environ, **{var: str(threads_per_rank) for var in BLAS_THREAD_VARS})
     with tempfile.TemporaryDirectory(prefix="benchrun-hpl-") as tmp:
         write_hpl_dat(Path(tmp), n=n, nb=nb, p=p, q=q)
-        cmd = [*mpirun_command(p * q), xhpl]
+        cmd = [*mpirun_command(p * q, threads_per_rank), xhpl]
         started = time.monotonic()
         try:
             proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env=env, timeout=timeout_s)
@@ -168,7 +185,32 @@ def run_once(xhpl: str, *, n: int, nb: int, p: int, q: int, timeout_s: float) ->
     run = runs[0]
     run["wall_seconds"] = round(wall, 3)
     run["exit_code"] = proc.returncode
+    run["threads_per_rank"] = threads_per_rank
     return run, proc.stdout
+
+
+def probe_n(nb: int, q: int, cap: int | None = None) -> int:
+    size = min(PROBE_N, cap) if cap else PROBE_N
+    return max(nb * q, size // (nb * q) * (nb * q))
+
+
+def choose_layout(xhpl: str, topology: dict[str, Any], nb: int, cap: int | None = None
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Measure each (ranks, threads) layout at the probe size; the fastest is used and all are recorded."""
+    options = [(ranks, threads, *process_grid(ranks)) for ranks, threads in layouts(topology)]
+    common_q = math.lcm(*(q for _, _, _, q in options))  # one N for every layout: a fair comparison
+    size = probe_n(nb, common_q, cap)
+    candidates = []
+    for ranks, threads, p, q in options:
+        run, _ = run_once(xhpl, n=size, nb=nb, p=p, q=q, timeout_s=300, threads_per_rank=threads)
+        log("HPL layout %d rank(s) x %d thread(s), N=%d: %.1f GFLOPS, residual %s", ranks, threads, run["n"],
+            run["gflops"], "PASSED" if run["passed"] else "FAILED")
+        candidates.append({"ranks": ranks, "threads_per_rank": threads, "p": p, "q": q, "n": run["n"],
+                           "seconds": run["seconds"], "gflops": run["gflops"], "passed": run["passed"]})
+    passing = [c for c in candidates if c["passed"]] or candidates
+    best = max(passing, key=lambda c: c["gflops"])
+    return best, {"method": "each layout timed once at the probe size; the fastest that passed is used",
+                  "candidates": candidates}
 
 
 def measure(
@@ -181,25 +223,29 @@ def measure(
     q: int | None = None,
     time_budget_s: float | None = None,
     repetitions: int = 1,
+    threads_per_rank: int | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Size (unless N is given), then run `repetitions` solves. Returns the section and its rules."""
-    ranks = topology["physical_cores"]
-    if p is None or q is None:
-        p, q = process_grid(ranks)
     nb_reason = "given on the command line"
     if nb is None:
         nb, nb_reason = default_nb()
+    if p is None or q is None:
+        chosen, layout_selection = choose_layout(binary["path"], topology, nb, cap=n)
+        p, q, threads = chosen["p"], chosen["q"], chosen["threads_per_rank"]
+        probe = {k: chosen[k] for k in ("n", "p", "q", "seconds", "gflops", "passed")}
+    else:
+        threads = threads_per_rank or 1
+        layout_selection = {"method": "P and Q given on the command line", "candidates": []}
+        probe = None
     per_solve_budget = time_budget_s / repetitions if time_budget_s else None
-    probe = None
-    sizing: list[str] = []
     if n is None:
-        probe_n = max(nb * q, PROBE_N // (nb * q) * (nb * q))
-        probe_run, _ = run_once(binary["path"], n=probe_n, nb=nb, p=p, q=q, timeout_s=300)
-        probe = {k: probe_run[k] for k in ("n", "nb", "p", "q", "seconds", "gflops", "passed")}
-        log("HPL probe N=%d: %.1f GFLOPS in %.2f s", probe_n, probe_run["gflops"], probe_run["seconds"])
+        if probe is None:
+            probe_run, _ = run_once(binary["path"], n=probe_n(nb, q), nb=nb, p=p, q=q, timeout_s=300,
+                                    threads_per_rank=threads)
+            probe = {k: probe_run[k] for k in ("n", "p", "q", "seconds", "gflops", "passed")}
         n, sizing = size_problem(
             memory_bytes=topology["memory_available_bytes"], nb=nb, q=q,
-            gflops_estimate=probe_run["gflops"], time_budget_s=per_solve_budget,
+            gflops_estimate=probe["gflops"], time_budget_s=per_solve_budget,
         )
     else:
         sizing = [f"N = {n} given on the command line"]
@@ -207,10 +253,10 @@ def measure(
     timeout_s = max(120.0, 5 * predicted) if predicted else max(600.0, 4 * (per_solve_budget or 0))
     runs = []
     for rep in range(repetitions):
-        run, _ = run_once(binary["path"], n=n, nb=nb, p=p, q=q, timeout_s=timeout_s)
+        run, _ = run_once(binary["path"], n=n, nb=nb, p=p, q=q, timeout_s=timeout_s, threads_per_rank=threads)
         log(
-            "HPL rep %d/%d N=%d NB=%d %dx%d: %.2f GFLOPS in %.1f s, residual %s (%s)",
-            rep + 1, repetitions, n, nb, p, q, run["gflops"], run["seconds"], run["residual"],
+            "HPL rep %d/%d N=%d NB=%d %dx%d x %d thread(s): %.2f GFLOPS in %.1f s, residual %s (%s)",
+            rep + 1, repetitions, n, nb, p, q, threads, run["gflops"], run["seconds"], run["residual"],
             "PASSED" if run["passed"] else "FAILED",
         )
         runs.append(run)
@@ -220,8 +266,9 @@ def measure(
         "implementation": "HPL (netlib algorithm, HPL.dat, scaled residual check)",
         "binary": binary,
         "mpi_ranks": p * q,
-        "threads_per_rank": 1,
-        "rank_layout": "one MPI rank per physical core, BLAS single-threaded, ranks bound to cores",
+        "threads_per_rank": threads,
+        "rank_layout": f"{p * q} MPI rank(s) x {threads} BLAS thread(s), bound to cores",
+        "layout_selection": layout_selection,
         "n": n,
         "nb": nb,
         "nb_reason": nb_reason,

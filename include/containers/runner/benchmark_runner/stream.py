@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import statistics
 import subprocess
 from typing import Any
@@ -83,22 +84,59 @@ def rule_array_size(llc_bytes: int, memory_available_bytes: int) -> tuple[int, d
     }
 
 
-def placements(topology: dict[str, Any], threads: int | None) -> list[dict[str, Any]]:
-    """All cores (spread, one thread per core) and one core alone, or exactly `threads` if given."""
+def numactl_status(topology: dict[str, Any]) -> dict[str, Any]:
+    """Whether numactl can bind here: absent, refused (containers without the capability), or usable."""
+    numactl = topology.get("numactl") or shutil.which("numactl")
+    if not numactl:
+        return {"path": None, "usable": False, "detail": "numactl is not installed: no NUMA placements"}
+    try:
+        proc = subprocess.run([numactl, "--cpunodebind=0", "--membind=0", "true"], capture_output=True,
+                              text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"path": numactl, "usable": False, "detail": f"numactl failed to start: {exc}"}
+    if proc.returncode != 0:
+        return {"path": numactl, "usable": False,
+                "detail": f"numactl refused to bind (exit {proc.returncode}): {proc.stderr.strip()[:300]}"}
+    return {"path": numactl, "usable": True, "detail": "numactl binds CPUs and memory"}
+
+
+def placements(topology: dict[str, Any], threads: int | None,
+               numactl: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """What STREAM measures, in order.
+
+    All cores (spread, one thread per core); one core alone; then, with several NUMA
+    nodes and a usable numactl, each node local (CPUs and memory on N) and the remote
+    matrix (CPUs on N, memory on M). `threads` asks for exactly one placement instead.
+    """
     cores = topology["physical_cores"]
     if threads:
         return [_placement(f"threads-{threads}", threads, "spread")]
     result = [_placement("all-cores", cores, "spread")]
     if cores > 1:
         result.append(_placement("one-core", 1, "close"))
+    cpu_nodes = [n for n in topology["numa_nodes"] if n["cpus"]]
+    memory_nodes = [n for n in topology["numa_nodes"] if n["memory_bytes"] > 0]
+    if len(topology["numa_nodes"]) > 1 and numactl and numactl["usable"]:
+        for cpu_node in cpu_nodes:
+            node_threads = cpu_node.get("physical_cores") or len(cpu_node["cpus"])
+            for memory_node in memory_nodes:
+                n, m = cpu_node["node"], memory_node["node"]
+                name = f"node{n}-local" if n == m else f"cpu{n}-mem{m}"
+                result.append(_placement(name, node_threads, "spread",
+                                         numactl=[numactl["path"], f"--cpunodebind={n}", f"--membind={m}"],
+                                         cpu_node=n, memory_node=m))
+        # local placements first, then the remote matrix
+        result.sort(key=lambda p: (p["numa"] is not None and p["numa"]["cpu_node"] != p["numa"]["memory_node"]))
     return result
 
 
-def _placement(name: str, threads: int, bind: str) -> dict[str, Any]:
+def _placement(name: str, threads: int, bind: str, *, numactl: list[str] | None = None,
+               cpu_node: int | None = None, memory_node: int | None = None) -> dict[str, Any]:
     return {
         "placement": name,
         "threads": threads,
-        "binding": {"OMP_PROC_BIND": bind, "OMP_PLACES": "cores", "numactl": None},
+        "binding": {"OMP_PROC_BIND": bind, "OMP_PLACES": "cores", "numactl": numactl},
+        "numa": None if cpu_node is None else {"cpu_node": cpu_node, "memory_node": memory_node},
     }
 
 
@@ -116,10 +154,46 @@ def run_once(binary: str, array_elements: int, ntimes: int, placement: dict[str,
     return parse_output(proc.stdout)
 
 
+CALIBRATION_PAIRS = 2
+
+
+def choose_variant(variants: dict[str, dict[str, Any]], array_elements: int, cores: int,
+                   stores: str = "auto") -> tuple[dict[str, Any], dict[str, Any]]:
+    """The variant to measure with, and why.
+
+    With several variants and stores=auto, run them alternately (A B A B) on all cores
+    and keep the one with the higher median triad: streaming stores help on some CPUs
+    and hurt on others, so this is measured on the host rather than assumed.
+    """
+    if stores != "auto":
+        if stores not in variants:
+            raise StreamError(f"--stores {stores}: not built on this architecture (have {sorted(variants)})")
+        return variants[stores], {"method": f"--stores {stores}", "candidates": []}
+    if len(variants) == 1:
+        (only,) = variants.values()
+        return only, {"method": "only variant on this architecture", "candidates": []}
+    placement = _placement("calibration", cores, "spread")
+    triads: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(CALIBRATION_PAIRS):
+        for name, binary in variants.items():
+            result = run_once(binary["path"], array_elements, MIN_NTIMES, placement)
+            triads[name].append(result["kernels"]["triad"]["best_rate_mb_s"])
+    medians = {name: statistics.median(rates) for name, rates in triads.items()}
+    chosen = max(medians, key=medians.__getitem__)
+    log("STREAM calibration (median triad MB/s): %s -> %s stores",
+        ", ".join(f"{k} {v:.0f}" for k, v in medians.items()), chosen)
+    return variants[chosen], {
+        "method": f"alternating runs, {CALIBRATION_PAIRS} per variant, all cores, higher median triad wins",
+        "candidates": [{"variant": name, "triad_mb_s": triads[name], "median_triad_mb_s": medians[name]}
+                       for name in variants],
+    }
+
+
 def measure(
-    binary: dict[str, Any],
+    variants: dict[str, dict[str, Any]],
     topology: dict[str, Any],
     *,
+    stores: str = "auto",
     threads: int | None = None,
     array_elements: int | None = None,
     ntimes: int = MIN_NTIMES,
@@ -129,9 +203,12 @@ def measure(
 
     Returns the document's `stream` section and the run-rule checks it makes.
     """
-    rule_elements, size_rule = rule_array_size(
-        topology["last_level_cache_bytes"], topology["memory_available_bytes"]
-    )
+    numactl = numactl_status(topology)
+    memory = topology["memory_available_bytes"]
+    memory_nodes = [n["memory_bytes"] for n in topology["numa_nodes"] if n["memory_bytes"] > 0]
+    if len(memory_nodes) > 1 and numactl["usable"]:
+        memory = min(memory, min(memory_nodes))  # --membind puts all three arrays on one node
+    rule_elements, size_rule = rule_array_size(topology["last_level_cache_bytes"], memory)
     if array_elements is None:
         array_elements = rule_elements
     elif array_elements < rule_elements:
@@ -148,8 +225,13 @@ def measure(
             "detail": f"NTIMES = {ntimes}",
         },
     ]
+    array_elements -= array_elements % 8  # whole vectors for the streaming-store kernels
+    binary, selection = choose_variant(variants, array_elements, topology["physical_cores"], stores)
+    if len(topology["numa_nodes"]) > 1 and not numactl["usable"]:
+        log("STREAM: %d NUMA nodes but %s; measuring without NUMA placements", len(topology["numa_nodes"]),
+            numactl["detail"])
     measurements = []
-    for placement in placements(topology, threads):
+    for placement in placements(topology, threads, numactl):
         reps = []
         for rep in range(repetitions):
             result = run_once(binary["path"], array_elements, ntimes, placement)
@@ -184,10 +266,12 @@ def measure(
     section = {
         "implementation": "instance-benchmarks STREAM (src/stream.c), OpenMP",
         "binary": binary,
+        "variant_selection": selection,
         "array_elements": array_elements,
         "bytes_per_array": array_elements * BYTES_PER_ELEMENT,
         "ntimes": ntimes,
         "repetitions": repetitions,
+        "numactl": numactl,
         "measurements": measurements,
     }
     return section, rules

@@ -54,6 +54,21 @@ def parse_cpuinfo(text: str) -> dict[str, str]:
     return info
 
 
+def parse_numactl_hardware(text: str) -> list[dict[str, Any]]:
+    """`numactl --hardware` -> nodes with cpus, memory and distances (a cross-check of /sys)."""
+    nodes: dict[int, dict[str, Any]] = {}
+    for node, cpus in re.findall(r"^node (\d+) cpus:(.*)$", text, re.MULTILINE):
+        nodes[int(node)] = {"node": int(node), "cpus": [int(c) for c in cpus.split()]}
+    for node, size in re.findall(r"^node (\d+) size: (\d+) MB$", text, re.MULTILINE):
+        nodes.setdefault(int(node), {"node": int(node), "cpus": []})["memory_bytes"] = int(size) * 2**20
+    table = text.split("node distances:", 1)[1].strip().splitlines()[1:] if "node distances:" in text else []
+    for row in table:
+        head, _, rest = row.partition(":")
+        if head.strip().isdigit() and int(head) in nodes:
+            nodes[int(head)]["distances"] = [int(d) for d in rest.split()]
+    return [nodes[n] for n in sorted(nodes)]
+
+
 def parse_meminfo(text: str) -> dict[str, int]:
     """/proc/meminfo (or a node's meminfo) as bytes per field."""
     fields: dict[str, int] = {}
@@ -120,18 +135,24 @@ def last_level_cache_bytes(cache_list: list[dict[str, Any]]) -> int:
     return sum(c["size_bytes"] for c in data if c["level"] == top)
 
 
-def numa_nodes(sys_node: Path = SYS_NODE) -> list[dict[str, Any]]:
+def numa_nodes(sys_node: Path = SYS_NODE, core_map: dict[int, tuple[int, int]] | None = None
+               ) -> list[dict[str, Any]]:
+    """NUMA nodes with their CPUs, physical cores, memory and SLIT distances (from /sys)."""
     nodes = []
     for node_dir in sorted(sys_node.glob("node[0-9]*"), key=lambda p: int(p.name[4:])):
-        cpulist = _read(node_dir / "cpulist") or ""
+        cpus = parse_cpu_list(_read(node_dir / "cpulist") or "")
         meminfo = parse_meminfo(_read(node_dir / "meminfo") or "")
+        distances = [int(d) for d in (_read(node_dir / "distance") or "").split()]
         nodes.append(
             {
                 "node": int(node_dir.name[4:]),
-                "cpus": parse_cpu_list(cpulist),
+                "cpus": cpus,
+                "physical_cores": len({core_map[c] for c in cpus if c in core_map}) if core_map else len(cpus),
                 "memory_bytes": meminfo.get("MemTotal", 0),
+                "distances": distances,
             }
         )
+    # Memory-only nodes (CXL, HBM) have no CPUs: they stay listed, with 0 cores.
     return nodes
 
 
@@ -154,8 +175,9 @@ def detect() -> dict[str, Any]:
     cpuinfo = parse_cpuinfo(_read(Path("/proc/cpuinfo")) or "")
     meminfo = parse_meminfo(_read(Path("/proc/meminfo")) or "")
     cache_list = caches(cpus)
-    nodes = numa_nodes() or [
-        {"node": 0, "cpus": cpus, "memory_bytes": meminfo.get("MemTotal", 0)}
+    nodes = numa_nodes(core_map=core_map) or [
+        {"node": 0, "cpus": cpus, "physical_cores": len(set(core_map.values())),
+         "memory_bytes": meminfo.get("MemTotal", 0), "distances": [10]}
     ]
     machine = platform.machine()
     vendor = cpuinfo.get("vendor_id", "")

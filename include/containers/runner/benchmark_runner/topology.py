@@ -168,25 +168,39 @@ def architecture_family(machine: str, vendor: str) -> str:
     return "other"
 
 
+def cpu_topology(sys_cpu: Path = SYS_CPU, sys_node: Path = SYS_NODE, *,
+                 memory_total_bytes: int = 0) -> dict[str, Any]:
+    """Sockets, cores, NUMA nodes and caches from a /sys tree (the host's, or a test's)."""
+    cpus = online_cpus(sys_cpu)
+    core_map = cpu_cores(cpus, sys_cpu)
+    cache_list = caches(cpus, sys_cpu)
+    physical_cores = len(set(core_map.values()))
+    nodes = numa_nodes(sys_node, core_map) or [
+        {"node": 0, "cpus": cpus, "physical_cores": physical_cores, "memory_bytes": memory_total_bytes,
+         "distances": [10]}
+    ]
+    return {
+        "sockets": len({package for package, _ in core_map.values()}),
+        "physical_cores": physical_cores,
+        "logical_cpus": len(cpus),
+        "threads_per_core": max(1, len(cpus) // max(1, physical_cores)),
+        "online_cpus": cpus,
+        "numa_nodes": nodes,
+        "caches": cache_list,
+        "last_level_cache_bytes": last_level_cache_bytes(cache_list),
+    }
+
+
 def detect() -> dict[str, Any]:
     """The host as the result document's `system` section records it."""
-    cpus = online_cpus()
-    core_map = cpu_cores(cpus)
     cpuinfo = parse_cpuinfo(_read(Path("/proc/cpuinfo")) or "")
     meminfo = parse_meminfo(_read(Path("/proc/meminfo")) or "")
-    cache_list = caches(cpus)
-    nodes = numa_nodes(core_map=core_map) or [
-        {"node": 0, "cpus": cpus, "physical_cores": len(set(core_map.values())),
-         "memory_bytes": meminfo.get("MemTotal", 0), "distances": [10]}
-    ]
     machine = platform.machine()
     vendor = cpuinfo.get("vendor_id", "")
     model = cpuinfo.get("model name") or cpuinfo.get("cpu model") or ""
     if not model and machine == "aarch64":
         model = f"ARM implementer {cpuinfo.get('cpu implementer', '?')} part {cpuinfo.get('cpu part', '?')}"
     flags = (cpuinfo.get("flags") or cpuinfo.get("features") or "").split()
-    sockets = len({package for package, _ in core_map.values()})
-    physical_cores = len(set(core_map.values()))
     return {
         "architecture": machine,
         "architecture_family": architecture_family(machine, vendor),
@@ -198,14 +212,7 @@ def detect() -> dict[str, Any]:
         "cpu_flags": flags,
         "kernel": platform.release(),
         "os": _os_release(),
-        "sockets": sockets,
-        "physical_cores": physical_cores,
-        "logical_cpus": len(cpus),
-        "threads_per_core": max(1, len(cpus) // max(1, physical_cores)),
-        "online_cpus": cpus,
-        "numa_nodes": nodes,
-        "caches": cache_list,
-        "last_level_cache_bytes": last_level_cache_bytes(cache_list),
+        **cpu_topology(memory_total_bytes=meminfo.get("MemTotal", 0)),
         "memory_total_bytes": meminfo.get("MemTotal", 0),
         "memory_available_bytes": meminfo.get("MemAvailable", meminfo.get("MemFree", 0)),
         "numactl": shutil.which("numactl"),

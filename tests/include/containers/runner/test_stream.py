@@ -55,7 +55,7 @@ def test_array_size_capped_by_memory_says_so():
 
 
 def test_placements_all_cores_then_one_core():
-    topology = {"physical_cores": 8}
+    topology = {"physical_cores": 8, "numa_nodes": [{"node": 0, "cpus": list(range(8)), "memory_bytes": 1}]}
 
     names = [(p["placement"], p["threads"]) for p in stream.placements(topology, threads=None)]
 

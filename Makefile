@@ -48,7 +48,7 @@ run: setup
 
 lint: $(BIN)/.requirements-installed
 	$(BIN)/ruff check .
-	$(BIN)/hadolint --failure-threshold warning include/containers/Dockerfile
+	$(BIN)/hadolint --failure-threshold warning include/containers/*.Dockerfile include/airflow.Dockerfile
 
 test: setup lint
 	$(BIN)/pytest

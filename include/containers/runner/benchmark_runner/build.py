@@ -19,6 +19,7 @@ from __future__ import annotations
 import concurrent.futures
 import ctypes
 import hashlib
+import json
 import os
 import platform
 import re
@@ -66,7 +67,14 @@ def default_build_dir() -> Path:
 
 
 def arch_flags() -> list[str]:
-    """Tune for the CPU the benchmark runs on; arm64 GCC spells it -mcpu."""
+    """Tune for the CPU the benchmark runs on; arm64 GCC spells it -mcpu.
+
+    $BENCHRUN_ARCH_FLAGS overrides it where the build host is not the benchmark host
+    (an image build must not bake the build machine's -march=native into xhpl).
+    """
+    configured = os.environ.get("BENCHRUN_ARCH_FLAGS")
+    if configured:
+        return configured.split()
     return ["-mcpu=native"] if platform.machine() in ("aarch64", "arm64") else ["-march=native"]
 
 
@@ -108,7 +116,19 @@ def stream_variants() -> dict[str, list[str]]:
 
 
 def build_stream(build_dir: Path | None = None, cc: str = "gcc") -> dict[str, Any]:
-    """Every STREAM variant for this host; the runner measures them and keeps the faster."""
+    """Every STREAM variant for this host; the runner measures them and keeps the faster.
+
+    $BENCHRUN_STREAM_MANIFEST names a JSON file of prebuilt variants instead (an image's
+    vendor-compiler builds): {"regular": {"path": ..., "cflags": ..., "compiler": ...}, ...}.
+    """
+    manifest = os.environ.get("BENCHRUN_STREAM_MANIFEST")
+    if manifest:
+        variants = json.loads(Path(manifest).read_text())
+        for name, info in variants.items():
+            if not os.access(info.get("path", ""), os.X_OK):
+                raise BuildError(f"{manifest}: STREAM variant {name!r} has no executable at {info.get('path')!r}")
+            info.update(variant=name, source=info.get("source", "src/stream.c (prebuilt in the image)"))
+        return variants
     build_dir = build_dir or default_build_dir()
     source = SRC_DIR / "stream.c"
     version = compiler_version(cc)
@@ -327,4 +347,4 @@ def mpi_version() -> str | None:
     if not mpirun:
         return None
     out = subprocess.run([mpirun, "--version"], capture_output=True, text=True).stdout
-    return out.splitlines()[0].strip() if out else None
+    return out.strip().splitlines()[0].strip() if out.strip() else None

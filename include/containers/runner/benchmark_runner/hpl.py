@@ -154,10 +154,28 @@ def layouts(topology: dict[str, Any]) -> list[tuple[int, int]]:
     return list(dict.fromkeys(candidates))
 
 
-def mpirun_command(ranks: int, threads_per_rank: int = 1) -> list[str]:
+def mpi_flavor(version_text: str) -> str:
+    """openmpi, intel or mpich, from `mpirun --version`: their launchers take different options."""
+    if "Open MPI" in version_text or "OpenRTE" in version_text:
+        return "openmpi"
+    if "Intel(R) MPI" in version_text:
+        return "intel"
+    if "HYDRA" in version_text or "MPICH" in version_text:
+        return "mpich"
+    raise HplError(f"unrecognised MPI launcher: {version_text.strip()[:200]!r}")
+
+
+def mpirun_command(ranks: int, threads_per_rank: int = 1, flavor: str | None = None) -> list[str]:
+    """Launch `ranks` processes, each bound to `threads_per_rank` cores."""
     mpirun = shutil.which("mpirun")
     if not mpirun:
         raise HplError("mpirun not found: install OpenMPI (Debian: openmpi-bin)")
+    if flavor is None:
+        flavor = mpi_flavor(subprocess.run([mpirun, "--version"], capture_output=True, text=True).stdout)
+    if flavor == "intel":  # pinning through I_MPI_PIN_DOMAIN=omp (set in run_once's environment)
+        return [mpirun, "-n", str(ranks)]
+    if flavor == "mpich":
+        return [mpirun, "-n", str(ranks), "-bind-to", f"core:{threads_per_rank}"]
     mapping = ["--map-by", "core"] if threads_per_rank == 1 else ["--map-by", f"slot:PE={threads_per_rank}"]
     cmd = [mpirun, "-np", str(ranks), "--bind-to", "core", *mapping]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -168,7 +186,7 @@ def mpirun_command(ranks: int, threads_per_rank: int = 1) -> list[str]:
 def run_once(xhpl: str, *, n: int, nb: int, p: int, q: int, timeout_s: float, threads_per_rank: int = 1
              ) -> tuple[dict[str, Any], str]:
     """One HPL solve with P x Q ranks, each with `threads_per_rank` BLAS threads."""
-    env = dict(os.environ, **{var: str(threads_per_rank) for var in BLAS_THREAD_VARS})
+    env = dict(os.environ, I_MPI_PIN_DOMAIN="omp", **{var: str(threads_per_rank) for var in BLAS_THREAD_VARS})
     with tempfile.TemporaryDirectory(prefix="benchrun-hpl-") as tmp:
         write_hpl_dat(Path(tmp), n=n, nb=nb, p=p, q=q)
         cmd = [*mpirun_command(p * q, threads_per_rank), xhpl]

@@ -60,3 +60,29 @@ def test_hpl_dat_carries_the_problem(tmp_path):
     assert lines[5].split()[0] == "10240" and lines[7].split()[0] == "256"
     assert lines[10].split()[0] == "2" and lines[11].split()[0] == "4"
     assert lines[3].split()[0] == "6"  # results to stdout
+
+
+@pytest.mark.parametrize(("version", "flavor"), [
+    ("mpirun (Open MPI) 4.1.4\n\nReport bugs to http://www.open-mpi.org/community/help/\n", "openmpi"),
+    ("Intel(R) MPI Library for Linux* OS, Version 2021.13 Build 20240701 (id: 8f9b2a1)\n", "intel"),
+    ("HYDRA build details:\n    Version:                                 4.1.2\n", "mpich"),
+])
+def test_mpi_flavor(version, flavor):
+    assert hpl.mpi_flavor(version) == flavor
+
+
+def test_unknown_mpi_is_an_error():
+    with pytest.raises(hpl.HplError, match="unrecognised MPI launcher"):
+        hpl.mpi_flavor("srun: slurm 23.02")
+
+
+@pytest.mark.parametrize(("flavor", "expected"), [
+    ("openmpi", ["-np", "4", "--bind-to", "core", "--map-by", "slot:PE=2"]),
+    ("intel", ["-n", "4"]),
+    ("mpich", ["-n", "4", "-bind-to", "core:2"]),
+])
+def test_launch_command_per_flavor(flavor, expected, monkeypatch):
+    monkeypatch.setattr(hpl.shutil, "which", lambda _: "/usr/bin/mpirun")
+    monkeypatch.setattr(hpl.os, "geteuid", lambda: 1000)
+
+    assert hpl.mpirun_command(4, 2, flavor) == ["/usr/bin/mpirun", *expected]

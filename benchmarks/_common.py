@@ -19,15 +19,6 @@ os.environ.setdefault("BENCHRUN_BUILD_DIR", str(REPO / ".build" / "local"))
 
 from benchmark_runner import hpl  # noqa: E402
 
-# HPCC reads HPL.dat's lines, then these (PTRANS sizes) after a separator line.
-HPCC_TAIL = """\
-##### This line (no. 32) is ignored (it serves as a separator). ######
-0                      		Number of additional problem sizes for PTRANS
-1200 10000 30000        	values of N
-0                       	number of additional blocking sizes for PTRANS
-40 9 8 13 13 20 16 32 64       	values of NB
-"""
-
 
 def benchrun(*args: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
@@ -49,7 +40,7 @@ def run_hpcc(*, n: int, nb: int, p: int, q: int, threads: int = 1) -> dict[str, 
     hpcc = require_hpcc()
     with tempfile.TemporaryDirectory(prefix="hpcc-") as tmp:
         hpl.write_hpl_dat(Path(tmp), n=n, nb=nb, p=p, q=q)
-        (Path(tmp) / "hpccinf.txt").write_text((Path(tmp) / "HPL.dat").read_text() + HPCC_TAIL)
+        (Path(tmp) / "hpccinf.txt").write_text((Path(tmp) / "HPL.dat").read_text() + hpl.HPCC_TAIL)
         env = dict(os.environ, **{var: str(threads) for var in hpl.BLAS_THREAD_VARS})
         subprocess.run([*hpl.mpirun_command(p * q, threads), hpcc], cwd=tmp, env=env, check=True,
                        capture_output=True, timeout=3600)

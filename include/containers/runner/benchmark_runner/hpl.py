@@ -57,6 +57,15 @@ HPL.out      output file name (if any)
 8            memory alignment in double (> 0)
 """
 
+# hpcc reads HPL.dat's lines from hpccinf.txt, then these (PTRANS sizes) after a separator line.
+HPCC_TAIL = """\
+##### This line (no. 32) is ignored (it serves as a separator). ######
+0                      		Number of additional problem sizes for PTRANS
+1200 10000 30000        	values of N
+0                       	number of additional blocking sizes for PTRANS
+40 9 8 13 13 20 16 32 64       	values of NB
+"""
+
 _RESULT_LINE = re.compile(
     r"^(W[RC]\w+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+e[+-]\d+|[\d.]+)\s*$", re.MULTILINE
 )
@@ -183,12 +192,18 @@ def mpirun_command(ranks: int, threads_per_rank: int = 1, flavor: str | None = N
     return cmd
 
 
-def run_once(xhpl: str, *, n: int, nb: int, p: int, q: int, timeout_s: float, threads_per_rank: int = 1
-             ) -> tuple[dict[str, Any], str]:
-    """One HPL solve with P x Q ranks, each with `threads_per_rank` BLAS threads."""
+def run_once(xhpl: str, *, n: int, nb: int, p: int, q: int, timeout_s: float, threads_per_rank: int = 1,
+             kind: str = "xhpl") -> tuple[dict[str, Any], str]:
+    """One HPL solve with P x Q ranks, each with `threads_per_rank` BLAS threads.
+
+    kind="hpcc" runs Debian's hpcc instead: it reads hpccinf.txt and writes its report,
+    HPL's lines included, to hpccoutf.txt.
+    """
     env = dict(os.environ, I_MPI_PIN_DOMAIN="omp", **{var: str(threads_per_rank) for var in BLAS_THREAD_VARS})
     with tempfile.TemporaryDirectory(prefix="benchrun-hpl-") as tmp:
-        write_hpl_dat(Path(tmp), n=n, nb=nb, p=p, q=q)
+        dat = write_hpl_dat(Path(tmp), n=n, nb=nb, p=p, q=q)
+        if kind == "hpcc":
+            (Path(tmp) / "hpccinf.txt").write_text(dat.read_text() + HPCC_TAIL)
         cmd = [*mpirun_command(p * q, threads_per_rank), xhpl]
         started = time.monotonic()
         try:
@@ -196,15 +211,17 @@ def run_once(xhpl: str, *, n: int, nb: int, p: int, q: int, timeout_s: float, th
         except subprocess.TimeoutExpired as exc:
             raise HplError(f"HPL N={n} did not finish within {timeout_s:.0f} s") from exc
         wall = time.monotonic() - started
+        report = Path(tmp) / "hpccoutf.txt"
+        output = report.read_text() if kind == "hpcc" and report.exists() else proc.stdout
     try:
-        runs = parse_output(proc.stdout)
+        runs = parse_output(output)
     except HplError as exc:
         raise HplError(f"{exc}; exit {proc.returncode}; stderr: {proc.stderr.strip()[-800:]}") from exc
     run = runs[0]
     run["wall_seconds"] = round(wall, 3)
     run["exit_code"] = proc.returncode
     run["threads_per_rank"] = threads_per_rank
-    return run, proc.stdout
+    return run, output
 
 
 def probe_n(nb: int, q: int, cap: int | None = None) -> int:
@@ -212,15 +229,19 @@ def probe_n(nb: int, q: int, cap: int | None = None) -> int:
     return max(nb * q, size // (nb * q) * (nb * q))
 
 
-def choose_layout(xhpl: str, topology: dict[str, Any], nb: int, cap: int | None = None
+def choose_layout(xhpl: str, topology: dict[str, Any], nb: int, cap: int | None = None, kind: str = "xhpl"
                   ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Measure each (ranks, threads) layout at the probe size; the fastest is used and all are recorded."""
-    options = [(ranks, threads, *process_grid(ranks)) for ranks, threads in layouts(topology)]
+    """Measure each (ranks, threads) layout at the probe size; the fastest is used and all are recorded.
+
+    hpcc gets one rank per core only: each of its probes runs the whole HPC Challenge suite.
+    """
+    candidates_layouts = layouts(topology)[:1] if kind == "hpcc" else layouts(topology)
+    options = [(ranks, threads, *process_grid(ranks)) for ranks, threads in candidates_layouts]
     common_q = math.lcm(*(q for _, _, _, q in options))  # one N for every layout: a fair comparison
     size = probe_n(nb, common_q, cap)
     candidates = []
     for ranks, threads, p, q in options:
-        run, _ = run_once(xhpl, n=size, nb=nb, p=p, q=q, timeout_s=300, threads_per_rank=threads)
+        run, _ = run_once(xhpl, n=size, nb=nb, p=p, q=q, timeout_s=900, threads_per_rank=threads, kind=kind)
         log("HPL layout %d rank(s) x %d thread(s), N=%d: %.1f GFLOPS, residual %s", ranks, threads, run["n"],
             run["gflops"], "PASSED" if run["passed"] else "FAILED")
         candidates.append({"ranks": ranks, "threads_per_rank": threads, "p": p, "q": q, "n": run["n"],
@@ -244,11 +265,12 @@ def measure(
     threads_per_rank: int | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Size (unless N is given), then run `repetitions` solves. Returns the section and its rules."""
+    kind = binary.get("kind", "xhpl")
     nb_reason = "given on the command line"
     if nb is None:
         nb, nb_reason = default_nb()
     if p is None or q is None:
-        chosen, layout_selection = choose_layout(binary["path"], topology, nb, cap=n)
+        chosen, layout_selection = choose_layout(binary["path"], topology, nb, cap=n, kind=kind)
         p, q, threads = chosen["p"], chosen["q"], chosen["threads_per_rank"]
         probe = {k: chosen[k] for k in ("n", "p", "q", "seconds", "gflops", "passed")}
     else:
@@ -258,8 +280,8 @@ def measure(
     per_solve_budget = time_budget_s / repetitions if time_budget_s else None
     if n is None:
         if probe is None:
-            probe_run, _ = run_once(binary["path"], n=probe_n(nb, q), nb=nb, p=p, q=q, timeout_s=300,
-                                    threads_per_rank=threads)
+            probe_run, _ = run_once(binary["path"], n=probe_n(nb, q), nb=nb, p=p, q=q, timeout_s=900,
+                                    threads_per_rank=threads, kind=kind)
             probe = {k: probe_run[k] for k in ("n", "p", "q", "seconds", "gflops", "passed")}
         n, sizing = size_problem(
             memory_bytes=topology["memory_available_bytes"], nb=nb, q=q,
@@ -271,7 +293,8 @@ def measure(
     timeout_s = max(120.0, 5 * predicted) if predicted else max(600.0, 4 * (per_solve_budget or 0))
     runs = []
     for rep in range(repetitions):
-        run, _ = run_once(binary["path"], n=n, nb=nb, p=p, q=q, timeout_s=timeout_s, threads_per_rank=threads)
+        run, _ = run_once(binary["path"], n=n, nb=nb, p=p, q=q, timeout_s=timeout_s, threads_per_rank=threads,
+                          kind=kind)
         log(
             "HPL rep %d/%d N=%d NB=%d %dx%d x %d thread(s): %.2f GFLOPS in %.1f s, residual %s (%s)",
             rep + 1, repetitions, n, nb, p, q, threads, run["gflops"], run["seconds"], run["residual"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tarfile
 
 import pytest
@@ -56,3 +57,40 @@ def test_configured_xhpl_must_be_executable(tmp_path, monkeypatch):
 
     with pytest.raises(build.BuildError, match="not an executable"):
         build.build_hpl(tmp_path)
+
+
+def test_hpcc_is_the_fallback_when_xhpl_cannot_be_built(tmp_path, monkeypatch):
+    monkeypatch.delenv("BENCHRUN_XHPL", raising=False)
+    monkeypatch.delenv("BENCHRUN_HPL", raising=False)
+    real_which = build.shutil.which
+    monkeypatch.setattr(build.shutil, "which",
+                        lambda name: None if name in ("xhpl", "mpicc") else ("/usr/bin/hpcc" if name == "hpcc"
+                                                                             else real_which(name)))
+    monkeypatch.setattr(build, "_link_info", lambda _: {})
+
+    chosen = build.build_hpl(tmp_path)
+
+    assert chosen["kind"] == "hpcc" and "mpicc not found" in chosen["reason"]
+
+
+def test_without_hpcc_the_build_error_stands(tmp_path, monkeypatch):
+    monkeypatch.delenv("BENCHRUN_XHPL", raising=False)
+    monkeypatch.delenv("BENCHRUN_HPL", raising=False)
+    monkeypatch.setattr(build.shutil, "which", lambda name: None)
+
+    with pytest.raises(build.BuildError, match="mpicc not found"):
+        build.build_hpl(tmp_path)
+
+
+def test_stream_manifest_of_prebuilt_variants(tmp_path, monkeypatch):
+    binary = tmp_path / "stream"
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"regular": {"path": str(binary), "cflags": "-O3 -qopenmp", "compiler": "icx"}}))
+    monkeypatch.setenv("BENCHRUN_STREAM_MANIFEST", str(manifest))
+
+    variants = build.build_stream(tmp_path)
+
+    assert variants == {"regular": {"path": str(binary), "cflags": "-O3 -qopenmp", "compiler": "icx",
+                                    "variant": "regular", "source": "src/stream.c (prebuilt in the image)"}}

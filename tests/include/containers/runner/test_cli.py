@@ -57,3 +57,18 @@ def test_hpl_small_problem_passes_its_residual(tmp_path):
     assert (run["n"], run["nb"]) == (1536, 128)
     assert run["p"] * run["q"] == hpl["mpi_ranks"]
     assert run["passed"] and run["residual"] < 16 and run["gflops"] > 0
+
+
+def test_hpl_through_debian_hpcc_when_asked(tmp_path, monkeypatch):
+    """The last resort of the resolution order, run for real: hpcc's HPL, parsed from hpccoutf.txt."""
+    out = tmp_path / "hpl.json"
+    monkeypatch.setenv("BENCHRUN_HPL", "hpcc")
+
+    proc = benchrun("hpl", "--n", "1024", "--nb", "128", "--p", "1", "--q", "1", "--repetitions", "1",
+                    "--out", str(out))
+
+    assert proc.returncode == 0, proc.stderr
+    hpl = json.loads(out.read_text())["hpl"]
+    assert hpl["binary"]["kind"] == "hpcc" and hpl["binary"]["reason"] == "BENCHRUN_HPL=hpcc"
+    (run,) = hpl["runs"]
+    assert run["n"] == 1024 and run["passed"] and run["gflops"] > 0

@@ -61,6 +61,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines += ["", "HPL (GFLOPS, mean ± 95% CI half-width)",
                   f"  {doc['provenance']['instance_type']}: {_ci(gflops)} GFLOPS, n={gflops['n']}, "
                   f"N={hpl['n']}, NB={hpl['nb']}, P×Q={hpl['p']}×{hpl['q']}, "
+                  f"{hpl['threads_per_rank']} BLAS thread(s) per rank, "
                   f"residuals {residuals} (threshold {hpl['runs'][0]['threshold']:g}): "
                   f"{'PASSED' if passed else 'FAILED'}",
                   f"  CPU: {doc['system']['cpu_model']}, BLAS: {hpl['binary'].get('blas_config') or '?'}"]

@@ -45,7 +45,7 @@ def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[st
         path.write_text(json.dumps([p.to_dict() for p in plans], indent=2) + "\n")
         log.info("dry_run: %d plan(s) written to %s; nothing is launched", len(plans), path)
         return {family: [] for family in FAMILIES}
-    return {family: items for family, items in by_family(plans, FAMILIES).items() if family in FAMILIES}
+    return by_family(plans, FAMILIES)
 
 
 def quota_check(plan_dict: dict[str, Any]) -> dict[str, Any]:
@@ -116,9 +116,10 @@ def extract(state: dict[str, Any], *, results_uri: str, dag_id: str, run_id: str
             merged["provenance"] = {
                 "dag_id": dag_id, "run_id": run_id, "map_index": map_index,
                 "instance_type": plan_dict["instance_type"], "family": plan_dict["family"],
-                "target": plan_dict["target"], "region": "local" if plan_dict["target"] == "local" else None,
-                "plan": plan_dict,
+                "target": plan_dict["target"], "plan": plan_dict,
             }
+            if plan_dict["target"] == "local":  # EC2 documents get the region with the AWS target
+                merged["provenance"]["region"] = "local"
             path = ResultStore(results_uri).staging(run_id, plan_dict["instance_type"], "result.json")
             path.write_text(json.dumps(merged, indent=2) + "\n")
             document_uri = str(path)

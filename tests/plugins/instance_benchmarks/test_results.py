@@ -10,7 +10,7 @@ from instance_benchmarks.results import ResultStore, merge_documents, safe_segme
 from tests.conftest import FIXTURES
 
 VALID = FIXTURES / "documents" / "valid" / "local-amd-epyc-quick.json"
-RUN_ID = "manual__2026-11-28T20:08:36.782409+00:00"
+RUN_ID = json.loads(VALID.read_text())["provenance"]["run_id"]
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def test_valid_document_lands_in_the_partitioned_layout(store, tmp_path):
 
     assert outcome["status"] == "stored"
     expected = (tmp_path / "results/v1/region=local/family=amd/instance_type=local"
-                / f"date={doc['started_at'][:10]}" / "manual__2026-11-28T20_08_36.782409_00_00.json")
+                / f"date={doc['started_at'][:10]}" / f"{safe_segment(RUN_ID)}.json")
     assert json.loads(expected.read_text()) == doc
     assert [uri for uri, _ in store.stored_for_run(RUN_ID)] == [outcome["uri"]]
 

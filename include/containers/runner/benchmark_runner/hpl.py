@@ -119,8 +119,13 @@ def write_hpl_dat(directory: Path, *, n: int, nb: int, p: int, q: int) -> Path:
     return path
 
 
+_THRESHOLD_LINE = re.compile(r"scaled residuals are less than\s+([\d.eE+-]+)")
+
+
 def parse_output(text: str) -> list[dict[str, Any]]:
-    """Every (result line, residual line) pair HPL printed, in order."""
+    """Every (result line, residual line) pair HPL printed, in order, with HPL's own threshold."""
+    threshold_match = _THRESHOLD_LINE.search(text)
+    threshold = float(threshold_match.group(1)) if threshold_match else RESIDUAL_THRESHOLD
     results = list(_RESULT_LINE.finditer(text))
     residuals = list(_RESIDUAL_LINE.finditer(text))
     if not results:
@@ -141,7 +146,7 @@ def parse_output(text: str) -> list[dict[str, Any]]:
                 "seconds": float(seconds),
                 "gflops": float(gflops),
                 "residual": float(residual.group(1)) if residual else None,
-                "threshold": RESIDUAL_THRESHOLD,
+                "threshold": threshold,
                 "passed": bool(residual and residual.group(2) == "PASSED"),
             }
         )

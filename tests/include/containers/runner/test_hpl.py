@@ -22,9 +22,13 @@ def test_parses_captured_output(fixture_text):
 
 
 def test_failed_residual_is_reported(fixture_text):
-    text = fixture_text("hpl-output-n8000.txt").replace("PASSED", "FAILED")
+    # Captured for real: HPL run with a threshold of 1e-9, which no solve can meet.
+    (run,) = hpl.parse_output(fixture_text("hpl-output-residual-failed.txt"))
 
-    assert hpl.parse_output(text)[0]["passed"] is False
+    assert run["passed"] is False
+    # HPL prints its threshold with one decimal, so 1e-9 reads 0.0: the verdict is HPL's own.
+    assert run["residual"] == 0.0035129 and run["threshold"] == 0.0
+    assert run["n"] == 2048 and run["gflops"] > 0
 
 
 def test_no_result_line_is_an_error():

@@ -131,7 +131,8 @@ class LocalHost(Host):
             target = ObjectStoragePath(staging_uri)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(out.read_text())
-        return RunOutcome(staged_uri=staging_uri, exit_code=code, stderr_tail="\n".join(tail))
+        # The task log already has every line; XCom keeps the tail only when it explains a failure.
+        return RunOutcome(staged_uri=staging_uri, exit_code=code, stderr_tail="\n".join(tail) if code else "")
 
     def terminate(self, handle: HostHandle) -> None:
         log.info("target=local: nothing to terminate (%s keeps running)", handle.host_id)

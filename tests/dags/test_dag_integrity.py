@@ -73,3 +73,14 @@ def test_trigger_form_params(dagbag):
     assert set(params.keys()) == {"target", "instance_types", "repetitions", "profile", "time_budget_s",
                                   "dry_run", "results_uri"}
     assert params.get_param("target").schema["enum"] == ["local", "aws"]
+
+
+def test_the_package_is_not_shadowed_by_the_dag_file(dagbag):
+    """dags/instance_benchmarks.py and plugins/instance_benchmarks/ share a name (both fixed by the design);
+    with both folders on sys.path the package must still be what `import instance_benchmarks` finds."""
+    import importlib
+
+    module = importlib.import_module("instance_benchmarks")
+
+    assert module.__file__.endswith("plugins/instance_benchmarks/__init__.py")
+    assert hasattr(module, "FAMILIES")

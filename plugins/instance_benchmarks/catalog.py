@@ -1,15 +1,23 @@
-"""What a host is: InstanceSpec, and the architecture family it belongs to.
+"""What a host is: InstanceSpec, its architecture family, and the EC2 catalog.
 
-The skeleton knows one host, this machine (from `benchrun topology`); the EC2
-catalog (DescribeInstanceTypes) joins it with the AWS target.
+Two sources: this machine (from `benchrun topology`), and EC2's DescribeInstanceTypes
+through the Amazon provider's EC2Hook and boto3's paginator (real AWS pages by 100;
+moto answers in one page, so only the paginator is correct for both).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 LOCAL_INSTANCE_TYPE = "local"
+ALL = "all"
+
+# e.g. m7i.large, c7gn.16xlarge, u-6tb1.metal, mac2-m2pro.metal, a1.medium
+_INSTANCE_TYPE = re.compile(r"^(?P<family>(?P<series>[a-z]+(?:-[a-z0-9]+)?)(?P<generation>\d+)(?P<attributes>[a-z-]*))"
+                            r"\.(?P<size>[a-z0-9]+)$")
+_MANUFACTURER_FAMILY = {"Intel": "intel", "AMD": "amd", "AWS": "graviton"}
 
 
 @dataclass(frozen=True)
@@ -21,10 +29,19 @@ class InstanceSpec:
     vcpus: int
     physical_cores: int
     memory_bytes: int
-    last_level_cache_bytes: int
+    last_level_cache_bytes: int  # 0 where unknown until the host is measured
+    instance_family: str = ""  # e.g. m7i
+    generation: int | None = None
+    current_generation: bool = True
+    bare_metal: bool = False
+    burstable: bool = False
+    accelerators: tuple[str, ...] = ()  # gpu, fpga, inference, neuron
+    sustained_clock_ghz: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["accelerators"] = list(self.accelerators)
+        return data
 
 
 def local_spec(topology: dict[str, Any]) -> InstanceSpec:
@@ -38,4 +55,127 @@ def local_spec(topology: dict[str, Any]) -> InstanceSpec:
         physical_cores=topology["physical_cores"],
         memory_bytes=topology["memory_total_bytes"],
         last_level_cache_bytes=topology["last_level_cache_bytes"],
+        instance_family=LOCAL_INSTANCE_TYPE,
     )
+
+
+def parse_instance_type(name: str) -> dict[str, Any] | None:
+    """'m7i.large' -> {family: 'm7i', series: 'm', generation: 7, attributes: 'i', size: 'large'}."""
+    match = _INSTANCE_TYPE.match(name)
+    if not match:
+        return None
+    parts = match.groupdict()
+    parts["generation"] = int(parts["generation"])
+    return parts
+
+
+def architecture_family(manufacturer: str | None, architectures: list[str], instance_type: str) -> str:
+    """intel, amd, graviton or other: by the processor's manufacturer, else by the type's name."""
+    if manufacturer in _MANUFACTURER_FAMILY:
+        return _MANUFACTURER_FAMILY[manufacturer]
+    if manufacturer:  # Apple (mac2), or a maker the project has no task group for
+        return "other"
+    parts = parse_instance_type(instance_type) or {}
+    attributes = parts.get("attributes", "")
+    if "arm64" in architectures:
+        return "graviton" if "arm64_mac" not in architectures else "other"
+    if "a" in attributes:
+        return "amd"
+    return "intel" if "x86_64" in architectures else "other"
+
+
+def spec_from_description(described: dict[str, Any]) -> InstanceSpec:
+    """One entry of DescribeInstanceTypes as an InstanceSpec."""
+    name = described["InstanceType"]
+    processor = described.get("ProcessorInfo") or {}
+    vcpu = described.get("VCpuInfo") or {}
+    architectures = processor.get("SupportedArchitectures") or []
+    accelerators = tuple(
+        kind for kind, key in (("gpu", "GpuInfo"), ("fpga", "FpgaInfo"), ("inference", "InferenceAcceleratorInfo"),
+                               ("neuron", "NeuronInfo"))
+        if described.get(key)
+    )
+    parts = parse_instance_type(name) or {}
+    return InstanceSpec(
+        instance_type=name,
+        family=architecture_family(processor.get("Manufacturer"), architectures, name),
+        architecture=architectures[0] if architectures else "unknown",
+        cpu_model=processor.get("Manufacturer") or "unknown",
+        vcpus=vcpu.get("DefaultVCpus", 0),
+        physical_cores=vcpu.get("DefaultCores") or vcpu.get("DefaultVCpus", 0),
+        memory_bytes=(described.get("MemoryInfo") or {}).get("SizeInMiB", 0) * 2**20,
+        last_level_cache_bytes=0,
+        instance_family=parts.get("family", name.split(".", 1)[0]),
+        generation=parts.get("generation"),
+        current_generation=bool(described.get("CurrentGeneration", False)),
+        bare_metal=bool(described.get("BareMetal", False)),
+        burstable=bool(described.get("BurstablePerformanceSupported", False)),
+        accelerators=accelerators,
+        sustained_clock_ghz=processor.get("SustainedClockSpeedInGhz"),
+    )
+
+
+def describe_instance_types(ec2_client: Any, instance_types: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every page of DescribeInstanceTypes (all types, or the named ones)."""
+    paginator = ec2_client.get_paginator("describe_instance_types")
+    kwargs: dict[str, Any] = {"PaginationConfig": {"PageSize": 100}}
+    if instance_types:
+        kwargs = {"InstanceTypes": instance_types}  # explicit names are not paginated by size
+    return [item for page in paginator.paginate(**kwargs) for item in page["InstanceTypes"]]
+
+
+def load_catalog(*, aws_conn_id: str | None, region_name: str | None) -> list[InstanceSpec]:
+    """The region's instance types, through the Amazon provider's EC2Hook."""
+    from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
+
+    client = EC2Hook(aws_conn_id=aws_conn_id, region_name=region_name, api_type="client_type").conn
+    return sorted((spec_from_description(d) for d in describe_instance_types(client)),
+                  key=lambda s: s.instance_type)
+
+
+def benchmarkable(spec: InstanceSpec) -> str | None:
+    """Why `spec` is left out of `all`, or None when it belongs in it."""
+    if not spec.current_generation:
+        return "previous generation"
+    if spec.accelerators:
+        return f"accelerated ({', '.join(spec.accelerators)}): CPU benchmarks would not describe it"
+    if spec.family == "other":
+        return f"no task group for its processor ({spec.cpu_model}, {spec.architecture})"
+    return None
+
+
+def resolve(requested: list[str], catalog: list[InstanceSpec]) -> tuple[list[InstanceSpec], dict[str, str]]:
+    """Instance types, family names or `all` -> the specs to benchmark, and what was left out with why.
+
+    `all` means every current-generation, non-accelerated type with a task group; a family
+    name (`m7i`) means its types, with the same exclusions; an exact type is taken as asked
+    unless it is accelerated or has no task group.
+    """
+    by_type = {s.instance_type: s for s in catalog}
+    selected: dict[str, InstanceSpec] = {}
+    left_out: dict[str, str] = {}
+    for item in requested:
+        if item == ALL:
+            candidates = catalog
+        elif item in by_type:
+            spec = by_type[item]
+            reason = benchmarkable(spec)
+            if reason and reason != "previous generation":
+                left_out[item] = reason
+            else:
+                selected[item] = spec
+            continue
+        else:
+            candidates = [s for s in catalog if s.instance_family == item]
+            if not candidates:
+                left_out[item] = "not an instance type or family this region offers"
+                continue
+        for spec in candidates:
+            reason = benchmarkable(spec)
+            if reason:
+                left_out[spec.instance_type] = reason
+            else:
+                selected[spec.instance_type] = spec
+    for name in selected:
+        left_out.pop(name, None)
+    return sorted(selected.values(), key=lambda s: s.instance_type), left_out

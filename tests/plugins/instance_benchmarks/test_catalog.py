@@ -1,0 +1,91 @@
+"""The EC2 catalog against moto's DescribeInstanceTypes (1,395 types, one page), and request resolution."""
+
+from __future__ import annotations
+
+import pytest
+from moto import mock_aws
+
+from instance_benchmarks import catalog
+
+SIX = ["m7i.large", "c7i.large", "m7a.large", "c7a.large", "m7g.large", "c7g.large"]
+
+
+@pytest.fixture(scope="module")
+def specs():
+    with pytest.MonkeyPatch.context() as mp:
+        for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                           ("AWS_DEFAULT_REGION", "us-east-1")):
+            mp.setenv(var, value)
+        with mock_aws():
+            yield catalog.load_catalog(aws_conn_id=None, region_name="us-east-1")
+
+
+def test_the_whole_catalog_is_read_through_the_paginator(specs):
+    assert len(specs) > 1000
+    assert len({s.instance_type for s in specs}) == len(specs)
+
+
+@pytest.mark.parametrize(("name", "family", "arch"), [
+    ("m7i.large", "intel", "x86_64"), ("m7a.large", "amd", "x86_64"), ("m7g.large", "graviton", "arm64"),
+    ("c5.xlarge", "intel", "x86_64"), ("a1.large", "graviton", "arm64"), ("mac2.metal", "other", "arm64_mac"),
+])
+def test_architecture_family_from_the_manufacturer(specs, name, family, arch):
+    spec = next(s for s in specs if s.instance_type == name)
+
+    assert (spec.family, spec.architecture) == (family, arch)
+
+
+def test_spec_fields_from_the_description(specs):
+    spec = next(s for s in specs if s.instance_type == "m7i.large")
+
+    assert (spec.vcpus, spec.physical_cores, spec.memory_bytes) == (2, 1, 8 * 2**30)
+    assert (spec.instance_family, spec.generation, spec.current_generation) == ("m7i", 7, True)
+    assert spec.sustained_clock_ghz == 3.2 and spec.accelerators == ()
+    gpu = next(s for s in specs if s.instance_type == "p4d.24xlarge")
+    assert gpu.accelerators == ("gpu",)
+
+
+def test_resolve_types_across_the_three_families(specs):
+    selected, left_out = catalog.resolve(SIX, specs)
+
+    assert [s.instance_type for s in selected] == sorted(SIX)
+    assert {s.family for s in selected} == {"intel", "amd", "graviton"} and left_out == {}
+
+
+def test_resolve_a_family_name(specs):
+    selected, _ = catalog.resolve(["m7g"], specs)
+
+    assert selected and all(s.instance_family == "m7g" for s in selected)
+    assert "m7g.large" in {s.instance_type for s in selected}
+
+
+def test_all_is_current_generation_without_accelerators(specs):
+    selected, left_out = catalog.resolve(["all"], specs)
+
+    assert selected and all(s.current_generation and not s.accelerators and s.family != "other" for s in selected)
+    assert left_out["p4d.24xlarge"].startswith("accelerated (gpu)")
+    assert "previous generation" in left_out.values()
+
+
+def test_unknown_and_accelerated_requests_say_why(specs):
+    selected, left_out = catalog.resolve(["m7i.large", "zz9.large", "p4d.24xlarge"], specs)
+
+    assert [s.instance_type for s in selected] == ["m7i.large"]
+    assert left_out["zz9.large"] == "not an instance type or family this region offers"
+    assert left_out["p4d.24xlarge"].startswith("accelerated")
+
+
+@pytest.mark.parametrize(("name", "parts"), [
+    ("m7i.large", ("m7i", "m", 7, "i", "large")), ("c7gn.16xlarge", ("c7gn", "c", 7, "gn", "16xlarge")),
+    ("u-6tb1.metal", ("u-6tb1", "u-6tb", 1, "", "metal")), ("a1.medium", ("a1", "a", 1, "", "medium")),
+])
+def test_parse_instance_type(name, parts):
+    parsed = catalog.parse_instance_type(name)
+
+    assert (parsed["family"], parsed["series"], parsed["generation"], parsed["attributes"], parsed["size"]) == parts
+
+
+def test_name_fallback_when_the_manufacturer_is_missing():
+    assert catalog.architecture_family(None, ["x86_64"], "m7a.large") == "amd"
+    assert catalog.architecture_family(None, ["x86_64"], "m7i.large") == "intel"
+    assert catalog.architecture_family(None, ["arm64"], "c7g.large") == "graviton"

@@ -1,0 +1,158 @@
+"""EC2 launch and terminate against moto; capacity errors injected (moto never runs out)."""
+
+from __future__ import annotations
+
+import base64
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError, WaiterError
+from moto import mock_aws
+
+from instance_benchmarks.catalog import InstanceSpec
+from instance_benchmarks.hosts import CapacityUnavailable, ec2
+
+SPEC = InstanceSpec(instance_type="m7i.large", family="intel", architecture="x86_64", cpu_model="Intel", vcpus=2,
+                    physical_cores=1, memory_bytes=8 * 2**30, last_level_cache_bytes=0, instance_family="m7i")
+TAGS = {"project": "instance-benchmarks", "run-id": "manual__1", "map-index": "0", "expires-at": "2026-11-28T23:00Z"}
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(var, value)
+    with mock_aws():
+        client = boto3.client("ec2", region_name="us-east-1")
+        vpc = client.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnets = tuple(client.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=zone)
+                        ["Subnet"]["SubnetId"] for i, zone in enumerate(("us-east-1a", "us-east-1b")))
+        yield client, subnets
+
+
+class CapacityIn:
+    """The real (moto) client, except RunInstances in the listed subnets fails like AWS does."""
+
+    def __init__(self, client, full_subnets, code="InsufficientInstanceCapacity"):
+        self._client, self._full, self._code = client, set(full_subnets), code
+        self.attempts: list[str] = []
+
+    def run_instances(self, **request):
+        subnet = request["NetworkInterfaces"][0]["SubnetId"]
+        self.attempts.append(subnet)
+        if subnet in self._full:
+            raise ClientError({"Error": {"Code": self._code, "Message": "We currently do not have sufficient "
+                               "m7i.large capacity in the Availability Zone you requested."}}, "RunInstances")
+        return self._client.run_instances(**request)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_public_al2023_ami_per_architecture(aws):
+    ssm = boto3.client("ssm", region_name="us-east-1")
+
+    assert ec2.resolve_ami(ssm, "x86_64").startswith("ami-")
+    assert ec2.resolve_ami(ssm, "arm64").startswith("ami-")
+    with pytest.raises(ValueError, match="riscv64"):
+        ec2.resolve_ami(ssm, "riscv64")
+
+
+def test_launch_carries_every_safety(aws):
+    client, subnets = aws
+    settings = ec2.LaunchSettings(subnet_ids=subnets, instance_profile=None, time_to_live_minutes=90)
+
+    instance = ec2.launch(client, SPEC, ami_id="ami-12c6146b", settings=settings, tags=TAGS, client_token="run1-0")
+
+    described = client.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
+    assert {t["Key"]: t["Value"] for t in described["Tags"]} == TAGS
+    assert described["MetadataOptions"]["HttpTokens"] == "required"
+    assert described["SubnetId"] == subnets[0] and described["InstanceType"] == "m7i.large"
+    behaviour = client.describe_instance_attribute(InstanceId=instance["InstanceId"],
+                                                   Attribute="instanceInitiatedShutdownBehavior")
+    assert behaviour["InstanceInitiatedShutdownBehavior"]["Value"] == "terminate"
+    script = base64.b64decode(client.describe_instance_attribute(
+        InstanceId=instance["InstanceId"], Attribute="userData")["UserData"]["Value"]).decode()
+    assert "shutdown -h +90" in script
+
+
+def test_request_encrypts_the_root_volume_and_can_ask_for_spot():
+    settings = ec2.LaunchSettings(subnet_ids=("subnet-1",), instance_profile="bench-ssm", spot=True)
+
+    request = ec2.run_instances_request(SPEC, ami_id="ami-1", subnet_id="subnet-1", settings=settings, tags=TAGS,
+                                        client_token="t")
+
+    assert request["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+    assert request["IamInstanceProfile"] == {"Name": "bench-ssm"}
+    assert request["InstanceMarketOptions"]["MarketType"] == "spot"
+    assert request["NetworkInterfaces"][0]["AssociatePublicIpAddress"] is False
+    assert {s["ResourceType"] for s in request["TagSpecifications"]} == {"instance", "volume"}
+
+
+def test_capacity_error_moves_to_the_next_zone(aws):
+    client, subnets = aws
+    proxy = CapacityIn(client, {subnets[0]})
+
+    instance = ec2.launch(proxy, SPEC, ami_id="ami-12c6146b", settings=ec2.LaunchSettings(subnet_ids=subnets),
+                          tags=TAGS, client_token="run1-0")
+
+    assert proxy.attempts == list(subnets)
+    assert instance["SubnetId"] == subnets[1]
+
+
+def test_no_capacity_anywhere_is_a_skip_with_every_reason(aws):
+    client, subnets = aws
+    proxy = CapacityIn(client, set(subnets))
+
+    with pytest.raises(CapacityUnavailable) as excinfo:
+        ec2.launch(proxy, SPEC, ami_id="ami-12c6146b", settings=ec2.LaunchSettings(subnet_ids=subnets),
+                   tags=TAGS, client_token="run1-0")
+
+    assert all(subnet in str(excinfo.value) for subnet in subnets)
+    assert "InsufficientInstanceCapacity" in str(excinfo.value)
+    assert client.describe_instances()["Reservations"] == []
+
+
+def test_other_errors_are_not_mistaken_for_capacity(aws):
+    client, subnets = aws
+    proxy = CapacityIn(client, {subnets[0]}, code="UnauthorizedOperation")
+
+    with pytest.raises(ClientError, match="UnauthorizedOperation"):
+        ec2.launch(proxy, SPEC, ami_id="ami-12c6146b", settings=ec2.LaunchSettings(subnet_ids=subnets),
+                   tags=TAGS, client_token="run1-0")
+    assert proxy.attempts == [subnets[0]]
+
+
+def test_an_instance_that_never_runs_is_terminated(aws):
+    client, subnets = aws
+    instance = ec2.launch(client, SPEC, ami_id="ami-12c6146b", settings=ec2.LaunchSettings(subnet_ids=subnets),
+                          tags=TAGS, client_token="run1-0")
+
+    class FailingWaiter:
+        def wait(self, **_):
+            raise WaiterError("InstanceRunning", "Max attempts exceeded", {})
+
+    class Proxy:
+        def get_waiter(self, name):
+            return FailingWaiter() if name == "instance_running" else client.get_waiter(name)
+
+        def __getattr__(self, name):
+            return getattr(client, name)
+
+    with pytest.raises(WaiterError):
+        ec2.wait_running(Proxy(), instance["InstanceId"])
+
+    state = client.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
+    assert state["State"]["Name"] == "terminated"
+
+
+def test_terminate_waits_until_terminated(aws):
+    client, subnets = aws
+    ids = [ec2.launch(client, SPEC, ami_id="ami-12c6146b", settings=ec2.LaunchSettings(subnet_ids=subnets),
+                      tags=TAGS, client_token=f"run1-{i}")["InstanceId"] for i in range(2)]
+
+    ec2.terminate_instances(client, ids)
+
+    states = {i["State"]["Name"] for r in client.describe_instances(InstanceIds=ids)["Reservations"]
+              for i in r["Instances"]}
+    assert states == {"terminated"}

@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--dgemm-n", type=int, default=6000)
     parser.add_argument("--hpcc-pairs", type=int, default=3)
     parser.add_argument("--hpcc-n", type=int, help="N for the hpcc pairs (default: the solve's N)")
+    parser.add_argument("--hpcc-first", action="store_true", help="run hpcc first in each pair (order check)")
     args = parser.parse_args()
 
     section = benchrun("hpl", "--time-budget", str(args.time_budget), "--repetitions", "1")["hpl"]
@@ -72,8 +73,18 @@ def main() -> None:
               "--threads-per-rank", str(section["threads_per_rank"])]
     ratios = []
     for pair in range(1, args.hpcc_pairs + 1):
-        ours = benchrun("hpl", "--n", str(n), *layout, "--repetitions", "1")["hpl"]["runs"][0]
-        hpcc = run_hpcc(n=n, nb=run["nb"], p=run["p"], q=run["q"], threads=section["threads_per_rank"])
+        def ours_run() -> dict:
+            return benchrun("hpl", "--n", str(n), *layout, "--repetitions", "1")["hpl"]["runs"][0]
+
+        def hpcc_run() -> dict:
+            return run_hpcc(n=n, nb=run["nb"], p=run["p"], q=run["q"], threads=section["threads_per_rank"])
+
+        if args.hpcc_first:
+            hpcc = hpcc_run()
+            ours = ours_run()
+        else:
+            ours = ours_run()
+            hpcc = hpcc_run()
         theirs = hpcc["HPL_Tflops"] * 1000
         ratios.append(ours["gflops"] / theirs)
         print(f"pair {pair} at N={n}: benchrun {ours['gflops']:.2f} GFLOPS, hpcc {theirs:.2f} GFLOPS "

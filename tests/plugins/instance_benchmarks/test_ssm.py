@@ -1,0 +1,121 @@
+"""The runner's SSM script, executed for real by bash with stand-ins for docker and aws that record argv."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from instance_benchmarks import ssm
+
+RECORDER = """#!/usr/bin/env python3
+import json, os, sys
+with open(os.environ["RECORD"], "a") as f:
+    f.write(json.dumps([os.path.basename(sys.argv[0]), *sys.argv[1:]]) + "\\n")
+if sys.argv[1:2] == ["run"]:  # write a document where the container would, via the -v mount
+    mount = next(a.split(":")[0] for a in sys.argv if a.endswith(":/out"))
+    open(os.path.join(mount, "result.json"), "w").write("{}")
+    sys.exit(int(os.environ.get("RUN_EXIT", "0")))
+"""
+
+
+@pytest.fixture
+def instance(tmp_path):
+    """A bin directory standing in for an instance's docker and aws CLIs."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("docker", "aws"):
+        (bin_dir / tool).write_text(RECORDER)
+        (bin_dir / tool).chmod(0o755)
+    return bin_dir, tmp_path / "record.jsonl"
+
+
+def run_script(commands, instance, **env):
+    bin_dir, record = instance
+    proc = subprocess.run(["bash", "-c", "\n".join(commands)], capture_output=True, text=True, timeout=30,
+                          env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "RECORD": str(record), **env})
+    calls = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
+    return proc, calls
+
+
+def test_script_pulls_runs_and_uploads(instance):
+    commands = ssm.runner_script(image="123.dkr.ecr.us-east-1.amazonaws.com/bench:intel-0.1.0",
+                                 benchrun_args=["stream", "--repetitions", "5"],
+                                 staging_uri="s3://bucket/staging/run/m7i.large/stream.json",
+                                 env={"BENCHRUN_INSTANCE_TYPE": "m7i.large", "BENCHRUN_TARGET": "aws"})
+
+    proc, calls = run_script(commands, instance)
+
+    assert proc.returncode == 0, proc.stderr
+    assert [c[:2] for c in calls] == [["docker", "pull"], ["docker", "image"], ["docker", "run"], ["aws", "s3"]]
+    run = calls[2]
+    assert run[-6:] == ["123.dkr.ecr.us-east-1.amazonaws.com/bench:intel-0.1.0", "stream", "--repetitions", "5",
+                        "--out", "/out/result.json"]
+    assert "--network" in run and "SYS_NICE" in run and "BENCHRUN_INSTANCE_TYPE=m7i.large" in run
+    assert calls[3][-1] == "s3://bucket/staging/run/m7i.large/stream.json"
+
+
+def test_hostile_values_stay_strings(instance, tmp_path):
+    marker = tmp_path / "pwned"
+    commands = ssm.runner_script(image="img", benchrun_args=["hpl", f"$(touch {marker})"],
+                                 staging_uri=f"s3://b/k;touch {marker}",
+                                 env={"BENCHRUN_INSTANCE_TYPE": f"m7i.large;touch {marker}"})
+
+    proc, calls = run_script(commands, instance)
+
+    assert proc.returncode == 0, proc.stderr
+    assert not marker.exists()
+    assert f"$(touch {marker})" in calls[2] and f"BENCHRUN_INSTANCE_TYPE=m7i.large;touch {marker}" in calls[2]
+    assert calls[3][-1] == f"s3://b/k;touch {marker}"
+
+
+def test_benchrun_failure_still_uploads_its_document_and_keeps_the_status(instance):
+    commands = ssm.runner_script(image="img", benchrun_args=["hpl"], staging_uri="s3://b/k", env={})
+
+    proc, calls = run_script(commands, instance, RUN_EXIT="1")
+
+    assert proc.returncode == 1
+    assert calls[-1][:2] == ["aws", "s3"]  # the document that says why is not lost
+
+
+def test_invalid_inputs_are_refused():
+    with pytest.raises(ValueError, match="s3://"):
+        ssm.runner_script(image="i", benchrun_args=[], staging_uri="file:///tmp/x", env={})
+    with pytest.raises(ValueError, match="environment variable names"):
+        ssm.runner_script(image="i", benchrun_args=[], staging_uri="s3://b/k", env={"A;B": "x"})
+
+
+class FakeSsmClient:
+    def __init__(self, invocation=None, information=None):
+        self.invocation, self.information, self.sent = invocation, information or [], []
+
+    def send_command(self, **kwargs):
+        self.sent.append(kwargs)
+        return {"Command": {"CommandId": "cmd-1"}}
+
+    def get_command_invocation(self, **_):
+        return self.invocation
+
+    def describe_instance_information(self, **_):
+        return {"InstanceInformationList": self.information}
+
+
+def test_send_and_read_the_outcome():
+    client = FakeSsmClient({"Status": "Failed", "ResponseCode": 2, "StandardOutputContent": "",
+                            "StandardErrorContent": "x" * 5000})
+
+    command_id = ssm.send(client, instance_id="i-1", commands=["true"], timeout_s=900, comment="bench m7i.large")
+    result = ssm.outcome(client, command_id=command_id, instance_id="i-1")
+
+    assert client.sent[0]["Parameters"]["executionTimeout"] == ["900"]
+    assert client.sent[0]["DocumentName"] == "AWS-RunShellScript"
+    assert result["done"] and result["exit_code"] == 2 and len(result["stderr_tail"]) == ssm.OUTPUT_TAIL_CHARS
+
+
+def test_agent_online_only_when_it_answers_pings():
+    assert ssm.agent_online(FakeSsmClient(information=[{"InstanceId": "i-1", "PingStatus": "Online"}]), "i-1")
+    assert not ssm.agent_online(FakeSsmClient(information=[{"InstanceId": "i-1", "PingStatus": "ConnectionLost"}]),
+                                "i-1")
+    assert not ssm.agent_online(FakeSsmClient(), "i-1")

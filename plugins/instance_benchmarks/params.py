@@ -46,7 +46,7 @@ def benchmark_params() -> dict[str, Param]:
             maximum=50,
             title="Repetitions",
             description="Independent runs of each benchmark (for the confidence interval). "
-            "Empty: the profile's default (quick: STREAM 3, HPL 2; standard: STREAM 5, HPL 3).",
+            "Empty: the profile's default (quick: STREAM 3, HPL 3; standard: STREAM 5, HPL 3).",
         ),
         "profile": Param(
             "quick",

@@ -23,6 +23,21 @@ os.environ.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
 os.environ.setdefault("BENCHRUN_BUILD_DIR", str(REPO / ".build" / "local"))
 
 
+# Fake credentials for moto: nothing in the tests reaches AWS.
+MOTO_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture
+def moto_env(monkeypatch):
+    """In-process moto with fake credentials, for one test."""
+    from moto import mock_aws
+
+    for var, value in MOTO_ENV.items():
+        monkeypatch.setenv(var, value)
+    with mock_aws():
+        yield
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A migrated metadata database (migrated once; `make` has usually done it already)."""

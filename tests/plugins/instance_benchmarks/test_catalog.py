@@ -6,15 +6,15 @@ import pytest
 from moto import mock_aws
 
 from instance_benchmarks import catalog
+from tests.conftest import MOTO_ENV
 
 SIX = ["m7i.large", "c7i.large", "m7a.large", "c7a.large", "m7g.large", "c7g.large"]
 
 
 @pytest.fixture(scope="module")
 def specs():
-    with pytest.MonkeyPatch.context() as mp:
-        for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                           ("AWS_DEFAULT_REGION", "us-east-1")):
+    with pytest.MonkeyPatch.context() as mp:  # module scope: moto_env is per test, the catalog read is slow
+        for var, value in MOTO_ENV.items():
             mp.setenv(var, value)
         with mock_aws():
             yield catalog.load_catalog(aws_conn_id=None, region_name="us-east-1")

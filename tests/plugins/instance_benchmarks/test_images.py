@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from moto import mock_aws
 
 from instance_benchmarks import images
 
@@ -97,11 +96,7 @@ def test_non_ecr_registry_needs_no_aws():
     assert images.ecr_auth("localhost:5000/bench", "aws_default") is None
 
 
-@mock_aws
-def test_ecr_repository_is_created_and_credentials_returned(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def test_ecr_repository_is_created_and_credentials_returned(moto_env):
     repository = "123456789012.dkr.ecr.us-east-1.amazonaws.com/instance-benchmarks"
 
     auth = images.ecr_auth(repository, aws_conn_id=None)

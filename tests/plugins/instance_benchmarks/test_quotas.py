@@ -5,7 +5,6 @@ from __future__ import annotations
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from instance_benchmarks import quotas
 from instance_benchmarks.catalog import InstanceSpec
@@ -18,12 +17,8 @@ def spec(name: str, vcpus: int) -> InstanceSpec:
 
 
 @pytest.fixture
-def ec2(monkeypatch):
-    for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                       ("AWS_DEFAULT_REGION", "us-east-1")):
-        monkeypatch.setenv(var, value)
-    with mock_aws():
-        yield boto3.client("ec2", region_name="us-east-1")
+def ec2(moto_env):
+    return boto3.client("ec2", region_name="us-east-1")
 
 
 @pytest.mark.parametrize(("instance_type", "market", "code"), [

@@ -7,7 +7,6 @@ import base64
 import boto3
 import pytest
 from botocore.exceptions import ClientError, WaiterError
-from moto import mock_aws
 
 from instance_benchmarks.catalog import InstanceSpec
 from instance_benchmarks.hosts import CapacityUnavailable, ec2
@@ -18,16 +17,12 @@ TAGS = {"project": "instance-benchmarks", "run-id": "manual__1", "map-index": "0
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                       ("AWS_DEFAULT_REGION", "us-east-1")):
-        monkeypatch.setenv(var, value)
-    with mock_aws():
-        client = boto3.client("ec2", region_name="us-east-1")
-        vpc = client.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        subnets = tuple(client.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=zone)
-                        ["Subnet"]["SubnetId"] for i, zone in enumerate(("us-east-1a", "us-east-1b")))
-        yield client, subnets
+def aws(moto_env):
+    client = boto3.client("ec2", region_name="us-east-1")
+    vpc = client.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = tuple(client.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=zone)
+                    ["Subnet"]["SubnetId"] for i, zone in enumerate(("us-east-1a", "us-east-1b")))
+    return client, subnets
 
 
 class CapacityIn:

@@ -5,7 +5,8 @@ Like AWS: `list_service_quotas` answers the account's applied values only,
 code raises NoSuchResourceException. Quota names and the codes below are AWS's own
 (Standard L-1216C47A / L-34B43A08, G and VT L-DB2E81BA / L-3819A6DF, P L-417A185B /
 L-7212CCBC); entries marked TEST- are invented for tests of classes whose codes
-were not checked.
+were not checked. The values are test settings, not AWS's defaults (an account's
+real values are whatever its ListServiceQuotas answers).
 """
 
 from __future__ import annotations

@@ -257,6 +257,10 @@ def choose_layout(xhpl: str, topology: dict[str, Any], nb: int, cap: int | None 
                   "candidates": candidates}
 
 
+def _probe_record(run: dict[str, Any]) -> dict[str, Any]:
+    return {k: run[k] for k in ("n", "p", "q", "seconds", "gflops", "passed")}
+
+
 def measure(
     binary: dict[str, Any],
     topology: dict[str, Any],
@@ -277,7 +281,7 @@ def measure(
     if p is None or q is None:
         chosen, layout_selection = choose_layout(binary["path"], topology, nb, cap=n, kind=kind)
         p, q, threads = chosen["p"], chosen["q"], chosen["threads_per_rank"]
-        probe = {k: chosen[k] for k in ("n", "p", "q", "seconds", "gflops", "passed")}
+        probe = _probe_record(chosen)
     else:
         threads = threads_per_rank or 1
         layout_selection = {"method": "P and Q given on the command line", "candidates": []}
@@ -287,7 +291,7 @@ def measure(
         if probe is None:
             probe_run, _ = run_once(binary["path"], n=probe_n(nb, q), nb=nb, p=p, q=q, timeout_s=900,
                                     threads_per_rank=threads, kind=kind)
-            probe = {k: probe_run[k] for k in ("n", "p", "q", "seconds", "gflops", "passed")}
+            probe = _probe_record(probe_run)
         n, sizing = size_problem(
             memory_bytes=topology["memory_available_bytes"], nb=nb, q=q,
             gflops_estimate=probe["gflops"], time_budget_s=per_solve_budget,

@@ -12,6 +12,7 @@ from airflow.sdk import dag, get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from instance_benchmarks import FAMILIES
+from instance_benchmarks.operators.ssm import HostCommandOperator, WaitForHostOperator
 from instance_benchmarks.params import benchmark_params
 
 DOC_MD = """
@@ -22,11 +23,15 @@ Measures **STREAM** memory bandwidth (Copy, Scale, Add, Triad; all cores and one
 and reports means with 95% confidence intervals.
 
 * `target=local` benchmarks the machine Airflow runs on (provision and terminate are no-ops).
-* `target=aws` launches EC2 instances (not implemented yet: it lands with the AWS-path issue).
+* `target=aws` launches one EC2 instance per type through the `aws_conn_id` connection, runs
+  the benchmarks over SSM in the runner image, and terminates it (see the README's AWS set-up).
 
 Per architecture family (`intel`, `amd`, `graviton`) a mapped task group runs, per host:
-quota check → provision (setup) → container → STREAM → HPL → extract → validate → store →
+quota check → provision (setup) → wait for host (SSM agent, deferred) → container → STREAM →
+HPL (each one SSM command, deferred) → extract → validate → store (+ CloudWatch metrics) →
 terminate (teardown, runs whatever failed); then `analyze` builds the dataset and the report.
+A type over its vCPU quota or without capacity in any zone is skipped with its reason, which
+the run's summary (`reports/latest/summary.json`) lists.
 
 Valid documents land in `results/v1/...` under `results_uri`; invalid ones in `quarantine/`
 with their reasons (the store task fails so the run shows it). The report is at
@@ -66,7 +71,7 @@ def instance_benchmarks():
         params, _, run_id, _ = _context()
         try:
             return pipeline.make_plans(params, run_id=run_id)
-        except NotImplementedError as exc:  # a clear refusal, not something to retry
+        except ValueError as exc:  # nothing to benchmark, or no task group for it: retrying cannot help
             raise AirflowFailException(str(exc)) from exc
 
     @task(retries=0)
@@ -79,60 +84,45 @@ def instance_benchmarks():
         from instance_benchmarks import pipeline
         from instance_benchmarks.hosts import CapacityUnavailable
 
+        params, _, run_id, _ = _context()
         try:
-            return pipeline.quota_check(plan)
+            return pipeline.quota_check(plan, params=params, run_id=run_id)
         except CapacityUnavailable as exc:
             raise AirflowSkipException(f"{plan['instance_type']} skipped: {exc}") from exc
 
     @task
     def provision(state: dict) -> dict:
         from instance_benchmarks import pipeline
+        from instance_benchmarks.hosts import CapacityUnavailable
 
         params, dag_id, run_id, map_index = _context()
         tags = pipeline.tags_for(dag_id=dag_id, run_id=run_id, map_index=map_index,
                                  time_budget_s=params["time_budget_s"])
-        return pipeline.provision(state, tags=tags)
-
-    @task
-    def container(state: dict) -> dict:
-        from instance_benchmarks import pipeline
-
-        return pipeline.prepare(state)
-
-    @task(retries=0)  # a re-run benchmark would overwrite its staged document: fail, quarantine, move on
-    def run_stream(state: dict) -> dict:
-        from instance_benchmarks import pipeline
-
-        params, _, run_id, _ = _context()
-        return pipeline.run_benchmark(state, "stream", results_uri=params["results_uri"], run_id=run_id)
-
-    @task(retries=0)
-    def run_hpl(state: dict) -> dict:
-        from instance_benchmarks import pipeline
-
-        params, _, run_id, _ = _context()
-        return pipeline.run_benchmark(state, "hpl", results_uri=params["results_uri"], run_id=run_id)
+        try:
+            return pipeline.provision(state, params=params, run_id=run_id, tags=tags)
+        except CapacityUnavailable as exc:
+            raise AirflowSkipException(f"{state['plan']['instance_type']} skipped: {exc}") from exc
 
     @task
     def extract(state: dict) -> dict:
         from instance_benchmarks import pipeline
 
         params, dag_id, run_id, map_index = _context()
-        return pipeline.extract(state, results_uri=params["results_uri"], dag_id=dag_id, run_id=run_id,
-                                map_index=map_index)
+        return pipeline.extract(state, params=params, dag_id=dag_id, run_id=run_id, map_index=map_index)
 
     @task
     def validate(extracted: dict) -> dict:
         from instance_benchmarks import pipeline
 
-        return pipeline.validate(extracted)
+        params, _, _, _ = _context()
+        return pipeline.validate(extracted, params=params)
 
     @task(retries=0)
     def store(validated: dict) -> dict:
         from instance_benchmarks import pipeline
 
         params, _, run_id, _ = _context()
-        stored = pipeline.store(validated, results_uri=params["results_uri"], run_id=run_id)
+        stored = pipeline.store(validated, params=params, run_id=run_id)
         if stored["status"] != "stored":
             raise AirflowFailException(
                 f"{stored['instance_type']} quarantined at {stored['uri']}: " + "; ".join(stored["reasons"])
@@ -143,7 +133,8 @@ def instance_benchmarks():
     def terminate(state: dict) -> None:
         from instance_benchmarks import pipeline
 
-        pipeline.terminate(state)
+        params, _, _, _ = _context()
+        pipeline.terminate(state, params=params)
 
     @task(trigger_rule="all_done")
     def analyze() -> dict:
@@ -151,7 +142,7 @@ def instance_benchmarks():
         from instance_benchmarks import pipeline
 
         params, _, run_id, _ = _context()
-        return pipeline.analyze(results_uri=params["results_uri"], run_id=run_id)
+        return pipeline.analyze(params=params, run_id=run_id)
 
     @task(trigger_rule="one_failed", retries=0)
     def watcher() -> None:
@@ -162,12 +153,18 @@ def instance_benchmarks():
         """
         raise AirflowFailException("a task of this run failed: see the failed tasks and quarantine/")
 
+    aws = {"aws_conn_id": "{{ params.aws_conn_id }}", "region_name": "{{ params.region or '' }}"}
+
     @task_group
     def benchmark(plan: dict):
         checked = quota_check(plan)
         host = provision(checked)
-        ran = run_hpl(run_stream(container(host)))
-        stored = store(validate(extract(ran)))
+        ready = WaitForHostOperator(task_id="wait_for_host", state=host, **aws)
+        prepared = HostCommandOperator(task_id="container", stage="container", state=ready.output, **aws)
+        # retries=0: a re-run benchmark would overwrite its staged document; a failure is quarantined instead.
+        stream = HostCommandOperator(task_id="run_stream", stage="stream", state=prepared.output, retries=0, **aws)
+        ran = HostCommandOperator(task_id="run_hpl", stage="hpl", state=stream.output, retries=0, **aws)
+        stored = store(validate(extract(ran.output)))
         stored >> terminate(host).as_teardown(setups=host)
         return stored
 

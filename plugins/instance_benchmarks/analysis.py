@@ -105,7 +105,7 @@ def rebuild_dataset(store: ResultStore) -> dict[str, Any]:
     if target.exists():
         target.rmdir(recursive=True)
     if frame.empty:
-        return {"uri": str(target), "rows": 0}
+        return {"uri": target.as_uri(), "rows": 0}
     pq.write_to_dataset(
         pa.Table.from_pandas(frame, preserve_index=False),
         root_path=target.path,
@@ -113,4 +113,4 @@ def rebuild_dataset(store: ResultStore) -> dict[str, Any]:
         partition_cols=["region", "family"],
         existing_data_behavior="delete_matching",
     )
-    return {"uri": str(target), "rows": len(frame)}
+    return {"uri": target.as_uri(), "rows": len(frame)}

@@ -68,11 +68,104 @@ def benchmark_params() -> dict[str, Param]:
             title="Dry run",
             description="Plan and preview only: nothing is launched or benchmarked.",
         ),
+        **aws_params(),
         "results_uri": Param(
             default_results_uri(),
             type="string",
             pattern=r"^(file|s3)://\S+$",
             title="Results URI",
             description="Where documents, the dataset and reports go: `file:///abs/path` or `s3://bucket/prefix`.",
+        ),
+    }
+
+
+def aws_params() -> dict[str, Param]:
+    """target=aws only: the connection, where instances launch, and how (README: "Running on AWS")."""
+    section = "AWS (target=aws)"
+    return {
+        "aws_conn_id": Param(
+            os.environ.get("INSTANCE_BENCHMARKS_AWS_CONN_ID", "aws_default"),
+            type="string",
+            pattern=r"^[A-Za-z0-9_.-]{1,250}$",
+            title="AWS connection id",
+            description="Credentials, region and (for tests or a proxy) endpoint_url for every AWS call.",
+            section=section,
+        ),
+        "region": Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$",
+            title="Region",
+            description="e.g. `us-east-1`. Empty: the connection's region_name, then AWS_DEFAULT_REGION.",
+            section=section,
+        ),
+        "subnet_ids": Param(
+            [],
+            type="array",
+            items={"type": "string", "pattern": r"^subnet-[0-9a-f]{8,17}$"},
+            uniqueItems=True,
+            title="Subnets",
+            description="Tried in order when a zone has no capacity. Empty: the default VPC's default subnets. "
+            "Instances need a route to SSM, S3 (and ECR): a NAT gateway, VPC endpoints, or public_ip.",
+            section=section,
+        ),
+        "security_group_ids": Param(
+            [],
+            type="array",
+            items={"type": "string", "pattern": r"^sg-[0-9a-f]{8,17}$"},
+            uniqueItems=True,
+            title="Security groups",
+            description="Empty: the project's group with no inbound rule (created once per VPC).",
+            section=section,
+        ),
+        "instance_profile": Param(
+            "instance-benchmarks",
+            type="string",
+            pattern=r"^[A-Za-z0-9+=,.@_-]{1,128}$",
+            title="Instance profile",
+            description="Lets the SSM agent register and the runner upload its document (include/iam/).",
+            section=section,
+        ),
+        "image_registry": Param(
+            "",
+            type="string",
+            pattern=r"^$|^[a-z0-9][a-z0-9.-]*(:[0-9]+)?(/[a-z0-9._-]+)+$",
+            title="Runner image repository",
+            description="e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com/instance-benchmarks` "
+            "(push with `python -m instance_benchmarks.images`). Empty: each instance builds the image from "
+            "the bundled context (slower; the Intel image is large).",
+            section=section,
+        ),
+        "market": Param(
+            "on-demand",
+            enum=["on-demand", "spot", "spot-then-on-demand"],
+            title="Market",
+            description="`spot-then-on-demand` falls back to on-demand when spot has no capacity or quota.",
+            section=section,
+        ),
+        "public_ip": Param(
+            False,
+            type="boolean",
+            title="Public IP",
+            description="Give instances a public IP (no inbound rule either way), for subnets without NAT.",
+            section=section,
+        ),
+        "agent_timeout_s": Param(
+            900,
+            type="integer",
+            minimum=60,
+            maximum=3600,
+            title="SSM agent timeout (seconds)",
+            description="How long to wait for a new instance's SSM agent before failing with what to check.",
+            section=section,
+        ),
+        "poll_interval_s": Param(
+            15,
+            type="number",
+            minimum=0.1,
+            maximum=300,
+            title="Poll interval (seconds)",
+            description="How often the deferred waits ask AWS (SSM agent, command status).",
+            section=section,
         ),
     }

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from instance_benchmarks import FAMILIES
-from instance_benchmarks.hosts import HostHandle, get_host
+from instance_benchmarks.hosts import CapacityUnavailable, Host, HostHandle, RunOutcome, get_host
 from instance_benchmarks.planning import BenchmarkPlan, by_family, plan
 from instance_benchmarks.results import ResultStore, merge_documents, safe_segment, validation_reasons
 
@@ -23,10 +23,18 @@ PROJECT_TAG = "instance-benchmarks"
 BENCHMARKS = ("stream", "hpl")
 
 
+def result_store(params: dict[str, Any]) -> ResultStore:
+    return ResultStore(params["results_uri"], conn_id=params.get("aws_conn_id"))
+
+
+def host_for(target: str, params: dict[str, Any]) -> Host:
+    return get_host(target, params)
+
+
 def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[str, Any]]]:
     """One plan per host, grouped by architecture family; nothing to run on a dry run."""
     target = params["target"]
-    specs = get_host(target).specs(params.get("instance_types") or [])
+    specs = host_for(target, params).specs(params.get("instance_types") or [])
     plans = [
         plan(spec, target=target, profile=params["profile"], repetitions=params.get("repetitions"),
              time_budget_s=params["time_budget_s"])
@@ -40,7 +48,7 @@ def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[st
                  p.instance_type, p.family, p.profile, p.stream_repetitions, p.stream_ntimes,
                  p.hpl_repetitions, p.hpl_time_budget_s, p.min_memory_bytes / 2**20)
     if params.get("dry_run"):
-        path = ResultStore(params["results_uri"]).root / "plans" / f"{safe_segment(run_id)}.json"
+        path = result_store(params).root / "plans" / f"{safe_segment(run_id)}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps([p.to_dict() for p in plans], indent=2) + "\n")
         log.info("dry_run: %d plan(s) written to %s; nothing is launched", len(plans), path)
@@ -48,9 +56,20 @@ def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[st
     return by_family(plans, FAMILIES)
 
 
-def quota_check(plan_dict: dict[str, Any]) -> dict[str, Any]:
-    """Raises CapacityUnavailable (the task turns it into a skip with the reason)."""
-    checked = get_host(plan_dict["target"]).check_capacity(plan_dict)
+def _skip(params: dict[str, Any], *, run_id: str, plan_dict: dict[str, Any], stage: str,
+          exc: CapacityUnavailable) -> None:
+    uri = result_store(params).record_skip(run_id=run_id, instance_type=plan_dict["instance_type"], stage=stage,
+                                           reason=str(exc))
+    log.warning("Skipping %s at %s: %s (recorded at %s)", plan_dict["instance_type"], stage, exc, uri)
+
+
+def quota_check(plan_dict: dict[str, Any], *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """Raises CapacityUnavailable, recorded for the run's summary (the task turns it into a skip)."""
+    try:
+        checked = host_for(plan_dict["target"], params).check_capacity(plan_dict)
+    except CapacityUnavailable as exc:
+        _skip(params, run_id=run_id, plan_dict=plan_dict, stage="quota_check", exc=exc)
+        raise
     log.info("Capacity for %s: %s", plan_dict["instance_type"], checked)
     return {"plan": plan_dict, "capacity": checked}
 
@@ -62,38 +81,99 @@ def tags_for(*, dag_id: str, run_id: str, map_index: int | None, time_budget_s: 
             "map-index": str(map_index), "expires-at": expires.isoformat(timespec="seconds")}
 
 
-def provision(state: dict[str, Any], *, tags: dict[str, str]) -> dict[str, Any]:
+def provision(state: dict[str, Any], *, params: dict[str, Any], run_id: str, tags: dict[str, str]
+              ) -> dict[str, Any]:
     plan_dict = state["plan"]
-    handle = get_host(plan_dict["target"]).provision(plan_dict, tags=tags)
+    try:
+        handle = host_for(plan_dict["target"], params).provision(plan_dict, tags=tags)
+    except CapacityUnavailable as exc:
+        _skip(params, run_id=run_id, plan_dict=plan_dict, stage="provision", exc=exc)
+        raise
     return {**state, "handle": handle.to_dict()}
 
 
-def prepare(state: dict[str, Any]) -> dict[str, Any]:
+def _context_uri(params: dict[str, Any], run_id: str) -> str | None:
+    """Where the bundled build context goes when EC2 instances build the runner image themselves."""
+    if params["target"] != "aws" or params.get("image_registry"):
+        return None
+    return result_store(params).staging(run_id, "_context", "containers.tar.gz").as_uri()
+
+
+def prepare(state: dict[str, Any], *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
     handle = HostHandle.from_dict(state["handle"])
-    prepared = get_host(handle.target).prepare(handle)
+    prepared = host_for(handle.target, params).prepare(handle, context_uri=_context_uri(params, run_id))
     return {**state, "prepared": prepared, "outcomes": {}}
 
 
-def run_benchmark(state: dict[str, Any], benchmark: str, *, results_uri: str, run_id: str) -> dict[str, Any]:
-    """Run one benchmark; its document is staged even when it failed (the document says why)."""
-    plan_obj = BenchmarkPlan.from_dict(state["plan"])
+def prepare_start(state: dict[str, Any], *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """The AWS host's container script, sent; the operator defers until it ends."""
     handle = HostHandle.from_dict(state["handle"])
-    args = plan_obj.stream_args() if benchmark == "stream" else plan_obj.hpl_args()
-    staging = ResultStore(results_uri).staging(run_id, plan_obj.instance_type, f"{benchmark}.json")
-    env = {"BENCHRUN_INSTANCE_TYPE": plan_obj.instance_type}
-    outcome = get_host(handle.target).run(handle, args, staging_uri=str(staging),
-                                          timeout_s=plan_obj.time_budget_s, env=env)
+    host = host_for(handle.target, params)
+    context_uri = _context_uri(params, run_id)
+    if context_uri:
+        host.upload_context(context_uri)
+    return host.start(handle, host.prepare_commands(handle, context_uri=context_uri), timeout_s=3600,
+                      comment=f"instance-benchmarks image for {handle.instance_type}")
+
+
+def prepare_finish(state: dict[str, Any], result: dict[str, Any], *, params: dict[str, Any]) -> dict[str, Any]:
+    handle = HostHandle.from_dict(state["handle"])
+    prepared = host_for(handle.target, params).finish_prepare(handle, result)
+    return {**state, "prepared": prepared, "outcomes": {}}
+
+
+def _benchmark_request(state: dict[str, Any], benchmark: str, *, params: dict[str, Any], run_id: str
+                       ) -> dict[str, Any]:
+    plan_obj = BenchmarkPlan.from_dict(state["plan"])
+    staging = result_store(params).staging(run_id, plan_obj.instance_type, f"{benchmark}.json")
+    return {
+        "args": plan_obj.stream_args() if benchmark == "stream" else plan_obj.hpl_args(),
+        "staging_uri": staging.as_uri(),
+        "timeout_s": plan_obj.time_budget_s,
+        "env": {"BENCHRUN_INSTANCE_TYPE": plan_obj.instance_type},
+    }
+
+
+def _record_outcome(state: dict[str, Any], benchmark: str, outcome: RunOutcome) -> dict[str, Any]:
     if outcome.exit_code != 0:
         log.warning("benchrun %s exited %d; its document (if any) will be quarantined. Last lines:\n%s",
                     benchmark, outcome.exit_code, outcome.stderr_tail)
     return {**state, "outcomes": {**state.get("outcomes", {}), benchmark: outcome.to_dict()}}
 
 
-def extract(state: dict[str, Any], *, results_uri: str, dag_id: str, run_id: str,
+def run_benchmark(state: dict[str, Any], benchmark: str, *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """Run one benchmark; its document is staged even when it failed (the document says why)."""
+    handle = HostHandle.from_dict(state["handle"])
+    request = _benchmark_request(state, benchmark, params=params, run_id=run_id)
+    outcome = host_for(handle.target, params).run(handle, request["args"], staging_uri=request["staging_uri"],
+                                                  timeout_s=request["timeout_s"], env=request["env"],
+                                                  prepared=state.get("prepared"))
+    return _record_outcome(state, benchmark, outcome)
+
+
+def run_start(state: dict[str, Any], benchmark: str, *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """The AWS host's benchrun script, sent; the operator defers until it ends."""
+    handle = HostHandle.from_dict(state["handle"])
+    host = host_for(handle.target, params)
+    request = _benchmark_request(state, benchmark, params=params, run_id=run_id)
+    commands = host.run_commands(handle, request["args"], staging_uri=request["staging_uri"], env=request["env"],
+                                 prepared=state["prepared"])
+    return host.start(handle, commands, timeout_s=request["timeout_s"],
+                      comment=f"instance-benchmarks {benchmark} on {handle.instance_type}")
+
+
+def run_finish(state: dict[str, Any], benchmark: str, result: dict[str, Any], *, params: dict[str, Any],
+               run_id: str) -> dict[str, Any]:
+    handle = HostHandle.from_dict(state["handle"])
+    request = _benchmark_request(state, benchmark, params=params, run_id=run_id)
+    outcome = host_for(handle.target, params).finish_run(handle, result, staging_uri=request["staging_uri"])
+    return _record_outcome(state, benchmark, outcome)
+
+
+def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_id: str,
             map_index: int | None) -> dict[str, Any]:
     """Merge the staged documents into one result.json with the run's provenance."""
-    from airflow.sdk import ObjectStoragePath
-
+    store_ = result_store(params)
     plan_dict = state["plan"]
     parts, missing = [], []
     for benchmark in BENCHMARKS:
@@ -103,7 +183,7 @@ def extract(state: dict[str, Any], *, results_uri: str, dag_id: str, run_id: str
                            f"{(outcome.get('stderr_tail') or '').splitlines()[-3:]}")
             continue
         try:
-            parts.append(json.loads(ObjectStoragePath(outcome["staged_uri"]).read_text()))
+            parts.append(json.loads(store_.path(outcome["staged_uri"]).read_text()))
         except (OSError, ValueError) as exc:
             missing.append(f"{benchmark}: staged document unreadable: {exc}")
     document_uri = None
@@ -118,20 +198,25 @@ def extract(state: dict[str, Any], *, results_uri: str, dag_id: str, run_id: str
                 "instance_type": plan_dict["instance_type"], "family": plan_dict["family"],
                 "target": plan_dict["target"], "plan": plan_dict,
             }
-            if plan_dict["target"] == "local":  # EC2 documents get the region with the AWS target
+            if plan_dict["target"] == "local":
                 merged["provenance"]["region"] = "local"
-            path = ResultStore(results_uri).staging(run_id, plan_dict["instance_type"], "result.json")
+            else:
+                details = state["handle"]["details"]
+                merged["provenance"].update({
+                    "region": details["region"], "availability_zone": details["availability_zone"],
+                    "instance_id": state["handle"]["host_id"], "ami_id": details["ami_id"],
+                    "market": details["market"], "container": state.get("prepared"),
+                })
+            path = store_.staging(run_id, plan_dict["instance_type"], "result.json")
             path.write_text(json.dumps(merged, indent=2) + "\n")
-            document_uri = str(path)
+            document_uri = path.as_uri()
     return {"plan": plan_dict, "document_uri": document_uri, "missing": missing}
 
 
-def validate(extracted: dict[str, Any]) -> dict[str, Any]:
-    from airflow.sdk import ObjectStoragePath
-
+def validate(extracted: dict[str, Any], *, params: dict[str, Any]) -> dict[str, Any]:
     reasons = list(extracted["missing"])
     if extracted["document_uri"]:
-        doc = json.loads(ObjectStoragePath(extracted["document_uri"]).read_text())
+        doc = json.loads(result_store(params).path(extracted["document_uri"]).read_text())
         reasons.extend(validation_reasons(doc))
     elif not reasons:
         reasons.append("no document")
@@ -142,33 +227,37 @@ def validate(extracted: dict[str, Any]) -> dict[str, Any]:
     return {**extracted, "reasons": reasons}
 
 
-def store(validated: dict[str, Any], *, results_uri: str, run_id: str) -> dict[str, Any]:
-    from airflow.sdk import ObjectStoragePath
-
+def store(validated: dict[str, Any], *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
+    store_ = result_store(params)
     doc = None
     if validated["document_uri"]:
-        doc = json.loads(ObjectStoragePath(validated["document_uri"]).read_text())
-    stored = ResultStore(results_uri).store(doc, validated["reasons"], run_id=run_id,
-                                            instance_type=validated["plan"]["instance_type"])
+        doc = json.loads(store_.path(validated["document_uri"]).read_text())
+    stored = store_.store(doc, validated["reasons"], run_id=run_id, instance_type=validated["plan"]["instance_type"])
     log.info("%s: %s", stored["status"], stored["uri"])
+    if stored["status"] == "stored" and validated["plan"]["target"] == "aws":
+        from instance_benchmarks import cloudwatch
+
+        stored["metrics"] = cloudwatch.put_document_metrics(doc, aws_conn_id=params.get("aws_conn_id"),
+                                                            region_name=doc["provenance"]["region"])
     return stored
 
 
-def terminate(state: dict[str, Any] | None) -> None:
+def terminate(state: dict[str, Any] | None, *, params: dict[str, Any]) -> None:
     if not state or "handle" not in state:
         log.info("Nothing was provisioned; nothing to terminate")
         return
     handle = HostHandle.from_dict(state["handle"])
-    get_host(handle.target).terminate(handle)
+    host_for(handle.target, params).terminate(handle)
 
 
-def analyze(*, results_uri: str, run_id: str) -> dict[str, Any]:
-    """Statistics, the dataset and the report over what this run stored and quarantined."""
+def analyze(*, params: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """Statistics, the dataset and the report over what this run stored, quarantined and skipped."""
     from instance_benchmarks import analysis, report
 
-    store_ = ResultStore(results_uri)
+    store_ = result_store(params)
     stored = store_.stored_for_run(run_id)
     quarantined = store_.quarantined(run_id)
+    skipped = store_.skipped(run_id)
     docs = [doc for _, doc in stored]
     rows = analysis.rows_frame(docs)
     summaries = analysis.summarize(rows) if not rows.empty else []
@@ -176,18 +265,20 @@ def analyze(*, results_uri: str, run_id: str) -> dict[str, Any]:
     now = datetime.datetime.now(datetime.UTC)
     page = report.render(title="EC2 instance benchmarks", run_id=run_id,
                          generated_at=now.isoformat(timespec="seconds"), summaries=summaries, docs=docs,
-                         quarantined=quarantined)
+                         quarantined=quarantined, skipped=skipped)
     summary = {"run_id": run_id, "generated_at": now.isoformat(timespec="seconds"),
-               "documents": [uri for uri, _ in stored], "quarantined": quarantined,
+               "documents": [uri for uri, _ in stored], "quarantined": quarantined, "skipped": skipped,
                "summaries": summaries, "dataset": dataset}
     report_dir = store_.root / "reports" / now.date().isoformat()
     for directory in (report_dir, store_.root / "reports" / "latest"):
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "index.html").write_text(page)
         (directory / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
-    summary["report_uri"] = str(report_dir / "index.html")
-    log.info("Report: %s (%d stored, %d quarantined, dataset %d rows)", summary["report_uri"], len(stored),
-             len(quarantined), dataset["rows"])
+    summary["report_uri"] = (report_dir / "index.html").as_uri()
+    log.info("Report: %s (%d stored, %d quarantined, %d skipped, dataset %d rows)", summary["report_uri"],
+             len(stored), len(quarantined), len(skipped), dataset["rows"])
+    for item in skipped:
+        log.info("Skipped %s at %s: %s", item["instance_type"], item["stage"], item["reason"])
     for s in summaries:
         log.info("%-10s %-6s %-6s %-16s n=%d mean=%.2f %s 95%% CI [%s, %s]", s["instance_type"],
                  s["benchmark"], s["metric"], s["placement"], s["n"], s["mean"], s["unit"], s["ci95_low"],

@@ -117,8 +117,18 @@ def _quarantine_list(quarantined: list[dict[str, Any]]) -> str:
     return "<ul>" + "".join(items) + "</ul>"
 
 
+def _skipped_list(skipped: list[dict[str, Any]]) -> str:
+    if not skipped:
+        return "<p>None.</p>"
+    items = [f'<li>{html.escape(s["instance_type"])} at {html.escape(s["stage"])}: {html.escape(s["reason"])}</li>'
+             for s in skipped]
+    return "<ul>" + "".join(items) + "</ul>"
+
+
 def render(*, title: str, run_id: str, generated_at: str, summaries: list[dict[str, Any]],
-           docs: list[dict[str, Any]], quarantined: list[dict[str, Any]]) -> str:
+           docs: list[dict[str, Any]], quarantined: list[dict[str, Any]],
+           skipped: list[dict[str, Any]] | None = None) -> str:
+    skipped = skipped or []
     stream = [s for s in summaries if s["benchmark"] == "stream"]
     hpl = [s for s in summaries if s["benchmark"] == "hpl"]
     plots = []
@@ -131,7 +141,7 @@ def render(*, title: str, run_id: str, generated_at: str, summaries: list[dict[s
 <style>{STYLE}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p class="meta">Run {html.escape(run_id)} · generated {html.escape(generated_at)} ·
-{len(docs)} document(s) stored, {len(quarantined)} quarantined</p>
+{len(docs)} document(s) stored, {len(quarantined)} quarantined, {len(skipped)} skipped</p>
 <h2>Plots</h2>
 {''.join(f'<div class="plot">{p}</div>' for p in plots) or '<p>No valid results in this run.</p>'}
 <h2>Summary (mean with 95% confidence interval from the t-distribution)</h2>
@@ -140,5 +150,7 @@ def render(*, title: str, run_id: str, generated_at: str, summaries: list[dict[s
 {_hosts_table(docs)}
 <h2>Quarantined results</h2>
 {_quarantine_list(quarantined)}
+<h2>Skipped (quota, capacity)</h2>
+{_skipped_list(skipped)}
 </body></html>
 """

@@ -5,6 +5,7 @@ Layout under `results_uri` (an ObjectStoragePath, so `file://` and `s3://` work 
     staging/<run_id>/<instance_type>/{stream,hpl,result}.json    written by the runner / extract
     results/v1/region=<r>/family=<f>/instance_type=<t>/date=<YYYY-MM-DD>/<run_id>.json
     quarantine/<run_id>/<instance_type>/{result.json,reason.json}
+    skipped/<run_id>/<instance_type>.json                         quota, capacity: why it did not run
 
 Keys derive from the run id and instance type only, so re-running or backfilling
 the same run overwrites rather than duplicates.
@@ -92,10 +93,19 @@ def safe_segment(text: str) -> str:
 
 
 class ResultStore:
-    def __init__(self, results_uri: str) -> None:
+    """`conn_id` is the AWS connection for `s3://` URIs (its credentials and endpoint_url)."""
+
+    def __init__(self, results_uri: str, *, conn_id: str | None = None) -> None:
         from airflow.sdk import ObjectStoragePath
 
-        self.root: ObjectStoragePath = ObjectStoragePath(results_uri)
+        self.conn_id = conn_id if results_uri.startswith("s3://") else None
+        self.root: ObjectStoragePath = ObjectStoragePath(results_uri, conn_id=self.conn_id)
+
+    def path(self, uri: str) -> ObjectStoragePath:
+        """A URI under this store (e.g. a staged document) opened with the store's connection."""
+        from airflow.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(uri, conn_id=self.conn_id)
 
     def staging(self, run_id: str, instance_type: str, name: str) -> ObjectStoragePath:
         return self.root / "staging" / safe_segment(run_id) / safe_segment(instance_type) / name
@@ -119,7 +129,7 @@ class ResultStore:
         if not reasons:
             path = self.result_path(doc)
             _write_json(path, doc)
-            return {"status": "stored", "uri": str(path), "instance_type": instance_type, "reasons": []}
+            return {"status": "stored", "uri": path.as_uri(), "instance_type": instance_type, "reasons": []}
         directory = self.quarantine_dir(run_id, instance_type)
         if doc is not None:
             _write_json(directory / "result.json", doc)
@@ -132,8 +142,21 @@ class ResultStore:
                 "reasons": reasons,
             },
         )
-        return {"status": "quarantined", "uri": str(directory), "instance_type": instance_type,
+        return {"status": "quarantined", "uri": directory.as_uri(), "instance_type": instance_type,
                 "reasons": reasons}
+
+    def record_skip(self, *, run_id: str, instance_type: str, stage: str, reason: str) -> str:
+        """Why a type did not run (quota, capacity): the run's summary lists it."""
+        path = self.root / "skipped" / safe_segment(run_id) / f"{safe_segment(instance_type)}.json"
+        _write_json(path, {"run_id": run_id, "instance_type": instance_type, "stage": stage, "reason": reason,
+                           "skipped_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")})
+        return path.as_uri()
+
+    def skipped(self, run_id: str) -> list[dict[str, Any]]:
+        base = self.root / "skipped" / safe_segment(run_id)
+        if not base.exists():
+            return []
+        return [json.loads(p.read_text()) for p in sorted(base.glob("*.json"), key=str)]
 
     def quarantined(self, run_id: str) -> list[dict[str, Any]]:
         """This run's quarantined results with their reasons (read back from reason.json)."""
@@ -143,7 +166,7 @@ class ResultStore:
         found = []
         for reason in sorted(base.glob("*/reason.json"), key=str):
             data = json.loads(reason.read_text())
-            found.append({"status": "quarantined", "uri": str(reason.parent),
+            found.append({"status": "quarantined", "uri": reason.parent.as_uri(),
                           "instance_type": data["instance_type"], "reasons": data["reasons"]})
         return found
 
@@ -152,7 +175,7 @@ class ResultStore:
         base = self.root / "results" / "v1"
         if not base.exists():
             return []
-        return [(str(p), json.loads(p.read_text())) for p in sorted(base.rglob(pattern), key=str)]
+        return [(p.as_uri(), json.loads(p.read_text())) for p in sorted(base.rglob(pattern), key=str)]
 
     def stored_for_run(self, run_id: str) -> list[tuple[str, dict[str, Any]]]:
         return self.stored_documents(f"{safe_segment(run_id)}.json")

@@ -1,10 +1,13 @@
-"""SSM Run Command for the AWS target: the runner's script, sending it, reading its outcome.
+"""SSM Run Command for the AWS target: the scripts an instance runs, sending them, reading outcomes.
 
-The document is uploaded to S3 by the instance itself (SSM keeps only 24,000
-characters of output), so the script is: pull the image, run benchrun in it with
-the document written to a mounted directory, copy the document to the staging
-key, exit with benchrun's status. Every value from a plan or a param reaches the
-shell through shlex.quote: an instance type like `m7i.large;reboot` stays a string.
+Two scripts per instance. `container_script` gets the runner image: pull it from the
+registry (logging in first when it is ECR) or, with no registry, build it on the
+instance from the bundled context the DAG uploaded to S3, base images pinned by the
+digests they resolve to there. `runner_script` runs benchrun in that image and
+uploads the document to the staging key itself (SSM keeps only 24,000 characters
+of output), exiting with benchrun's status. Every value from a plan or a param
+reaches the shell through shlex.quote: an instance type like `m7i.large;reboot`
+stays a string.
 """
 
 from __future__ import annotations
@@ -17,32 +20,112 @@ DOCUMENT = "AWS-RunShellScript"
 TERMINAL_STATUSES = frozenset({"Success", "Failed", "Cancelled", "TimedOut", "DeliveryTimedOut",
                                "ExecutionTimedOut", "Undeliverable", "Terminated"})
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_ECR_HOST = re.compile(r"^(?P<host>\d{12}\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?)/")
 OUTPUT_TAIL_CHARS = 2000
+# Exit codes the scripts use for their own failures (benchrun's own codes pass through).
+EXIT_NO_DOCKER, EXIT_IMAGE, EXIT_UPLOAD, EXIT_LOGIN = 5, 3, 4, 6
 
 
-def runner_script(*, image: str, benchrun_args: list[str], staging_uri: str, env: dict[str, str]) -> list[str]:
-    """The AWS-RunShellScript `commands` for one benchrun invocation on an instance."""
-    if not staging_uri.startswith("s3://"):
-        raise ValueError(f"staging_uri must be an s3:// URI, got {staging_uri!r}")
+def _quoted_env(env: dict[str, str]) -> str:
     bad = [name for name in env if not _ENV_NAME.match(name)]
     if bad:
         raise ValueError(f"invalid environment variable names: {bad}")
-    env_flags = " ".join(f"-e {shlex.quote(f'{k}={v}')}" for k, v in sorted(env.items()))
+    return " ".join(f"-e {shlex.quote(f'{k}={v}')}" for k, v in sorted(env.items()))
+
+
+def container_script(*, image: str, pull: bool, context_uri: str | None = None, dockerfile: str = "",
+                     bases: dict[str, str] | None = None, build_args: dict[str, str] | None = None) -> list[str]:
+    """Commands that leave `image` on the instance and print `source=`, `image=` and `digest=` lines.
+
+    `pull`: from its registry; otherwise (or when the pull fails and a context is given)
+    build from the context tarball at `context_uri`, each base in `bases` (build-arg
+    prefix -> reference) pulled first and passed as <PREFIX>_IMAGE / <PREFIX>_DIGEST.
+    """
+    if context_uri is not None and not context_uri.startswith("s3://"):
+        raise ValueError(f"context_uri must be an s3:// URI, got {context_uri!r}")
+    lines = [
+        "set -uo pipefail",
+        f"image={shlex.quote(image)}",
+        # User data installs docker; SSM can answer before cloud-init has finished.
+        "cloud-init status --wait >/dev/null 2>&1 || true",
+        "command -v docker >/dev/null || { echo 'docker is not installed: see /var/log/cloud-init-output.log' >&2; "
+        f"exit {EXIT_NO_DOCKER}; }}",
+        "source=",
+    ]
+    ecr = _ECR_HOST.match(image)
+    if pull and ecr:
+        lines.append(
+            f"aws ecr get-login-password --region {shlex.quote(ecr.group('region'))} | docker login --username AWS "
+            f"--password-stdin {shlex.quote(ecr.group('host'))} >/dev/null || "
+            f"{{ echo 'docker login to {ecr.group('host')} failed: does the instance profile allow ECR pulls?' >&2; "
+            f"exit {EXIT_LOGIN}; }}")
+    if pull:
+        lines.append('if docker pull --quiet "$image" >/dev/null; then source=pulled; '
+                     'else echo "docker pull failed for $image" >&2; fi')
+    if context_uri is not None:
+        flags = [f"-f {shlex.quote(dockerfile)}", f"-t {shlex.quote(image)}"]
+        flags += [f"--build-arg {shlex.quote(f'{k}={v}')}" for k, v in sorted((build_args or {}).items())]
+        build = ['if [ -z "$source" ]; then', '  echo "building $image on the instance from the bundled context" >&2']
+        for prefix, reference in sorted((bases or {}).items()):
+            var = f"{prefix.lower()}_digest"
+            build += [
+                f"  docker pull --quiet {shlex.quote(reference)} >/dev/null || {{ echo 'cannot pull base "
+                f"{reference}' >&2; exit {EXIT_IMAGE}; }}",
+                f"  {var}=\"$(docker image inspect --format '{{{{index .RepoDigests 0}}}}' {shlex.quote(reference)}"
+                " | cut -d@ -f2)\"",
+            ]
+            repository = reference.split("@", 1)[0].rsplit(":", 1)[0] if "/" in reference or ":" in reference \
+                else reference
+            flags += [f"--build-arg {shlex.quote(f'{prefix}_IMAGE={repository}')}",
+                      f'--build-arg "{prefix}_DIGEST=${var}"']
+        build += [
+            f"  aws s3 cp --only-show-errors {shlex.quote(context_uri)} - | docker build --quiet {' '.join(flags)} - "
+            ">/dev/null || { echo \"docker build of $image failed\" >&2; exit " + str(EXIT_IMAGE) + "; }",
+            "  source=built",
+            "fi",
+        ]
+        lines += build
+    lines += [
+        f'[ -n "$source" ] || {{ echo "no image $image: pull failed and nothing to build from" >&2; '
+        f'exit {EXIT_IMAGE}; }}',
+        "digest=\"$(docker image inspect --format '{{index .RepoDigests 0}}' \"$image\" 2>/dev/null || true)\"",
+        'echo "source=$source"',
+        'echo "image=$image"',
+        'echo "digest=$digest"',
+    ]
+    return lines
+
+
+def parse_container_output(stdout: str) -> dict[str, str]:
+    """The `key=value` lines container_script prints."""
+    found = {}
+    for line in stdout.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key in {"source", "image", "digest"}:
+            found[key] = value.strip()
+    return found
+
+
+def runner_script(*, image: str, benchrun_args: list[str], staging_uri: str, env: dict[str, str]) -> list[str]:
+    """The AWS-RunShellScript `commands` for one benchrun invocation in the prepared image."""
+    if not staging_uri.startswith("s3://"):
+        raise ValueError(f"staging_uri must be an s3:// URI, got {staging_uri!r}")
+    env_flags = _quoted_env(env)
     args = " ".join(shlex.quote(a) for a in benchrun_args)
     return [
         "set -uo pipefail",
         f"image={shlex.quote(image)}",
         f"staging={shlex.quote(staging_uri)}",
         'out="$(mktemp -d)" && chmod 0777 "$out"',
-        'docker pull --quiet "$image" || { echo "docker pull failed for $image" >&2; exit 3; }',
-        "digest=\"$(docker image inspect --format '{{index .RepoDigests 0}}' \"$image\" 2>/dev/null || true)\"",
+        'docker image inspect "$image" >/dev/null 2>&1 || { echo "image $image is not on this instance: '
+        f'did the container task run?" >&2; exit {EXIT_IMAGE}; }}',
         # --network none: the benchmarks need no network; SYS_NICE lets numactl bind memory.
         f'docker run --rm --network none --cap-add SYS_NICE -v "$out:/out" {env_flags} '
-        f'-e "BENCHRUN_CONTAINER_IMAGE=$image" -e "BENCHRUN_CONTAINER_DIGEST=$digest" '
-        f'"$image" {args} --out /out/result.json',
+        f'-e "BENCHRUN_CONTAINER_IMAGE=$image" "$image" {args} --out /out/result.json',
         "status=$?",
         'if [ -s "$out/result.json" ]; then aws s3 cp --only-show-errors "$out/result.json" "$staging" '
-        '|| { echo "upload to $staging failed" >&2; exit 4; }; fi',
+        f'|| {{ echo "upload to $staging failed" >&2; exit {EXIT_UPLOAD}; }}; '
+        'else echo "benchrun wrote no document" >&2; fi',
         'exit "$status"',
     ]
 
@@ -60,11 +143,23 @@ def send(ssm_client: Any, *, instance_id: str, commands: list[str], timeout_s: i
 
 
 def outcome(ssm_client: Any, *, command_id: str, instance_id: str) -> dict[str, Any]:
-    """Status, exit code and output tails of one invocation; `done` once it is terminal."""
-    invocation = ssm_client.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
+    """Status, exit code and output tails of one invocation; `done` once it is terminal.
+
+    Right after SendCommand, AWS may answer InvocationDoesNotExist for a moment: that
+    reads as Pending, not as a failure.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        invocation = ssm_client.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "InvocationDoesNotExist":
+            raise
+        return {"status": "Pending", "done": False, "exit_code": None, "stdout_tail": "", "stderr_tail": ""}
     status = invocation["Status"]
     return {
         "status": status,
+        "status_details": invocation.get("StatusDetails"),
         "done": status in TERMINAL_STATUSES,
         "exit_code": invocation.get("ResponseCode"),
         "stdout_tail": (invocation.get("StandardOutputContent") or "")[-OUTPUT_TAIL_CHARS:],
@@ -72,8 +167,16 @@ def outcome(ssm_client: Any, *, command_id: str, instance_id: str) -> dict[str, 
     }
 
 
-def agent_online(ssm_client: Any, instance_id: str) -> bool:
-    """Whether this instance's SSM agent has registered and answers pings."""
+def agent_status(ssm_client: Any, instance_id: str) -> str | None:
+    """This instance's SSM agent ping status (Online, ConnectionLost, Inactive), None before it registers."""
     response = ssm_client.describe_instance_information(
         Filters=[{"Key": "InstanceIds", "Values": [instance_id]}])
-    return any(info.get("PingStatus") == "Online" for info in response.get("InstanceInformationList", []))
+    for info in response.get("InstanceInformationList", []):
+        if info.get("InstanceId") == instance_id:
+            return info.get("PingStatus")
+    return None
+
+
+def agent_online(ssm_client: Any, instance_id: str) -> bool:
+    """Whether this instance's SSM agent has registered and answers pings."""
+    return agent_status(ssm_client, instance_id) == "Online"

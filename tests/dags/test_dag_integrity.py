@@ -7,8 +7,8 @@ from airflow.dag_processing.dagbag import DagBag
 
 from tests.conftest import REPO
 
-STAGES = ["quota_check", "provision", "container", "run_stream", "run_hpl", "extract", "validate", "store",
-          "terminate"]
+STAGES = ["quota_check", "provision", "wait_for_host", "container", "run_stream", "run_hpl", "extract", "validate",
+          "store", "terminate"]
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +71,11 @@ def test_trigger_form_params(dagbag):
     params = dagbag.get_dag("instance_benchmarks").params
 
     assert set(params.keys()) == {"target", "instance_types", "repetitions", "profile", "time_budget_s",
-                                  "dry_run", "results_uri"}
+                                  "dry_run", "results_uri", "aws_conn_id", "region", "subnet_ids",
+                                  "security_group_ids", "instance_profile", "image_registry", "market", "public_ip",
+                                  "agent_timeout_s", "poll_interval_s"}
     assert params.get_param("target").schema["enum"] == ["local", "aws"]
+    assert params["aws_conn_id"] == "aws_default" and params["market"] == "on-demand" and not params["public_ip"]
 
 
 def test_the_package_is_not_shadowed_by_the_dag_file(dagbag):

@@ -95,7 +95,7 @@ def test_dry_run_plans_without_running(dag, tmp_path):
     assert not (tmp_path / "results").exists() and not (tmp_path / "staging").exists()
 
 
-def test_aws_target_fails_fast_with_a_clear_message(dag, tmp_path):
+def test_aws_target_without_instance_types_fails_fast(dag, tmp_path):
     dag_run = dag.test(run_conf={"target": "aws", "results_uri": tmp_path.as_uri()})
 
     assert str(dag_run.state) in ("failed", "DagRunState.FAILED")

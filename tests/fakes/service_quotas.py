@@ -26,24 +26,12 @@ DEFAULT_QUOTAS = [
 ]
 
 
-class _Paginator:
-    def __init__(self, pages: list[list[dict[str, Any]]], operation: str) -> None:
-        self._pages, self._operation = pages, operation
-
-    def paginate(self, *, ServiceCode: str, **_: Any):  # noqa: N803 - boto3's argument name
-        if ServiceCode != "ec2":
-            raise ClientError({"Error": {"Code": "NoSuchResourceException",
-                                         "Message": f"The request failed because the specified service "
-                                                    f"{ServiceCode} does not exist."}}, self._operation)
-        for index, page in enumerate(self._pages or [[]]):
-            answer: dict[str, Any] = {"Quotas": page}
-            if index + 1 < len(self._pages):
-                answer["NextToken"] = str(index + 1)
-            yield answer
-
-
 class FakeServiceQuotas:
-    """`applied` overrides default values by quota code, as an accepted quota increase would."""
+    """`applied` overrides default values by quota code, as an accepted quota increase would.
+
+    `answer(operation, params)` is the API (installed by tests/fakes/aws.py for boto3
+    clients); `get_paginator` lets a unit test pass the fake itself as the client.
+    """
 
     page_size = 2  # small, so that pagination is exercised
 
@@ -54,10 +42,11 @@ class FakeServiceQuotas:
         return {"ServiceCode": "ec2", "ServiceName": "Amazon Elastic Compute Cloud (Amazon EC2)",
                 "QuotaCode": code, "QuotaName": name, "Value": value, "Unit": "None", "Adjustable": True}
 
-    def _pages(self, quotas: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-        return [quotas[i:i + self.page_size] for i in range(0, len(quotas), self.page_size)]
-
-    def get_paginator(self, operation: str) -> _Paginator:
+    def answer(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("ServiceCode") != "ec2":
+            raise ClientError({"Error": {"Code": "NoSuchResourceException",
+                                         "Message": f"The request failed because the specified service "
+                                                    f"{params.get('ServiceCode')} does not exist."}}, operation)
         if operation == "list_service_quotas":
             quotas = [self._quota(code, name, self.applied[code]) for code, name, _ in DEFAULT_QUOTAS
                       if code in self.applied]
@@ -65,4 +54,24 @@ class FakeServiceQuotas:
             quotas = [self._quota(code, name, value) for code, name, value in DEFAULT_QUOTAS]
         else:
             raise NotImplementedError(f"FakeServiceQuotas does not implement {operation}")
-        return _Paginator(self._pages(quotas), operation)
+        start = int(params.get("NextToken") or 0)
+        answer: dict[str, Any] = {"Quotas": quotas[start:start + self.page_size]}
+        if start + self.page_size < len(quotas):
+            answer["NextToken"] = str(start + self.page_size)
+        return answer
+
+    def get_paginator(self, operation: str) -> _Paginator:
+        return _Paginator(self, operation)
+
+
+class _Paginator:
+    def __init__(self, fake: FakeServiceQuotas, operation: str) -> None:
+        self._fake, self._operation = fake, operation
+
+    def paginate(self, **params: Any):
+        while True:
+            page = self._fake.answer(self._operation, params)
+            yield page
+            if "NextToken" not in page:
+                return
+            params = {**params, "NextToken": page["NextToken"]}

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from instance_benchmarks.hosts.base import CapacityUnavailable, Host, HostHandle, RunOutcome
 
 __all__ = ["CapacityUnavailable", "Host", "HostHandle", "RunOutcome", "get_host"]
 
 
-def get_host(target: str) -> Host:
+def get_host(target: str, params: dict[str, Any] | None = None) -> Host:
+    """The host for `target`; the AWS host takes its connection and launch settings from the run's params."""
     if target == "local":
         from instance_benchmarks.hosts.local import LocalHost
 
         return LocalHost()
     if target == "aws":
-        from instance_benchmarks.hosts.ec2 import Ec2Host
+        from instance_benchmarks.hosts.ec2 import AwsSettings, Ec2Host
 
-        return Ec2Host()
+        return Ec2Host(AwsSettings.from_params(params or {}))
     raise ValueError(f"unknown target {target!r}: expected 'local' or 'aws'")

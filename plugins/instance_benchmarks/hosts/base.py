@@ -62,13 +62,16 @@ class Host(ABC):
     def provision(self, plan: dict[str, Any], *, tags: dict[str, str]) -> HostHandle: ...
 
     @abstractmethod
-    def prepare(self, handle: HostHandle) -> dict[str, Any]:
-        """Get the benchmarks onto the host (container image or bare build); return what was used."""
+    def prepare(self, handle: HostHandle, *, context_uri: str | None = None) -> dict[str, Any]:
+        """Get the benchmarks onto the host (container image or bare build); return what was used.
+
+        `context_uri`: where to put the bundled build context when the host builds from it.
+        """
 
     @abstractmethod
     def run(self, handle: HostHandle, args: list[str], *, staging_uri: str, timeout_s: float,
-            env: dict[str, str]) -> RunOutcome:
-        """Run `benchrun ARGS` on the host; its document lands at staging_uri."""
+            env: dict[str, str], prepared: dict[str, Any] | None = None) -> RunOutcome:
+        """Run `benchrun ARGS` on the host (in what `prepare` returned); its document lands at staging_uri."""
 
     @abstractmethod
     def terminate(self, handle: HostHandle) -> None: ...

@@ -1,27 +1,28 @@
 """EC2 as a benchmark host: RunInstances, SSM Run Command, TerminateInstances.
 
-This module holds the EC2 calls the AWS target is built from (AMI resolution,
-launch with every safety the design asks for, capacity fallback across zones,
-terminate and wait). The `Ec2Host` that wires them into the DAG, with the SSM
-side, lands with the AWS-path issue (#4): until then `target=aws` fails fast,
-before anything is launched.
+The module-level functions are the EC2 calls (AMI resolution, launch with every
+safety the design asks for, capacity fallback across zones, terminate and wait);
+`Ec2Host` wires them, the quota check and the SSM scripts into the Host interface.
+Every client comes from the Amazon provider's hooks, so the `aws_conn_id`
+connection (credentials, region, `endpoint_url`) governs every call.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
-from dataclasses import dataclass
-from typing import Any, NoReturn
+import tarfile
+import time
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Any
 
+from instance_benchmarks import ssm
 from instance_benchmarks.catalog import InstanceSpec
 from instance_benchmarks.hosts.base import CapacityUnavailable, Host, HostHandle, RunOutcome
 
 log = logging.getLogger(__name__)
-
-NOT_IMPLEMENTED = (
-    "target=aws is not implemented yet (it lands with the AWS-path issue #4). "
-    "Use target=local to benchmark this machine."
-)
 
 # Amazon Linux 2023, the SSM agent preinstalled; public parameters in every region.
 AMI_PARAMETERS = {
@@ -29,12 +30,15 @@ AMI_PARAMETERS = {
     "arm64": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
 }
 ROOT_DEVICE = "/dev/xvda"  # AL2023's root device name
-ROOT_VOLUME_GIB = 30  # the OS, docker, and the largest runner image with headroom
+ROOT_VOLUME_GIB = 40  # the OS, docker, and the largest runner image (or its build) with headroom
 # Errors that mean "not here, not now": try the next zone, then skip the type with the reason.
 CAPACITY_ERRORS = frozenset({
     "InsufficientInstanceCapacity", "InstanceLimitExceeded", "Unsupported", "VcpuLimitExceeded",
     "InsufficientCapacityOnHost", "SpotMaxPriceTooLow", "MaxSpotInstanceCountExceeded",
 })
+MARKETS = ("on-demand", "spot", "spot-then-on-demand")
+SECURITY_GROUP_NAME = "instance-benchmarks-no-inbound"
+COMMAND_DELIVERY_S = 600  # SendCommand's TimeoutSeconds: how long AWS tries to deliver
 
 
 def resolve_ami(ssm_client: Any, architecture: str) -> str:
@@ -139,6 +143,53 @@ def wait_running(ec2_client: Any, instance_id: str) -> None:
         raise
 
 
+def client_token(*parts: object) -> str:
+    """A RunInstances ClientToken from the run, map index and type: a retried task gets the same instance."""
+    return "ib-" + hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()[:40]
+
+
+def default_subnets(ec2_client: Any) -> tuple[str, ...]:
+    """The default VPC's default subnet in each zone, in zone order (no subnet param given)."""
+    subnets = ec2_client.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+    if not subnets:
+        raise ValueError("no subnet_ids given and this region has no default VPC: set the subnet_ids param")
+    return tuple(s["SubnetId"] for s in sorted(subnets, key=lambda s: s["AvailabilityZone"]))
+
+
+def no_inbound_security_group(ec2_client: Any, subnet_id: str) -> str:
+    """The project's security group in the subnet's VPC (no inbound rule; SSM needs none), created once."""
+    from botocore.exceptions import ClientError
+
+    (subnet,) = ec2_client.describe_subnets(SubnetIds=[subnet_id])["Subnets"]
+    vpc_id = subnet["VpcId"]
+    filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": [SECURITY_GROUP_NAME]}]
+    for _ in range(2):
+        found = ec2_client.describe_security_groups(Filters=filters)["SecurityGroups"]
+        if found:
+            return found[0]["GroupId"]
+        try:
+            return ec2_client.create_security_group(
+                GroupName=SECURITY_GROUP_NAME, VpcId=vpc_id,
+                Description="instance-benchmarks: no inbound rules, commands arrive through SSM",
+                TagSpecifications=[{"ResourceType": "security-group",
+                                    "Tags": [{"Key": "project", "Value": "instance-benchmarks"}]}],
+            )["GroupId"]
+        except ClientError as exc:  # another mapped task created it first
+            if exc.response["Error"]["Code"] != "InvalidGroup.Duplicate":
+                raise
+    raise RuntimeError(f"security group {SECURITY_GROUP_NAME} in {vpc_id} neither found nor created")
+
+
+def bundled_context() -> bytes:
+    """include/containers as a gzipped tar: what `docker build -` reads on the instance."""
+    from instance_benchmarks.images import CONTEXT
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(CONTEXT, arcname=".", filter=lambda info: None if "__pycache__" in info.name else info)
+    return buffer.getvalue()
+
+
 def terminate_instances(ec2_client: Any, instance_ids: list[str], *, wait: bool = True) -> None:
     """Terminate and (by default) wait until AWS reports them terminated."""
     if not instance_ids:
@@ -150,27 +201,248 @@ def terminate_instances(ec2_client: Any, instance_ids: list[str], *, wait: bool 
                                                           WaiterConfig={"Delay": 5, "MaxAttempts": 120})
 
 
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """The AWS params of a run (see params.py): which connection, where, and how to launch."""
+
+    aws_conn_id: str | None = "aws_default"
+    region: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    instance_profile: str | None = "instance-benchmarks"
+    image_registry: str = ""
+    market: str = "on-demand"
+    public_ip: bool = False
+    agent_timeout_s: int = 900
+    poll_interval_s: float = 15.0
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> AwsSettings:
+        return cls(
+            aws_conn_id=params.get("aws_conn_id") or None,
+            region=params.get("region") or None,
+            subnet_ids=tuple(params.get("subnet_ids") or ()),
+            security_group_ids=tuple(params.get("security_group_ids") or ()),
+            instance_profile=params.get("instance_profile") or None,
+            image_registry=(params.get("image_registry") or "").rstrip("/"),
+            market=params.get("market") or "on-demand",
+            public_ip=bool(params.get("public_ip")),
+            agent_timeout_s=int(params.get("agent_timeout_s") or cls.agent_timeout_s),
+            poll_interval_s=float(params.get("poll_interval_s") or cls.poll_interval_s),
+        )
+
+
 class Ec2Host(Host):
+    """One EC2 instance per plan; commands through SSM; documents uploaded by the instance to S3."""
+
     target = "aws"
 
-    def _refuse(self) -> NoReturn:
-        raise NotImplementedError(NOT_IMPLEMENTED)
+    def __init__(self, settings: AwsSettings) -> None:
+        if settings.market not in MARKETS:
+            raise ValueError(f"market must be one of {MARKETS}, got {settings.market!r}")
+        self.settings = settings
 
+    # Clients, each from the Amazon provider's hook for the service (one connection governs all).
+    def _hook_kwargs(self) -> dict[str, Any]:
+        return {"aws_conn_id": self.settings.aws_conn_id, "region_name": self.settings.region}
+
+    @cached_property
+    def ec2(self) -> Any:
+        from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
+
+        return EC2Hook(api_type="client_type", **self._hook_kwargs()).conn
+
+    @cached_property
+    def ssm(self) -> Any:
+        from airflow.providers.amazon.aws.hooks.ssm import SsmHook
+
+        return SsmHook(**self._hook_kwargs()).conn
+
+    @cached_property
+    def service_quotas(self) -> Any:
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        return AwsBaseHook(client_type="service-quotas", **self._hook_kwargs()).conn
+
+    @property
+    def region(self) -> str:
+        return self.ec2.meta.region_name
+
+    # Host interface
     def specs(self, instance_types: list[str]) -> list[InstanceSpec]:
-        self._refuse()
+        from instance_benchmarks.catalog import load_catalog, resolve
+
+        if not instance_types:
+            raise ValueError("target=aws needs instance_types: e.g. [\"m7i.large\"], a family such as \"c7g\", "
+                             "or [\"all\"]")
+        selected, left_out = resolve(instance_types, load_catalog(aws_conn_id=self.settings.aws_conn_id,
+                                                                  region_name=self.settings.region))
+        for name, reason in sorted(left_out.items()):
+            log.warning("Left out %s: %s", name, reason)
+        if not selected:
+            raise ValueError(f"nothing to benchmark in {self.region} from {instance_types}: {left_out}")
+        return selected
+
+    def _markets(self) -> list[str]:
+        return {"on-demand": ["on-demand"], "spot": ["spot"],
+                "spot-then-on-demand": ["spot", "on-demand"]}[self.settings.market]
 
     def check_capacity(self, plan: dict[str, Any]) -> dict[str, Any]:
-        self._refuse()
+        from instance_benchmarks import quotas
+
+        spec = InstanceSpec(**{**plan["spec"], "accelerators": tuple(plan["spec"]["accelerators"])})
+        listed = quotas.list_quotas(self.service_quotas)
+        reasons = []
+        for market in self._markets():
+            try:
+                check = quotas.check_vcpu_quota(self.service_quotas, self.ec2, spec, market=market, quotas=listed)
+            except LookupError as exc:
+                reasons.append(str(exc))
+                continue
+            if check.fits:
+                return {**check.to_dict(), "markets": self._markets()}
+            reasons.append(f"over quota: {check.reason()}")
+        raise CapacityUnavailable("; ".join(reasons))
 
     def provision(self, plan: dict[str, Any], *, tags: dict[str, str]) -> HostHandle:
-        self._refuse()
+        spec = InstanceSpec(**{**plan["spec"], "accelerators": tuple(plan["spec"]["accelerators"])})
+        ami_id = resolve_ami(self.ssm, spec.architecture)
+        subnets = self.settings.subnet_ids or default_subnets(self.ec2)
+        groups = self.settings.security_group_ids or (no_inbound_security_group(self.ec2, subnets[0]),)
+        ttl_minutes = max(30, int((_parse_time(tags["expires-at"]) - time.time()) // 60))
+        base = LaunchSettings(subnet_ids=subnets, security_group_ids=groups,
+                              instance_profile=self.settings.instance_profile, public_ip=self.settings.public_ip,
+                              time_to_live_minutes=ttl_minutes)
+        token = client_token(tags.get("dag-id"), tags.get("run-id"), tags.get("map-index"), spec.instance_type)
+        reasons = []
+        for market in self._markets():
+            try:
+                instance = launch(self.ec2, spec, ami_id=ami_id, settings=replace(base, spot=market == "spot"),
+                                  tags={**tags, "market": market}, client_token=f"{token}-{market[0]}")
+            except CapacityUnavailable as exc:
+                reasons.append(f"{market}: {exc}")
+                log.warning("%s: no %s capacity%s", spec.instance_type, market,
+                            "; falling back to on-demand" if market == "spot" and len(self._markets()) > 1 else "")
+                continue
+            instance_id = instance["InstanceId"]
+            try:
+                zone = instance["Placement"]["AvailabilityZone"]
+                log.info("%s is %s (%s, %s, AMI %s); it terminates itself after %d minutes at the latest",
+                         spec.instance_type, instance_id, market, zone, ami_id, ttl_minutes)
+                return HostHandle(target=self.target, host_id=instance_id, instance_type=spec.instance_type,
+                                  details={"region": self.region, "availability_zone": zone,
+                                           "subnet_id": instance.get("SubnetId"), "ami_id": ami_id,
+                                           "market": market, "architecture": spec.architecture,
+                                           "family": spec.family, "tags": tags})
+            except Exception:
+                log.exception("Provision failed after RunInstances; terminating %s", instance_id)
+                terminate_instances(self.ec2, [instance_id], wait=False)
+                raise
+        raise CapacityUnavailable("; ".join(reasons))
 
-    def prepare(self, handle: HostHandle) -> dict[str, Any]:
-        self._refuse()
+    # Container: pull the variant's image (or build it on the instance from the bundled context).
+    def image_for(self, handle: HostHandle) -> str:
+        from instance_benchmarks.images import VARIANT_FOR_FAMILY, runner_version
+
+        variant = VARIANT_FOR_FAMILY[handle.details["family"]]
+        repository = self.settings.image_registry or "instance-benchmarks-runner"
+        return f"{repository}:{variant}-{runner_version()}"
+
+    def prepare_commands(self, handle: HostHandle, *, context_uri: str | None) -> list[str]:
+        from instance_benchmarks.images import VARIANT_FOR_FAMILY, VARIANTS, runner_version
+
+        variant = VARIANTS[VARIANT_FOR_FAMILY[handle.details["family"]]]
+        return ssm.container_script(
+            image=self.image_for(handle), pull=bool(self.settings.image_registry), context_uri=context_uri,
+            dockerfile=variant.dockerfile, bases=variant.bases, build_args={"RUNNER_VERSION": runner_version()})
+
+    def upload_context(self, context_uri: str) -> None:
+        from airflow.sdk import ObjectStoragePath
+
+        path = ObjectStoragePath(context_uri, conn_id=self.settings.aws_conn_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(bundled_context())
+
+    def start(self, handle: HostHandle, commands: list[str], *, timeout_s: float, comment: str) -> dict[str, Any]:
+        """Send one script; what the caller needs to wait for it (a trigger, or `wait`)."""
+        command_id = ssm.send(self.ssm, instance_id=handle.host_id, commands=commands, timeout_s=int(timeout_s),
+                              comment=comment)
+        log.info("Sent SSM command %s to %s (%s): %s", command_id, handle.host_id, handle.instance_type, comment)
+        return {"command_id": command_id, "instance_id": handle.host_id,
+                "timeout_s": int(timeout_s) + COMMAND_DELIVERY_S}
+
+    def wait(self, started: dict[str, Any]) -> dict[str, Any]:
+        """Poll one invocation to its end (the non-deferrable path; the trigger does the same)."""
+        deadline = time.monotonic() + started["timeout_s"]
+        while True:
+            result = ssm.outcome(self.ssm, command_id=started["command_id"], instance_id=started["instance_id"])
+            if result["done"]:
+                return result
+            if time.monotonic() > deadline:
+                return {**result, "done": True, "status": "TimedOut",
+                        "stderr_tail": f"no end after {started['timeout_s']} s"}
+            time.sleep(self.settings.poll_interval_s)
+
+    def finish_prepare(self, handle: HostHandle, result: dict[str, Any]) -> dict[str, Any]:
+        if result["status"] != "Success":
+            raise RuntimeError(f"getting the runner image on {handle.host_id} ended {result['status']} "
+                               f"(exit {result['exit_code']}): {result['stderr_tail'][-1000:]}")
+        found = ssm.parse_container_output(result["stdout_tail"])
+        prepared = {"mode": "container", "image": found.get("image") or self.image_for(handle),
+                    "source": found.get("source") or "unknown", "digest": found.get("digest") or None}
+        log.info("Runner image on %s: %s", handle.host_id, prepared)
+        return prepared
+
+    def run_commands(self, handle: HostHandle, args: list[str], *, staging_uri: str, env: dict[str, str],
+                     prepared: dict[str, Any]) -> list[str]:
+        details = handle.details
+        identity = {"BENCHRUN_TARGET": "aws", "BENCHRUN_INSTANCE_ID": handle.host_id,
+                    "BENCHRUN_REGION": details.get("region", ""),
+                    "BENCHRUN_AVAILABILITY_ZONE": details.get("availability_zone", ""),
+                    "BENCHRUN_AMI_ID": details.get("ami_id", ""),
+                    "BENCHRUN_CONTAINER_DIGEST": prepared.get("digest") or ""}
+        return ssm.runner_script(image=prepared["image"], benchrun_args=args, staging_uri=staging_uri,
+                                 env={**identity, **env})
+
+    def finish_run(self, handle: HostHandle, result: dict[str, Any], *, staging_uri: str) -> RunOutcome:
+        """The run's outcome; its document counts only if the instance really uploaded it."""
+        from airflow.sdk import ObjectStoragePath
+
+        code = result["exit_code"] if isinstance(result.get("exit_code"), int) else -1
+        tail = result.get("stderr_tail") or ""
+        if result["status"] != "Success" and code == 0:
+            code = -1
+        if result["status"] != "Success":
+            tail = f"{tail}\nSSM status {result['status']} ({result.get('status_details')})".strip()
+        staged = ObjectStoragePath(staging_uri, conn_id=self.settings.aws_conn_id)
+        if not staged.exists():
+            tail = (f"{tail}\nno document at {staging_uri}: the instance uploaded nothing "
+                    f"(SSM said {result['status']}, exit {result.get('exit_code')})").strip()
+            return RunOutcome(staged_uri=None, exit_code=code if code else -1, stderr_tail=tail)
+        return RunOutcome(staged_uri=staging_uri, exit_code=code, stderr_tail=tail if code else "")
+
+    def prepare(self, handle: HostHandle, *, context_uri: str | None = None) -> dict[str, Any]:
+        if context_uri:
+            self.upload_context(context_uri)
+        started = self.start(handle, self.prepare_commands(handle, context_uri=context_uri), timeout_s=3600,
+                             comment=f"instance-benchmarks image for {handle.instance_type}")
+        return self.finish_prepare(handle, self.wait(started))
 
     def run(self, handle: HostHandle, args: list[str], *, staging_uri: str, timeout_s: float,
-            env: dict[str, str]) -> RunOutcome:
-        self._refuse()
+            env: dict[str, str], prepared: dict[str, Any] | None = None) -> RunOutcome:
+        commands = self.run_commands(handle, args, staging_uri=staging_uri, env=env,
+                                     prepared=prepared or {"image": self.image_for(handle)})
+        started = self.start(handle, commands, timeout_s=timeout_s,
+                             comment=f"instance-benchmarks {args[0]} on {handle.instance_type}")
+        return self.finish_run(handle, self.wait(started), staging_uri=staging_uri)
 
     def terminate(self, handle: HostHandle) -> None:
-        self._refuse()
+        terminate_instances(self.ec2, [handle.host_id])
+        log.info("%s (%s) is terminated", handle.host_id, handle.instance_type)
+
+
+def _parse_time(text: str) -> float:
+    import datetime
+
+    return datetime.datetime.fromisoformat(text).timestamp()

@@ -111,7 +111,7 @@ class LocalHost(Host):
         return HostHandle(target="local", host_id=socket.gethostname(), instance_type=plan["instance_type"],
                           details={"tags": tags})
 
-    def prepare(self, handle: HostHandle) -> dict[str, Any]:
+    def prepare(self, handle: HostHandle, *, context_uri: str | None = None) -> dict[str, Any]:
         engine = docker_engine_status()
         log.info("Docker engine: %s; building the benchmarks bare on this host", engine)
         code, out, tail = self._benchrun(["build"], timeout_s=1800)
@@ -120,7 +120,7 @@ class LocalHost(Host):
         return {"mode": "bare", "docker_engine": engine, "built": json.loads(out)}
 
     def run(self, handle: HostHandle, args: list[str], *, staging_uri: str, timeout_s: float,
-            env: dict[str, str]) -> RunOutcome:
+            env: dict[str, str], prepared: dict[str, Any] | None = None) -> RunOutcome:
         from airflow.sdk import ObjectStoragePath
 
         with tempfile.TemporaryDirectory(prefix="benchrun-out-") as tmp:

@@ -104,9 +104,12 @@ def test_docker_engine_status_with_and_without_an_engine(monkeypatch):
     assert local.docker_engine_status() == "not available (DockerException)"
 
 
-def test_aws_target_refuses_clearly_until_it_exists():
-    with pytest.raises(NotImplementedError, match="target=aws is not implemented yet"):
-        get_host("aws").specs(["m7i.large"])
+def test_aws_target_takes_its_settings_from_the_params():
+    host = get_host("aws", {"aws_conn_id": "bench", "region": "eu-west-1", "market": "spot",
+                            "subnet_ids": ["subnet-0123456789abcdef0"]})
+
+    assert host.settings.aws_conn_id == "bench" and host.settings.region == "eu-west-1"
+    assert host.settings.market == "spot" and host.settings.subnet_ids == ("subnet-0123456789abcdef0",)
 
 
 def test_unknown_target():

@@ -1,0 +1,58 @@
+"""CloudWatch metrics for each stored document: the raw samples, so CloudWatch's own statistics are honest.
+
+Namespace `InstanceBenchmarks`; metric `<benchmark>/<metric>` (e.g. `stream/triad`,
+`hpl/gflops`); dimensions InstanceType, Family (intel, amd, graviton), Architecture
+and Placement. Every repetition is sent as a value (PutMetricData's Values/Counts),
+so alarms and dashboards see the spread, not one convenient number. The Amazon
+provider has no CloudWatch metrics hook: the client comes from AwsBaseHook.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "InstanceBenchmarks"
+UNITS = {"GB/s": "Gigabytes/Second", "GFLOPS": "None"}
+MAX_METRICS_PER_CALL = 1000  # PutMetricData's limit on metric data items per request
+
+
+def metric_data(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    from instance_benchmarks.analysis import GROUP_KEYS, rows_frame
+
+    rows = rows_frame([doc])
+    if rows.empty:
+        return []
+    architecture = (doc.get("system") or {}).get("architecture") or "unknown"
+    timestamp = datetime.datetime.fromisoformat(doc["finished_at"] or doc["started_at"])
+    data = []
+    for keys, group in rows.groupby(GROUP_KEYS, sort=True):
+        row = dict(zip(GROUP_KEYS, keys, strict=True))
+        data.append({
+            "MetricName": f"{row['benchmark']}/{row['metric']}",
+            "Dimensions": [{"Name": "InstanceType", "Value": row["instance_type"]},
+                           {"Name": "Family", "Value": row["family"]},
+                           {"Name": "Architecture", "Value": architecture},
+                           {"Name": "Placement", "Value": row["placement"]}],
+            "Timestamp": timestamp,
+            "Values": [float(v) for v in group["value"]],
+            "Counts": [1.0] * len(group),
+            "Unit": UNITS.get(row["unit"], "None"),
+        })
+    return data
+
+
+def put_document_metrics(doc: dict[str, Any], *, aws_conn_id: str | None, region_name: str | None) -> int:
+    """Put the document's samples; returns how many metric data items were sent."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    data = metric_data(doc)
+    client = AwsBaseHook(aws_conn_id=aws_conn_id, region_name=region_name, client_type="cloudwatch").conn
+    for start in range(0, len(data), MAX_METRICS_PER_CALL):
+        client.put_metric_data(Namespace=NAMESPACE, MetricData=data[start:start + MAX_METRICS_PER_CALL])
+    log.info("Put %d metric(s) in CloudWatch namespace %s for %s", len(data), NAMESPACE,
+             doc["provenance"]["instance_type"])
+    return len(data)

@@ -1,0 +1,127 @@
+"""Triggers that wait on SSM for one explicit instance: its agent online, one command's end.
+
+The provider's SsmRunCommandTrigger lists a command's invocations and waits on all of
+them; these wait on the one instance a mapped task owns, and end with an event that
+says why (instance gone, agent never online, timeout) instead of a bare waiter error.
+Each poll runs the provider hooks' boto3 clients in a thread, so the triggerer's
+event loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+GONE_STATES = frozenset({"shutting-down", "terminated", "stopping", "stopped"})
+
+
+class _SsmPollTrigger(BaseTrigger):
+    def __init__(self, *, instance_id: str, aws_conn_id: str | None, region_name: str | None,
+                 poll_interval: float = 15.0, timeout: float = 900.0) -> None:
+        super().__init__()
+        self.instance_id = instance_id
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+
+    def _fields(self) -> dict[str, Any]:
+        return {"instance_id": self.instance_id, "aws_conn_id": self.aws_conn_id, "region_name": self.region_name,
+                "poll_interval": self.poll_interval, "timeout": self.timeout}
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return f"{type(self).__module__}.{type(self).__qualname__}", self._fields()
+
+    def _ssm(self) -> Any:
+        from airflow.providers.amazon.aws.hooks.ssm import SsmHook
+
+        return SsmHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).conn
+
+    def _instance_state(self) -> tuple[str, str]:
+        from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
+
+        ec2 = EC2Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, api_type="client_type").conn
+        reservations = ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"]
+        instance = reservations[0]["Instances"][0]
+        return instance["State"]["Name"], (instance.get("StateReason") or {}).get("Message", "")
+
+    async def _poll(self, poll) -> AsyncIterator[TriggerEvent]:
+        """Call `poll()` (in a thread) until it returns an event payload or the timeout passes."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                payload = await asyncio.to_thread(poll)
+            except Exception as exc:  # noqa: BLE001 - ends as a failure event that says what failed
+                yield TriggerEvent({"status": "error", **self._identity(),
+                                    "message": f"polling {self.instance_id} failed: {type(exc).__name__}: {exc}"})
+                return
+            if payload is not None:
+                yield TriggerEvent({**self._identity(), **payload})
+                return
+            if time.monotonic() > deadline:
+                yield TriggerEvent({"status": "timeout", **self._identity(),
+                                    "message": self.timeout_message()})
+                return
+            await asyncio.sleep(self.poll_interval)
+
+    def _identity(self) -> dict[str, Any]:
+        return {"instance_id": self.instance_id}
+
+    def timeout_message(self) -> str:
+        raise NotImplementedError
+
+
+class SsmAgentOnlineTrigger(_SsmPollTrigger):
+    """Fires once the instance's SSM agent answers pings, or when the instance is gone or time is up."""
+
+    def timeout_message(self) -> str:
+        return (f"the SSM agent on {self.instance_id} was not online after {self.timeout:.0f} s: check that the "
+                f"instance profile grants AmazonSSMManagedInstanceCore and that the subnet reaches the SSM "
+                f"endpoints (a NAT gateway, VPC endpoints, or public_ip=true in a public subnet)")
+
+    def check(self) -> dict[str, Any] | None:
+        from instance_benchmarks import ssm
+
+        state, reason = self._instance_state()
+        if state in GONE_STATES:
+            return {"status": "error", "message": f"{self.instance_id} is {state} before its agent came online"
+                                                  + (f": {reason}" if reason else "")}
+        ping = ssm.agent_status(self._ssm(), self.instance_id)
+        self.log.info("%s is %s, SSM agent %s", self.instance_id, state, ping or "not registered yet")
+        return {"status": "success", "state": state, "ping": ping} if ping == "Online" else None
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        async for event in self._poll(self.check):
+            yield event
+
+
+class SsmCommandTrigger(_SsmPollTrigger):
+    """Fires when one command's invocation on this instance reaches a terminal status (or time is up)."""
+
+    def __init__(self, *, command_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.command_id = command_id
+
+    def _fields(self) -> dict[str, Any]:
+        return {**super()._fields(), "command_id": self.command_id}
+
+    def _identity(self) -> dict[str, Any]:
+        return {"instance_id": self.instance_id, "command_id": self.command_id}
+
+    def timeout_message(self) -> str:
+        return f"SSM command {self.command_id} on {self.instance_id} did not end within {self.timeout:.0f} s"
+
+    def check(self) -> dict[str, Any] | None:
+        from instance_benchmarks import ssm
+
+        result = ssm.outcome(self._ssm(), command_id=self.command_id, instance_id=self.instance_id)
+        self.log.info("SSM command %s on %s: %s", self.command_id, self.instance_id, result["status"])
+        return {"status": "done", "command_id": self.command_id, "outcome": result} if result["done"] else None
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        async for event in self._poll(self.check):
+            yield event

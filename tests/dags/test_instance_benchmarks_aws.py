@@ -1,0 +1,178 @@
+"""instance_benchmarks with target=aws through dag.test(), against moto_server and the AWS-gap fakes.
+
+moto (on 127.0.0.1, reached through an `aws_default` connection with endpoint_url, as a
+user would point the DAG at any endpoint) serves EC2, S3, IAM, CloudWatch and the public
+SSM parameters; tests/fakes/aws.py fills what moto lacks: Service Quotas for EC2, SSM
+agent registration, and SSM command execution (the scripts run on this machine, where
+the real runner benchmarks and uploads its document into moto's S3).
+"""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+import requests
+
+from instance_benchmarks import cli
+from instance_benchmarks.results import schema_errors
+from tests.conftest import MOTO_ENV
+from tests.fakes.aws import AwsGaps, FakeSsm
+from tests.fakes.service_quotas import FakeServiceQuotas
+
+pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.e2e]
+
+BUCKET = "bench-results"
+REGION = "us-east-1"
+STORED = {"m7i.large": "intel", "c7i.large": "intel", "m7a.large": "amd", "c7a.large": "amd",
+          "m7g.large": "graviton", "c7g.large": "graviton"}
+NO_CAPACITY = "m6i.large"  # InsufficientInstanceCapacity in every zone
+OVER_QUOTA = "c7g.16xlarge"  # 64 vCPUs against a Standard on-demand quota of 32
+STANDARD_ON_DEMAND = "L-1216C47A"
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def aws_world(monkeypatch, endpoint: str, *, ssm_executes: bool) -> tuple[AwsGaps, FakeSsm | None]:
+    """A fresh moto account with the results bucket and instance profile, and the gap fakes installed."""
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    for name, value in MOTO_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({
+        "conn_type": "aws", "login": "testing", "password": "testing",
+        "extra": {"endpoint_url": endpoint, "region_name": REGION}}))
+    boto3.client("s3", region_name=REGION, endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+    iam = boto3.client("iam", region_name=REGION, endpoint_url=endpoint)
+    iam.create_instance_profile(InstanceProfileName="instance-benchmarks")
+    gaps = AwsGaps().install(monkeypatch)
+    gaps.add_service_quotas(FakeServiceQuotas({STANDARD_ON_DEMAND: 32.0}))
+    fake_ssm = FakeSsm(endpoint_url=endpoint)
+    if ssm_executes:
+        fake_ssm.install(gaps)
+    else:  # moto's own SendCommand/GetCommandInvocation (they execute nothing); only registration is faked
+        gaps.on("ssm", "DescribeInstanceInformation", lambda c, p, _: fake_ssm.describe_instance_information(c, p))
+    return gaps, fake_ssm
+
+
+def conf(instance_types: list[str]) -> dict:
+    return {"target": "aws", "instance_types": instance_types, "profile": "quick", "repetitions": 2,
+            "time_budget_s": 60, "results_uri": f"s3://{BUCKET}/ib", "poll_interval_s": 0.2}
+
+
+def s3_json(endpoint: str, key: str) -> dict:
+    body = boto3.client("s3", region_name=REGION, endpoint_url=endpoint).get_object(Bucket=BUCKET, Key=key)["Body"]
+    return json.loads(body.read())
+
+
+def s3_keys(endpoint: str, prefix: str) -> list[str]:
+    pages = boto3.client("s3", region_name=REGION, endpoint_url=endpoint).get_paginator("list_objects_v2")
+    return [o["Key"] for page in pages.paginate(Bucket=BUCKET, Prefix=prefix) for o in page.get("Contents", [])]
+
+
+def project_instances(endpoint: str, run_id: str) -> list[dict]:
+    ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=endpoint)
+    filters = [{"Name": "tag:project", "Values": ["instance-benchmarks"]}, {"Name": "tag:run-id", "Values": [run_id]}]
+    return [i for r in ec2.describe_instances(Filters=filters)["Reservations"] for i in r["Instances"]]
+
+
+@pytest.fixture(scope="module")
+def full_run(moto_endpoint, tmp_path_factory):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        gaps, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=True)
+        gaps.fail_run_instances({NO_CAPACITY})
+        try:
+            dag_run = cli.load_dag().test(run_conf=conf([*STORED, NO_CAPACITY, OVER_QUOTA]))
+        finally:
+            fake_ssm.close()
+        yield dag_run, gaps, fake_ssm
+
+
+def test_every_healthy_type_is_stored_valid_with_its_instance_provenance(full_run, moto_endpoint):
+    dag_run, _, _ = full_run
+
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+    keys = [k for k in s3_keys(moto_endpoint, "ib/results/v1/") if k.endswith(".json")]
+    by_type = {k.split("instance_type=")[1].split("/")[0]: k for k in keys}
+    assert sorted(by_type) == sorted(STORED)
+    for instance_type, family in STORED.items():
+        key = by_type[instance_type]
+        assert key.startswith(f"ib/results/v1/region={REGION}/family={family}/instance_type={instance_type}/date=")
+        doc = s3_json(moto_endpoint, key)
+        assert schema_errors(doc) == []
+        prov = doc["provenance"]
+        assert prov["target"] == "aws" and prov["region"] == REGION and prov["instance_id"].startswith("i-")
+        assert prov["availability_zone"].startswith(REGION) and prov["ami_id"].startswith("ami-")
+        assert doc["host"]["instance_type"] == instance_type and doc["host"]["instance_id"] == prov["instance_id"]
+        assert prov["container"]["source"] == "built"  # no image_registry: built on the instance
+        assert all(run["passed"] for run in doc["hpl"]["runs"]) and len(doc["hpl"]["runs"]) == 2
+
+
+def test_every_instance_was_tagged_and_ends_terminated(full_run, moto_endpoint):
+    dag_run, _, _ = full_run
+
+    instances = project_instances(moto_endpoint, dag_run.run_id)
+    assert sorted(i["InstanceType"] for i in instances) == sorted(STORED)
+    for instance in instances:
+        tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
+        assert instance["State"]["Name"] == "terminated", instance["InstanceId"]
+        assert tags["dag-id"] == "instance_benchmarks" and tags["map-index"].isdigit() and tags["expires-at"]
+        assert instance["MetadataOptions"]["HttpTokens"] == "required"
+
+
+def test_capacity_and_quota_skips_are_recorded_and_summarised(full_run, moto_endpoint):
+    dag_run, _, _ = full_run
+
+    summary = s3_json(moto_endpoint, "ib/reports/latest/summary.json")
+    skipped = {s["instance_type"]: s for s in summary["skipped"]}
+    assert sorted(skipped) == sorted([NO_CAPACITY, OVER_QUOTA])
+    assert skipped[NO_CAPACITY]["stage"] == "provision"
+    assert "InsufficientInstanceCapacity" in skipped[NO_CAPACITY]["reason"]
+    assert skipped[OVER_QUOTA]["stage"] == "quota_check"
+    assert "needs 64 vCPUs" in skipped[OVER_QUOTA]["reason"] and "is 32" in skipped[OVER_QUOTA]["reason"]
+    assert summary["run_id"] == dag_run.run_id and len(summary["documents"]) == len(STORED)
+    assert summary["quarantined"] == []
+
+
+def test_each_stage_was_one_ssm_command_on_its_own_instance(full_run):
+    _, _, fake_ssm = full_run
+
+    assert len(fake_ssm.sent) == 3 * len(STORED)  # container, stream, hpl
+    assert all(len(s["InstanceIds"]) == 1 and s["DocumentName"] == "AWS-RunShellScript" for s in fake_ssm.sent)
+    assert {i.status for i in fake_ssm.invocations.values()} == {"Success"}
+
+
+def test_metrics_are_put_per_instance_type(full_run, moto_endpoint):
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION, endpoint_url=moto_endpoint)
+
+    metrics = cloudwatch.list_metrics(Namespace="InstanceBenchmarks")["Metrics"]
+    types = {d["Value"] for m in metrics for d in m["Dimensions"] if d["Name"] == "InstanceType"}
+    assert types == set(STORED)
+    names = {m["MetricName"] for m in metrics}
+    assert {"stream/triad", "hpl/gflops"} <= names
+
+
+def test_plain_moto_runs_nothing_every_type_fails_and_nothing_is_left_running(moto_endpoint, monkeypatch):
+    _, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=False)
+
+    dag_run = cli.load_dag().test(run_conf=conf(["m7i.large", "m7g.large"]))
+
+    assert str(dag_run.state) in ("failed", "DagRunState.FAILED")
+    assert s3_keys(moto_endpoint, "ib/results/") == []
+    reasons = {key.split("/")[-2]: s3_json(moto_endpoint, key)["reasons"]
+               for key in s3_keys(moto_endpoint, "ib/quarantine/") if key.endswith("reason.json")}
+    assert sorted(reasons) == ["m7g.large", "m7i.large"]
+    for found in reasons.values():
+        assert any("the instance uploaded nothing" in r for r in found), found
+    instances = project_instances(moto_endpoint, dag_run.run_id)
+    assert len(instances) == 2 and {i["State"]["Name"] for i in instances} == {"terminated"}
+    assert fake_ssm.invocations == {}  # moto answered SendCommand; nothing ran here

@@ -1,0 +1,229 @@
+"""Fakes for exactly the AWS APIs moto lacks, installed at botocore's API-call layer.
+
+moto (5.2.5) executes no SSM command, has no DescribeInstanceInformation and no EC2
+service quotas (../shared/FACTS.md). `AwsGaps` routes those operations to fakes that
+behave like AWS and passes every other call to moto unchanged, so the code under test
+uses its real hooks, clients, paginators and waiters. It patches
+`botocore.client.BaseClient._make_api_call` in this process: the DAG's tasks and
+triggers run in-process under `dag.test()`, so they see it.
+
+`FakeSsm` is an SSM executor: SendCommand starts the AWS-RunShellScript commands with
+bash on this machine, with stand-ins for the instance's `docker`, `aws` and
+`cloud-init` (tests/fakes/instance_bin): `docker run` runs the real benchrun bare,
+`aws s3 cp` uploads into moto's S3. The benchmarks really run; only "this machine is
+the instance" is pretended, and the documents say so (their system section is this
+machine's CPU).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+
+from tests.fakes.service_quotas import FakeServiceQuotas
+
+INSTANCE_BIN = Path(__file__).resolve().parent / "instance_bin"
+OUTPUT_LIMIT = 24_000  # SSM keeps the first 24,000 characters of each stream
+REPO = Path(__file__).resolve().parents[2]
+
+Handler = Callable[[BaseClient, dict[str, Any], Callable[[], Any]], Any]
+
+
+def client_error(code: str, message: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+class AwsGaps:
+    """(service, operation) -> handler(client, params, passthrough); everything else goes to moto."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[tuple[str, str], Handler] = {}
+        self.calls: list[tuple[str, str]] = []
+
+    def on(self, service: str, operation: str, handler: Handler) -> None:
+        self.handlers[(service, operation)] = handler
+
+    def install(self, monkeypatch) -> AwsGaps:
+        original = BaseClient._make_api_call
+        gaps = self
+
+        def _make_api_call(client, operation_name, api_params):
+            service = client.meta.service_model.service_name
+            gaps.calls.append((service, operation_name))
+            handler = gaps.handlers.get((service, operation_name))
+            if handler is None:
+                return original(client, operation_name, api_params)
+            return handler(client, api_params, lambda: original(client, operation_name, api_params))
+
+        monkeypatch.setattr(BaseClient, "_make_api_call", _make_api_call)
+        return self
+
+    def add_service_quotas(self, quotas: FakeServiceQuotas) -> None:
+        self.on("service-quotas", "ListServiceQuotas", lambda c, p, _: quotas.answer("list_service_quotas", p))
+        self.on("service-quotas", "ListAWSDefaultServiceQuotas",
+                lambda c, p, _: quotas.answer("list_aws_default_service_quotas", p))
+
+    def fail_run_instances(self, instance_types: set[str], code: str = "InsufficientInstanceCapacity") -> None:
+        """RunInstances for these types fails in every zone, as AWS does when it has no capacity."""
+
+        def handler(client, params, passthrough):
+            if params.get("InstanceType") in instance_types:
+                zone = params.get("NetworkInterfaces", [{}])[0].get("SubnetId", "?")
+                raise client_error(code, f"We currently do not have sufficient {params['InstanceType']} capacity "
+                                         f"in the Availability Zone you requested ({zone}).", "RunInstances")
+            return passthrough()
+
+        self.on("ec2", "RunInstances", handler)
+
+
+@dataclass
+class _Invocation:
+    command_id: str
+    instance_id: str
+    process: subprocess.Popen
+    stdout: Path
+    stderr: Path
+    started: float
+    timeout_s: float
+    status: str = "InProgress"
+    status_details: str = "InProgress"
+    code: int = -1
+
+
+@dataclass
+class FakeSsm:
+    """SSM Run Command and agent registration for moto's EC2 instances, executed on this machine.
+
+    `agent_polls_before_online`: DescribeInstanceInformation answers nothing for a new
+    instance this many times first, as AWS does while the agent registers.
+    """
+
+    endpoint_url: str
+    agent_polls_before_online: int = 1
+    offline_instance_ids: set[str] = field(default_factory=set)
+    invocations: dict[tuple[str, str], _Invocation] = field(default_factory=dict)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    _agent_polls: dict[str, int] = field(default_factory=dict)
+    _workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="fake-ssm-")))
+    _ids: itertools.count = field(default_factory=itertools.count)
+
+    def install(self, gaps: AwsGaps) -> FakeSsm:
+        gaps.on("ssm", "SendCommand", lambda c, p, _: self.send_command(c, p))
+        gaps.on("ssm", "GetCommandInvocation", lambda c, p, _: self.get_command_invocation(p))
+        gaps.on("ssm", "DescribeInstanceInformation", lambda c, p, _: self.describe_instance_information(c, p))
+        return self
+
+    def _running(self, client: BaseClient, instance_ids: list[str]) -> dict[str, dict[str, Any]]:
+        import boto3
+
+        ec2 = boto3.client("ec2", region_name=client.meta.region_name, endpoint_url=self.endpoint_url,
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        found = {}
+        for reservation in ec2.describe_instances(InstanceIds=instance_ids)["Reservations"]:
+            for instance in reservation["Instances"]:
+                if instance["State"]["Name"] == "running":
+                    found[instance["InstanceId"]] = instance
+        return found
+
+    def describe_instance_information(self, client: BaseClient, params: dict[str, Any]) -> dict[str, Any]:
+        wanted = [v for f in params.get("Filters", []) if f["Key"] == "InstanceIds" for v in f["Values"]]
+        answer = []
+        for instance_id, instance in self._running(client, wanted).items():
+            polls = self._agent_polls.get(instance_id, 0)
+            self._agent_polls[instance_id] = polls + 1
+            if instance_id in self.offline_instance_ids or polls < self.agent_polls_before_online:
+                continue
+            answer.append({"InstanceId": instance_id, "PingStatus": "Online", "PlatformType": "Linux",
+                           "PlatformName": "Amazon Linux", "AgentVersion": "3.3.0.0",
+                           "ResourceType": "EC2Instance", "IPAddress": instance.get("PrivateIpAddress")})
+        return {"InstanceInformationList": answer}
+
+    def send_command(self, client: BaseClient, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("DocumentName") != "AWS-RunShellScript":
+            raise client_error("InvalidDocument", f"fake SSM runs AWS-RunShellScript only, not "
+                                                  f"{params.get('DocumentName')}", "SendCommand")
+        instance_ids = params["InstanceIds"]
+        running = self._running(client, instance_ids)
+        missing = [i for i in instance_ids if i not in running or i in self.offline_instance_ids]
+        if missing:
+            raise client_error("InvalidInstanceId", f"Instances {missing} not in a valid state for account",
+                               "SendCommand")
+        command_id = str(uuid.uuid4())
+        script = "\n".join(params["Parameters"]["commands"])
+        timeout_s = float(params["Parameters"].get("executionTimeout", ["3600"])[0])
+        self.sent.append({"CommandId": command_id, **params})
+        for instance_id in instance_ids:
+            self.invocations[(command_id, instance_id)] = self._start(command_id, instance_id, script,
+                                                                      running[instance_id], timeout_s)
+        return {"Command": {"CommandId": command_id, "DocumentName": params["DocumentName"],
+                            "InstanceIds": instance_ids, "Status": "Pending"}}
+
+    def _start(self, command_id: str, instance_id: str, script: str, instance: dict[str, Any],
+               timeout_s: float) -> _Invocation:
+        directory = self._workdir / f"{next(self._ids):03d}-{instance_id}"
+        directory.mkdir(parents=True)
+        bin_dir = directory / "bin"
+        bin_dir.mkdir()
+        for tool in INSTANCE_BIN.iterdir():  # the stand-ins, run by this interpreter (it has boto3)
+            target = bin_dir / tool.name
+            target.write_text(f"#!{sys.executable}\n" + tool.read_text())
+            target.chmod(0o755)
+        env = {
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "HOME": str(directory),
+            "TMPDIR": str(directory),
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": instance["Placement"]["AvailabilityZone"][:-1],
+            "FAKE_INSTANCE_BENCHRUN": str(REPO / "include" / "containers" / "runner" / "benchrun"),
+            "BENCHRUN_BUILD_DIR": os.environ.get("BENCHRUN_BUILD_DIR", str(REPO / ".build" / "local")),
+        }
+        stdout, stderr = directory / "stdout", directory / "stderr"
+        with stdout.open("w") as out, stderr.open("w") as err:
+            process = subprocess.Popen(["bash", "-c", script], stdout=out, stderr=err, env=env, cwd=directory,
+                                       start_new_session=True)
+        return _Invocation(command_id=command_id, instance_id=instance_id, process=process, stdout=stdout,
+                           stderr=stderr, started=time.monotonic(), timeout_s=timeout_s)
+
+    def get_command_invocation(self, params: dict[str, Any]) -> dict[str, Any]:
+        invocation = self.invocations.get((params["CommandId"], params["InstanceId"]))
+        if invocation is None:
+            raise client_error("InvocationDoesNotExist", "", "GetCommandInvocation")
+        if invocation.status == "InProgress":
+            code = invocation.process.poll()
+            if code is None and time.monotonic() - invocation.started > invocation.timeout_s:
+                os.killpg(invocation.process.pid, 9)
+                invocation.process.wait()
+                invocation.status, invocation.status_details = "TimedOut", "ExecutionTimedOut"
+            elif code is not None:
+                invocation.code = code
+                invocation.status = invocation.status_details = "Success" if code == 0 else "Failed"
+        return {
+            "CommandId": invocation.command_id,
+            "InstanceId": invocation.instance_id,
+            "DocumentName": "AWS-RunShellScript",
+            "Status": invocation.status,
+            "StatusDetails": invocation.status_details,
+            "ResponseCode": invocation.code,
+            "StandardOutputContent": invocation.stdout.read_text()[:OUTPUT_LIMIT],
+            "StandardErrorContent": invocation.stderr.read_text()[:OUTPUT_LIMIT],
+        }
+
+    def close(self) -> None:
+        for invocation in self.invocations.values():
+            if invocation.process.poll() is None:
+                os.killpg(invocation.process.pid, 9)
+                invocation.process.wait()

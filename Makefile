@@ -21,12 +21,13 @@ export AIRFLOW__CORE__PARALLELISM ?= 4
 export PYTHONPATH := $(CURDIR)/plugins
 export BENCHRUN_BUILD_DIR := $(CURDIR)/.build/local
 
-.PHONY: help setup deps run test lint up clean
+.PHONY: help setup deps run test lint up clean aws-smoke
 
 help:
 	@echo "make run [CONF='{\"profile\": \"standard\"}']   benchmark this machine through the DAG"
 	@echo "make test                                     ruff and pytest"
 	@echo "make up                                       airflow standalone with this project's DAGs"
+	@echo "make aws-smoke RESULTS_URI=s3://bucket/prefix  one c7g.medium on AWS (needs credentials; see README)"
 
 $(BIN)/.requirements-installed: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +53,15 @@ lint: $(BIN)/.requirements-installed
 
 test: setup lint
 	$(BIN)/pytest
+
+# One small instance on real AWS, under a dollar: c7g.medium, quick profile, 10-minute budget.
+SMOKE_CONF = {"target": "aws", "instance_types": ["c7g.medium"], "profile": "quick", "time_budget_s": 600, "results_uri": "$(RESULTS_URI)"}
+AWS_CONF ?= {}
+aws-smoke: setup
+	@test -n "$(RESULTS_URI)" || { echo "usage: make aws-smoke RESULTS_URI=s3://bucket/prefix [AWS_CONF='{\"region\": \"eu-west-1\"}']"; exit 2; }
+	$(BIN)/python -c 'import json,sys; print(json.dumps({**json.loads(sys.argv[1]), **json.loads(sys.argv[2])}))' \
+	    '$(SMOKE_CONF)' '$(AWS_CONF)' > $(AIRFLOW_HOME)/aws-smoke-conf.json
+	$(BIN)/python -m instance_benchmarks.cli run --conf "$$(cat $(AIRFLOW_HOME)/aws-smoke-conf.json)"
 
 up: setup
 	@echo "Airflow UI: http://localhost:8080  (user admin; password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"

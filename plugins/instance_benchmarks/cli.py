@@ -36,7 +36,8 @@ def _ci(summary: dict[str, Any]) -> str:
     return f"{summary['mean']:.2f} ± {summary['ci95_high'] - summary['mean']:.2f}"
 
 
-def format_summary(summary: dict[str, Any]) -> str:
+def format_summary(summary: dict[str, Any], *, store: Any = None) -> str:
+    """`store`: the ResultStore the documents are read from (its connection opens s3:// URIs)."""
     lines = [f"Run {summary['run_id']}"]
     kernel_order = {kernel: i for i, kernel in enumerate(("copy", "scale", "add", "triad"))}
     stream = sorted((s for s in summary["summaries"] if s["benchmark"] == "stream"),
@@ -48,9 +49,13 @@ def format_summary(summary: dict[str, Any]) -> str:
             lines.append(f"  {s['instance_type']:<10} {s['placement']:<10} {s['threads']:>3}  {s['metric']:<6} "
                          f"{_ci(s):>24} {s['n']:>3}")
     for uri in summary["documents"]:
-        from airflow.sdk import ObjectStoragePath
+        if store is not None:
+            path = store.path(uri)
+        else:
+            from airflow.sdk import ObjectStoragePath
 
-        doc = json.loads(ObjectStoragePath(uri).read_text())
+            path = ObjectStoragePath(uri)
+        doc = json.loads(path.read_text())
         hpl = doc.get("hpl")
         if not hpl:
             continue
@@ -69,6 +74,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     for q in summary["quarantined"]:
         lines.append(f"Quarantined: {q['instance_type']} at {q['uri']}")
         lines += [f"  - {reason}" for reason in q["reasons"]]
+    for skipped in summary.get("skipped", []):
+        lines.append(f"Skipped: {skipped['instance_type']} at {skipped['stage']}: {skipped['reason']}")
     lines += ["Report:", f"  {summary['report_uri']}"]
     return "\n".join(lines)
 
@@ -83,9 +90,8 @@ def open_in_browser(uri: str) -> None:
 
 
 def run(conf: dict[str, Any]) -> int:
-    from airflow.sdk import ObjectStoragePath
-
-    from instance_benchmarks.params import default_results_uri
+    from instance_benchmarks.params import benchmark_params
+    from instance_benchmarks.results import ResultStore
 
     dag = load_dag()
     try:
@@ -95,15 +101,17 @@ def run(conf: dict[str, Any]) -> int:
             print(f"\nThe DAG conf was refused: {exc}", file=sys.stderr)
             return 2
         raise
-    results_uri = conf.get("results_uri") or default_results_uri()
-    summary_path = ObjectStoragePath(results_uri) / "reports" / "latest" / "summary.json"
+    defaults = benchmark_params()
+    store = ResultStore(conf.get("results_uri") or defaults["results_uri"].value,
+                        conn_id=conf.get("aws_conn_id") or defaults["aws_conn_id"].value)
+    summary_path = store.root / "reports" / "latest" / "summary.json"
     print()
     print(f"DAG run {dag_run.run_id}: {dag_run.state}")
     if summary_path.exists():
         summary = json.loads(summary_path.read_text())
         if summary["run_id"] == dag_run.run_id:
-            summary["report_uri"] = str(summary_path.parent / "index.html")
-            print(format_summary(summary))
+            summary["report_uri"] = (summary_path.parent / "index.html").as_uri()
+            print(format_summary(summary, store=store))
             open_in_browser(summary["report_uri"])
     return 0 if str(dag_run.state) in ("success", "DagRunState.SUCCESS") else 1
 

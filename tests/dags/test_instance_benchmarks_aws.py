@@ -86,7 +86,8 @@ def project_instances(endpoint: str, run_id: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def full_run(moto_endpoint, tmp_path_factory):
+def full_run(moto_endpoint):
+    """The eight-type run; the fakes are uninstalled once it ends (moto keeps its state for the checks)."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         gaps, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=True)
         gaps.fail_run_instances({NO_CAPACITY})
@@ -94,7 +95,7 @@ def full_run(moto_endpoint, tmp_path_factory):
             dag_run = cli.load_dag().test(run_conf=conf([*STORED, NO_CAPACITY, OVER_QUOTA]))
         finally:
             fake_ssm.close()
-        yield dag_run, gaps, fake_ssm
+    return dag_run, set(gaps.calls), fake_ssm
 
 
 def test_every_healthy_type_is_stored_valid_with_its_instance_provenance(full_run, moto_endpoint):
@@ -159,6 +160,24 @@ def test_metrics_are_put_per_instance_type(full_run, moto_endpoint):
     assert types == set(STORED)
     names = {m["MetricName"] for m in metrics}
     assert {"stream/triad", "hpl/gflops"} <= names
+
+
+IAM_PREFIX = {"ec2": "ec2", "ssm": "ssm", "service-quotas": "servicequotas", "cloudwatch": "cloudwatch"}
+
+
+def test_the_airflow_role_policy_grants_every_call_the_run_made(full_run):
+    """boto3 calls seen at botocore's API layer (S3 goes through s3fs/aiobotocore: checked by hand in the README)."""
+    from instance_benchmarks import INCLUDE_DIR
+
+    _, calls, _ = full_run
+    policy = json.loads((INCLUDE_DIR / "iam" / "airflow-role-policy.json").read_text())
+    granted = {action for statement in policy["Statement"] for action in
+               ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])}
+    made = {f"{IAM_PREFIX[service]}:{operation}" for service, operation in calls if service in IAM_PREFIX}
+
+    assert {"ec2:RunInstances", "ssm:SendCommand", "servicequotas:ListServiceQuotas",
+            "cloudwatch:PutMetricData"} <= made
+    assert made - granted == set()
 
 
 def test_plain_moto_runs_nothing_every_type_fails_and_nothing_is_left_running(moto_endpoint, monkeypatch):

@@ -110,7 +110,7 @@ class FakeSsm:
     instance this many times first, as AWS does while the agent registers.
     """
 
-    endpoint_url: str
+    endpoint_url: str | None = None  # moto_server's; None for in-process mock_aws
     agent_polls_before_online: int = 1
     offline_instance_ids: set[str] = field(default_factory=set)
     invocations: dict[tuple[str, str], _Invocation] = field(default_factory=dict)
@@ -184,7 +184,7 @@ class FakeSsm:
             "PATH": f"{bin_dir}:{os.environ['PATH']}",
             "HOME": str(directory),
             "TMPDIR": str(directory),
-            "AWS_ENDPOINT_URL": self.endpoint_url,
+            **({"AWS_ENDPOINT_URL": self.endpoint_url} if self.endpoint_url else {}),
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": instance["Placement"]["AvailabilityZone"][:-1],

@@ -40,7 +40,7 @@ def run_script(commands, instance, **env):
     return proc, calls
 
 
-def test_script_pulls_runs_and_uploads(instance):
+def test_runner_script_runs_in_the_prepared_image_and_uploads(instance):
     commands = ssm.runner_script(image="123.dkr.ecr.us-east-1.amazonaws.com/bench:intel-0.1.0",
                                  benchrun_args=["stream", "--repetitions", "5"],
                                  staging_uri="s3://bucket/staging/run/m7i.large/stream.json",
@@ -49,12 +49,12 @@ def test_script_pulls_runs_and_uploads(instance):
     proc, calls = run_script(commands, instance)
 
     assert proc.returncode == 0, proc.stderr
-    assert [c[:2] for c in calls] == [["docker", "pull"], ["docker", "image"], ["docker", "run"], ["aws", "s3"]]
-    run = calls[2]
+    assert [c[:2] for c in calls] == [["docker", "image"], ["docker", "run"], ["aws", "s3"]]
+    run = calls[1]
     assert run[-6:] == ["123.dkr.ecr.us-east-1.amazonaws.com/bench:intel-0.1.0", "stream", "--repetitions", "5",
                         "--out", "/out/result.json"]
     assert "--network" in run and "SYS_NICE" in run and "BENCHRUN_INSTANCE_TYPE=m7i.large" in run
-    assert calls[3][-1] == "s3://bucket/staging/run/m7i.large/stream.json"
+    assert calls[2][-1] == "s3://bucket/staging/run/m7i.large/stream.json"
 
 
 def test_hostile_values_stay_strings(instance, tmp_path):
@@ -67,8 +67,8 @@ def test_hostile_values_stay_strings(instance, tmp_path):
 
     assert proc.returncode == 0, proc.stderr
     assert not marker.exists()
-    assert f"$(touch {marker})" in calls[2] and f"BENCHRUN_INSTANCE_TYPE=m7i.large;touch {marker}" in calls[2]
-    assert calls[3][-1] == f"s3://b/k;touch {marker}"
+    assert f"$(touch {marker})" in calls[1] and f"BENCHRUN_INSTANCE_TYPE=m7i.large;touch {marker}" in calls[1]
+    assert calls[2][-1] == f"s3://b/k;touch {marker}"
 
 
 def test_benchrun_failure_still_uploads_its_document_and_keeps_the_status(instance):
@@ -78,6 +78,44 @@ def test_benchrun_failure_still_uploads_its_document_and_keeps_the_status(instan
 
     assert proc.returncode == 1
     assert calls[-1][:2] == ["aws", "s3"]  # the document that says why is not lost
+
+
+def test_container_script_logs_in_to_ecr_pulls_and_reports_the_digest(instance):
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/instance-benchmarks:graviton-0.1.0"
+    commands = ssm.container_script(image=image, pull=True)
+
+    proc, calls = run_script(commands, instance)
+
+    assert proc.returncode == 0, proc.stderr
+    assert calls[0][:3] == ["aws", "ecr", "get-login-password"] and "eu-west-1" in calls[0]
+    assert calls[1][:2] == ["docker", "login"] and calls[1][-1] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+    assert calls[2][:2] == ["docker", "pull"] and calls[2][-1] == image
+    assert ssm.parse_container_output(proc.stdout) == {"source": "pulled", "image": image, "digest": ""}
+
+
+def test_container_script_builds_from_the_context_with_pinned_bases_when_there_is_no_registry(instance):
+    commands = ssm.container_script(image="instance-benchmarks-runner:amd-0.1.0", pull=False,
+                                    context_uri="s3://b/staging/run/_context/containers.tar.gz",
+                                    dockerfile="amd.Dockerfile", bases={"BASE": "debian:bookworm-slim"},
+                                    build_args={"RUNNER_VERSION": "0.1.0"})
+
+    proc, calls = run_script(commands, instance)
+
+    assert proc.returncode == 0, proc.stderr
+    assert ["docker", "pull", "--quiet", "debian:bookworm-slim"] in calls
+    assert ["aws", "s3", "cp", "--only-show-errors", "s3://b/staging/run/_context/containers.tar.gz", "-"] in calls
+    build = next(c for c in calls if c[:2] == ["docker", "build"])
+    assert "BASE_IMAGE=debian" in build and "RUNNER_VERSION=0.1.0" in build and build[-1] == "-"
+    assert any(arg.startswith("BASE_DIGEST=") for arg in build)
+    assert ssm.parse_container_output(proc.stdout)["source"] == "built"
+    assert not any(c[:2] == ["docker", "pull"] and c[-1].startswith("instance-benchmarks-runner") for c in calls)
+
+
+def test_container_script_fails_clearly_without_docker(tmp_path):
+    proc = subprocess.run(["/bin/bash", "-c", "\n".join(ssm.container_script(image="i", pull=True))],
+                          capture_output=True, text=True, timeout=30, env={"PATH": str(tmp_path)})
+
+    assert proc.returncode == ssm.EXIT_NO_DOCKER and "docker is not installed" in proc.stderr
 
 
 def test_invalid_inputs_are_refused():
@@ -112,6 +150,17 @@ def test_send_and_read_the_outcome():
     assert client.sent[0]["Parameters"]["executionTimeout"] == ["900"]
     assert client.sent[0]["DocumentName"] == "AWS-RunShellScript"
     assert result["done"] and result["exit_code"] == 2 and len(result["stderr_tail"]) == ssm.OUTPUT_TAIL_CHARS
+
+
+def test_an_invocation_not_yet_visible_reads_as_pending():
+    from botocore.exceptions import ClientError
+
+    class NotYet(FakeSsmClient):
+        def get_command_invocation(self, **_):
+            raise ClientError({"Error": {"Code": "InvocationDoesNotExist", "Message": ""}}, "GetCommandInvocation")
+
+    assert ssm.outcome(NotYet(), command_id="c", instance_id="i-1") == {
+        "status": "Pending", "done": False, "exit_code": None, "stdout_tail": "", "stderr_tail": ""}
 
 
 def test_agent_online_only_when_it_answers_pings():

@@ -151,3 +151,84 @@ def test_terminate_waits_until_terminated(aws):
     states = {i["State"]["Name"] for r in client.describe_instances(InstanceIds=ids)["Reservations"]
               for i in r["Instances"]}
     assert states == {"terminated"}
+
+
+# Ec2Host: the Host interface over moto's EC2 (in process), through the provider's hooks.
+
+def _plan(instance_type: str) -> dict:
+    from instance_benchmarks.catalog import describe_instance_types, spec_from_description
+    from instance_benchmarks.planning import plan
+
+    (described,) = describe_instance_types(boto3.client("ec2", region_name="us-east-1"), [instance_type])
+    return plan(spec_from_description(described), target="aws", profile="quick", repetitions=2,
+                time_budget_s=600).to_dict()
+
+
+@pytest.fixture
+def host(moto_env):
+    boto3.client("iam", region_name="us-east-1").create_instance_profile(InstanceProfileName="instance-benchmarks")
+    return ec2.Ec2Host(ec2.AwsSettings(aws_conn_id=None, region="us-east-1"))
+
+
+def test_provision_launches_a_tagged_hardened_instance_in_a_no_inbound_group(host):
+    handle = host.provision(_plan("m7g.large"), tags={**TAGS, "dag-id": "instance_benchmarks"})
+
+    client = boto3.client("ec2", region_name="us-east-1")
+    (instance,) = client.describe_instances(InstanceIds=[handle.host_id])["Reservations"][0]["Instances"]
+    tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
+    assert tags["project"] == "instance-benchmarks" and tags["market"] == "on-demand"
+    assert instance["MetadataOptions"]["HttpTokens"] == "required"
+    assert instance["IamInstanceProfile"]["Arn"].endswith("/instance-benchmarks")
+    groups = client.describe_security_groups(GroupIds=[g["GroupId"] for g in instance["SecurityGroups"]]
+                                             )["SecurityGroups"]
+    (group,) = [g for g in groups if g["GroupName"] == ec2.SECURITY_GROUP_NAME]  # moto adds the VPC's default too
+    assert group["IpPermissions"] == []
+    assert handle.details["ami_id"] == instance["ImageId"] and handle.details["architecture"] == "arm64"
+    assert handle.details["availability_zone"] == instance["Placement"]["AvailabilityZone"]
+
+    host.terminate(handle)
+    (instance,) = client.describe_instances(InstanceIds=[handle.host_id])["Reservations"][0]["Instances"]
+    assert instance["State"]["Name"] == "terminated"
+
+
+def test_the_client_token_is_the_same_for_a_retried_task_and_differs_per_map_index():
+    first = ec2.client_token("instance_benchmarks", "manual__1", "0", "m7i.large")
+
+    assert first == ec2.client_token("instance_benchmarks", "manual__1", "0", "m7i.large")
+    assert first != ec2.client_token("instance_benchmarks", "manual__1", "1", "m7i.large")
+    assert len(first) + len("-o-5") <= 64  # RunInstances' limit, with the market and zone suffixes
+
+
+def test_spot_without_capacity_falls_back_to_on_demand(host, monkeypatch):
+    from tests.fakes.aws import AwsGaps, client_error
+
+    def no_spot(client, params, passthrough):
+        if params.get("InstanceMarketOptions"):
+            raise client_error("InsufficientInstanceCapacity", "no spot capacity", "RunInstances")
+        return passthrough()
+
+    AwsGaps().install(monkeypatch).on("ec2", "RunInstances", no_spot)
+    spot_first = ec2.Ec2Host(ec2.AwsSettings(aws_conn_id=None, region="us-east-1", market="spot-then-on-demand"))
+
+    handle = spot_first.provision(_plan("c7i.large"), tags=TAGS)
+
+    assert handle.details["market"] == "on-demand"
+    with pytest.raises(CapacityUnavailable, match="spot: .*InsufficientInstanceCapacity"):
+        ec2.Ec2Host(ec2.AwsSettings(aws_conn_id=None, region="us-east-1", market="spot")).provision(
+            _plan("c7i.large"), tags=TAGS)
+
+
+def test_over_quota_is_a_skip_with_the_reason(host, monkeypatch):
+    from tests.fakes.aws import AwsGaps
+    from tests.fakes.service_quotas import FakeServiceQuotas
+
+    AwsGaps().install(monkeypatch).add_service_quotas(FakeServiceQuotas({"L-1216C47A": 4.0}))
+
+    assert host.check_capacity(_plan("m7i.large"))["fits"]
+    with pytest.raises(CapacityUnavailable, match="over quota: m7i.2xlarge needs 8 vCPUs; quota L-1216C47A"):
+        host.check_capacity(_plan("m7i.2xlarge"))
+
+
+def test_aws_without_instance_types_says_what_to_give(host):
+    with pytest.raises(ValueError, match="target=aws needs instance_types"):
+        host.specs([])

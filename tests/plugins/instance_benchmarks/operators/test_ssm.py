@@ -1,0 +1,53 @@
+"""The host-waiting operators: inline on this machine, deferred to the SSM triggers on EC2."""
+
+from __future__ import annotations
+
+import pytest
+from airflow.sdk.exceptions import AirflowException, TaskDeferred
+
+from instance_benchmarks.operators.ssm import HostCommandOperator, WaitForHostOperator
+from instance_benchmarks.triggers.ssm import SsmAgentOnlineTrigger
+
+LOCAL = {"plan": {"instance_type": "local"}, "handle": {"target": "local", "host_id": "vm",
+                                                        "instance_type": "local", "details": {}}}
+AWS = {"plan": {"instance_type": "m7i.large"}, "handle": {"target": "aws", "host_id": "i-0abc",
+                                                          "instance_type": "m7i.large", "details": {}}}
+CONTEXT = {"params": {"aws_conn_id": "bench", "region": "eu-west-1", "poll_interval_s": 2, "agent_timeout_s": 300},
+           "run_id": "manual__1"}
+
+
+def test_a_local_host_is_ready_at_once():
+    assert WaitForHostOperator(task_id="w", state=LOCAL).execute(CONTEXT) == LOCAL
+
+
+def test_an_ec2_host_defers_to_the_agent_trigger_with_the_run_settings():
+    with pytest.raises(TaskDeferred) as deferred:
+        WaitForHostOperator(task_id="w", state=AWS, aws_conn_id="bench").execute(CONTEXT)
+
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, SsmAgentOnlineTrigger) and deferred.value.method_name == "execute_complete"
+    assert (trigger.instance_id, trigger.poll_interval, trigger.timeout) == ("i-0abc", 2, 300)
+
+
+def test_an_agent_that_never_came_online_fails_with_the_trigger_message():
+    operator = WaitForHostOperator(task_id="w", state=AWS)
+
+    with pytest.raises(AirflowException, match="not online after 900 s: check"):
+        operator.execute_complete(CONTEXT, {"status": "timeout", "instance_id": "i-0abc",
+                                            "message": "the SSM agent on i-0abc was not online after 900 s: check"})
+    assert operator.execute_complete(CONTEXT, {"status": "success", "instance_id": "i-0abc", "state": "running",
+                                               "ping": "Online"})["agent"] == {"state": "running", "ping": "Online"}
+
+
+def test_a_failed_container_stage_fails_the_task_with_stderr():
+    operator = HostCommandOperator(task_id="c", stage="container", state=AWS)
+    event = {"status": "done", "command_id": "c-1", "outcome": {
+        "status": "Failed", "done": True, "exit_code": 3, "stdout_tail": "", "stderr_tail": "docker pull failed"}}
+
+    with pytest.raises(RuntimeError, match="ended Failed \\(exit 3\\): docker pull failed"):
+        operator.execute_complete({**CONTEXT, "params": {**CONTEXT["params"], "aws_conn_id": None}}, event)
+
+
+def test_unknown_stage_is_refused():
+    with pytest.raises(ValueError, match="stage must be one of"):
+        HostCommandOperator(task_id="x", stage="linpack", state=AWS)

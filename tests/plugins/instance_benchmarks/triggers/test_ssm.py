@@ -1,0 +1,94 @@
+"""The SSM triggers against in-process moto, with the fake SSM for what moto lacks."""
+
+from __future__ import annotations
+
+import asyncio
+
+import boto3
+import pytest
+
+from instance_benchmarks import ssm
+from instance_benchmarks.triggers.ssm import SsmAgentOnlineTrigger, SsmCommandTrigger
+from tests.fakes.aws import AwsGaps, FakeSsm
+
+
+@pytest.fixture
+def instance_id(moto_env):
+    client = boto3.client("ec2", region_name="us-east-1")
+    return client.run_instances(ImageId="ami-12c6146b", InstanceType="m7i.large", MinCount=1,
+                                MaxCount=1)["Instances"][0]["InstanceId"]
+
+
+@pytest.fixture
+def fake_ssm(monkeypatch):
+    fake = FakeSsm(agent_polls_before_online=2)
+    fake.install(AwsGaps().install(monkeypatch))
+    yield fake
+    fake.close()
+
+
+def first_event(trigger):
+    async def run():
+        async for event in trigger.run():
+            return event.payload
+
+    return asyncio.run(run())
+
+
+def agent_trigger(instance_id, **kwargs):
+    return SsmAgentOnlineTrigger(instance_id=instance_id, aws_conn_id=None, region_name="us-east-1",
+                                 **{"poll_interval": 0.05, "timeout": 30, **kwargs})
+
+
+def test_agent_trigger_fires_once_the_agent_registers(instance_id, fake_ssm):
+    event = first_event(agent_trigger(instance_id))
+
+    assert event == {"status": "success", "instance_id": instance_id, "state": "running", "ping": "Online"}
+
+
+def test_agent_trigger_times_out_saying_what_to_check(instance_id, fake_ssm):
+    fake_ssm.offline_instance_ids.add(instance_id)
+
+    event = first_event(agent_trigger(instance_id, timeout=0.2))
+
+    assert event["status"] == "timeout" and "AmazonSSMManagedInstanceCore" in event["message"]
+
+
+def test_agent_trigger_stops_when_the_instance_is_gone(instance_id, fake_ssm):
+    boto3.client("ec2", region_name="us-east-1").terminate_instances(InstanceIds=[instance_id])
+
+    event = first_event(agent_trigger(instance_id))
+
+    assert event["status"] == "error" and f"{instance_id} is terminated" in event["message"]
+
+
+def test_agent_trigger_reports_an_api_it_cannot_call(instance_id):
+    event = first_event(agent_trigger(instance_id))  # plain moto: no DescribeInstanceInformation
+
+    assert event["status"] == "error" and "NotImplementedError" in event["message"]
+
+
+def test_command_trigger_waits_for_the_end_and_carries_exit_code_and_output(instance_id, fake_ssm):
+    client = boto3.client("ssm", region_name="us-east-1")
+    command_id = ssm.send(client, instance_id=instance_id, commands=["echo started", "sleep 0.3", "echo oops >&2",
+                                                                     "exit 3"], timeout_s=60, comment="test")
+
+    event = first_event(SsmCommandTrigger(command_id=command_id, instance_id=instance_id, aws_conn_id=None,
+                                          region_name="us-east-1", poll_interval=0.05, timeout=30))
+
+    assert event["status"] == "done" and event["command_id"] == command_id
+    outcome = event["outcome"]
+    assert outcome["status"] == "Failed" and outcome["exit_code"] == 3
+    assert outcome["stdout_tail"] == "started\n" and outcome["stderr_tail"] == "oops\n"
+
+
+def test_triggers_serialize_to_what_recreates_them(instance_id):
+    trigger = SsmCommandTrigger(command_id="c-1", instance_id=instance_id, aws_conn_id="bench",
+                                region_name="eu-west-1", poll_interval=5, timeout=99)
+
+    classpath, kwargs = trigger.serialize()
+
+    assert classpath == "instance_benchmarks.triggers.ssm.SsmCommandTrigger"
+    assert SsmCommandTrigger(**kwargs).serialize() == (classpath, kwargs)
+    assert kwargs == {"command_id": "c-1", "instance_id": instance_id, "aws_conn_id": "bench",
+                      "region_name": "eu-west-1", "poll_interval": 5, "timeout": 99}

@@ -93,10 +93,11 @@ def provision(state: dict[str, Any], *, params: dict[str, Any], run_id: str, tag
 
 
 def _context_uri(params: dict[str, Any], run_id: str) -> str | None:
-    """Where the bundled build context goes when EC2 instances build the runner image themselves."""
-    if params["target"] != "aws" or params.get("image_registry"):
+    """Where the bundled build context (about 30 kB) goes: an EC2 instance builds the runner image
+    from it when there is no registry or the pull fails."""
+    if params["target"] != "aws":
         return None
-    return result_store(params).staging(run_id, "_context", "containers.tar.gz").as_uri()
+    return result_store(params).staging(run_id, "build-context", "containers.tar.gz").as_uri()
 
 
 def prepare(state: dict[str, Any], *, params: dict[str, Any], run_id: str) -> dict[str, Any]:

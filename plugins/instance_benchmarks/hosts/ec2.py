@@ -132,17 +132,6 @@ def launch(ec2_client: Any, spec: InstanceSpec, *, ami_id: str, settings: Launch
     raise CapacityUnavailable(f"{spec.instance_type}: no capacity in any zone tried: " + "; ".join(reasons))
 
 
-def wait_running(ec2_client: Any, instance_id: str) -> None:
-    """Wait until running; on failure terminate what was made before re-raising (no half-made instance)."""
-    try:
-        ec2_client.get_waiter("instance_running").wait(InstanceIds=[instance_id],
-                                                       WaiterConfig={"Delay": 5, "MaxAttempts": 60})
-    except Exception:
-        log.exception("%s did not reach running; terminating it", instance_id)
-        terminate_instances(ec2_client, [instance_id])
-        raise
-
-
 def client_token(*parts: object) -> str:
     """A RunInstances ClientToken from the run, map index and type: a retried task gets the same instance."""
     return "ib-" + hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()[:40]

@@ -14,6 +14,8 @@ RECORDER = """#!/usr/bin/env python3
 import json, os, sys
 with open(os.environ["RECORD"], "a") as f:
     f.write(json.dumps([os.path.basename(sys.argv[0]), *sys.argv[1:]]) + "\\n")
+if sys.argv[1:2] == ["pull"] and os.environ.get("PULL_FAILS") and "runner" in sys.argv[-1]:
+    sys.exit(1)
 if sys.argv[1:2] == ["run"]:  # write a document where the container would, via the -v mount
     mount = next(a.split(":")[0] for a in sys.argv if a.endswith(":/out"))
     open(os.path.join(mount, "result.json"), "w").write("{}")
@@ -87,15 +89,16 @@ def test_container_script_logs_in_to_ecr_pulls_and_reports_the_digest(instance):
     proc, calls = run_script(commands, instance)
 
     assert proc.returncode == 0, proc.stderr
-    assert calls[0][:3] == ["aws", "ecr", "get-login-password"] and "eu-west-1" in calls[0]
-    assert calls[1][:2] == ["docker", "login"] and calls[1][-1] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+    login = sorted(calls[:2])  # the two sides of a pipe: either may record first
+    assert login[0][:3] == ["aws", "ecr", "get-login-password"] and "eu-west-1" in login[0]
+    assert login[1][:2] == ["docker", "login"] and login[1][-1] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
     assert calls[2][:2] == ["docker", "pull"] and calls[2][-1] == image
     assert ssm.parse_container_output(proc.stdout) == {"source": "pulled", "image": image, "digest": ""}
 
 
 def test_container_script_builds_from_the_context_with_pinned_bases_when_there_is_no_registry(instance):
     commands = ssm.container_script(image="instance-benchmarks-runner:amd-0.1.0", pull=False,
-                                    context_uri="s3://b/staging/run/_context/containers.tar.gz",
+                                    context_uri="s3://b/staging/run/build-context/containers.tar.gz",
                                     dockerfile="amd.Dockerfile", bases={"BASE": "debian:bookworm-slim"},
                                     build_args={"RUNNER_VERSION": "0.1.0"})
 
@@ -103,12 +106,25 @@ def test_container_script_builds_from_the_context_with_pinned_bases_when_there_i
 
     assert proc.returncode == 0, proc.stderr
     assert ["docker", "pull", "--quiet", "debian:bookworm-slim"] in calls
-    assert ["aws", "s3", "cp", "--only-show-errors", "s3://b/staging/run/_context/containers.tar.gz", "-"] in calls
+    assert ["aws", "s3", "cp", "--only-show-errors", "s3://b/staging/run/build-context/containers.tar.gz", "-"] in calls
     build = next(c for c in calls if c[:2] == ["docker", "build"])
     assert "BASE_IMAGE=debian" in build and "RUNNER_VERSION=0.1.0" in build and build[-1] == "-"
     assert any(arg.startswith("BASE_DIGEST=") for arg in build)
     assert ssm.parse_container_output(proc.stdout)["source"] == "built"
     assert not any(c[:2] == ["docker", "pull"] and c[-1].startswith("instance-benchmarks-runner") for c in calls)
+
+
+def test_a_failed_pull_falls_back_to_building_from_the_context(instance):
+    image = "registry.example/bench/runner:intel-0.1.0"
+    commands = ssm.container_script(image=image, pull=True, context_uri="s3://b/ctx.tar.gz",
+                                    dockerfile="intel.Dockerfile", bases={})
+
+    proc, calls = run_script(commands, instance, PULL_FAILS="1")
+
+    assert proc.returncode == 0, proc.stderr
+    assert "docker pull failed for " + image in proc.stderr
+    assert any(c[:2] == ["docker", "build"] and image in c for c in calls)
+    assert ssm.parse_container_output(proc.stdout)["source"] == "built"
 
 
 def test_container_script_fails_clearly_without_docker(tmp_path):

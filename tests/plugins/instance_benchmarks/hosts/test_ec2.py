@@ -6,7 +6,7 @@ import base64
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import ClientError
 
 from instance_benchmarks.catalog import InstanceSpec
 from instance_benchmarks.hosts import CapacityUnavailable, ec2
@@ -118,29 +118,6 @@ def test_other_errors_are_not_mistaken_for_capacity(aws):
     assert proxy.attempts == [subnets[0]]
 
 
-def test_an_instance_that_never_runs_is_terminated(aws):
-    client, subnets = aws
-    instance = ec2.launch(client, SPEC, ami_id="ami-12c6146b", settings=ec2.LaunchSettings(subnet_ids=subnets),
-                          tags=TAGS, client_token="run1-0")
-
-    class FailingWaiter:
-        def wait(self, **_):
-            raise WaiterError("InstanceRunning", "Max attempts exceeded", {})
-
-    class Proxy:
-        def get_waiter(self, name):
-            return FailingWaiter() if name == "instance_running" else client.get_waiter(name)
-
-        def __getattr__(self, name):
-            return getattr(client, name)
-
-    with pytest.raises(WaiterError):
-        ec2.wait_running(Proxy(), instance["InstanceId"])
-
-    state = client.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
-    assert state["State"]["Name"] == "terminated"
-
-
 def test_terminate_waits_until_terminated(aws):
     client, subnets = aws
     ids = [ec2.launch(client, SPEC, ami_id="ami-12c6146b", settings=ec2.LaunchSettings(subnet_ids=subnets),
@@ -232,3 +209,17 @@ def test_over_quota_is_a_skip_with_the_reason(host, monkeypatch):
 def test_aws_without_instance_types_says_what_to_give(host):
     with pytest.raises(ValueError, match="target=aws needs instance_types"):
         host.specs([])
+
+
+def test_a_provision_that_fails_after_run_instances_terminates_its_instance(host, monkeypatch):
+    def broken_handle(**_):
+        raise RuntimeError("XCom backend down")
+
+    monkeypatch.setattr(ec2, "HostHandle", broken_handle)
+
+    with pytest.raises(RuntimeError, match="XCom backend down"):
+        host.provision(_plan("m7i.large"), tags=TAGS)
+
+    client = boto3.client("ec2", region_name="us-east-1")
+    states = [i["State"]["Name"] for r in client.describe_instances()["Reservations"] for i in r["Instances"]]
+    assert states and set(states) <= {"shutting-down", "terminated"}

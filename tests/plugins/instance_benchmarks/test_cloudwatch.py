@@ -1,0 +1,43 @@
+"""CloudWatch metrics from a real stored document, put into moto and read back."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import boto3
+
+from instance_benchmarks import cloudwatch
+from tests.conftest import FIXTURES
+
+DOC = json.loads((FIXTURES / "documents" / "valid" / "local-amd-epyc-quick.json").read_text())
+
+
+def test_every_sample_is_a_value_with_the_documented_dimensions():
+    data = cloudwatch.metric_data(DOC)
+
+    triad = [d for d in data if d["MetricName"] == "stream/triad"]
+    hpl = [d for d in data if d["MetricName"] == "hpl/gflops"]
+    assert triad and len(hpl) == 1
+    assert [dim["Name"] for dim in hpl[0]["Dimensions"]] == ["InstanceType", "Family", "Architecture", "Placement"]
+    assert hpl[0]["Values"] == [run["gflops"] for run in DOC["hpl"]["runs"]] and hpl[0]["Unit"] == "None"
+    all_cores = next(m for m in DOC["stream"]["measurements"] if m["placement"] == triad[0]["Dimensions"][3]["Value"])
+    assert triad[0]["Values"] == [rep["kernels"]["triad"]["best_rate_mb_s"] / 1000 for rep in all_cores["repetitions"]]
+    assert triad[0]["Unit"] == "Gigabytes/Second"
+
+
+def test_metrics_land_in_the_namespace(moto_env):
+    sent = cloudwatch.put_document_metrics(DOC, aws_conn_id=None, region_name="us-east-1")
+
+    client = boto3.client("cloudwatch", region_name="us-east-1")
+    metrics = client.list_metrics(Namespace="InstanceBenchmarks")["Metrics"]
+    distinct = {(m["MetricName"], tuple((d["Name"], d["Value"]) for d in m["Dimensions"])) for m in metrics}
+    assert sent == len(cloudwatch.metric_data(DOC)) == len(distinct)  # moto lists a metric once per value
+    hpl = next(m for m in metrics if m["MetricName"] == "hpl/gflops")
+    stamp = datetime.datetime.fromisoformat(DOC["finished_at"])
+    stats = client.get_metric_statistics(Namespace="InstanceBenchmarks", MetricName="hpl/gflops",
+                                         Dimensions=hpl["Dimensions"], StartTime=stamp - datetime.timedelta(hours=1),
+                                         EndTime=stamp + datetime.timedelta(hours=1), Period=3600,
+                                         Statistics=["SampleCount", "Maximum"])["Datapoints"]
+    assert stats[0]["SampleCount"] == len(DOC["hpl"]["runs"])
+    assert stats[0]["Maximum"] == max(run["gflops"] for run in DOC["hpl"]["runs"])

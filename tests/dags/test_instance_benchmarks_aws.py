@@ -142,6 +142,9 @@ def test_capacity_and_quota_skips_are_recorded_and_summarised(full_run, moto_end
     assert "needs 64 vCPUs" in skipped[OVER_QUOTA]["reason"] and "is 32" in skipped[OVER_QUOTA]["reason"]
     assert summary["run_id"] == dag_run.run_id and len(summary["documents"]) == len(STORED)
     assert summary["quarantined"] == []
+    parquet = [k for k in s3_keys(moto_endpoint, "ib/dataset/v1/samples/") if k.endswith(".parquet")]
+    assert {k.split("family=")[1].split("/")[0] for k in parquet} == set(STORED.values())
+    assert all(f"region={REGION}/" in k for k in parquet) and summary["dataset"]["rows"] > 0
 
 
 def test_each_stage_was_one_ssm_command_on_its_own_instance(full_run):

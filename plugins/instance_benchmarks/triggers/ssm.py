@@ -3,8 +3,9 @@
 The provider's SsmRunCommandTrigger lists a command's invocations and waits on all of
 them; these wait on the one instance a mapped task owns, and end with an event that
 says why (instance gone, agent never online, timeout) instead of a bare waiter error.
-Each poll runs the provider hooks' boto3 clients in a thread, so the triggerer's
-event loop never blocks.
+Each poll runs the provider hooks' boto3 clients through asgiref's `sync_to_async`
+(in a thread, so the triggerer's event loop never blocks; asgiref rather than a bare
+thread so the hook's connection lookup can reach the triggerer's supervisor).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+from asgiref.sync import sync_to_async
 
 GONE_STATES = frozenset({"shutting-down", "terminated", "stopping", "stopped"})
 
@@ -54,7 +56,7 @@ class _SsmPollTrigger(BaseTrigger):
         deadline = time.monotonic() + self.timeout
         while True:
             try:
-                payload = await asyncio.to_thread(poll)
+                payload = await sync_to_async(poll, thread_sensitive=False)()
             except Exception as exc:  # noqa: BLE001 - ends as a failure event that says what failed
                 yield TriggerEvent({"status": "error", **self._identity(),
                                     "message": f"polling {self.instance_id} failed: {type(exc).__name__}: {exc}"})

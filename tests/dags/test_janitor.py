@@ -1,0 +1,58 @@
+"""The janitor DAG through dag.test() against in-process moto: it sweeps by tag and by run state."""
+
+from __future__ import annotations
+
+import datetime
+
+import boto3
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+@pytest.fixture(scope="module")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags" / "janitor.py"))
+    assert bag.import_errors == {}
+    return bag.get_dag("janitor")
+
+
+def test_the_janitor_terminates_what_its_tags_say_has_ended_and_nothing_else(dag, moto_env):
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    future = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=2)).isoformat(timespec="seconds")
+    finished = dag.test(run_conf={"aws_conn_id": "no_such_connection", "dry_run": True})  # a run that has ended
+
+    def launch(tags):
+        spec = [{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+        return ec2.run_instances(ImageId="ami-12c6146b", InstanceType="m7i.large", MinCount=1, MaxCount=1,
+                                 TagSpecifications=spec)["Instances"][0]["InstanceId"]
+
+    orphan = launch({"project": "instance-benchmarks", "dag-id": "janitor", "run-id": finished.run_id,
+                     "expires-at": future})
+    untagged = launch({"Name": "somebody's build box"})
+
+    # dry_run given explicitly: a second dag.test() on the same DAG object keeps the first run's conf values.
+    dag_run = dag.test(run_conf={"aws_conn_id": "no_such_connection", "dry_run": False})
+
+    states = {i["InstanceId"]: i["State"]["Name"]
+              for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+    assert states[orphan] in ("shutting-down", "terminated") and states[untagged] == "running"
+
+
+def test_without_aws_credentials_the_janitor_skips_saying_why(dag, monkeypatch, tmp_path):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+    dag_run = dag.test(run_conf={"aws_conn_id": "no_such_connection", "dry_run": False})
+
+    (ti,) = dag_run.get_task_instances()
+    assert str(ti.state) in ("skipped", "TaskInstanceState.SKIPPED")

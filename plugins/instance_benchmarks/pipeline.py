@@ -100,9 +100,26 @@ def _context_uri(params: dict[str, Any], run_id: str) -> str | None:
     return result_store(params).staging(run_id, "build-context", "containers.tar.gz").as_uri()
 
 
+def host_failed(state: dict[str, Any], stage: str, message: str) -> dict[str, Any]:
+    """A host that cannot run the benchmarks: later stages pass the reason on, and the store task
+    quarantines the type with it (recorded, the run fails, the teardown still terminates)."""
+    failure = f"{stage}: {message}"
+    log.error("%s cannot be benchmarked: %s", state["plan"]["instance_type"], failure)
+    return {**state, "failure": failure, "outcomes": state.get("outcomes", {})}
+
+
+def not_run(state: dict[str, Any], benchmark: str) -> dict[str, Any]:
+    log.warning("%s not run on %s: %s", benchmark, state["plan"]["instance_type"], state["failure"])
+    return _record_outcome(state, benchmark, RunOutcome(staged_uri=None, exit_code=-1,
+                                                        stderr_tail=f"not run: {state['failure']}"))
+
+
 def prepare(state: dict[str, Any], *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
     handle = HostHandle.from_dict(state["handle"])
-    prepared = host_for(handle.target, params).prepare(handle, context_uri=_context_uri(params, run_id))
+    try:
+        prepared = host_for(handle.target, params).prepare(handle, context_uri=_context_uri(params, run_id))
+    except RuntimeError as exc:
+        return host_failed(state, "container", str(exc))
     return {**state, "prepared": prepared, "outcomes": {}}
 
 
@@ -119,7 +136,10 @@ def prepare_start(state: dict[str, Any], *, params: dict[str, Any], run_id: str)
 
 def prepare_finish(state: dict[str, Any], result: dict[str, Any], *, params: dict[str, Any]) -> dict[str, Any]:
     handle = HostHandle.from_dict(state["handle"])
-    prepared = host_for(handle.target, params).finish_prepare(handle, result)
+    try:
+        prepared = host_for(handle.target, params).finish_prepare(handle, result)
+    except RuntimeError as exc:
+        return host_failed(state, "container", str(exc))
     return {**state, "prepared": prepared, "outcomes": {}}
 
 
@@ -137,8 +157,8 @@ def _benchmark_request(state: dict[str, Any], benchmark: str, *, params: dict[st
 
 def _record_outcome(state: dict[str, Any], benchmark: str, outcome: RunOutcome) -> dict[str, Any]:
     if outcome.exit_code != 0:
-        log.warning("benchrun %s exited %d; its document (if any) will be quarantined. Last lines:\n%s",
-                    benchmark, outcome.exit_code, outcome.stderr_tail)
+        log.warning("benchrun %s exited %d%s; its document (if any) will be quarantined. Last lines:\n%s",
+                    benchmark, outcome.exit_code, f" ({outcome.note})" if outcome.note else "", outcome.stderr_tail)
     return {**state, "outcomes": {**state.get("outcomes", {}), benchmark: outcome.to_dict()}}
 
 
@@ -176,12 +196,15 @@ def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_i
     """Merge the staged documents into one result.json with the run's provenance."""
     store_ = result_store(params)
     plan_dict = state["plan"]
+    if state.get("failure"):
+        return {"plan": plan_dict, "document_uri": None, "missing": [state["failure"]]}
     parts, missing = [], []
     for benchmark in BENCHMARKS:
         outcome = state["outcomes"].get(benchmark) or {}
         if not outcome.get("staged_uri"):
-            missing.append(f"{benchmark}: benchrun wrote no document (exit {outcome.get('exit_code')}): "
-                           f"{(outcome.get('stderr_tail') or '').splitlines()[-3:]}")
+            stderr = [line for line in (outcome.get("stderr_tail") or "").splitlines() if line.strip()][-3:]
+            missing.append(f"{benchmark}: {outcome.get('note') or 'benchrun wrote no document'} "
+                           f"(exit {outcome.get('exit_code')}); stderr: {' | '.join(stderr) or '(empty)'}")
             continue
         try:
             parts.append(json.loads(store_.path(outcome["staged_uri"]).read_text()))

@@ -198,3 +198,36 @@ def test_plain_moto_runs_nothing_every_type_fails_and_nothing_is_left_running(mo
     instances = project_instances(moto_endpoint, dag_run.run_id)
     assert len(instances) == 2 and {i["State"]["Name"] for i in instances} == {"terminated"}
     assert fake_ssm.invocations == {}  # moto answered SendCommand; nothing ran here
+
+
+HEALTHY = "m7i.large"
+FAULTS = {  # instance type -> injected fault, and the reason its quarantine record must give
+    "c7i.large": ("pull-fails", "container: getting the runner image"),
+    "m7a.large": ("benchrun-fails", "benchrun crashed before writing its document"),
+    "c7a.large": ("invalid-document", "staged document unreadable"),
+    "m7g.large": ("no-upload", "the instance uploaded nothing"),
+    "c7g.large": ("residual-failed", "residual"),
+}
+
+
+def test_faults_in_some_types_are_quarantined_with_their_reasons_while_the_healthy_one_is_stored(moto_endpoint,
+                                                                                                 monkeypatch):
+    _, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=True)
+    fake_ssm.faults = {instance_type: fault for instance_type, (fault, _) in FAULTS.items()}
+    try:
+        dag_run = cli.load_dag().test(run_conf={**conf([HEALTHY, *FAULTS]), "repetitions": 1})
+    finally:
+        fake_ssm.close()
+
+    assert str(dag_run.state) in ("failed", "DagRunState.FAILED")  # quarantines fail the run, visibly
+    stored = [k for k in s3_keys(moto_endpoint, "ib/results/v1/") if k.endswith(".json")]
+    assert [k.split("instance_type=")[1].split("/")[0] for k in stored] == [HEALTHY]
+    reasons = {key.split("/")[-2]: s3_json(moto_endpoint, key)["reasons"]
+               for key in s3_keys(moto_endpoint, "ib/quarantine/") if key.endswith("reason.json")}
+    assert sorted(reasons) == sorted(FAULTS)
+    for instance_type, (fault, expected) in FAULTS.items():
+        assert any(expected in reason for reason in reasons[instance_type]), (fault, reasons[instance_type])
+    instances = project_instances(moto_endpoint, dag_run.run_id)
+    assert len(instances) == 1 + len(FAULTS) and {i["State"]["Name"] for i in instances} == {"terminated"}
+    summary = s3_json(moto_endpoint, "ib/reports/latest/summary.json")
+    assert len(summary["documents"]) == 1 and len(summary["quarantined"]) == len(FAULTS)

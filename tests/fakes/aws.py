@@ -113,6 +113,9 @@ class FakeSsm:
     endpoint_url: str | None = None  # moto_server's; None for in-process mock_aws
     agent_polls_before_online: int = 1
     offline_instance_ids: set[str] = field(default_factory=set)
+    # instance type -> fault the instance's stand-ins inject (tests/fakes/instance_bin): pull-fails,
+    # benchrun-fails, invalid-document, no-upload, residual-failed; agent-offline is injected here.
+    faults: dict[str, str] = field(default_factory=dict)
     invocations: dict[tuple[str, str], _Invocation] = field(default_factory=dict)
     sent: list[dict[str, Any]] = field(default_factory=list)
     _agent_polls: dict[str, int] = field(default_factory=dict)
@@ -143,7 +146,9 @@ class FakeSsm:
         for instance_id, instance in self._running(client, wanted).items():
             polls = self._agent_polls.get(instance_id, 0)
             self._agent_polls[instance_id] = polls + 1
-            if instance_id in self.offline_instance_ids or polls < self.agent_polls_before_online:
+            offline = instance_id in self.offline_instance_ids or \
+                self.faults.get(instance["InstanceType"]) == "agent-offline"
+            if offline or polls < self.agent_polls_before_online:
                 continue
             answer.append({"InstanceId": instance_id, "PingStatus": "Online", "PlatformType": "Linux",
                            "PlatformName": "Amazon Linux", "AgentVersion": "3.3.0.0",
@@ -189,6 +194,8 @@ class FakeSsm:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": instance["Placement"]["AvailabilityZone"][:-1],
             "FAKE_INSTANCE_BENCHRUN": str(REPO / "include" / "containers" / "runner" / "benchrun"),
+            "FAKE_FAULT": self.faults.get(instance["InstanceType"], ""),
+            "FAKE_FIXTURES": str(REPO / "tests" / "fixtures"),
             "BENCHRUN_BUILD_DIR": os.environ.get("BENCHRUN_BUILD_DIR", str(REPO / ".build" / "local")),
         }
         stdout, stderr = directory / "stdout", directory / "stderr"

@@ -37,11 +37,16 @@ class HostHandle:
 
 @dataclass
 class RunOutcome:
-    """A runner invocation: where its document was staged, and how it exited."""
+    """A runner invocation: where its document was staged, and how it exited.
+
+    `note`: what the host itself observed (SSM status, no document uploaded), kept apart
+    from benchrun's stderr so neither hides the other in a quarantine reason.
+    """
 
     staged_uri: str | None
     exit_code: int
     stderr_tail: str
+    note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

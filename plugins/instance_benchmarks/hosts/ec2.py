@@ -400,16 +400,17 @@ class Ec2Host(Host):
 
         code = result["exit_code"] if isinstance(result.get("exit_code"), int) else -1
         tail = result.get("stderr_tail") or ""
-        if result["status"] != "Success" and code == 0:
-            code = -1
+        notes = []
         if result["status"] != "Success":
-            tail = f"{tail}\nSSM status {result['status']} ({result.get('status_details')})".strip()
+            code = code or -1
+            notes.append(f"SSM status {result['status']} ({result.get('status_details')})")
         staged = ObjectStoragePath(staging_uri, conn_id=self.settings.aws_conn_id)
         if not staged.exists():
-            tail = (f"{tail}\nno document at {staging_uri}: the instance uploaded nothing "
-                    f"(SSM said {result['status']}, exit {result.get('exit_code')})").strip()
-            return RunOutcome(staged_uri=None, exit_code=code if code else -1, stderr_tail=tail)
-        return RunOutcome(staged_uri=staging_uri, exit_code=code, stderr_tail=tail if code else "")
+            notes.append(f"no document at {staging_uri}: the instance uploaded nothing "
+                         f"(SSM said {result['status']}, exit {result.get('exit_code')})")
+            return RunOutcome(staged_uri=None, exit_code=code or -1, stderr_tail=tail, note="; ".join(notes))
+        return RunOutcome(staged_uri=staging_uri, exit_code=code, stderr_tail=tail if code else "",
+                          note="; ".join(notes))
 
     def prepare(self, handle: HostHandle, *, context_uri: str | None = None) -> dict[str, Any]:
         if context_uri:

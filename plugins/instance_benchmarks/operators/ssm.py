@@ -58,10 +58,12 @@ class WaitForHostOperator(AwsBaseOperator[SsmHook]):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowException
+        """An agent that never came online is the host's failure, passed on to be recorded (not lost)."""
+        from instance_benchmarks import pipeline
 
         if event.get("status") != "success":
-            raise AirflowException(event.get("message") or f"waiting for the SSM agent failed: {event}")
+            return pipeline.host_failed(self.state, "wait_for_host",
+                                        event.get("message") or f"waiting for the SSM agent failed: {event}")
         self.log.info("SSM agent on %s is online", event["instance_id"])
         return {**self.state, "agent": {"state": event["state"], "ping": event["ping"]}}
 
@@ -70,10 +72,10 @@ class HostCommandOperator(AwsBaseOperator[SsmHook]):
     """One stage on the host: `container` (runner image or bare build), `stream` or `hpl`.
 
     On EC2 the stage is one SSM command (AWS-RunShellScript) on the provisioned
-    instance, waited on by SsmCommandTrigger. A benchmark that fails or times out
-    does not fail this task: its outcome (exit code, stderr tail, the document if
-    one was uploaded) goes on to extract and validate, which quarantine it with the
-    reason. A container stage that fails does fail it (nothing can run without it).
+    instance, waited on by SsmCommandTrigger. A failure does not fail this task: the
+    outcome (exit code, stderr tail, the document if one was uploaded), or for the
+    container stage the reason the image is missing, goes on to extract and validate,
+    which quarantine the type with the reason; the store task then fails the run.
 
     :param state: the previous stage's output (templated: an XComArg in the DAG)
     :param stage: container, stream or hpl
@@ -94,6 +96,8 @@ class HostCommandOperator(AwsBaseOperator[SsmHook]):
         from instance_benchmarks.triggers.ssm import SsmCommandTrigger
 
         params, run_id = context["params"], context["run_id"]
+        if self.state.get("failure"):
+            return self.state if self.stage == "container" else pipeline.not_run(self.state, self.stage)
         if self.state["handle"]["target"] != "aws":
             if self.stage == "container":
                 return pipeline.prepare(self.state, params=params, run_id=run_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, TaskDeferred
+from airflow.sdk.exceptions import TaskDeferred
 
 from instance_benchmarks.operators.ssm import HostCommandOperator, WaitForHostOperator
 from instance_benchmarks.triggers.ssm import SsmAgentOnlineTrigger
@@ -29,23 +29,29 @@ def test_an_ec2_host_defers_to_the_agent_trigger_with_the_run_settings():
     assert (trigger.instance_id, trigger.poll_interval, trigger.timeout) == ("i-0abc", 2, 300)
 
 
-def test_an_agent_that_never_came_online_fails_with_the_trigger_message():
+def test_an_agent_that_never_came_online_is_passed_on_as_the_hosts_failure():
     operator = WaitForHostOperator(task_id="w", state=AWS)
 
-    with pytest.raises(AirflowException, match="not online after 900 s: check"):
-        operator.execute_complete(CONTEXT, {"status": "timeout", "instance_id": "i-0abc",
-                                            "message": "the SSM agent on i-0abc was not online after 900 s: check"})
+    failed = operator.execute_complete(CONTEXT, {"status": "timeout", "instance_id": "i-0abc",
+                                                 "message": "the SSM agent on i-0abc was not online after 900 s"})
+
+    assert failed["failure"] == "wait_for_host: the SSM agent on i-0abc was not online after 900 s"
     assert operator.execute_complete(CONTEXT, {"status": "success", "instance_id": "i-0abc", "state": "running",
                                                "ping": "Online"})["agent"] == {"state": "running", "ping": "Online"}
 
 
-def test_a_failed_container_stage_fails_the_task_with_stderr():
+def test_a_failed_container_stage_is_passed_on_with_stderr_and_nothing_runs_after_it():
     operator = HostCommandOperator(task_id="c", stage="container", state=AWS)
     event = {"status": "done", "command_id": "c-1", "outcome": {
         "status": "Failed", "done": True, "exit_code": 3, "stdout_tail": "", "stderr_tail": "docker pull failed"}}
 
-    with pytest.raises(RuntimeError, match="ended Failed \\(exit 3\\): docker pull failed"):
-        operator.execute_complete({**CONTEXT, "params": {**CONTEXT["params"], "aws_conn_id": None}}, event)
+    failed = operator.execute_complete({**CONTEXT, "params": {**CONTEXT["params"], "aws_conn_id": None}}, event)
+
+    assert failed["failure"].startswith("container: getting the runner image on i-0abc ended Failed (exit 3)")
+    assert failed["failure"].endswith("docker pull failed")
+    ran = HostCommandOperator(task_id="s", stage="stream", state=failed).execute(CONTEXT)  # no SSM call made
+    assert ran["outcomes"]["stream"] == {"staged_uri": None, "exit_code": -1,
+                                         "stderr_tail": f"not run: {failed['failure']}"}
 
 
 def test_unknown_stage_is_refused():

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 PROJECT_TAG = "instance-benchmarks"
 BENCHMARKS = ("stream", "hpl")
+# A STREAM + HPL document with 50 repetitions of everything is well under 1 MB.
+MAX_DOCUMENT_BYTES = 16 * 2**20
 
 
 def result_store(params: dict[str, Any]) -> ResultStore:
@@ -207,7 +209,13 @@ def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_i
                            f"(exit {outcome.get('exit_code')}); stderr: {' | '.join(stderr) or '(empty)'}")
             continue
         try:
-            parts.append(json.loads(store_.path(outcome["staged_uri"]).read_text()))
+            staged = store_.path(outcome["staged_uri"])
+            size = staged.fs.size(staged.path)
+            if size > MAX_DOCUMENT_BYTES:  # a runaway runner must not take the worker's memory with it
+                missing.append(f"{benchmark}: staged document is {size:,} bytes, over the "
+                               f"{MAX_DOCUMENT_BYTES:,}-byte limit: not read")
+                continue
+            parts.append(json.loads(staged.read_text()))
         except (OSError, ValueError) as exc:
             missing.append(f"{benchmark}: staged document unreadable: {exc}")
     document_uri = None

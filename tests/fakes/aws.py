@@ -75,6 +75,23 @@ class AwsGaps:
         self.on("service-quotas", "ListAWSDefaultServiceQuotas",
                 lambda c, p, _: quotas.answer("list_aws_default_service_quotas", p))
 
+    def honour_client_tokens(self) -> None:
+        """RunInstances with a ClientToken already used returns that first launch, as AWS does (moto
+        launches again). Wraps whatever RunInstances handler is installed already."""
+        launched: dict[str, Any] = {}
+        previous = self.handlers.get(("ec2", "RunInstances"))
+
+        def handler(client, params, passthrough):
+            token = params.get("ClientToken")
+            if token in launched:
+                return launched[token]
+            response = previous(client, params, passthrough) if previous else passthrough()
+            if token:
+                launched[token] = response
+            return response
+
+        self.on("ec2", "RunInstances", handler)
+
     def fail_run_instances(self, instance_types: set[str], code: str = "InsufficientInstanceCapacity") -> None:
         """RunInstances for these types fails in every zone, as AWS does when it has no capacity."""
 

@@ -223,3 +223,19 @@ def test_a_provision_that_fails_after_run_instances_terminates_its_instance(host
     client = boto3.client("ec2", region_name="us-east-1")
     states = [i["State"]["Name"] for r in client.describe_instances()["Reservations"] for i in r["Instances"]]
     assert states and set(states) <= {"shutting-down", "terminated"}
+
+
+def test_a_retried_provision_gets_the_same_instance_back(host, monkeypatch):
+    from tests.fakes.aws import AwsGaps
+
+    AwsGaps().install(monkeypatch).honour_client_tokens()
+    tags = {**TAGS, "dag-id": "instance_benchmarks"}
+
+    first = host.provision(_plan("m7i.large"), tags=tags)
+    retried = host.provision(_plan("m7i.large"), tags=tags)
+    other_index = host.provision(_plan("m7i.large"), tags={**tags, "map-index": "1"})
+
+    assert retried.host_id == first.host_id != other_index.host_id
+    reservations = boto3.client("ec2", region_name="us-east-1").describe_instances()["Reservations"]
+    assert sorted(i["InstanceId"] for r in reservations for i in r["Instances"]) == sorted(
+        [first.host_id, other_index.host_id])

@@ -1,0 +1,53 @@
+"""Pipeline stages on plain data, on a file:// results store (the DAG wraps these in tasks)."""
+
+from __future__ import annotations
+
+import json
+
+from instance_benchmarks import pipeline
+from instance_benchmarks.results import ResultStore
+from tests.conftest import FIXTURES
+
+VALID = json.loads((FIXTURES / "documents" / "valid" / "local-amd-epyc-quick.json").read_text())
+
+
+def staged_state(tmp_path, documents: dict[str, str]) -> tuple[dict, dict]:
+    params = {"results_uri": tmp_path.as_uri(), "target": "local"}
+    store = ResultStore(params["results_uri"])
+    outcomes = {}
+    for benchmark, text in documents.items():
+        path = store.staging("manual__1", "local", f"{benchmark}.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        outcomes[benchmark] = {"staged_uri": path.as_uri(), "exit_code": 0, "stderr_tail": "", "note": ""}
+    plan = {"instance_type": "local", "family": "amd", "target": "local"}
+    return params, {"plan": plan, "handle": {"host_id": "vm"}, "outcomes": outcomes}
+
+
+def test_a_huge_staged_document_is_not_read_and_says_why(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "MAX_DOCUMENT_BYTES", 1000)
+    params, state = staged_state(tmp_path, {"stream": json.dumps(VALID), "hpl": json.dumps(VALID)})
+
+    extracted = pipeline.extract(state, params=params, dag_id="d", run_id="manual__1", map_index=0)
+
+    assert extracted["document_uri"] is None
+    assert len(extracted["missing"]) == 2 and "over the 1,000-byte limit: not read" in extracted["missing"][0]
+
+
+def test_a_truncated_staged_document_is_named_unreadable(tmp_path):
+    params, state = staged_state(tmp_path, {"stream": json.dumps(VALID), "hpl": '{"schema_version": 1, "doc'})
+
+    extracted = pipeline.extract(state, params=params, dag_id="d", run_id="manual__1", map_index=0)
+
+    assert any(m.startswith("hpl: staged document unreadable") for m in extracted["missing"])
+
+
+def test_a_host_failure_is_the_only_reason_given(tmp_path):
+    params, state = staged_state(tmp_path, {})
+    failed = pipeline.host_failed(state, "wait_for_host", "the SSM agent never came online")
+
+    extracted = pipeline.extract(pipeline.not_run(failed, "stream"), params=params, dag_id="d", run_id="r",
+                                 map_index=0)
+
+    assert extracted == {"plan": state["plan"], "document_uri": None,
+                         "missing": ["wait_for_host: the SSM agent never came online"]}

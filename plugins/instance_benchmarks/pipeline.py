@@ -112,8 +112,8 @@ def host_failed(state: dict[str, Any], stage: str, message: str) -> dict[str, An
 
 def not_run(state: dict[str, Any], benchmark: str) -> dict[str, Any]:
     log.warning("%s not run on %s: %s", benchmark, state["plan"]["instance_type"], state["failure"])
-    return _record_outcome(state, benchmark, RunOutcome(staged_uri=None, exit_code=-1,
-                                                        stderr_tail=f"not run: {state['failure']}"))
+    return _record_outcome(state, benchmark, RunOutcome(staged_uri=None, exit_code=-1, stderr_tail="",
+                                                        note=f"not run: {state['failure']}"))
 
 
 def prepare(state: dict[str, Any], *, params: dict[str, Any], run_id: str) -> dict[str, Any]:

@@ -50,8 +50,8 @@ def test_a_failed_container_stage_is_passed_on_with_stderr_and_nothing_runs_afte
     assert failed["failure"].startswith("container: getting the runner image on i-0abc ended Failed (exit 3)")
     assert failed["failure"].endswith("docker pull failed")
     ran = HostCommandOperator(task_id="s", stage="stream", state=failed).execute(CONTEXT)  # no SSM call made
-    assert ran["outcomes"]["stream"] == {"staged_uri": None, "exit_code": -1,
-                                         "stderr_tail": f"not run: {failed['failure']}"}
+    assert ran["outcomes"]["stream"] == {"staged_uri": None, "exit_code": -1, "stderr_tail": "",
+                                         "note": f"not run: {failed['failure']}"}
 
 
 def test_unknown_stage_is_refused():

@@ -22,6 +22,7 @@ STAGES = ("container", "stream", "hpl")
 
 
 def _settings(context: Context):
+    """The run's AWS settings: the same connection and region the Ec2Host stages use."""
     from instance_benchmarks.hosts.ec2 import AwsSettings
 
     return AwsSettings.from_params(context["params"])
@@ -51,8 +52,8 @@ class WaitForHostOperator(AwsBaseOperator[SsmHook]):
         self.log.info("Waiting (deferred) for the SSM agent on %s (%s), up to %d s", handle["host_id"],
                       handle["instance_type"], settings.agent_timeout_s)
         self.defer(
-            trigger=SsmAgentOnlineTrigger(instance_id=handle["host_id"], aws_conn_id=self.aws_conn_id,
-                                          region_name=self.region_name, poll_interval=settings.poll_interval_s,
+            trigger=SsmAgentOnlineTrigger(instance_id=handle["host_id"], aws_conn_id=settings.aws_conn_id,
+                                          region_name=settings.region, poll_interval=settings.poll_interval_s,
                                           timeout=settings.agent_timeout_s),
             method_name="execute_complete",
         )
@@ -106,10 +107,11 @@ class HostCommandOperator(AwsBaseOperator[SsmHook]):
             started = pipeline.prepare_start(self.state, params=params, run_id=run_id)
         else:
             started = pipeline.run_start(self.state, self.stage, params=params, run_id=run_id)
+        settings = _settings(context)
         self.defer(
             trigger=SsmCommandTrigger(command_id=started["command_id"], instance_id=started["instance_id"],
-                                      aws_conn_id=self.aws_conn_id, region_name=self.region_name,
-                                      poll_interval=_settings(context).poll_interval_s,
+                                      aws_conn_id=settings.aws_conn_id, region_name=settings.region,
+                                      poll_interval=settings.poll_interval_s,
                                       timeout=started["timeout_s"]),
             method_name="execute_complete",
         )

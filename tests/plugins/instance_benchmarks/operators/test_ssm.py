@@ -27,6 +27,7 @@ def test_an_ec2_host_defers_to_the_agent_trigger_with_the_run_settings():
     trigger = deferred.value.trigger
     assert isinstance(trigger, SsmAgentOnlineTrigger) and deferred.value.method_name == "execute_complete"
     assert (trigger.instance_id, trigger.poll_interval, trigger.timeout) == ("i-0abc", 2, 300)
+    assert (trigger.aws_conn_id, trigger.region_name) == ("bench", "eu-west-1")
 
 
 def test_an_agent_that_never_came_online_is_passed_on_as_the_hosts_failure():

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from instance_benchmarks import FAMILIES
-from instance_benchmarks.hosts import CapacityUnavailable, Host, HostHandle, RunOutcome, get_host
+from instance_benchmarks.hosts import CapacityUnavailable, HostHandle, RunOutcome, get_host
 from instance_benchmarks.planning import BenchmarkPlan, by_family, plan
 from instance_benchmarks.results import ResultStore, merge_documents, safe_segment, validation_reasons
 
@@ -29,14 +29,10 @@ def result_store(params: dict[str, Any]) -> ResultStore:
     return ResultStore(params["results_uri"], conn_id=params.get("aws_conn_id"))
 
 
-def host_for(target: str, params: dict[str, Any]) -> Host:
-    return get_host(target, params)
-
-
 def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[str, Any]]]:
     """One plan per host, grouped by architecture family; nothing to run on a dry run."""
     target = params["target"]
-    specs = host_for(target, params).specs(params.get("instance_types") or [])
+    specs = get_host(target, params).specs(params.get("instance_types") or [])
     plans = [
         plan(spec, target=target, profile=params["profile"], repetitions=params.get("repetitions"),
              time_budget_s=params["time_budget_s"])
@@ -68,7 +64,7 @@ def _skip(params: dict[str, Any], *, run_id: str, plan_dict: dict[str, Any], sta
 def quota_check(plan_dict: dict[str, Any], *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
     """Raises CapacityUnavailable, recorded for the run's summary (the task turns it into a skip)."""
     try:
-        checked = host_for(plan_dict["target"], params).check_capacity(plan_dict)
+        checked = get_host(plan_dict["target"], params).check_capacity(plan_dict)
     except CapacityUnavailable as exc:
         _skip(params, run_id=run_id, plan_dict=plan_dict, stage="quota_check", exc=exc)
         raise
@@ -87,7 +83,7 @@ def provision(state: dict[str, Any], *, params: dict[str, Any], run_id: str, tag
               ) -> dict[str, Any]:
     plan_dict = state["plan"]
     try:
-        handle = host_for(plan_dict["target"], params).provision(plan_dict, tags=tags)
+        handle = get_host(plan_dict["target"], params).provision(plan_dict, tags=tags)
     except CapacityUnavailable as exc:
         _skip(params, run_id=run_id, plan_dict=plan_dict, stage="provision", exc=exc)
         raise
@@ -119,7 +115,7 @@ def not_run(state: dict[str, Any], benchmark: str) -> dict[str, Any]:
 def prepare(state: dict[str, Any], *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
     handle = HostHandle.from_dict(state["handle"])
     try:
-        prepared = host_for(handle.target, params).prepare(handle, context_uri=_context_uri(params, run_id))
+        prepared = get_host(handle.target, params).prepare(handle, context_uri=_context_uri(params, run_id))
     except RuntimeError as exc:
         return host_failed(state, "container", str(exc))
     return {**state, "prepared": prepared, "outcomes": {}}
@@ -128,18 +124,13 @@ def prepare(state: dict[str, Any], *, params: dict[str, Any], run_id: str) -> di
 def prepare_start(state: dict[str, Any], *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
     """The AWS host's container script, sent; the operator defers until it ends."""
     handle = HostHandle.from_dict(state["handle"])
-    host = host_for(handle.target, params)
-    context_uri = _context_uri(params, run_id)
-    if context_uri:
-        host.upload_context(context_uri)
-    return host.start(handle, host.prepare_commands(handle, context_uri=context_uri), timeout_s=3600,
-                      comment=f"instance-benchmarks image for {handle.instance_type}")
+    return get_host(handle.target, params).start_prepare(handle, context_uri=_context_uri(params, run_id))
 
 
 def prepare_finish(state: dict[str, Any], result: dict[str, Any], *, params: dict[str, Any]) -> dict[str, Any]:
     handle = HostHandle.from_dict(state["handle"])
     try:
-        prepared = host_for(handle.target, params).finish_prepare(handle, result)
+        prepared = get_host(handle.target, params).finish_prepare(handle, result)
     except RuntimeError as exc:
         return host_failed(state, "container", str(exc))
     return {**state, "prepared": prepared, "outcomes": {}}
@@ -168,7 +159,7 @@ def run_benchmark(state: dict[str, Any], benchmark: str, *, params: dict[str, An
     """Run one benchmark; its document is staged even when it failed (the document says why)."""
     handle = HostHandle.from_dict(state["handle"])
     request = _benchmark_request(state, benchmark, params=params, run_id=run_id)
-    outcome = host_for(handle.target, params).run(handle, request["args"], staging_uri=request["staging_uri"],
+    outcome = get_host(handle.target, params).run(handle, request["args"], staging_uri=request["staging_uri"],
                                                   timeout_s=request["timeout_s"], env=request["env"],
                                                   prepared=state.get("prepared"))
     return _record_outcome(state, benchmark, outcome)
@@ -177,7 +168,7 @@ def run_benchmark(state: dict[str, Any], benchmark: str, *, params: dict[str, An
 def run_start(state: dict[str, Any], benchmark: str, *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
     """The AWS host's benchrun script, sent; the operator defers until it ends."""
     handle = HostHandle.from_dict(state["handle"])
-    host = host_for(handle.target, params)
+    host = get_host(handle.target, params)
     request = _benchmark_request(state, benchmark, params=params, run_id=run_id)
     commands = host.run_commands(handle, request["args"], staging_uri=request["staging_uri"], env=request["env"],
                                  prepared=state["prepared"])
@@ -189,7 +180,7 @@ def run_finish(state: dict[str, Any], benchmark: str, result: dict[str, Any], *,
                run_id: str) -> dict[str, Any]:
     handle = HostHandle.from_dict(state["handle"])
     request = _benchmark_request(state, benchmark, params=params, run_id=run_id)
-    outcome = host_for(handle.target, params).finish_run(handle, result, staging_uri=request["staging_uri"])
+    outcome = get_host(handle.target, params).finish_run(handle, result, staging_uri=request["staging_uri"])
     return _record_outcome(state, benchmark, outcome)
 
 
@@ -279,7 +270,7 @@ def terminate(state: dict[str, Any] | None, *, params: dict[str, Any]) -> None:
         log.info("Nothing was provisioned; nothing to terminate")
         return
     handle = HostHandle.from_dict(state["handle"])
-    host_for(handle.target, params).terminate(handle)
+    get_host(handle.target, params).terminate(handle)
 
 
 def analyze(*, params: dict[str, Any], run_id: str) -> dict[str, Any]:

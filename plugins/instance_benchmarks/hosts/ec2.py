@@ -39,6 +39,7 @@ CAPACITY_ERRORS = frozenset({
 MARKETS = ("on-demand", "spot", "spot-then-on-demand")
 SECURITY_GROUP_NAME = "instance-benchmarks-no-inbound"
 COMMAND_DELIVERY_S = 600  # SendCommand's TimeoutSeconds: how long AWS tries to deliver
+PREPARE_TIMEOUT_S = 3600  # pull, or build on the instance (the Intel image's oneAPI base is large)
 
 
 def resolve_ami(ssm_client: Any, architecture: str) -> str:
@@ -412,12 +413,15 @@ class Ec2Host(Host):
         return RunOutcome(staged_uri=staging_uri, exit_code=code, stderr_tail=tail if code else "",
                           note="; ".join(notes))
 
-    def prepare(self, handle: HostHandle, *, context_uri: str | None = None) -> dict[str, Any]:
+    def start_prepare(self, handle: HostHandle, *, context_uri: str | None) -> dict[str, Any]:
+        """Upload the build context (if any) and send the container script."""
         if context_uri:
             self.upload_context(context_uri)
-        started = self.start(handle, self.prepare_commands(handle, context_uri=context_uri), timeout_s=3600,
-                             comment=f"instance-benchmarks image for {handle.instance_type}")
-        return self.finish_prepare(handle, self.wait(started))
+        return self.start(handle, self.prepare_commands(handle, context_uri=context_uri), timeout_s=PREPARE_TIMEOUT_S,
+                          comment=f"instance-benchmarks image for {handle.instance_type}")
+
+    def prepare(self, handle: HostHandle, *, context_uri: str | None = None) -> dict[str, Any]:
+        return self.finish_prepare(handle, self.wait(self.start_prepare(handle, context_uri=context_uri)))
 
     def run(self, handle: HostHandle, args: list[str], *, staging_uri: str, timeout_s: float,
             env: dict[str, str], prepared: dict[str, Any] | None = None) -> RunOutcome:

@@ -124,11 +124,11 @@ def describe_instance_types(ec2_client: Any, instance_types: list[str] | None = 
     return [item for page in paginator.paginate(**kwargs) for item in page["InstanceTypes"]]
 
 
-def load_catalog(*, aws_conn_id: str | None, region_name: str | None) -> list[InstanceSpec]:
-    """The region's instance types, through the Amazon provider's EC2Hook."""
+def load_catalog(*, aws_conn_id: str | None, region_name: str | None, config: Any = None) -> list[InstanceSpec]:
+    """The region's instance types, through the Amazon provider's EC2Hook (`config`: a botocore Config)."""
     from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
 
-    client = EC2Hook(aws_conn_id=aws_conn_id, region_name=region_name, api_type="client_type").conn
+    client = EC2Hook(aws_conn_id=aws_conn_id, region_name=region_name, api_type="client_type", config=config).conn
     return sorted((spec_from_description(d) for d in describe_instance_types(client)),
                   key=lambda s: s.instance_type)
 

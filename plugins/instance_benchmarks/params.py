@@ -159,6 +159,16 @@ def aws_params() -> dict[str, Param]:
             description="How long to wait for a new instance's SSM agent before failing with what to check.",
             section=section,
         ),
+        "aws_max_attempts": Param(
+            10,
+            type="integer",
+            minimum=1,
+            maximum=30,
+            title="Attempts per AWS call",
+            description="botocore's standard retry mode: throttling and transient errors are retried with "
+            "backoff up to this many attempts in all.",
+            section=section,
+        ),
         "poll_interval_s": Param(
             15,
             type="number",

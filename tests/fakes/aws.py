@@ -105,6 +105,39 @@ class AwsGaps:
         self.on("ec2", "RunInstances", handler)
 
 
+class Throttle:
+    """AWS throttling below botocore's retry loop: the first `times` calls of an operation answer
+    HTTP 400 RequestLimitExceeded, as EC2 does, so the client's retry mode is what gets through.
+
+    Patches `botocore.endpoint.Endpoint._get_response` (inside the retry loop, above the HTTP send and
+    moto's own before-send hook).
+    """
+
+    def __init__(self, monkeypatch, operation: str, times: int) -> None:
+        from botocore.awsrequest import AWSResponse
+        from botocore.endpoint import Endpoint
+
+        self.attempts = 0
+        original = Endpoint._get_response
+        throttle = self
+
+        class _Raw:
+            def stream(self, **_):
+                yield b""
+
+        def _get_response(endpoint, request, operation_model, context):
+            if operation_model.name == operation:
+                throttle.attempts += 1
+                if throttle.attempts <= times:
+                    http = AWSResponse(request.url, 400, {}, _Raw())
+                    parsed = {"Error": {"Code": "RequestLimitExceeded", "Message": "Request limit exceeded."},
+                              "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}}}
+                    return (http, parsed), None
+            return original(endpoint, request, operation_model, context)
+
+        monkeypatch.setattr(Endpoint, "_get_response", _get_response)
+
+
 @dataclass
 class _Invocation:
     command_id: str

@@ -206,6 +206,11 @@ class AwsSettings:
     public_ip: bool = False
     agent_timeout_s: int = 900
     poll_interval_s: float = 15.0
+    max_attempts: int = 10  # botocore's standard retry mode: throttling and transient errors back off
+
+    @property
+    def botocore_config(self) -> dict[str, Any]:
+        return {"retries": {"mode": "standard", "total_max_attempts": self.max_attempts}}  # the first call included
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> AwsSettings:
@@ -220,6 +225,7 @@ class AwsSettings:
             public_ip=bool(params.get("public_ip")),
             agent_timeout_s=int(params.get("agent_timeout_s") or cls.agent_timeout_s),
             poll_interval_s=float(params.get("poll_interval_s") or cls.poll_interval_s),
+            max_attempts=int(params.get("aws_max_attempts") or cls.max_attempts),
         )
 
 
@@ -235,7 +241,10 @@ class Ec2Host(Host):
 
     # Clients, each from the Amazon provider's hook for the service (one connection governs all).
     def _hook_kwargs(self) -> dict[str, Any]:
-        return {"aws_conn_id": self.settings.aws_conn_id, "region_name": self.settings.region}
+        from botocore.config import Config
+
+        return {"aws_conn_id": self.settings.aws_conn_id, "region_name": self.settings.region,
+                "config": Config(**self.settings.botocore_config)}
 
     @cached_property
     def ec2(self) -> Any:
@@ -266,8 +275,10 @@ class Ec2Host(Host):
         if not instance_types:
             raise ValueError("target=aws needs instance_types: e.g. [\"m7i.large\"], a family such as \"c7g\", "
                              "or [\"all\"]")
-        selected, left_out = resolve(instance_types, load_catalog(aws_conn_id=self.settings.aws_conn_id,
-                                                                  region_name=self.settings.region))
+        kwargs = self._hook_kwargs()
+        selected, left_out = resolve(instance_types, load_catalog(aws_conn_id=kwargs["aws_conn_id"],
+                                                                  region_name=kwargs["region_name"],
+                                                                  config=kwargs["config"]))
         for name, reason in sorted(left_out.items()):
             log.warning("Left out %s: %s", name, reason)
         if not selected:

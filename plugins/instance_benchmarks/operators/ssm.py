@@ -54,7 +54,7 @@ class WaitForHostOperator(AwsBaseOperator[SsmHook]):
         self.defer(
             trigger=SsmAgentOnlineTrigger(instance_id=handle["host_id"], aws_conn_id=settings.aws_conn_id,
                                           region_name=settings.region, poll_interval=settings.poll_interval_s,
-                                          timeout=settings.agent_timeout_s),
+                                          timeout=settings.agent_timeout_s, botocore_config=settings.botocore_config),
             method_name="execute_complete",
         )
 
@@ -111,8 +111,8 @@ class HostCommandOperator(AwsBaseOperator[SsmHook]):
         self.defer(
             trigger=SsmCommandTrigger(command_id=started["command_id"], instance_id=started["instance_id"],
                                       aws_conn_id=settings.aws_conn_id, region_name=settings.region,
-                                      poll_interval=settings.poll_interval_s,
-                                      timeout=started["timeout_s"]),
+                                      poll_interval=settings.poll_interval_s, timeout=started["timeout_s"],
+                                      botocore_config=settings.botocore_config),
             method_name="execute_complete",
         )
 

@@ -23,8 +23,9 @@ GONE_STATES = frozenset({"shutting-down", "terminated", "stopping", "stopped"})
 
 class _SsmPollTrigger(BaseTrigger):
     def __init__(self, *, instance_id: str, aws_conn_id: str | None, region_name: str | None,
-                 poll_interval: float = 15.0, timeout: float = 900.0) -> None:
+                 poll_interval: float = 15.0, timeout: float = 900.0, botocore_config: dict | None = None) -> None:
         super().__init__()
+        self.botocore_config = botocore_config
         self.instance_id = instance_id
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
@@ -33,20 +34,26 @@ class _SsmPollTrigger(BaseTrigger):
 
     def _fields(self) -> dict[str, Any]:
         return {"instance_id": self.instance_id, "aws_conn_id": self.aws_conn_id, "region_name": self.region_name,
-                "poll_interval": self.poll_interval, "timeout": self.timeout}
+                "poll_interval": self.poll_interval, "timeout": self.timeout, "botocore_config": self.botocore_config}
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return f"{type(self).__module__}.{type(self).__qualname__}", self._fields()
 
+    def _hook_kwargs(self) -> dict[str, Any]:
+        from botocore.config import Config
+
+        return {"aws_conn_id": self.aws_conn_id, "region_name": self.region_name,
+                "config": Config(**self.botocore_config) if self.botocore_config else None}
+
     def _ssm(self) -> Any:
         from airflow.providers.amazon.aws.hooks.ssm import SsmHook
 
-        return SsmHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).conn
+        return SsmHook(**self._hook_kwargs()).conn
 
     def _instance_state(self) -> tuple[str, str]:
         from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
 
-        ec2 = EC2Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, api_type="client_type").conn
+        ec2 = EC2Hook(api_type="client_type", **self._hook_kwargs()).conn
         reservations = ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"]
         instance = reservations[0]["Instances"][0]
         return instance["State"]["Name"], (instance.get("StateReason") or {}).get("Message", "")

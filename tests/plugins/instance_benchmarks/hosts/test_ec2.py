@@ -239,3 +239,20 @@ def test_a_retried_provision_gets_the_same_instance_back(host, monkeypatch):
     reservations = boto3.client("ec2", region_name="us-east-1").describe_instances()["Reservations"]
     assert sorted(i["InstanceId"] for r in reservations for i in r["Instances"]) == sorted(
         [first.host_id, other_index.host_id])
+
+
+def test_throttling_is_outlasted_by_the_retry_mode_and_says_so_when_attempts_run_out(moto_env, monkeypatch):
+    from botocore.exceptions import ClientError as BotoClientError
+
+    from tests.fakes.aws import Throttle
+
+    throttle = Throttle(monkeypatch, "DescribeInstanceTypes", times=3)
+    patient = ec2.Ec2Host(ec2.AwsSettings(aws_conn_id=None, region="us-east-1", max_attempts=5))
+
+    (spec,) = patient.specs(["m7i.large"])
+
+    assert spec.instance_type == "m7i.large" and throttle.attempts == 4  # three throttled, the fourth answered
+    impatient = Throttle(monkeypatch, "DescribeInstanceTypes", times=3)
+    with pytest.raises(BotoClientError, match="RequestLimitExceeded"):
+        ec2.Ec2Host(ec2.AwsSettings(aws_conn_id=None, region="us-east-1", max_attempts=2)).specs(["m7i.large"])
+    assert impatient.attempts == 2

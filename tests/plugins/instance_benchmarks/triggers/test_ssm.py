@@ -84,11 +84,13 @@ def test_command_trigger_waits_for_the_end_and_carries_exit_code_and_output(inst
 
 def test_triggers_serialize_to_what_recreates_them(instance_id):
     trigger = SsmCommandTrigger(command_id="c-1", instance_id=instance_id, aws_conn_id="bench",
-                                region_name="eu-west-1", poll_interval=5, timeout=99)
+                                region_name="eu-west-1", poll_interval=5, timeout=99,
+                                botocore_config={"retries": {"mode": "standard", "max_attempts": 4}})
 
     classpath, kwargs = trigger.serialize()
 
     assert classpath == "instance_benchmarks.triggers.ssm.SsmCommandTrigger"
     assert SsmCommandTrigger(**kwargs).serialize() == (classpath, kwargs)
     assert kwargs == {"command_id": "c-1", "instance_id": instance_id, "aws_conn_id": "bench",
-                      "region_name": "eu-west-1", "poll_interval": 5, "timeout": 99}
+                      "region_name": "eu-west-1", "poll_interval": 5, "timeout": 99,
+                      "botocore_config": {"retries": {"mode": "standard", "max_attempts": 4}}}

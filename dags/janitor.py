@@ -44,6 +44,7 @@ def janitor():
     @task
     def sweep() -> dict:
         from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
+        from botocore.config import Config
         from botocore.exceptions import NoCredentialsError
 
         from instance_benchmarks import janitor as janitor_module
@@ -60,7 +61,8 @@ def janitor():
             return str(getattr(found, "value", found))
 
         client = EC2Hook(aws_conn_id=params["aws_conn_id"], region_name=params["region"] or None,
-                         api_type="client_type").conn
+                         api_type="client_type",
+                         config=Config(retries={"mode": "standard", "total_max_attempts": 10})).conn
         try:
             return janitor_module.sweep(client, now=datetime.datetime.now(datetime.UTC), run_state=run_state,
                                         dry_run=params["dry_run"])

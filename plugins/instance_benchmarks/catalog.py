@@ -43,6 +43,10 @@ class InstanceSpec:
         data["accelerators"] = list(self.accelerators)
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InstanceSpec:
+        return cls(**{**data, "accelerators": tuple(data.get("accelerators") or ())})
+
 
 def local_spec(topology: dict[str, Any]) -> InstanceSpec:
     """This machine as an InstanceSpec, from the runner's topology document."""

@@ -16,15 +16,16 @@ from collections.abc import Callable
 from typing import Any
 
 from instance_benchmarks.hosts.ec2 import terminate_instances
-from instance_benchmarks.pipeline import PROJECT_TAG
+from instance_benchmarks.params import MAX_TIME_BUDGET_S
+from instance_benchmarks.pipeline import PROJECT_TAG, time_to_live
 
 log = logging.getLogger(__name__)
 
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 ENDED_RUN_STATES = frozenset({"success", "failed"})
-# An instance without a readable expires-at tag gets the longest time-to-live a run can ask for
-# (twice the largest time budget, 86,400 s, plus 30 minutes), counted from its launch.
-FALLBACK_TTL = datetime.timedelta(seconds=2 * 86400 + 1800)
+# An instance without a readable expires-at tag gets the longest time-to-live a run can ask for,
+# counted from its launch.
+FALLBACK_TTL = time_to_live(MAX_TIME_BUDGET_S)
 
 
 def project_instances(ec2_client: Any) -> list[dict[str, Any]]:
@@ -51,7 +52,8 @@ def _expiry(instance: dict[str, Any]) -> tuple[datetime.datetime, str]:
         return expires, f"expires-at {text}"
     except ValueError:
         launched = instance["LaunchTime"]
-        return launched + FALLBACK_TTL, f"no valid expires-at ({text!r}): launch {launched.isoformat()} + 48.5 h"
+        return launched + FALLBACK_TTL, (f"no valid expires-at ({text!r}): launch {launched.isoformat()} + "
+                                         f"{FALLBACK_TTL.total_seconds() / 3600:g} h")
 
 
 def why_terminate(instance: dict[str, Any], *, now: datetime.datetime,
@@ -75,11 +77,12 @@ def sweep(ec2_client: Any, *, now: datetime.datetime, run_state: Callable[[str, 
     for instance in project_instances(ec2_client):
         reason = why_terminate(instance, now=now, run_state=run_state)
         tags = _tags(instance)
-        decisions.append({"instance_id": instance["InstanceId"], "instance_type": instance["InstanceType"],
-                          "state": instance["State"]["Name"], "run_id": tags.get("run-id"),
-                          "terminate": reason is not None, "reason": reason or "within its time-to-live, run live"})
-        log.info("%s %s (%s, run %s): %s", "TERMINATE" if reason else "keep", instance["InstanceId"],
-                 instance["InstanceType"], tags.get("run-id"), reason or "within its time-to-live, run not ended")
+        decision = {"instance_id": instance["InstanceId"], "instance_type": instance["InstanceType"],
+                    "state": instance["State"]["Name"], "run_id": tags.get("run-id"), "terminate": reason is not None,
+                    "reason": reason or "within its time-to-live, run not ended"}
+        decisions.append(decision)
+        log.info("%s %s (%s, run %s): %s", "TERMINATE" if reason else "keep", decision["instance_id"],
+                 decision["instance_type"], decision["run_id"], decision["reason"])
     doomed = [d["instance_id"] for d in decisions if d["terminate"]]
     if doomed and dry_run:
         log.warning("dry_run: would terminate %d instance(s): %s", len(doomed), doomed)

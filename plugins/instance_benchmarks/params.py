@@ -9,6 +9,7 @@ from airflow.sdk import Param
 
 from instance_benchmarks import DEFAULT_DATA_DIR
 
+MAX_TIME_BUDGET_S = 86400
 INSTANCE_TYPE_PATTERN = r"^([a-z][a-z0-9-]*\.[a-z0-9]+|[a-z][a-z0-9-]*|all)$"
 
 
@@ -58,7 +59,7 @@ def benchmark_params() -> dict[str, Param]:
             1800,
             type="integer",
             minimum=60,
-            maximum=86400,
+            maximum=MAX_TIME_BUDGET_S,
             title="Time budget per instance (seconds)",
             description="Caps HPL's problem size so the suite finishes within it.",
         ),

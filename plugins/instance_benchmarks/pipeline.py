@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 PROJECT_TAG = "instance-benchmarks"
 BENCHMARKS = ("stream", "hpl")
-# A STREAM + HPL document with 50 repetitions of everything is well under 1 MB.
+# Measured: a quick-profile document from this machine (STREAM 2 placements x 3 repetitions, HPL 2 runs)
+# is 28,069 bytes (tests/fixtures/documents/valid/local-amd-epyc-quick.json); the limit is 600 times that,
+# room for many NUMA placements and 50 repetitions, and still small enough to read into a worker.
 MAX_DOCUMENT_BYTES = 16 * 2**20
 
 
@@ -72,9 +74,14 @@ def quota_check(plan_dict: dict[str, Any], *, params: dict[str, Any], run_id: st
     return {"plan": plan_dict, "capacity": checked}
 
 
+def time_to_live(time_budget_s: int) -> datetime.timedelta:
+    """How long an instance may live: twice its time budget plus 30 minutes for boot, image and teardown."""
+    return datetime.timedelta(seconds=2 * time_budget_s + 1800)
+
+
 def tags_for(*, dag_id: str, run_id: str, map_index: int | None, time_budget_s: int) -> dict[str, str]:
     """Every resource carries these; `expires-at` is the hard time-to-live the janitor enforces."""
-    expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=2 * time_budget_s + 1800)
+    expires = datetime.datetime.now(datetime.UTC) + time_to_live(time_budget_s)
     return {"project": PROJECT_TAG, "dag-id": dag_id, "run-id": run_id,
             "map-index": str(map_index), "expires-at": expires.isoformat(timespec="seconds")}
 
@@ -168,12 +175,10 @@ def run_benchmark(state: dict[str, Any], benchmark: str, *, params: dict[str, An
 def run_start(state: dict[str, Any], benchmark: str, *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
     """The AWS host's benchrun script, sent; the operator defers until it ends."""
     handle = HostHandle.from_dict(state["handle"])
-    host = get_host(handle.target, params)
     request = _benchmark_request(state, benchmark, params=params, run_id=run_id)
-    commands = host.run_commands(handle, request["args"], staging_uri=request["staging_uri"], env=request["env"],
-                                 prepared=state["prepared"])
-    return host.start(handle, commands, timeout_s=request["timeout_s"],
-                      comment=f"instance-benchmarks {benchmark} on {handle.instance_type}")
+    return get_host(handle.target, params).start_run(handle, request["args"], staging_uri=request["staging_uri"],
+                                                     timeout_s=request["timeout_s"], env=request["env"],
+                                                     prepared=state["prepared"])
 
 
 def run_finish(state: dict[str, Any], benchmark: str, result: dict[str, Any], *, params: dict[str, Any],

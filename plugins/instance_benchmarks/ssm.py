@@ -16,11 +16,12 @@ import re
 import shlex
 from typing import Any
 
+from instance_benchmarks.images import ECR_REGISTRY
+
 DOCUMENT = "AWS-RunShellScript"
 TERMINAL_STATUSES = frozenset({"Success", "Failed", "Cancelled", "TimedOut", "DeliveryTimedOut",
                                "ExecutionTimedOut", "Undeliverable", "Terminated"})
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-_ECR_HOST = re.compile(r"^(?P<host>\d{12}\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?)/")
 OUTPUT_TAIL_CHARS = 2000
 # Exit codes the scripts use for their own failures (benchrun's own codes pass through).
 EXIT_NO_DOCKER, EXIT_IMAGE, EXIT_UPLOAD, EXIT_LOGIN = 5, 3, 4, 6
@@ -52,12 +53,13 @@ def container_script(*, image: str, pull: bool, context_uri: str | None = None, 
         f"exit {EXIT_NO_DOCKER}; }}",
         "source=",
     ]
-    ecr = _ECR_HOST.match(image)
+    ecr = ECR_REGISTRY.match(image)
     if pull and ecr:
+        host = image.split("/", 1)[0]
         lines.append(
             f"aws ecr get-login-password --region {shlex.quote(ecr.group('region'))} | docker login --username AWS "
-            f"--password-stdin {shlex.quote(ecr.group('host'))} >/dev/null || "
-            f"{{ echo 'docker login to {ecr.group('host')} failed: does the instance profile allow ECR pulls?' >&2; "
+            f"--password-stdin {shlex.quote(host)} >/dev/null || "
+            f"{{ echo 'docker login to {host} failed: does the instance profile allow ECR pulls?' >&2; "
             f"exit {EXIT_LOGIN}; }}")
     if pull:
         lines.append('if docker pull --quiet "$image" >/dev/null; then source=pulled; '
@@ -175,8 +177,3 @@ def agent_status(ssm_client: Any, instance_id: str) -> str | None:
         if info.get("InstanceId") == instance_id:
             return info.get("PingStatus")
     return None
-
-
-def agent_online(ssm_client: Any, instance_id: str) -> bool:
-    """Whether this instance's SSM agent has registered and answers pings."""
-    return agent_status(ssm_client, instance_id) == "Online"

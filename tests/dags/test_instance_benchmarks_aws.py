@@ -92,7 +92,6 @@ def full_run(moto_endpoint):
     with pytest.MonkeyPatch.context() as monkeypatch:
         gaps, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=True)
         gaps.fail_run_instances({NO_CAPACITY})
-        gaps.honour_client_tokens()
         try:
             dag_run = cli.load_dag().test(run_conf=conf([*STORED, NO_CAPACITY, OVER_QUOTA]))
         finally:

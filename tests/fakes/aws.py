@@ -75,22 +75,31 @@ class AwsGaps:
         self.on("service-quotas", "ListAWSDefaultServiceQuotas",
                 lambda c, p, _: quotas.answer("list_aws_default_service_quotas", p))
 
+    def wrap(self, service: str, operation: str, handler: Handler) -> None:
+        """Like `on`, but `handler`'s passthrough reaches the handler already installed (or moto)."""
+        previous = self.handlers.get((service, operation))
+
+        def chained(client, params, passthrough):
+            inner = (lambda: previous(client, params, passthrough)) if previous else passthrough
+            return handler(client, params, inner)
+
+        self.on(service, operation, chained)
+
     def honour_client_tokens(self) -> None:
         """RunInstances with a ClientToken already used returns that first launch, as AWS does (moto
-        launches again). Wraps whatever RunInstances handler is installed already."""
+        launches again)."""
         launched: dict[str, Any] = {}
-        previous = self.handlers.get(("ec2", "RunInstances"))
 
         def handler(client, params, passthrough):
             token = params.get("ClientToken")
             if token in launched:
                 return launched[token]
-            response = previous(client, params, passthrough) if previous else passthrough()
+            response = passthrough()
             if token:
                 launched[token] = response
             return response
 
-        self.on("ec2", "RunInstances", handler)
+        self.wrap("ec2", "RunInstances", handler)
 
     def fail_run_instances(self, instance_types: set[str], code: str = "InsufficientInstanceCapacity") -> None:
         """RunInstances for these types fails in every zone, as AWS does when it has no capacity."""
@@ -102,7 +111,7 @@ class AwsGaps:
                                          f"in the Availability Zone you requested ({zone}).", "RunInstances")
             return passthrough()
 
-        self.on("ec2", "RunInstances", handler)
+        self.wrap("ec2", "RunInstances", handler)
 
 
 class Throttle:

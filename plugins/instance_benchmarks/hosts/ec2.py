@@ -30,7 +30,9 @@ AMI_PARAMETERS = {
     "arm64": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
 }
 ROOT_DEVICE = "/dev/xvda"  # AL2023's root device name
-ROOT_VOLUME_GIB = 40  # the OS, docker, and the largest runner image (or its build) with headroom
+# A margin, not a measurement: the images cannot be built here (no Docker engine) to size them.
+# Raise it if an on-instance build runs out of space.
+ROOT_VOLUME_GIB = 40
 # Errors that mean "not here, not now": try the next zone, then skip the type with the reason.
 CAPACITY_ERRORS = frozenset({
     "InsufficientInstanceCapacity", "InstanceLimitExceeded", "Unsupported", "VcpuLimitExceeded",
@@ -292,7 +294,7 @@ class Ec2Host(Host):
     def check_capacity(self, plan: dict[str, Any]) -> dict[str, Any]:
         from instance_benchmarks import quotas
 
-        spec = InstanceSpec(**{**plan["spec"], "accelerators": tuple(plan["spec"]["accelerators"])})
+        spec = InstanceSpec.from_dict(plan["spec"])
         listed = quotas.list_quotas(self.service_quotas)
         reasons = []
         for market in self._markets():
@@ -307,7 +309,7 @@ class Ec2Host(Host):
         raise CapacityUnavailable("; ".join(reasons))
 
     def provision(self, plan: dict[str, Any], *, tags: dict[str, str]) -> HostHandle:
-        spec = InstanceSpec(**{**plan["spec"], "accelerators": tuple(plan["spec"]["accelerators"])})
+        spec = InstanceSpec.from_dict(plan["spec"])
         ami_id = resolve_ami(self.ssm, spec.architecture)
         subnets = self.settings.subnet_ids or default_subnets(self.ec2)
         groups = self.settings.security_group_ids or (no_inbound_security_group(self.ec2, subnets[0]),)
@@ -366,24 +368,12 @@ class Ec2Host(Host):
         path.write_bytes(bundled_context())
 
     def start(self, handle: HostHandle, commands: list[str], *, timeout_s: float, comment: str) -> dict[str, Any]:
-        """Send one script; what the caller needs to wait for it (a trigger, or `wait`)."""
+        """Send one script; what SsmCommandTrigger needs to wait for it."""
         command_id = ssm.send(self.ssm, instance_id=handle.host_id, commands=commands, timeout_s=int(timeout_s),
                               comment=comment)
         log.info("Sent SSM command %s to %s (%s): %s", command_id, handle.host_id, handle.instance_type, comment)
         return {"command_id": command_id, "instance_id": handle.host_id,
                 "timeout_s": int(timeout_s) + COMMAND_DELIVERY_S}
-
-    def wait(self, started: dict[str, Any]) -> dict[str, Any]:
-        """Poll one invocation to its end (the non-deferrable path; the trigger does the same)."""
-        deadline = time.monotonic() + started["timeout_s"]
-        while True:
-            result = ssm.outcome(self.ssm, command_id=started["command_id"], instance_id=started["instance_id"])
-            if result["done"]:
-                return result
-            if time.monotonic() > deadline:
-                return {**result, "done": True, "status": "TimedOut",
-                        "stderr_tail": f"no end after {started['timeout_s']} s"}
-            time.sleep(self.settings.poll_interval_s)
 
     def finish_prepare(self, handle: HostHandle, result: dict[str, Any]) -> dict[str, Any]:
         if result["status"] != "Success":
@@ -431,16 +421,21 @@ class Ec2Host(Host):
         return self.start(handle, self.prepare_commands(handle, context_uri=context_uri), timeout_s=PREPARE_TIMEOUT_S,
                           comment=f"instance-benchmarks image for {handle.instance_type}")
 
+    def start_run(self, handle: HostHandle, args: list[str], *, staging_uri: str, timeout_s: float,
+                  env: dict[str, str], prepared: dict[str, Any]) -> dict[str, Any]:
+        """Send the benchrun script for `args` into the prepared image."""
+        commands = self.run_commands(handle, args, staging_uri=staging_uri, env=env, prepared=prepared)
+        return self.start(handle, commands, timeout_s=timeout_s,
+                          comment=f"instance-benchmarks {args[0]} on {handle.instance_type}")
+
+    # On EC2 these stages are deferred: HostCommandOperator sends (start_prepare, start_run) and
+    # SsmCommandTrigger waits; nothing blocks a worker polling SSM.
     def prepare(self, handle: HostHandle, *, context_uri: str | None = None) -> dict[str, Any]:
-        return self.finish_prepare(handle, self.wait(self.start_prepare(handle, context_uri=context_uri)))
+        raise NotImplementedError("EC2 hosts are prepared by HostCommandOperator (start_prepare, then the trigger)")
 
     def run(self, handle: HostHandle, args: list[str], *, staging_uri: str, timeout_s: float,
             env: dict[str, str], prepared: dict[str, Any] | None = None) -> RunOutcome:
-        commands = self.run_commands(handle, args, staging_uri=staging_uri, env=env,
-                                     prepared=prepared or {"image": self.image_for(handle)})
-        started = self.start(handle, commands, timeout_s=timeout_s,
-                             comment=f"instance-benchmarks {args[0]} on {handle.instance_type}")
-        return self.finish_run(handle, self.wait(started), staging_uri=staging_uri)
+        raise NotImplementedError("EC2 benchmarks run through HostCommandOperator (start_run, then the trigger)")
 
     def terminate(self, handle: HostHandle) -> None:
         terminate_instances(self.ec2, [handle.host_id])

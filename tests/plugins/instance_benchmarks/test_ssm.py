@@ -179,8 +179,9 @@ def test_an_invocation_not_yet_visible_reads_as_pending():
         "status": "Pending", "done": False, "exit_code": None, "stdout_tail": "", "stderr_tail": ""}
 
 
-def test_agent_online_only_when_it_answers_pings():
-    assert ssm.agent_online(FakeSsmClient(information=[{"InstanceId": "i-1", "PingStatus": "Online"}]), "i-1")
-    assert not ssm.agent_online(FakeSsmClient(information=[{"InstanceId": "i-1", "PingStatus": "ConnectionLost"}]),
-                                "i-1")
-    assert not ssm.agent_online(FakeSsmClient(), "i-1")
+def test_agent_status_is_the_ping_status_of_that_instance_or_none_before_it_registers():
+    assert ssm.agent_status(FakeSsmClient(information=[{"InstanceId": "i-1", "PingStatus": "Online"}]),
+                            "i-1") == "Online"
+    assert ssm.agent_status(FakeSsmClient(information=[{"InstanceId": "i-1", "PingStatus": "ConnectionLost"}]),
+                            "i-1") == "ConnectionLost"
+    assert ssm.agent_status(FakeSsmClient(), "i-1") is None

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import dag, get_current_context, task, task_group
+from airflow.sdk import Asset, dag, get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from instance_benchmarks import FAMILIES
+from instance_benchmarks import FAMILIES, RESULTS_ASSET_NAME
 from instance_benchmarks.operators.ssm import HostCommandOperator, WaitForHostOperator
 from instance_benchmarks.params import benchmark_params
 
@@ -29,7 +29,9 @@ and reports means with 95% confidence intervals.
 Per architecture family (`intel`, `amd`, `graviton`) a mapped task group runs, per host:
 quota check → provision (setup) → wait for host (SSM agent, deferred) → container → STREAM →
 HPL (each one SSM command, deferred) → extract → validate → store (+ CloudWatch metrics) →
-terminate (teardown, runs whatever failed); then `analyze` builds the dataset and the report.
+terminate (teardown, runs whatever failed); then `analyze` rebuilds the dataset and the report
+(each stored document also emits the `instance_benchmarks_results` Asset, which schedules
+`results_analysis`).
 A type over its vCPU quota or without capacity in any zone is skipped with its reason, which
 the run's summary (`reports/latest/summary.json`) lists.
 
@@ -37,6 +39,8 @@ Valid documents land in `results/v1/...` under `results_uri`; invalid ones in `q
 with their reasons (the store task fails so the run shows it). The report is at
 `reports/latest/index.html`.
 """
+
+RESULTS = Asset(name=RESULTS_ASSET_NAME)
 
 DEFAULT_ARGS = {
     "owner": "instance-benchmarks",
@@ -117,8 +121,9 @@ def instance_benchmarks():
         params, _, _, _ = _context()
         return pipeline.validate(extracted, params=params)
 
-    @task(retries=0)
+    @task(retries=0, outlets=[RESULTS])
     def store(validated: dict) -> dict:
+        """A stored document emits the results Asset (results_analysis rebuilds that location)."""
         from instance_benchmarks import pipeline
 
         params, _, run_id, _ = _context()
@@ -127,6 +132,9 @@ def instance_benchmarks():
             raise AirflowFailException(
                 f"{stored['instance_type']} quarantined at {stored['uri']}: " + "; ".join(stored["reasons"])
             )
+        get_current_context()["outlet_events"][RESULTS].extra = {
+            "results_uri": params["results_uri"], "aws_conn_id": params.get("aws_conn_id"), "run_id": run_id,
+            "instance_type": stored["instance_type"]}
         return stored
 
     @task

@@ -54,3 +54,16 @@ def fixture_text():
         return (FIXTURES / name).read_text()
 
     return read
+
+
+@pytest.fixture(scope="session")
+def local_run(airflow_db, tmp_path_factory):
+    """One real `target=local` run of instance_benchmarks (about half a minute), shared by the tests
+    that need real results: the DAG's, results_analysis's, the plugin's and the browser's."""
+    from instance_benchmarks import cli
+
+    results = tmp_path_factory.mktemp("results")
+    conf = {"target": "local", "profile": "quick", "repetitions": 2, "time_budget_s": 60,
+            "results_uri": results.as_uri(), "price_per_hour": 0.0832}
+    dag_run = cli.load_dag().test(run_conf=conf)
+    return dag_run, results

@@ -14,3 +14,6 @@ SCHEMA_DIR = INCLUDE_DIR / "schemas"
 RESULT_SCHEMA = SCHEMA_DIR / "benchmark-result.v1.schema.json"
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 FAMILIES = ("intel", "amd", "graviton")
+# The results_uri is a run param, so the Asset names the results, not one URI: each event's extra
+# carries the results_uri (and connection) that changed, and results_analysis rebuilds those.
+RESULTS_ASSET_NAME = "instance_benchmarks_results"

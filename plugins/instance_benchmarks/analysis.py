@@ -1,7 +1,12 @@
-"""Statistics over stored documents: tidy rows, per-metric summaries with 95% CIs, the dataset.
+"""Statistics over stored documents: the raw and summary tables, efficiency, prices, rankings, drift.
 
-Every figure here is computed from the raw samples in the documents; nothing is
-carried over from the runner's convenience summaries.
+Every figure here is computed from the raw samples in the documents; nothing is carried
+over from the runner's convenience summaries. The dataset (`dataset/v1/`, Parquet,
+Hive-partitioned by region and family) is rebuilt whole from `results/` each time, so
+re-running, clearing or backfilling never duplicates a row.
+
+A summary groups samples by instance type *and* CPU model: the same type served by two
+processors (m5 on Skylake and on Cascade Lake) is two populations, not one noisy one.
 """
 
 from __future__ import annotations
@@ -15,7 +20,19 @@ if TYPE_CHECKING:
     from instance_benchmarks.results import ResultStore
 
 CONFIDENCE = 0.95
-GROUP_KEYS = ["instance_type", "family", "region", "benchmark", "metric", "placement", "threads", "unit"]
+# Iglewicz and Hoaglin: |modified z| > 3.5 is an outlier; 0.6745 makes the MAD consistent with
+# sigma for normal data; 1.253314 does the same for the mean absolute deviation, used when the
+# MAD is zero (more than half the samples identical), where the modified z is undefined.
+OUTLIER_THRESHOLD = 3.5
+MAD_CONSISTENCY = 0.6745
+MEAN_AD_CONSISTENCY = 1.253314
+GROUP_KEYS = ["region", "family", "instance_family", "instance_type", "cpu_model", "benchmark", "metric",
+              "placement", "threads", "unit"]
+PARTITIONS = ["region", "family"]
+# The figures rankings, efficiency and drift are about: STREAM triad on all cores, and HPL.
+HEADLINE = (("stream", "triad", "all-cores"), ("hpl", "gflops", None))
+DOCUMENT_COLUMNS = ["region", "family", "instance_type", "instance_family", "run_id", "document_id", "date",
+                    "started_at", "cpu_model", "microcode", "physical_cores", "sockets", "sustained_ghz"]
 
 
 def t_interval(values: list[float], confidence: float = CONFIDENCE) -> dict[str, Any]:
@@ -48,69 +65,283 @@ def t_interval(values: list[float], confidence: float = CONFIDENCE) -> dict[str,
         "ci95_high": high,
         "min": float(data.min()),
         "max": float(data.max()),
+        "outliers": int(outlier_mask(data).sum()),
     }
+
+
+def outlier_mask(values: Any) -> Any:
+    """Modified z-score outliers (|z| > 3.5) of one sample, as a boolean array."""
+    import numpy as np
+
+    data = np.asarray(values, dtype=float)
+    deviation = np.abs(data - np.median(data))
+    mad = np.median(deviation)
+    if mad > 0:
+        return MAD_CONSISTENCY * deviation / mad > OUTLIER_THRESHOLD
+    mean_ad = deviation.mean()
+    if mean_ad == 0:
+        return np.zeros(data.shape, dtype=bool)
+    return deviation / (MEAN_AD_CONSISTENCY * mean_ad) > OUTLIER_THRESHOLD
 
 
 def document_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per (benchmark, metric, placement, repetition) sample of a stored document."""
-    prov = doc["provenance"]
+    prov, system = doc["provenance"], doc["system"]
+    spec = (prov.get("plan") or {}).get("spec") or {}
     base = {
-        "instance_type": prov["instance_type"],
-        "family": prov["family"],
         "region": prov.get("region") or "local",
+        "family": prov["family"],
+        "instance_type": prov["instance_type"],
+        "instance_family": spec.get("instance_family") or prov["instance_type"].split(".", 1)[0],
         "run_id": prov["run_id"],
         "document_id": doc["document_id"],
         "date": doc["started_at"][:10],
-        "cpu_model": doc["system"]["cpu_model"],
+        "started_at": doc["started_at"],
+        "cpu_model": system["cpu_model"],
+        "microcode": system.get("microcode"),
+        "physical_cores": system["physical_cores"],
+        "sockets": system.get("sockets") or 1,
+        "sustained_ghz": spec.get("sustained_clock_ghz"),
     }
     rows = []
     for measurement in (doc.get("stream") or {}).get("measurements", []):
+        numa = measurement.get("numa") or {}
         for index, rep in enumerate(measurement["repetitions"]):
             for kernel, result in rep["kernels"].items():
                 rows.append({**base, "benchmark": "stream", "metric": kernel,
                              "placement": measurement["placement"], "threads": measurement["threads"],
+                             "cpu_node": numa.get("cpu_node"), "memory_node": numa.get("memory_node"),
                              "repetition": index, "value": result["best_rate_mb_s"] / 1000.0, "unit": "GB/s"})
     hpl = doc.get("hpl") or {}
     for index, run in enumerate(hpl.get("runs", [])):
         rows.append({**base, "benchmark": "hpl", "metric": "gflops",
                      "placement": f"{run['p']}x{run['q']} ranks", "threads": hpl["mpi_ranks"],
+                     "cpu_node": None, "memory_node": None,
                      "repetition": index, "value": run["gflops"], "unit": "GFLOPS"})
     return rows
 
 
+RAW_SORT = ["region", "family", "instance_type", "started_at", "document_id", "benchmark", "metric", "placement",
+            "repetition"]
+
+
 def rows_frame(docs: list[dict[str, Any]]) -> pd.DataFrame:
+    """The raw table: one row per sample, in a deterministic order."""
     import pandas as pd
 
-    return pd.DataFrame([row for doc in docs for row in document_rows(doc)])
+    frame = pd.DataFrame([row for doc in docs for row in document_rows(doc)])
+    if frame.empty:
+        return frame
+    frame = frame.astype({"cpu_node": "Int64", "memory_node": "Int64", "sustained_ghz": "float64"})
+    return frame.sort_values(RAW_SORT, kind="stable").reset_index(drop=True)
 
 
-def summarize(rows: pd.DataFrame) -> list[dict[str, Any]]:
-    """One summary per instance type, benchmark, metric and placement."""
-    summaries = []
-    for keys, group in rows.groupby(GROUP_KEYS, sort=True):
-        summaries.append({**dict(zip(GROUP_KEYS, keys, strict=True)), **t_interval(group["value"].tolist())})
-    return summaries
+def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = None) -> pd.DataFrame:
+    """The summary table: one row per GROUP_KEYS, vectorised (a million samples take seconds).
 
-
-def rebuild_dataset(store: ResultStore) -> dict[str, Any]:
-    """Rewrite dataset/v1/samples from every stored document, Hive-partitioned by region and family.
-
-    Rebuilt whole from results/, so it is idempotent and a re-run never duplicates a row.
+    `prices`: {run_id: price snapshot}; a group is priced from its latest run's snapshot.
     """
+    import numpy as np
+    from scipy import stats
+
+    from instance_benchmarks.peaks import peaks
+
+    grouped = rows.groupby(GROUP_KEYS, sort=True, dropna=False)
+    values = grouped["value"]
+    summary = values.agg(n="count", mean="mean", median="median", std="std", min="min", max="max")
+    summary["cv"] = summary["std"] / summary["mean"]
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, summary["n"] - 1) * summary["std"] / np.sqrt(summary["n"])
+    summary["ci95_low"] = summary["mean"] - half
+    summary["ci95_high"] = summary["mean"] + half
+
+    # Outliers: |modified z| > 3.5 within each group (mean absolute deviation where the MAD is 0).
+    deviation = (rows["value"] - values.transform("median")).abs()
+    mad = deviation.groupby([rows[k] for k in GROUP_KEYS], dropna=False).transform("median")
+    mean_ad = deviation.groupby([rows[k] for k in GROUP_KEYS], dropna=False).transform("mean")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.where(mad > 0, MAD_CONSISTENCY * deviation / mad, deviation / (MEAN_AD_CONSISTENCY * mean_ad))
+    flagged = rows.assign(_outlier=np.nan_to_num(score, nan=0.0) > OUTLIER_THRESHOLD)
+    summary["outliers"] = flagged.groupby(GROUP_KEYS, sort=True, dropna=False)["_outlier"].sum().astype(int)
+
+    latest = (rows.sort_values("started_at", kind="stable").drop_duplicates(GROUP_KEYS, keep="last")
+              .set_index(GROUP_KEYS).reindex(summary.index))
+    summary["first_seen"] = grouped["started_at"].min()
+    summary["last_seen"] = grouped["started_at"].max()
+    summary["runs"] = grouped["run_id"].nunique()
+    summary["latest_run_id"] = latest["run_id"]
+    summary = summary.reset_index()
+    latest = latest.reset_index()
+
+    peak_cache: dict[tuple, dict[str, Any]] = {}
+    efficiency, peak, notes, processor, on_demand, spot = [], [], [], [], [], []
+    for row, doc in zip(summary.itertuples(index=False), latest.itertuples(index=False), strict=True):
+        key = (row.cpu_model, doc.physical_cores, doc.sockets, doc.sustained_ghz)
+        if key not in peak_cache:
+            peak_cache[key] = peaks(cpu_model=row.cpu_model, physical_cores=int(doc.physical_cores),
+                                    sockets=int(doc.sockets),
+                                    sustained_ghz=None if np.isnan(doc.sustained_ghz) else float(doc.sustained_ghz))
+        p = peak_cache[key]
+        processor.append(p["processor"])
+        value, note = _peak_for(row.benchmark, row.placement, p)
+        peak.append(value)
+        efficiency.append(row.mean / value if value else None)
+        notes.append(note)
+        price = ((prices or {}).get(row.latest_run_id) or {}).get("prices", {}).get(row.instance_type) or {}
+        on_demand.append(price.get("on_demand"))
+        spot.append(price.get("spot"))
+    summary["processor"] = processor
+    summary["peak"] = peak
+    summary["efficiency"] = efficiency
+    summary["efficiency_note"] = notes
+    summary["price_per_hour_on_demand"] = on_demand
+    summary["price_per_hour_spot"] = spot
+    summary["value_per_dollar_on_demand"] = summary["mean"] / summary["price_per_hour_on_demand"].astype(float)
+    summary["value_per_dollar_spot"] = summary["mean"] / summary["price_per_hour_spot"].astype(float)
+    return summary
+
+
+def _peak_for(benchmark: str, placement: str, p: dict[str, Any]) -> tuple[float | None, str | None]:
+    if benchmark == "hpl":
+        return p["peak_gflops"], p["peak_gflops_note"]
+    if placement != "all-cores":
+        return None, "efficiency is against the whole host's peak: all-cores STREAM and HPL only"
+    return p["peak_gb_s"], p["peak_gb_s_note"]
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready rows: NaN and NA become None (JSON has no NaN)."""
+    import numpy as np
+
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+            for row in clean.to_dict("records")]
+
+
+def _headline(summary: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    masks = [(summary.benchmark == b) & (summary.metric == m) & ((summary.placement == p) if p else True)
+             for b, m, p in HEADLINE]
+    return summary[pd.concat(masks, axis=1).any(axis=1)] if masks else summary.iloc[0:0]
+
+
+def rankings(summary: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per region and headline metric: by performance, and by performance per on-demand dollar."""
+    result = []
+    headline = _headline(summary)
+    for (region, benchmark, metric), group in headline.groupby(["region", "benchmark", "metric"], sort=True):
+        for by, column in (("performance", "mean"), ("per dollar", "value_per_dollar_on_demand")):
+            ranked = group.dropna(subset=[column]).sort_values([column, "instance_type"], ascending=[False, True])
+            if ranked.empty:
+                continue
+            result.append({
+                "region": region, "benchmark": benchmark, "metric": metric, "by": by,
+                "unit": ranked["unit"].iloc[0] + (" per $/h" if by == "per dollar" else ""),
+                "entries": [{"rank": i + 1, "instance_type": r.instance_type, "cpu_model": r.cpu_model,
+                             "value": float(getattr(r, column)), "mean": float(r.mean),
+                             "ci95_low": None if math.isnan(r.ci95_low) else float(r.ci95_low),
+                             "ci95_high": None if math.isnan(r.ci95_high) else float(r.ci95_high)}
+                            for i, r in enumerate(ranked.itertuples(index=False))],
+            })
+    return result
+
+
+def drift(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Each instance type's latest run against its previous one: what changed, and whether it matters.
+
+    Flags a changed CPU model or microcode, a changed on-demand price, and a headline figure
+    whose 95% intervals no longer overlap (a change the noise cannot explain).
+    """
+    found = []
+    for (region, instance_type), group in rows.groupby(["region", "instance_type"], sort=True):
+        runs = group.groupby("run_id")["started_at"].min().sort_values()
+        if len(runs) < 2:
+            continue
+        previous_id, latest_id = runs.index[-2], runs.index[-1]
+        before, after = group[group.run_id == previous_id], group[group.run_id == latest_id]
+        flags = []
+        for column, label in (("cpu_model", "CPU model"), ("microcode", "microcode")):
+            old, new = before[column].iloc[0], after[column].iloc[0]
+            if old != new:
+                flags.append({"kind": label, "before": old, "after": new})
+        old_price = _price(prices, previous_id, instance_type)
+        new_price = _price(prices, latest_id, instance_type)
+        if old_price is not None and new_price is not None and old_price != new_price:
+            flags.append({"kind": "on-demand price", "before": old_price, "after": new_price})
+        for benchmark, metric, placement in HEADLINE:
+            pick = [(frame.benchmark == benchmark) & (frame.metric == metric)
+                    & ((frame.placement == placement) if placement else True) for frame in (before, after)]
+            if not pick[0].any() or not pick[1].any():
+                continue
+            old, new = t_interval(before[pick[0]]["value"].tolist()), t_interval(after[pick[1]]["value"].tolist())
+            if None in (old["ci95_low"], new["ci95_low"]):
+                continue
+            if old["ci95_high"] < new["ci95_low"] or new["ci95_high"] < old["ci95_low"]:
+                flags.append({"kind": f"{benchmark} {metric}", "before": old["mean"], "after": new["mean"],
+                              "change": new["mean"] / old["mean"] - 1,
+                              "detail": f"95% CIs [{old['ci95_low']:.2f}, {old['ci95_high']:.2f}] and "
+                                        f"[{new['ci95_low']:.2f}, {new['ci95_high']:.2f}] do not overlap"})
+        found.append({"region": region, "instance_type": instance_type,
+                      "previous": {"run_id": previous_id, "started_at": runs.iloc[-2]},
+                      "latest": {"run_id": latest_id, "started_at": runs.iloc[-1]}, "flags": flags})
+    return found
+
+
+def _price(prices: dict[str, dict[str, Any]] | None, run_id: str, instance_type: str) -> float | None:
+    return (((prices or {}).get(run_id) or {}).get("prices", {}).get(instance_type) or {}).get("on_demand")
+
+
+def write_table(frame: pd.DataFrame, target: Any) -> None:
+    """Replace the Parquet table at `target` (an ObjectStoragePath), Hive-partitioned by region and family."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    frame = rows_frame([doc for _, doc in store.stored_documents()])
-    target = store.root / "dataset" / "v1" / "samples"
     if target.exists():
         target.rmdir(recursive=True)
     if frame.empty:
-        return {"uri": target.as_uri(), "rows": 0}
+        return
     pq.write_to_dataset(
         pa.Table.from_pandas(frame, preserve_index=False),
         root_path=target.path,
         filesystem=target.fs,
-        partition_cols=["region", "family"],
+        partition_cols=PARTITIONS,
         existing_data_behavior="delete_matching",
+        basename_template="part-{i}.parquet",
     )
-    return {"uri": target.as_uri(), "rows": len(frame)}
+
+
+def rebuild(store: ResultStore) -> dict[str, Any]:
+    """Rewrite dataset/v1/{raw,summary} from every stored document; return the summary and its analysis."""
+    docs = [doc for _, doc in store.stored_documents()]
+    prices = store.price_snapshots()
+    rows = rows_frame(docs)
+    root = store.root / "dataset" / "v1"
+    summary = summarize(rows, prices) if not rows.empty else None
+    write_table(rows, root / "raw")
+    if summary is not None:
+        write_table(summary, root / "summary")
+    elif (root / "summary").exists():
+        (root / "summary").rmdir(recursive=True)
+    return {
+        "dataset": {"uri": root.as_uri(), "raw_rows": len(rows),
+                    "summary_rows": 0 if summary is None else len(summary)},
+        "summaries": [] if summary is None else records(summary),
+        "rankings": [] if summary is None else rankings(summary),
+        "drift": [] if rows.empty else drift(rows, prices),
+        "numa": [] if rows.empty else numa_matrices(rows),
+        "documents": docs,
+    }
+
+
+def numa_matrices(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Triad GB/s from CPUs on node i to memory on node j, per instance type (latest run), where measured."""
+    numa = rows[(rows.benchmark == "stream") & (rows.metric == "triad") & rows.cpu_node.notna()]
+    matrices = []
+    for (region, instance_type), group in numa.groupby(["region", "instance_type"], sort=True):
+        latest = group[group.run_id == group.sort_values("started_at").run_id.iloc[-1]]
+        means = latest.groupby(["cpu_node", "memory_node"])["value"].mean()
+        nodes = sorted({int(n) for pair in means.index for n in pair})
+        matrix = [[float(means.get((i, j))) if (i, j) in means.index else None for j in nodes] for i in nodes]
+        matrices.append({"region": region, "instance_type": instance_type, "nodes": nodes, "gb_s": matrix,
+                         "run_id": latest.run_id.iloc[0]})
+    return matrices

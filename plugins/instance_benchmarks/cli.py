@@ -70,6 +70,7 @@ def format_summary(summary: dict[str, Any], *, store: Any = None) -> str:
                   f"residuals {residuals} (threshold {hpl['runs'][0]['threshold']:g}): "
                   f"{'PASSED' if passed else 'FAILED'}",
                   f"  CPU: {doc['system']['cpu_model']}, BLAS: {hpl['binary'].get('blas_config') or '?'}"]
+    lines += _value_lines(summary["summaries"])
     lines += ["", "Stored documents:"] + ([f"  {uri}" for uri in summary["documents"]] or ["  (none)"])
     for q in summary["quarantined"]:
         lines.append(f"Quarantined: {q['instance_type']} at {q['uri']}")
@@ -78,6 +79,26 @@ def format_summary(summary: dict[str, Any], *, store: Any = None) -> str:
         lines.append(f"Skipped: {skipped['instance_type']} at {skipped['stage']}: {skipped['reason']}")
     lines += ["Report:", f"  {summary['report_uri']}"]
     return "\n".join(lines)
+
+
+def _value_lines(summaries: list[dict[str, Any]]) -> list[str]:
+    """Efficiency against peak and price-performance of the headline figures, or why there are none."""
+    headline = [s for s in summaries if s["benchmark"] == "hpl"
+                or (s["metric"] == "triad" and s["placement"] == "all-cores")]
+    lines = []
+    for s in sorted(headline, key=lambda s: (s["instance_type"], s["benchmark"])):
+        name = "HPL" if s["benchmark"] == "hpl" else "STREAM triad"
+        if s["efficiency"] is not None:
+            efficiency = f"{100 * s['efficiency']:.1f}% of the {s['peak']:,.1f} {s['unit']} peak ({s['processor']})"
+        else:
+            efficiency = f"no efficiency: {s['efficiency_note']}"
+        if s["price_per_hour_on_demand"] is not None:
+            price = (f"{s['value_per_dollar_on_demand']:,.1f} {s['unit']} per $/h "
+                     f"at ${s['price_per_hour_on_demand']:g}/h")
+        else:
+            price = "no price (give price_per_hour for a local run)"
+        lines.append(f"  {s['instance_type']} {name}: {efficiency}; {price}")
+    return ["", "Efficiency and price-performance"] + lines if lines else []
 
 
 def open_in_browser(uri: str) -> None:

@@ -69,6 +69,15 @@ def benchmark_params() -> dict[str, Param]:
             title="Dry run",
             description="Plan and preview only: nothing is launched or benchmarked.",
         ),
+        "price_per_hour": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            maximum=1000,
+            title="Price per hour (USD, target=local)",
+            description="What this machine costs per hour, for price-performance of a local run. "
+            "Empty: no price metrics. On AWS, prices come from the Price List API and spot history.",
+        ),
         **aws_params(),
         "results_uri": Param(
             default_results_uri(),

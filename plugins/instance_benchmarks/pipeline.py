@@ -34,7 +34,9 @@ def result_store(params: dict[str, Any]) -> ResultStore:
 def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[str, Any]]]:
     """One plan per host, grouped by architecture family; nothing to run on a dry run."""
     target = params["target"]
-    specs = get_host(target, params).specs(params.get("instance_types") or [])
+    host = get_host(target, params)
+    specs = host.specs(params.get("instance_types") or [])
+    record_prices(params, run_id=run_id, host=host, instance_types=[s.instance_type for s in specs])
     plans = [
         plan(spec, target=target, profile=params["profile"], repetitions=params.get("repetitions"),
              time_budget_s=params["time_budget_s"])
@@ -54,6 +56,23 @@ def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[st
         log.info("dry_run: %d plan(s) written to %s; nothing is launched", len(plans), path)
         return {family: [] for family in FAMILIES}
     return by_family(plans, FAMILIES)
+
+
+def record_prices(params: dict[str, Any], *, run_id: str, host: Any, instance_types: list[str]) -> dict[str, Any]:
+    """The run's hourly prices, kept beside its results: the analysis prices each document with them."""
+    from instance_benchmarks import prices
+
+    if params["target"] == "aws":
+        snapshot = prices.aws_snapshot(aws_conn_id=host.settings.aws_conn_id, region=host.region,
+                                       instance_types=instance_types, config=host.botocore_config())
+    else:
+        snapshot = prices.given_snapshot(instance_types[0], params.get("price_per_hour"))
+    snapshot["fetched_at"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    uri = result_store(params).record_prices(run_id, snapshot)
+    for name, price in sorted(snapshot["prices"].items()):
+        log.info("Price of %s: on-demand %s, spot %s USD/h", name, price["on_demand"], price["spot"])
+    log.info("Prices recorded at %s", uri)
+    return snapshot
 
 
 def _skip(params: dict[str, Any], *, run_id: str, plan_dict: dict[str, Any], stage: str,
@@ -278,37 +297,47 @@ def terminate(state: dict[str, Any] | None, *, params: dict[str, Any]) -> None:
     get_host(handle.target, params).terminate(handle)
 
 
-def analyze(*, params: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """Statistics, the dataset and the report over what this run stored, quarantined and skipped."""
+def analyze(*, params: dict[str, Any], run_id: str | None) -> dict[str, Any]:
+    """Rebuild the dataset, then the report: everything stored so far, and this run's own outcome.
+
+    `run_id` None (the Asset-scheduled results_analysis) rebuilds without a run of its own.
+    """
     from instance_benchmarks import analysis, report
 
     store_ = result_store(params)
-    stored = store_.stored_for_run(run_id)
-    quarantined = store_.quarantined(run_id)
-    skipped = store_.skipped(run_id)
-    docs = [doc for _, doc in stored]
-    rows = analysis.rows_frame(docs)
-    summaries = analysis.summarize(rows) if not rows.empty else []
-    dataset = analysis.rebuild_dataset(store_)
+    built = analysis.rebuild(store_)
+    stored = store_.stored_for_run(run_id) if run_id else []
+    quarantined = store_.quarantined(run_id) if run_id else []
+    skipped = store_.skipped(run_id) if run_id else []
+    run_rows = analysis.rows_frame([doc for _, doc in stored])
+    run_summaries = [] if run_rows.empty else analysis.records(
+        analysis.summarize(run_rows, store_.price_snapshots()))
     now = datetime.datetime.now(datetime.UTC)
-    page = report.render(title="EC2 instance benchmarks", run_id=run_id,
-                         generated_at=now.isoformat(timespec="seconds"), summaries=summaries, docs=docs,
-                         quarantined=quarantined, skipped=skipped)
     summary = {"run_id": run_id, "generated_at": now.isoformat(timespec="seconds"),
                "documents": [uri for uri, _ in stored], "quarantined": quarantined, "skipped": skipped,
-               "summaries": summaries, "dataset": dataset}
+               "summaries": run_summaries, "dataset": built["dataset"], "rankings": built["rankings"],
+               "drift": built["drift"]}
+    page = report.render(title="EC2 instance benchmarks", generated_at=summary["generated_at"], run_id=run_id,
+                         summaries=built["summaries"], docs=built["documents"], rankings=built["rankings"],
+                         drift=built["drift"], numa=built["numa"], run_documents=summary["documents"],
+                         quarantined=quarantined, skipped=skipped)
     report_dir = store_.root / "reports" / now.date().isoformat()
     for directory in (report_dir, store_.root / "reports" / "latest"):
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "index.html").write_text(page)
         (directory / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     summary["report_uri"] = (report_dir / "index.html").as_uri()
-    log.info("Report: %s (%d stored, %d quarantined, %d skipped, dataset %d rows)", summary["report_uri"],
-             len(stored), len(quarantined), len(skipped), dataset["rows"])
+    log.info("Report: %s (this run: %d stored, %d quarantined, %d skipped; dataset: %d raw rows, %d summary rows)",
+             summary["report_uri"], len(stored), len(quarantined), len(skipped), built["dataset"]["raw_rows"],
+             built["dataset"]["summary_rows"])
     for item in skipped:
         log.info("Skipped %s at %s: %s", item["instance_type"], item["stage"], item["reason"])
-    for s in summaries:
-        log.info("%-10s %-6s %-6s %-16s n=%d mean=%.2f %s 95%% CI [%s, %s]", s["instance_type"],
+    for s in run_summaries:
+        log.info("%-10s %-6s %-6s %-16s n=%d mean=%.2f %s 95%% CI [%s, %s] efficiency %s", s["instance_type"],
                  s["benchmark"], s["metric"], s["placement"], s["n"], s["mean"], s["unit"], s["ci95_low"],
-                 s["ci95_high"])
+                 s["ci95_high"], s["efficiency"] if s["efficiency"] is not None else s["efficiency_note"])
+    for item in built["drift"]:
+        for flag in item["flags"]:
+            log.warning("Drift %s %s: %s changed from %s to %s", item["region"], item["instance_type"],
+                        flag["kind"], flag["before"], flag["after"])
     return summary

@@ -1,39 +1,78 @@
-"""A self-contained HTML report: plots inline as SVG, no CDN, every string escaped."""
+"""A self-contained HTML report: plots inline as SVG, sortable tables, no CDN, every string escaped.
+
+What a reader looks at first comes first: bandwidth and GFLOPS per instance type with their
+95% confidence intervals, efficiency against the theoretical peak, price-performance, the NUMA
+matrix; then rankings, drift, the full summary table, the hosts, and this run's outcome.
+"""
 
 from __future__ import annotations
 
 import html
 import io
+import math
 from typing import Any
 
-STREAM_KERNELS = ("copy", "scale", "add", "triad")
-
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; padding: 0 1rem; }
 h1 { margin-bottom: 0.2rem; } .meta { color: #666; margin-top: 0; }
-table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: right; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: 0.85rem; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.5rem; text-align: right; }
+th { background: #f6f6f6; cursor: pointer; user-select: none; position: sticky; top: 0; }
 th:first-child, td:first-child, td.text { text-align: left; }
-.bad { color: #a00; } .plot svg { max-width: 100%; height: auto; }
+.bad { color: #a00; } .warn { color: #a60; } .note { color: #666; font-size: 0.85rem; }
+.plot svg { max-width: 100%; height: auto; } .plots { display: flex; flex-wrap: wrap; gap: 1rem; }
 """
+
+# Click a column header to sort by it (numbers by their data-v value); no library, works offline.
+SORT_SCRIPT = """
+document.querySelectorAll("table.sortable").forEach(function (table) {
+  table.querySelectorAll("th").forEach(function (th, column) {
+    th.title = "sort";
+    th.addEventListener("click", function () {
+      var rows = Array.prototype.slice.call(table.querySelectorAll("tr")).slice(1);
+      var descending = th.dataset.order !== "desc";
+      th.dataset.order = descending ? "desc" : "asc";
+      function key(row) {
+        var cell = row.children[column];
+        var v = cell.dataset.v;
+        return v === undefined ? cell.textContent : (v === "" ? -Infinity : parseFloat(v));
+      }
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b);
+        var order = (typeof x === "number" && typeof y === "number") ? x - y : String(x).localeCompare(String(y));
+        return descending ? -order : order;
+      });
+      rows.forEach(function (row) { table.appendChild(row); });
+    });
+  });
+});
+"""
+
+PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#e45756")
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
     """Text for a cell (escaped where it is written, not here)."""
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, float):
         return f"{value:,.{digits}f}"
     return str(value)
 
 
-def _row(cells: list[Any], css: str = "") -> str:
+def _cell(value: Any, *, text: str | None = None, css: str = "") -> str:
+    """A table cell; numbers carry their value in data-v so the table sorts them as numbers."""
     attr = f' class="{css}"' if css else ""
-    return "<tr>" + "".join(f"<td{attr}>{html.escape(_fmt(c))}</td>" for c in cells) + "</tr>"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = "" if isinstance(value, float) and math.isnan(value) else repr(value)
+        attr += f' data-v="{number}"'
+    return f"<td{attr}>{html.escape(text if text is not None else _fmt(value))}</td>"
 
 
-def _table(head: tuple[str, ...], rows: list[str]) -> str:
-    return "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>"
+def _table(head: tuple[str, ...], rows: list[str], *, sortable: bool = True) -> str:
+    css = ' class="sortable"' if sortable else ""
+    return (f"<table{css}><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
+            + "".join(rows) + "</table>")
 
 
 def _svg(fig: Any) -> str:
@@ -43,114 +82,266 @@ def _svg(fig: Any) -> str:
     fig.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(fig)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prolog and doctype: inline SVG
+    return f'<div class="plot">{text[text.index("<svg"):]}</div>'  # inline: no XML prolog or doctype
 
 
-METRIC_ORDER = {m: i for i, m in enumerate((*STREAM_KERNELS, "gflops"))}
-PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#e45756")
-
-
-def _bar_chart(summaries: list[dict[str, Any]], title: str, ylabel: str) -> str:
-    """Grouped bars: one group per (instance type, metric), one colour per placement; 95% CI error bars."""
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = sorted({(s["instance_type"], s["metric"]) for s in summaries},
-                    key=lambda g: (g[0], METRIC_ORDER.get(g[1], 99), g[1]))
-    placements = sorted({s["placement"] for s in summaries}, key=lambda p: (p != "all-cores", p))
-    width = 0.8 / len(placements)
-    fig, ax = plt.subplots(figsize=(max(4.5, 0.9 * len(groups) * len(placements) + 2), 3.6))
-    for index, placement in enumerate(placements):
-        by_group = {(s["instance_type"], s["metric"]): s for s in summaries if s["placement"] == placement}
-        xs = [i + (index - (len(placements) - 1) / 2) * width for i, g in enumerate(groups) if g in by_group]
-        bars = [by_group[g] for g in groups if g in by_group]
+    return plt
+
+
+def _label(s: dict[str, Any], many_models: set[str]) -> str:
+    """The instance type, with its CPU where the same type ran on more than one processor."""
+    return f"{s['instance_type']} ({s['cpu_model']})" if s["instance_type"] in many_models else s["instance_type"]
+
+
+def _interval_chart(rows: list[dict[str, Any]], *, title: str, unit: str, series: str) -> str:
+    """Horizontal bars per instance type, one colour per `series` value, 95% CI whiskers."""
+    plt = _pyplot()
+    many = _types_with_several_models(rows)
+    labels = sorted({_label(r, many) for r in rows})
+    kinds = sorted({r[series] for r in rows}, key=lambda k: (k != "all-cores", str(k)))
+    height = 0.8 / len(kinds)
+    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.32 * len(labels) * len(kinds)))
+    for index, kind in enumerate(kinds):
+        by_label = {_label(r, many): r for r in rows if r[series] == kind}
+        ys = [i + (index - (len(kinds) - 1) / 2) * height for i, label in enumerate(labels) if label in by_label]
+        bars = [by_label[label] for label in labels if label in by_label]
         low = [0 if b["ci95_low"] is None else b["mean"] - b["ci95_low"] for b in bars]
         high = [0 if b["ci95_high"] is None else b["ci95_high"] - b["mean"] for b in bars]
-        ax.bar(xs, [b["mean"] for b in bars], width, yerr=[low, high], capsize=3, label=placement,
-               color=PALETTE[index % len(PALETTE)])
-    ax.set_xticks(range(len(groups)), [f"{metric}\n{instance}" for instance, metric in groups], fontsize=8)
-    ax.set_ylabel(ylabel)
+        ax.barh(ys, [b["mean"] for b in bars], height, xerr=[low, high], capsize=3, label=str(kind),
+                color=PALETTE[index % len(PALETTE)])
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(unit)
     ax.set_title(f"{title} (mean, 95% CI)")
-    ax.grid(axis="y", alpha=0.3)
+    ax.grid(axis="x", alpha=0.3)
+    if len(kinds) > 1:
+        ax.legend(fontsize=8, loc="lower right")
+    return _svg(fig)
+
+
+def _types_with_several_models(rows: list[dict[str, Any]]) -> set[str]:
+    models: dict[str, set[str]] = {}
+    for r in rows:
+        models.setdefault(r["instance_type"], set()).add(r["cpu_model"])
+    return {name for name, found in models.items() if len(found) > 1}
+
+
+def _efficiency_chart(headline: list[dict[str, Any]]) -> str:
+    plt = _pyplot()
+    known = [r for r in headline if r["efficiency"] is not None]
+    if not known:
+        return ""
+    many = _types_with_several_models(known)
+    labels = sorted({_label(r, many) for r in known})
+    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.45 * len(labels)))
+    for index, benchmark in enumerate(("stream", "hpl")):
+        by_label = {_label(r, many): r for r in known if r["benchmark"] == benchmark}
+        ys = [i + (index - 0.5) * 0.4 for i, label in enumerate(labels) if label in by_label]
+        ax.barh(ys, [100 * by_label[label]["efficiency"] for label in labels if label in by_label], 0.4,
+                color=PALETTE[index], label="STREAM triad / peak bandwidth" if benchmark == "stream"
+                else "HPL / peak FLOPS")
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("% of theoretical peak")
+    ax.set_title("Efficiency against theoretical peak")
+    ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     return _svg(fig)
 
 
+def _price_chart(headline: list[dict[str, Any]]) -> str:
+    plt = _pyplot()
+    priced = [r for r in headline if r["price_per_hour_on_demand"] is not None]
+    if not priced:
+        return ""
+    benchmarks = [b for b in ("stream", "hpl") if any(r["benchmark"] == b for r in priced)]
+    fig, axes = plt.subplots(1, len(benchmarks), figsize=(6 * len(benchmarks), 4.2), squeeze=False)
+    for ax, benchmark in zip(axes[0], benchmarks, strict=True):
+        points = [r for r in priced if r["benchmark"] == benchmark]
+        colours = [PALETTE[("intel", "amd", "graviton").index(r["family"]) if r["family"] in
+                           ("intel", "amd", "graviton") else 4] for r in points]
+        ax.scatter([r["price_per_hour_on_demand"] for r in points], [r["mean"] for r in points], c=colours)
+        for r in points:
+            ax.annotate(r["instance_type"], (r["price_per_hour_on_demand"], r["mean"]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+        ax.set_xlabel("on-demand USD per hour")
+        ax.set_ylabel(points[0]["unit"])
+        ax.set_title(("STREAM triad" if benchmark == "stream" else "HPL") + ": up and left is better value")
+        ax.grid(alpha=0.3)
+    return _svg(fig)
+
+
+def _numa_chart(matrix: dict[str, Any]) -> str:
+    plt = _pyplot()
+    import numpy as np
+
+    nodes = matrix["nodes"]
+    data = np.array([[np.nan if v is None else v for v in row] for row in matrix["gb_s"]])
+    fig, ax = plt.subplots(figsize=(1.6 + 0.9 * len(nodes), 1.2 + 0.8 * len(nodes)))
+    image = ax.imshow(data, cmap="viridis")
+    for i in range(len(nodes)):
+        for j in range(len(nodes)):
+            if not np.isnan(data[i, j]):
+                ax.text(j, i, f"{data[i, j]:.0f}", ha="center", va="center", color="w", fontsize=8)
+    ax.set_xticks(range(len(nodes)), [f"mem {n}" for n in nodes])
+    ax.set_yticks(range(len(nodes)), [f"cpu {n}" for n in nodes])
+    ax.set_title(f"{matrix['instance_type']}: STREAM triad GB/s")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    return _svg(fig)
+
+
+def _is_headline(r: dict[str, Any]) -> bool:
+    return (r["benchmark"] == "stream" and r["metric"] == "triad" and r["placement"] == "all-cores") \
+        or r["benchmark"] == "hpl"
+
+
+def _ci_text(r: dict[str, Any]) -> str:
+    return "–" if r["ci95_low"] is None else f"{_fmt(r['ci95_low'])} – {_fmt(r['ci95_high'])}"
+
+
 def _summary_table(summaries: list[dict[str, Any]]) -> str:
-    head = ("instance type", "benchmark", "metric", "placement", "threads", "n", "mean", "95% CI",
-            "median", "std", "CV", "unit")
+    head = ("instance type", "region", "CPU", "benchmark", "metric", "placement", "threads", "n", "mean",
+            "95% CI", "median", "std", "CV", "outliers", "efficiency", "$/h on-demand", "$/h spot",
+            "per $/h on-demand", "first seen", "last seen")
     rows = []
     for s in summaries:
-        ci = f"{_fmt(s['ci95_low'])} – {_fmt(s['ci95_high'])}"
-        cv = "–" if s["cv"] is None else f"{100 * s['cv']:.1f}%"
-        cells = [s["instance_type"], s["benchmark"], s["metric"], s["placement"], s["threads"], s["n"],
-                 _fmt(s["mean"]), ci, _fmt(s["median"]), _fmt(s["std"]), cv, s["unit"]]
-        rows.append(_row(cells))
+        rows.append("<tr>" + "".join([
+            _cell(s["instance_type"], css="text"), _cell(s["region"], css="text"), _cell(s["cpu_model"], css="text"),
+            _cell(s["benchmark"], css="text"), _cell(s["metric"], css="text"), _cell(s["placement"], css="text"),
+            _cell(s["threads"]), _cell(s["n"]), _cell(s["mean"]),
+            f'<td data-v="{s["ci95_low"] if s["ci95_low"] is not None else ""}">{html.escape(_ci_text(s))}</td>',
+            _cell(s["median"]), _cell(s["std"]),
+            _cell(s["cv"], text="–" if s["cv"] is None else f"{100 * s['cv']:.1f}%"), _cell(s["outliers"]),
+            _cell(s["efficiency"], text="–" if s["efficiency"] is None else f"{100 * s['efficiency']:.1f}%"),
+            _cell(s["price_per_hour_on_demand"], text=_fmt(s["price_per_hour_on_demand"], 4)),
+            _cell(s["price_per_hour_spot"], text=_fmt(s["price_per_hour_spot"], 4)),
+            _cell(s["value_per_dollar_on_demand"]),
+            _cell(s["first_seen"][:10], css="text"), _cell(s["last_seen"][:10], css="text"),
+        ]) + "</tr>")
     return _table(head, rows)
+
+
+def _efficiency_notes(headline: list[dict[str, Any]]) -> str:
+    notes = sorted({(r["instance_type"], r["benchmark"], r["efficiency_note"]) for r in headline
+                    if r["efficiency"] is None and r["efficiency_note"]})
+    if not notes:
+        return ""
+    items = "".join(f"<li>{html.escape(t)} ({html.escape(b)}): {html.escape(n)}</li>" for t, b, n in notes)
+    return f'<p class="note">No efficiency for:</p><ul class="note">{items}</ul>'
+
+
+def _rankings(rankings: list[dict[str, Any]]) -> str:
+    if not rankings:
+        return "<p>No results yet.</p>"
+    blocks = []
+    for r in rankings:
+        rows = ["<tr>" + _cell(e["rank"]) + _cell(e["instance_type"], css="text") + _cell(e["cpu_model"], css="text")
+                + _cell(e["value"]) + "</tr>" for e in r["entries"]]
+        title = f"{r['region']}: {'STREAM triad' if r['benchmark'] == 'stream' else 'HPL'} by {r['by']} ({r['unit']})"
+        blocks.append(f"<div><h3>{html.escape(title)}</h3>"
+                      + _table(("rank", "instance type", "CPU", r["unit"]), rows) + "</div>")
+    return '<div class="plots">' + "".join(blocks) + "</div>"
+
+
+def _drift(drift: list[dict[str, Any]]) -> str:
+    if not drift:
+        return "<p>No instance type has two runs yet.</p>"
+    rows = []
+    for item in drift:
+        flags = "; ".join(f"{f['kind']}: {f['before']} → {f['after']}" + (f" ({f['detail']})" if "detail" in f else "")
+                          for f in item["flags"]) or "no change beyond the noise"
+        rows.append("<tr>" + _cell(item["instance_type"], css="text") + _cell(item["region"], css="text")
+                    + _cell(item["previous"]["started_at"][:10], css="text")
+                    + _cell(item["latest"]["started_at"][:10], css="text")
+                    + _cell(flags, css="text warn" if item["flags"] else "text") + "</tr>")
+    return _table(("instance type", "region", "previous run", "latest run", "changes"), rows)
 
 
 def _hosts_table(docs: list[dict[str, Any]]) -> str:
-    head = ("instance type", "CPU", "cores", "LLC", "memory", "kernel", "STREAM binary", "HPL", "BLAS")
+    head = ("instance type", "region", "date", "CPU", "microcode", "cores", "sockets", "LLC", "memory", "kernel",
+            "HPL", "BLAS", "image")
     rows = []
-    for d in docs:
-        system, hpl = d["system"], d.get("hpl") or {}
+    for d in sorted(docs, key=lambda d: (d["provenance"]["instance_type"], d["started_at"])):
+        system, hpl, prov = d["system"], d.get("hpl") or {}, d["provenance"]
         cells = [
-            d["provenance"]["instance_type"], system["cpu_model"], system["physical_cores"],
+            prov["instance_type"], prov.get("region") or "local", d["started_at"][:10], system["cpu_model"],
+            system.get("microcode") or "–", system["physical_cores"], system.get("sockets"),
             f"{system['last_level_cache_bytes'] / 2**20:.0f} MiB", f"{system['memory_total_bytes'] / 2**30:.1f} GiB",
-            system["kernel"], (d.get("stream") or {}).get("binary", {}).get("cflags", "–"),
-            f"N={hpl.get('n')} NB={hpl.get('nb')} {hpl.get('p')}x{hpl.get('q')}" if hpl else "–",
+            system["kernel"], f"N={hpl.get('n')} NB={hpl.get('nb')} {hpl.get('p')}x{hpl.get('q')}" if hpl else "–",
             (hpl.get("binary") or {}).get("blas_config") or "–",
+            ((prov.get("container") or {}).get("source")) or "bare host",
         ]
-        rows.append(_row(cells, "text"))
+        rows.append("<tr>" + "".join(_cell(c, css="text") for c in cells) + "</tr>")
     return _table(head, rows)
 
 
-def _quarantine_list(quarantined: list[dict[str, Any]]) -> str:
-    if not quarantined:
-        return "<p>None.</p>"
-    items = []
-    for q in quarantined:
-        reasons = "".join(f"<li>{html.escape(r)}</li>" for r in q["reasons"])
-        items.append(f'<li class="bad">{html.escape(q["instance_type"])}: <ul>{reasons}</ul></li>')
-    return "<ul>" + "".join(items) + "</ul>"
+def _run_section(run_id: str | None, documents: list[str], quarantined: list[dict[str, Any]],
+                 skipped: list[dict[str, Any]]) -> str:
+    if not run_id:
+        return "<p>Rebuilt from the stored results (no run of its own).</p>"
+    stored = "".join(f"<li>{html.escape(uri)}</li>" for uri in documents) or "<li>none</li>"
+    quarantine = "".join(
+        f'<li class="bad">{html.escape(q["instance_type"])}: <ul>'
+        + "".join(f"<li>{html.escape(r)}</li>" for r in q["reasons"]) + "</ul></li>" for q in quarantined
+    ) or "<li>none</li>"
+    skips = "".join(f'<li>{html.escape(s["instance_type"])} at {html.escape(s["stage"])}: '
+                    f'{html.escape(s["reason"])}</li>' for s in skipped) or "<li>none</li>"
+    return (f"<p>Run {html.escape(run_id)}</p><h3>Stored</h3><ul>{stored}</ul>"
+            f"<h3>Quarantined results</h3><ul>{quarantine}</ul><h3>Skipped (quota, capacity)</h3><ul>{skips}</ul>")
 
 
-def _skipped_list(skipped: list[dict[str, Any]]) -> str:
-    if not skipped:
-        return "<p>None.</p>"
-    items = [f'<li>{html.escape(s["instance_type"])} at {html.escape(s["stage"])}: {html.escape(s["reason"])}</li>'
-             for s in skipped]
-    return "<ul>" + "".join(items) + "</ul>"
-
-
-def render(*, title: str, run_id: str, generated_at: str, summaries: list[dict[str, Any]],
-           docs: list[dict[str, Any]], quarantined: list[dict[str, Any]],
+def render(*, title: str, generated_at: str, summaries: list[dict[str, Any]], docs: list[dict[str, Any]],
+           run_id: str | None = None, rankings: list[dict[str, Any]] | None = None,
+           drift: list[dict[str, Any]] | None = None, numa: list[dict[str, Any]] | None = None,
+           run_documents: list[str] | None = None, quarantined: list[dict[str, Any]] | None = None,
            skipped: list[dict[str, Any]] | None = None) -> str:
-    skipped = skipped or []
-    stream = [s for s in summaries if s["benchmark"] == "stream"]
+    """The whole page. `summaries`: the summary table's rows (analysis.records)."""
+    triad = [s for s in summaries if s["benchmark"] == "stream" and s["metric"] == "triad"]
     hpl = [s for s in summaries if s["benchmark"] == "hpl"]
+    headline = [s for s in summaries if _is_headline(s)]
     plots = []
-    if stream:
-        plots.append(_bar_chart(stream, "STREAM bandwidth", "GB/s"))
+    if triad:
+        plots.append(_interval_chart(triad, title="STREAM triad bandwidth", unit="GB/s", series="placement"))
     if hpl:
-        plots.append(_bar_chart(hpl, "HPL", "GFLOPS"))
+        plots.append(_interval_chart(hpl, title="HPL", unit="GFLOPS", series="placement"))
+    efficiency = _efficiency_chart(headline)
+    price = _price_chart(headline)
+    heatmaps = "".join(_numa_chart(m) for m in numa or [])
+    types = len({(s["region"], s["instance_type"]) for s in summaries})
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{STYLE}</style></head><body>
 <h1>{html.escape(title)}</h1>
-<p class="meta">Run {html.escape(run_id)} · generated {html.escape(generated_at)} ·
-{len(docs)} document(s) stored, {len(quarantined)} quarantined, {len(skipped)} skipped</p>
-<h2>Plots</h2>
-{''.join(f'<div class="plot">{p}</div>' for p in plots) or '<p>No valid results in this run.</p>'}
-<h2>Summary (mean with 95% confidence interval from the t-distribution)</h2>
+<p class="meta">Generated {html.escape(generated_at)} · {types} instance type(s) · {len(docs)} stored document(s)
+{'· run ' + html.escape(run_id) if run_id else ''}</p>
+<h2>Bandwidth and GFLOPS</h2>
+<div class="plots">{''.join(plots) or '<p>No valid results yet.</p>'}</div>
+<h2>Efficiency against theoretical peak</h2>
+<p class="note">Peak FLOPS = physical cores × sustained GHz × FP64 FLOPs per cycle; peak bandwidth = sockets ×
+memory channels × MT/s × 8 bytes, of whole sockets (an instance smaller than a socket shares its channels).
+Sources per processor in plugins/instance_benchmarks/peaks.py.</p>
+{efficiency or '<p>No processor in these results is in the peak table.</p>'}
+{_efficiency_notes(headline)}
+<h2>Price-performance</h2>
+{price or '<p>No prices for these results (for a local run, give the <code>price_per_hour</code> param).</p>'}
+<h2>NUMA bandwidth matrix</h2>
+{heatmaps or '<p>No host with several NUMA nodes in these results.</p>'}
+<h2>Rankings</h2>
+{_rankings(rankings or [])}
+<h2>Drift (latest run against the previous one)</h2>
+{_drift(drift or [])}
+<h2>Summary (mean with 95% confidence interval from the t-distribution; click a header to sort)</h2>
 {_summary_table(summaries)}
 <h2>Hosts and toolchains</h2>
 {_hosts_table(docs)}
-<h2>Quarantined results</h2>
-{_quarantine_list(quarantined)}
-<h2>Skipped (quota, capacity)</h2>
-{_skipped_list(skipped)}
+<h2>This run</h2>
+{_run_section(run_id, run_documents or [], quarantined or [], skipped or [])}
+<script>{SORT_SCRIPT}</script>
 </body></html>
 """

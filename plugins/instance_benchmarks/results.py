@@ -6,6 +6,7 @@ Layout under `results_uri` (an ObjectStoragePath, so `file://` and `s3://` work 
     results/v1/region=<r>/family=<f>/instance_type=<t>/date=<YYYY-MM-DD>/<run_id>.json
     quarantine/<run_id>/<instance_type>/{result.json,reason.json}
     skipped/<run_id>/<instance_type>.json                         quota, capacity: why it did not run
+    prices/<run_id>.json                                          the hourly prices the run was planned with
 
 Keys derive from the run id and instance type only, so re-running or backfilling
 the same run overwrites rather than duplicates.
@@ -151,6 +152,20 @@ class ResultStore:
         _write_json(path, {"run_id": run_id, "instance_type": instance_type, "stage": stage, "reason": reason,
                            "skipped_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")})
         return path.as_uri()
+
+    def record_prices(self, run_id: str, snapshot: dict[str, Any]) -> str:
+        """The run's price snapshot: its documents are priced with what the run was planned with."""
+        path = self.root / "prices" / f"{safe_segment(run_id)}.json"
+        _write_json(path, {**snapshot, "run_id": run_id})
+        return path.as_uri()
+
+    def price_snapshots(self) -> dict[str, dict[str, Any]]:
+        """{run_id: price snapshot} for every run that recorded one."""
+        base = self.root / "prices"
+        if not base.exists():
+            return {}
+        snapshots = (json.loads(p.read_text()) for p in sorted(base.glob("*.json"), key=str))
+        return {s["run_id"]: s for s in snapshots}
 
     def skipped(self, run_id: str) -> list[dict[str, Any]]:
         base = self.root / "skipped" / safe_segment(run_id)

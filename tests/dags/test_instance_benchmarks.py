@@ -22,15 +22,6 @@ def dag():
     return cli.load_dag()
 
 
-@pytest.fixture(scope="module")
-def local_run(dag, tmp_path_factory, airflow_db):
-    results = tmp_path_factory.mktemp("results")
-    conf = {"target": "local", "profile": "quick", "repetitions": 2, "time_budget_s": 60,
-            "results_uri": results.as_uri()}
-    dag_run = dag.test(run_conf=conf)
-    return dag_run, results
-
-
 @pytest.mark.e2e
 def test_local_run_succeeds_and_stores_a_valid_document(local_run):
     dag_run, results = local_run
@@ -60,9 +51,29 @@ def test_local_run_writes_report_summary_and_dataset(local_run):
     triad = [s for s in summary["summaries"] if s["metric"] == "triad"]
     assert triad and all(s["n"] == 2 and s["ci95_low"] <= s["mean"] <= s["ci95_high"] for s in triad)
     assert "<svg" in (results / "reports" / "latest" / "index.html").read_text()
-    assert summary["dataset"]["rows"] > 0
+    assert summary["dataset"]["raw_rows"] > 0 and summary["dataset"]["summary_rows"] == len(summary["summaries"])
+    hpl = next(s for s in summary["summaries"] if s["benchmark"] == "hpl")
+    assert hpl["price_per_hour_on_demand"] == 0.0832  # the price_per_hour param
+    assert hpl["value_per_dollar_on_demand"] == pytest.approx(hpl["mean"] / 0.0832)
     table = cli.format_summary({**summary, "report_uri": "r"})
-    assert "triad" in table and "PASSED" in table and "N=" in table
+    assert "triad" in table and "PASSED" in table and "N=" in table and "per $/h" in table
+
+
+@pytest.mark.e2e
+def test_each_stored_document_emits_the_results_asset_with_its_location(local_run):
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    dag_run, results = local_run
+    with create_session() as session:
+        extras = session.scalars(
+            select(AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == "instance_benchmarks_results", AssetEvent.source_run_id == dag_run.run_id)
+        ).all()
+
+    assert len(extras) == 1
+    assert extras[0]["results_uri"] == results.as_uri() and extras[0]["instance_type"] == "local"
 
 
 def test_invalid_conf_is_refused_naming_the_param(dag):

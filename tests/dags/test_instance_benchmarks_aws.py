@@ -16,9 +16,10 @@ import pytest
 import requests
 
 from instance_benchmarks import cli
-from instance_benchmarks.results import schema_errors
+from instance_benchmarks.results import safe_segment, schema_errors
 from tests.conftest import MOTO_ENV
 from tests.fakes.aws import AwsGaps, FakeSsm
+from tests.fakes.pricing import RECORDED_US_EAST_1, FakePriceList
 from tests.fakes.service_quotas import FakeServiceQuotas
 
 pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.e2e]
@@ -57,6 +58,7 @@ def aws_world(monkeypatch, endpoint: str, *, ssm_executes: bool) -> tuple[AwsGap
     gaps = AwsGaps().install(monkeypatch)
     gaps.honour_client_tokens()
     gaps.add_service_quotas(FakeServiceQuotas({STANDARD_ON_DEMAND: 32.0}))
+    gaps.add_price_list(FakePriceList())
     fake_ssm = FakeSsm(endpoint_url=endpoint)
     if ssm_executes:
         fake_ssm.install(gaps)
@@ -143,9 +145,27 @@ def test_capacity_and_quota_skips_are_recorded_and_summarised(full_run, moto_end
     assert "needs 64 vCPUs" in skipped[OVER_QUOTA]["reason"] and "is 32" in skipped[OVER_QUOTA]["reason"]
     assert summary["run_id"] == dag_run.run_id and len(summary["documents"]) == len(STORED)
     assert summary["quarantined"] == []
-    parquet = [k for k in s3_keys(moto_endpoint, "ib/dataset/v1/samples/") if k.endswith(".parquet")]
+    parquet = [k for k in s3_keys(moto_endpoint, "ib/dataset/v1/raw/") if k.endswith(".parquet")]
     assert {k.split("family=")[1].split("/")[0] for k in parquet} == set(STORED.values())
-    assert all(f"region={REGION}/" in k for k in parquet) and summary["dataset"]["rows"] > 0
+    assert all(f"region={REGION}/" in k for k in parquet) and summary["dataset"]["raw_rows"] > 0
+    assert summary["dataset"]["summary_rows"] == 9 * len(STORED)  # 8 STREAM (4 kernels x 2 placements) + HPL
+
+
+def test_every_stored_type_is_priced_from_the_run_s_price_snapshot(full_run, moto_endpoint):
+    dag_run, _, _ = full_run
+
+    summary = s3_json(moto_endpoint, "ib/reports/latest/summary.json")
+    hpl = {s["instance_type"]: s for s in summary["summaries"] if s["benchmark"] == "hpl"}
+    assert sorted(hpl) == sorted(STORED)
+    for instance_type, s in hpl.items():
+        assert s["price_per_hour_on_demand"] == RECORDED_US_EAST_1[instance_type]
+        assert s["value_per_dollar_on_demand"] == pytest.approx(s["mean"] / RECORDED_US_EAST_1[instance_type])
+        assert s["price_per_hour_spot"] is not None  # moto's static spot history
+    assert {r["by"] for r in summary["rankings"]} == {"performance", "per dollar"}
+    snapshot = s3_json(moto_endpoint, f"ib/prices/{safe_segment(dag_run.run_id)}.json")
+    assert snapshot["errors"] == [] and snapshot["region"] == REGION
+    report = [k for k in s3_keys(moto_endpoint, "ib/reports/latest/") if k.endswith("index.html")]
+    assert report
 
 
 def test_each_stage_was_one_ssm_command_on_its_own_instance(full_run):
@@ -166,7 +186,8 @@ def test_metrics_are_put_per_instance_type(full_run, moto_endpoint):
     assert {"stream/triad", "hpl/gflops"} <= names
 
 
-IAM_PREFIX = {"ec2": "ec2", "ssm": "ssm", "service-quotas": "servicequotas", "cloudwatch": "cloudwatch"}
+IAM_PREFIX = {"ec2": "ec2", "ssm": "ssm", "service-quotas": "servicequotas", "cloudwatch": "cloudwatch",
+              "pricing": "pricing"}
 
 
 def test_the_airflow_role_policy_grants_every_call_the_run_made(full_run):
@@ -180,7 +201,7 @@ def test_the_airflow_role_policy_grants_every_call_the_run_made(full_run):
     made = {f"{IAM_PREFIX[service]}:{operation}" for service, operation in calls if service in IAM_PREFIX}
 
     assert {"ec2:RunInstances", "ssm:SendCommand", "servicequotas:ListServiceQuotas",
-            "cloudwatch:PutMetricData"} <= made
+            "cloudwatch:PutMetricData", "pricing:GetProducts", "ec2:DescribeSpotPriceHistory"} <= made
     assert made - granted == set()
     # Nothing granted that is never called, except what AWS checks inside another call (PassRole and
     # CreateTags inside RunInstances/CreateSecurityGroup) and S3, which s3fs calls where this cannot see.

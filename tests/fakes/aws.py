@@ -1,7 +1,7 @@
 """Fakes for exactly the AWS APIs moto lacks, installed at botocore's API-call layer.
 
-moto (5.2.5) executes no SSM command, has no DescribeInstanceInformation and no EC2
-service quotas (../shared/FACTS.md). `AwsGaps` routes those operations to fakes that
+moto (5.2.5) executes no SSM command, has no DescribeInstanceInformation, no EC2
+service quotas and no Price List API (../shared/FACTS.md). `AwsGaps` routes those operations to fakes that
 behave like AWS and passes every other call to moto unchanged, so the code under test
 uses its real hooks, clients, paginators and waiters. It patches
 `botocore.client.BaseClient._make_api_call` in this process: the DAG's tasks and
@@ -32,6 +32,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from tests.fakes.pricing import FakePriceList
 from tests.fakes.service_quotas import FakeServiceQuotas
 
 INSTANCE_BIN = Path(__file__).resolve().parent / "instance_bin"
@@ -74,6 +75,9 @@ class AwsGaps:
         self.on("service-quotas", "ListServiceQuotas", lambda c, p, _: quotas.answer("list_service_quotas", p))
         self.on("service-quotas", "ListAWSDefaultServiceQuotas",
                 lambda c, p, _: quotas.answer("list_aws_default_service_quotas", p))
+
+    def add_price_list(self, price_list: FakePriceList) -> None:
+        self.on("pricing", "GetProducts", lambda c, p, _: price_list.get_products(p))
 
     def wrap(self, service: str, operation: str, handler: Handler) -> None:
         """Like `on`, but `handler`'s passthrough reaches the handler already installed (or moto)."""

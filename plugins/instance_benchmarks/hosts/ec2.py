@@ -242,11 +242,14 @@ class Ec2Host(Host):
         self.settings = settings
 
     # Clients, each from the Amazon provider's hook for the service (one connection governs all).
-    def _hook_kwargs(self) -> dict[str, Any]:
+    def botocore_config(self) -> Any:
         from botocore.config import Config
 
+        return Config(**self.settings.botocore_config)
+
+    def _hook_kwargs(self) -> dict[str, Any]:
         return {"aws_conn_id": self.settings.aws_conn_id, "region_name": self.settings.region,
-                "config": Config(**self.settings.botocore_config)}
+                "config": self.botocore_config()}
 
     @cached_property
     def ec2(self) -> Any:

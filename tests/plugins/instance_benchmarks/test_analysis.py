@@ -1,18 +1,18 @@
-"""Statistics: t intervals against hand-computed values, rows from a real document, the dataset."""
+"""Statistics against hand-computed cases, the summary table, rankings, drift and the dataset."""
 
 from __future__ import annotations
 
-import json
 import math
 
+import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 
 from instance_benchmarks import analysis
 from instance_benchmarks.results import ResultStore
-from tests.conftest import FIXTURES
+from tests.fakes.documents import real_document, variant
 
-VALID = FIXTURES / "documents" / "valid" / "local-amd-epyc-quick.json"
+SPR = "Intel(R) Xeon(R) Platinum 8488C"
 
 
 def test_t_interval_matches_the_textbook():
@@ -36,36 +36,127 @@ def test_one_sample_has_no_interval_rather_than_a_made_up_one():
 def test_identical_samples_collapse_the_interval():
     result = analysis.t_interval([5.0, 5.0, 5.0])
 
-    assert result["ci95_low"] == result["ci95_high"] == 5.0
+    assert result["ci95_low"] == result["ci95_high"] == 5.0 and result["outliers"] == 0
 
 
-def test_rows_and_summaries_from_a_real_document():
-    doc = json.loads(VALID.read_text())
+@pytest.mark.parametrize(("values", "expected"), [
+    ([1, 2, 3, 4, 100], [False, False, False, False, True]),  # MAD 1: z(100) = 0.6745 * 97 = 65.4
+    ([1, 2, 3, 4, 8], [False] * 5),  # z(8) = 0.6745 * 5 = 3.37, under 3.5
+    ([5, 5, 5, 5, 9], [False, False, False, False, True]),  # MAD 0: 4 / (1.253314 * 0.8) = 3.99
+    ([5, 5, 5], [False] * 3),
+])
+def test_modified_z_outliers_by_hand(values, expected):
+    assert analysis.outlier_mask(values).tolist() == expected
 
-    rows = analysis.rows_frame([doc])
-    summaries = analysis.summarize(rows)
 
-    stream_reps = sum(len(m["repetitions"]) for m in doc["stream"]["measurements"])
-    assert len(rows[rows.benchmark == "stream"]) == 4 * stream_reps
-    assert len(rows[rows.benchmark == "hpl"]) == len(doc["hpl"]["runs"])
-    triad = next(s for s in summaries if s["metric"] == "triad" and s["placement"] == "all-cores")
-    rates = [r["kernels"]["triad"]["best_rate_mb_s"] / 1000 for r in doc["stream"]["measurements"][0]["repetitions"]]
-    assert triad["n"] == len(rates) and triad["mean"] == pytest.approx(sum(rates) / len(rates))
-    assert triad["ci95_low"] <= triad["mean"] <= triad["ci95_high"]
-    hpl = next(s for s in summaries if s["benchmark"] == "hpl")
-    assert hpl["unit"] == "GFLOPS" and hpl["mean"] > 0
+def _rows(groups: dict[str, list[float]]) -> pd.DataFrame:
+    rows = []
+    for name, values in groups.items():
+        for index, value in enumerate(values):
+            rows.append({"region": "r", "family": "intel", "instance_family": name.split(".")[0], "instance_type": name,
+                         "cpu_model": SPR, "benchmark": "hpl", "metric": "gflops", "placement": "1x2 ranks",
+                         "threads": 2, "unit": "GFLOPS", "value": float(value), "run_id": "run-1",
+                         "started_at": "2026-11-01T00:00:00Z", "physical_cores": 2, "sockets": 1,
+                         "sustained_ghz": 3.2, "repetition": index})
+    return pd.DataFrame(rows)
+
+
+def test_vectorised_summary_agrees_with_the_per_group_statistics():
+    groups = {"a.large": [1.0, 2.0, 3.0], "b.large": [42.0], "c.large": [5.0, 5.0, 5.0, 5.0, 9.0],
+              "d.large": [1.0, 2.0, 3.0, 4.0, 100.0]}
+
+    summary = analysis.records(analysis.summarize(_rows(groups)))
+
+    assert [s["instance_type"] for s in summary] == sorted(groups)
+    for s in summary:
+        expected = analysis.t_interval(groups[s["instance_type"]])
+        for key in ("n", "mean", "median", "std", "cv", "ci95_low", "ci95_high", "outliers"):
+            assert s[key] == pytest.approx(expected[key]) if expected[key] is not None else s[key] is None, key
+
+
+def test_efficiency_and_price_performance_worked_by_hand():
+    # m7i.large as measured on 2 cores: peak 2 x 3.2 GHz x 32 = 204.8 GFLOPS; 1 x 8 x 4800 x 8 B = 307.2 GB/s.
+    doc = variant(instance_type="m7i.large", cpu_model=SPR, sustained_ghz=3.2)
+    prices = {"run-1": {"prices": {"m7i.large": {"on_demand": 0.1008, "spot": 0.05}}}}
+
+    summary = analysis.summarize(analysis.rows_frame([doc]), prices)
+
+    hpl = summary[summary.benchmark == "hpl"].iloc[0]
+    assert hpl.peak == pytest.approx(204.8) and hpl.efficiency == pytest.approx(hpl["mean"] / 204.8)
+    triad = summary[(summary.metric == "triad") & (summary.placement == "all-cores")].iloc[0]
+    assert triad.peak == pytest.approx(307.2) and triad.efficiency == pytest.approx(triad["mean"] / 307.2)
+    assert triad.processor == "Intel Xeon Scalable 4th gen (Sapphire Rapids)"
+    one_core = summary[(summary.metric == "triad") & (summary.placement == "one-core")].iloc[0]
+    assert pd.isna(one_core.efficiency) and "all-cores" in one_core.efficiency_note
+    assert hpl.value_per_dollar_on_demand == pytest.approx(hpl["mean"] / 0.1008)
+    assert hpl.value_per_dollar_spot == pytest.approx(hpl["mean"] / 0.05)
+
+
+def test_unknown_processor_gets_no_efficiency_and_says_why():
+    summary = analysis.records(analysis.summarize(analysis.rows_frame([real_document()])))
+
+    hpl = next(s for s in summary if s["benchmark"] == "hpl")
+    assert hpl["efficiency"] is None and "'AMD EPYC' is not in the peak table" in hpl["efficiency_note"]
+    assert hpl["price_per_hour_on_demand"] is None and hpl["value_per_dollar_on_demand"] is None
+
+
+def test_the_same_type_on_two_processors_is_two_populations():
+    docs = [variant(run_id="run-1", cpu_model="Intel(R) Xeon(R) Platinum 8175M CPU @ 2.50GHz"),
+            variant(run_id="run-2", cpu_model="Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz",
+                    started_at="2026-12-05T00:00:00Z")]
+
+    summary = analysis.summarize(analysis.rows_frame(docs))
+
+    hpl = summary[summary.benchmark == "hpl"]
+    assert sorted(hpl.processor) == ["Intel Xeon Scalable 1st gen (Skylake-SP)",
+                                     "Intel Xeon Scalable 2nd gen (Cascade Lake)"]
+
+
+def test_rankings_by_performance_and_per_dollar():
+    docs = [variant(instance_type="m7i.large", cpu_model=SPR, scale=1.0),
+            variant(instance_type="c7i.large", cpu_model=SPR, scale=0.8)]
+    prices = {"run-1": {"prices": {"m7i.large": {"on_demand": 0.20}, "c7i.large": {"on_demand": 0.10}}}}
+
+    ranked = analysis.rankings(analysis.summarize(analysis.rows_frame(docs), prices))
+
+    hpl = {r["by"]: [e["instance_type"] for e in r["entries"]] for r in ranked if r["benchmark"] == "hpl"}
+    assert hpl == {"performance": ["m7i.large", "c7i.large"], "per dollar": ["c7i.large", "m7i.large"]}
+
+
+def test_drift_flags_processor_microcode_price_and_performance_changes():
+    week1 = variant(run_id="run-1", started_at="2026-11-01T00:00:00Z", microcode="0x2b000590")
+    same = variant(run_id="run-2", started_at="2026-11-08T00:00:00Z", microcode="0x2b000590")
+    changed = variant(run_id="run-3", started_at="2026-11-15T00:00:00Z", microcode="0x2b000603", scale=0.5,
+                      cpu_model=SPR)
+    prices = {"run-2": {"prices": {"m7i.large": {"on_demand": 0.1008}}},
+              "run-3": {"prices": {"m7i.large": {"on_demand": 0.1100}}}}
+
+    steady = analysis.drift(analysis.rows_frame([week1, same]), prices)
+    moved = analysis.drift(analysis.rows_frame([week1, same, changed]), prices)
+
+    assert steady[0]["flags"] == []
+    kinds = {f["kind"] for f in moved[0]["flags"]}
+    assert kinds == {"CPU model", "microcode", "on-demand price", "stream triad", "hpl gflops"}
+    assert moved[0]["previous"]["run_id"] == "run-2" and moved[0]["latest"]["run_id"] == "run-3"
+    triad = next(f for f in moved[0]["flags"] if f["kind"] == "stream triad")
+    assert triad["change"] == pytest.approx(-0.5)
 
 
 def test_dataset_is_rebuilt_idempotently_and_partitioned(tmp_path):
     store = ResultStore(tmp_path.as_uri())
-    doc = json.loads(VALID.read_text())
-    store.store(doc, [], run_id="run-1", instance_type="local")
+    for doc in (variant(instance_type="m7i.large"), variant(instance_type="m7g.large", family="graviton"),
+                real_document()):
+        store.store(doc, [], run_id=doc["provenance"]["run_id"], instance_type=doc["provenance"]["instance_type"])
 
-    first = analysis.rebuild_dataset(store)
-    second = analysis.rebuild_dataset(store)
+    first = analysis.rebuild(store)
+    raw_1 = ds.dataset(tmp_path / "dataset/v1/raw", format="parquet", partitioning="hive").to_table()
+    summary_1 = ds.dataset(tmp_path / "dataset/v1/summary", format="parquet", partitioning="hive").to_table()
+    second = analysis.rebuild(store)
+    raw_2 = ds.dataset(tmp_path / "dataset/v1/raw", format="parquet", partitioning="hive").to_table()
+    summary_2 = ds.dataset(tmp_path / "dataset/v1/summary", format="parquet", partitioning="hive").to_table()
 
-    assert first["rows"] == second["rows"] > 0
-    dataset = ds.dataset(tmp_path / "dataset/v1/samples", format="parquet", partitioning="hive")
-    table = dataset.to_table()
-    assert table.num_rows == second["rows"]
-    assert (tmp_path / "dataset/v1/samples/region=local/family=amd").is_dir()
+    assert first["dataset"] == second["dataset"] and first["dataset"]["raw_rows"] == raw_2.num_rows > 0
+    assert raw_1.equals(raw_2) and summary_1.equals(summary_2)
+    assert {p.name for p in (tmp_path / "dataset/v1/raw").iterdir()} == {"region=local", "region=us-east-1"}
+    assert (tmp_path / "dataset/v1/summary/region=us-east-1/family=graviton").is_dir()
+    assert summary_2.num_rows == first["dataset"]["summary_rows"] == 3 * 9  # 3 hosts x (8 STREAM + 1 HPL)

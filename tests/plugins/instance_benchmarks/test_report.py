@@ -1,36 +1,64 @@
-"""The report: self-contained, plotted, and every document string escaped."""
+"""The report: self-contained, plotted, sortable, and every document string escaped."""
 
 from __future__ import annotations
 
-import json
 import re
 
 from instance_benchmarks import analysis, report
-from tests.conftest import FIXTURES
+from tests.fakes.documents import real_document, variant
 
-VALID = FIXTURES / "documents" / "valid" / "local-amd-epyc-quick.json"
+SPR = "Intel(R) Xeon(R) Platinum 8488C"
 
 
-def render(docs, quarantined=()):
-    summaries = analysis.summarize(analysis.rows_frame(docs))
-    return report.render(title="t", run_id="run-1", generated_at="now", summaries=summaries, docs=docs,
-                         quarantined=list(quarantined))
+def render(docs, *, prices=None, quarantined=(), numa=None):
+    rows = analysis.rows_frame(docs)
+    summary = analysis.summarize(rows, prices)
+    return report.render(title="t", run_id="run-1", generated_at="now", summaries=analysis.records(summary),
+                         docs=docs, rankings=analysis.rankings(summary), drift=analysis.drift(rows, prices),
+                         numa=numa if numa is not None else analysis.numa_matrices(rows),
+                         quarantined=list(quarantined), skipped=[])
+
+
+def _svgs(page: str) -> list[str]:
+    return re.findall(r"<svg.*?</svg>", page, flags=re.S)
 
 
 def test_report_is_self_contained_with_plots():
-    page = render([json.loads(VALID.read_text())])
+    page = render([real_document()])
 
-    assert page.count("<svg") == 2  # STREAM and HPL
+    svgs = _svgs(page)
+    assert len(svgs) == 2  # STREAM triad and HPL; no efficiency, price or NUMA data for this host
+    assert all("<path" in svg for svg in svgs)
     # Renders offline: nothing is fetched (SVG namespace URIs are names, not requests).
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page) and "<link" not in page
     assert "triad" in page and "GFLOPS" in page
+    assert "is not in the peak table" in page  # the hypervisor hides the model: said, not guessed
+    assert "price_per_hour" in page  # how to get price metrics for a local run
+
+
+def test_efficiency_price_and_numa_plots_appear_when_there_is_data():
+    docs = [variant(instance_type="m7i.large", cpu_model=SPR, sustained_ghz=3.2),
+            variant(instance_type="c7i.large", cpu_model=SPR, sustained_ghz=3.2, scale=0.9)]
+    prices = {"run-1": {"prices": {"m7i.large": {"on_demand": 0.1008, "spot": 0.04},
+                                   "c7i.large": {"on_demand": 0.0893, "spot": 0.035}}}}
+    numa = [{"region": "us-east-1", "instance_type": "m7i.48xlarge", "nodes": [0, 1], "run_id": "run-1",
+             "gb_s": [[120.0, 60.0], [61.0, 119.0]]}]
+
+    page = render(docs, prices=prices, numa=numa)
+
+    titles = ("STREAM triad bandwidth", "HPL (mean", "Efficiency against theoretical peak",
+              "up and left is better value", "m7i.48xlarge: STREAM triad GB/s")
+    assert len(_svgs(page)) == 5
+    for title in titles:
+        assert title in page or title.replace(" ", "") in page.replace(" ", ""), title
+    assert "per dollar" in page and "class=\"sortable\"" in page and "addEventListener" in page
 
 
 def test_strings_from_documents_are_escaped():
-    doc = json.loads(VALID.read_text())
+    doc = real_document()
     doc["system"]["cpu_model"] = "<script>alert(1)</script>"
 
-    page = render([doc], [{"instance_type": "<b>x</b>", "reasons": ["<img src=x onerror=alert(1)>"]}])
+    page = render([doc], quarantined=[{"instance_type": "<b>x</b>", "reasons": ["<img src=x onerror=alert(1)>"]}])
 
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img src=x" not in page and "<b>x</b>" not in page

@@ -1,0 +1,78 @@
+"""results_analysis: rebuild the dataset, statistics and report whenever new results land."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+
+from instance_benchmarks import RESULTS_ASSET_NAME
+from instance_benchmarks.params import default_results_uri
+
+log = logging.getLogger(__name__)
+
+RESULTS = Asset(name=RESULTS_ASSET_NAME)
+
+DOC_MD = """
+### Results analysis
+
+Scheduled on the `instance_benchmarks_results` Asset, which every stored document emits (its event
+says which `results_uri` changed). For each results location it rebuilds, from `results/` alone:
+the Parquet dataset (`dataset/v1/raw` and `dataset/v1/summary`, Hive-partitioned by region and
+family), efficiency against the theoretical peak, prices, rankings, drift, and the report
+(`reports/<date>/index.html`, `reports/latest/`). Idempotent: a rebuild gives the same rows.
+Triggered by hand, it rebuilds the `results_uri` param's location.
+"""
+
+
+@dag(
+    dag_id="results_analysis",
+    schedule=[RESULTS],
+    start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"owner": "instance-benchmarks", "retries": 2, "retry_delay": datetime.timedelta(seconds=30),
+                  "retry_exponential_backoff": True},
+    params={
+        "results_uri": Param(default_results_uri(), type="string", pattern=r"^(file|s3)://\S+$",
+                             title="Results URI", description="Rebuilt when triggered by hand."),
+        "aws_conn_id": Param("aws_default", type="string", pattern=r"^[A-Za-z0-9_.-]{1,250}$",
+                             title="AWS connection id", description="For an s3:// results_uri."),
+    },
+    doc_md=DOC_MD,
+    tags=["benchmarks", "analysis"],
+)
+def results_analysis():
+    @task
+    def locations() -> list[dict]:
+        """The results locations the triggering events name (the param's when triggered by hand)."""
+        context = get_current_context()
+        found = {}
+        for events in (context.get("triggering_asset_events") or {}).values():
+            for event in events:
+                extra = event.extra or {}
+                if extra.get("results_uri"):
+                    found[extra["results_uri"]] = {"results_uri": extra["results_uri"],
+                                                   "aws_conn_id": extra.get("aws_conn_id")}
+        if not found:
+            params = context["params"]
+            found[params["results_uri"]] = {"results_uri": params["results_uri"], "aws_conn_id": params["aws_conn_id"]}
+        log.info("Rebuilding %s", sorted(found))
+        return list(found.values())
+
+    @task
+    def rebuild(location: dict) -> dict:
+        from instance_benchmarks import pipeline
+
+        summary = pipeline.analyze(params=location, run_id=None)
+        return {"results_uri": location["results_uri"], "report_uri": summary["report_uri"],
+                "dataset": summary["dataset"]}
+
+    rebuild.expand(location=locations())
+
+
+dag = results_analysis()
+
+if __name__ == "__main__":
+    dag.test()

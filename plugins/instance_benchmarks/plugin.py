@@ -1,0 +1,156 @@
+"""The results inside the Airflow UI: the report as a dashboard, and a read-only JSON and CSV API.
+
+Mounted by the api-server under /benchmarks (AirflowPlugin.fastapi_apps) and linked from the
+UI's navigation (external_views). Airflow mounts a plugin's app with `app.mount()`, so its own
+authentication does not reach these routes (apache/airflow#72655): the app requires an
+authenticated Airflow user itself, through the same dependency the core API uses
+(`requires_access_view`, the WEBSITE view every UI user has). Everything here only reads.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import TYPE_CHECKING, Annotated, Any
+
+from airflow.plugins_manager import AirflowPlugin
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from instance_benchmarks.results import ResultStore  # at runtime: FastAPI reads the annotations
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+REPORT_DATE = re.compile(r"^(latest|\d{4}-\d{2}-\d{2})$")
+INSTANCE_TYPE = r"^([a-z][a-z0-9-]*\.[a-z0-9]+|local)$"
+FORMATS = ("json", "csv")
+
+
+def _airflow_user() -> list[Any]:
+    """The core API's own check: an authenticated user allowed to see the UI (401/403 otherwise)."""
+    from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+    from airflow.api_fastapi.core_api.security import requires_access_view
+
+    return [Depends(requires_access_view(AccessView.WEBSITE))]
+
+
+app = FastAPI(title="EC2 instance benchmarks", description=__doc__, dependencies=_airflow_user())
+
+
+def get_store() -> ResultStore:
+    """The deployment's results location (INSTANCE_BENCHMARKS_RESULTS_URI, as the DAGs' default)."""
+    import os
+
+    from instance_benchmarks.params import default_results_uri
+
+    return ResultStore(default_results_uri(), conn_id=os.environ.get("INSTANCE_BENCHMARKS_AWS_CONN_ID",
+                                                                       "aws_default"))
+
+
+Store = Annotated[ResultStore, Depends(get_store)]
+
+
+def only(*allowed: str):
+    """Refuse query parameters the endpoint does not know (a typo is an error, not an empty filter)."""
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - set(allowed))
+        if unknown:
+            raise HTTPException(400, f"unknown query parameter(s) {unknown}; allowed: {list(allowed)}")
+
+    return Depends(check)
+
+
+def _report(store: ResultStore, date: str) -> HTMLResponse:
+    if not REPORT_DATE.match(date):
+        raise HTTPException(404, "a report is named by its date (YYYY-MM-DD) or 'latest'")
+    page = store.root / "reports" / date / "index.html"
+    if not page.exists():
+        if date == "latest":
+            return HTMLResponse("<!doctype html><title>EC2 instance benchmarks</title><h1>No report yet</h1>"
+                                "<p>Trigger the <code>instance_benchmarks</code> DAG; its report appears here.</p>")
+        raise HTTPException(404, f"no report for {date}")
+    return HTMLResponse(page.read_text())
+
+
+@app.get("/", response_class=HTMLResponse, dependencies=[only()])
+def dashboard(store: Store) -> HTMLResponse:
+    """The latest report."""
+    return _report(store, "latest")
+
+
+@app.get("/reports", dependencies=[only()])
+def reports(store: Store) -> list[str]:
+    """The dates that have a report, newest first."""
+    base = store.root / "reports"
+    if not base.exists():
+        return []
+    return sorted((p.name for p in base.iterdir() if REPORT_DATE.match(p.name) and p.name != "latest"), reverse=True)
+
+
+@app.get("/reports/{date}", response_class=HTMLResponse, dependencies=[only()])
+def report_of(date: str, store: Store) -> HTMLResponse:
+    return _report(store, date)
+
+
+def _table(store: ResultStore, name: str, filters: dict[str, str | None]) -> pd.DataFrame:
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    path = store.root / "dataset" / "v1" / name
+    if not path.exists():
+        return pd.DataFrame()
+    expression = None
+    for column, value in filters.items():
+        if value is not None:
+            term = ds.field(column) == value
+            expression = term if expression is None else expression & term
+    dataset = ds.dataset(path.path, filesystem=path.fs, format="parquet", partitioning="hive")
+    return dataset.to_table(filter=expression).to_pandas()
+
+
+def _respond(frame: pd.DataFrame, fmt: str, filename: str) -> Response:
+    from instance_benchmarks.analysis import records
+
+    if fmt == "csv":
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False)
+        return Response(buffer.getvalue(), media_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
+    return JSONResponse(records(frame) if not frame.empty else [])
+
+
+@app.get("/api/summary", dependencies=[only("family", "architecture", "benchmark", "metric", "region", "format")])
+def summary(
+    store: Store,
+    family: str | None = Query(None, pattern=r"^[a-z][a-z0-9-]*$", description="instance family, e.g. m7i"),
+    architecture: str | None = Query(None, pattern=r"^(intel|amd|graviton|other)$"),
+    benchmark: str | None = Query(None, pattern=r"^(stream|hpl)$"),
+    metric: str | None = Query(None, pattern=r"^(copy|scale|add|triad|gflops)$"),
+    region: str | None = Query(None, pattern=r"^([a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d|local)$"),
+    format: str = Query("json", pattern=r"^(json|csv)$"),  # noqa: A002 - the query parameter's name
+) -> Response:
+    """The summary table (one row per instance type, CPU, benchmark, metric, placement), filtered."""
+    frame = _table(store, "summary", {"instance_family": family, "family": architecture, "benchmark": benchmark,
+                                      "metric": metric, "region": region})
+    return _respond(frame, format, "summary")
+
+
+@app.get("/api/instance-types/{instance_type}/results", dependencies=[only("format")])
+def instance_type_results(instance_type: str, store: Store,
+                          format: str = Query("json", pattern=r"^(json|csv)$")) -> Response:  # noqa: A002
+    """Every raw sample of one instance type, across runs."""
+    if not re.match(INSTANCE_TYPE, instance_type):
+        raise HTTPException(404, f"not an instance type: {instance_type!r} (e.g. m7i.large)")
+    frame = _table(store, "raw", {"instance_type": instance_type})
+    if frame.empty:
+        raise HTTPException(404, f"no results for {instance_type}")
+    return _respond(frame, format, instance_type)
+
+
+class InstanceBenchmarksPlugin(AirflowPlugin):
+    name = "instance_benchmarks"
+    fastapi_apps = [{"app": app, "url_prefix": "/benchmarks", "name": "EC2 instance benchmarks"}]
+    external_views = [{"name": "Benchmarks", "href": "benchmarks/", "destination": "nav", "url_route": "benchmarks",
+                       "category": "browse"}]

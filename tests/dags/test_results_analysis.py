@@ -1,0 +1,48 @@
+"""results_analysis: scheduled on the results Asset; rebuilds the dataset and report idempotently."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.dataset as ds
+import pytest
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+def load(dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from instance_benchmarks import PROJECT_ROOT
+
+    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / f"{dag_id}.py"))
+    assert not bag.import_errors
+    return bag.get_dag(dag_id)
+
+
+def test_it_is_scheduled_on_the_asset_the_store_task_emits():
+    analysis_dag, benchmarks = load("results_analysis"), load("instance_benchmarks")
+
+    store = next(t for t in benchmarks.tasks if t.task_id.endswith(".store"))
+    assert [a.name for a in store.outlets] == ["instance_benchmarks_results"]
+    assert [a.name for a in analysis_dag.timetable.asset_condition.objects] == [
+        "instance_benchmarks_results"]
+
+
+@pytest.mark.e2e
+def test_rebuild_by_hand_gives_the_same_rows_and_a_fresh_report(local_run):
+    _, results = local_run
+    before = ds.dataset(results / "dataset/v1/raw", format="parquet", partitioning="hive").to_table()
+    summary_before = ds.dataset(results / "dataset/v1/summary", format="parquet", partitioning="hive").to_table()
+    (results / "reports" / "latest" / "index.html").unlink()
+
+    dag_run = load("results_analysis").test(run_conf={"results_uri": results.as_uri()})
+
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+    after = ds.dataset(results / "dataset/v1/raw", format="parquet", partitioning="hive").to_table()
+    summary_after = ds.dataset(results / "dataset/v1/summary", format="parquet", partitioning="hive").to_table()
+    assert before.equals(after) and summary_before.equals(summary_after)
+    page = (results / "reports" / "latest" / "index.html").read_text()
+    assert "<svg" in page and "Rebuilt from the stored results" in page
+    rebuilt = json.loads((results / "reports" / "latest" / "summary.json").read_text())
+    assert rebuilt["run_id"] is None and rebuilt["dataset"]["raw_rows"] == after.num_rows

@@ -1,0 +1,44 @@
+"""Variations of a real document (tests/fixtures/documents/valid), for analysis and report tests.
+
+The samples stay the ones a real run measured; only what a test is about is changed (the
+instance type, run, processor, clock, or a scaling of the samples to model another host).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from tests.conftest import FIXTURES
+
+VALID = FIXTURES / "documents" / "valid" / "local-amd-epyc-quick.json"
+
+
+def real_document() -> dict[str, Any]:
+    return json.loads(VALID.read_text())
+
+
+def variant(*, instance_type: str = "m7i.large", run_id: str = "run-1", region: str = "us-east-1",
+            family: str = "intel", cpu_model: str | None = None, sustained_ghz: float | None = None,
+            started_at: str | None = None, microcode: str | None = None, scale: float = 1.0,
+            base: dict[str, Any] | None = None) -> dict[str, Any]:
+    doc = copy.deepcopy(base or real_document())
+    prov = doc["provenance"]
+    prov.update(instance_type=instance_type, run_id=run_id, region=region, family=family, target="aws")
+    prov["plan"]["spec"].update(instance_type=instance_type, instance_family=instance_type.split(".")[0],
+                                sustained_clock_ghz=sustained_ghz)
+    doc["document_id"] = f"{run_id}-{instance_type}"
+    if cpu_model is not None:
+        doc["system"]["cpu_model"] = cpu_model
+    if microcode is not None:
+        doc["system"]["microcode"] = microcode
+    if started_at is not None:
+        doc["started_at"] = started_at
+    for measurement in doc["stream"]["measurements"]:
+        for rep in measurement["repetitions"]:
+            for kernel in rep["kernels"].values():
+                kernel["best_rate_mb_s"] *= scale
+    for run in doc["hpl"]["runs"]:
+        run["gflops"] *= scale
+    return doc

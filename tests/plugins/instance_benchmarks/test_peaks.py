@@ -1,0 +1,72 @@
+"""Theoretical peaks worked by hand, and a table that matches each processor exactly once."""
+
+from __future__ import annotations
+
+import pytest
+
+from instance_benchmarks import peaks
+
+# What the runner records for cpu_model on each processor (x86: /proc/cpuinfo model name; Arm: part number).
+RECORDED = {
+    "Intel(R) Xeon(R) Platinum 8175M CPU @ 2.50GHz": "Skylake-SP",
+    "Intel(R) Xeon(R) Platinum 8124M CPU @ 3.00GHz": "Skylake-SP",
+    "Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz": "Cascade Lake",
+    "Intel(R) Xeon(R) Platinum 8275CL CPU @ 3.00GHz": "Cascade Lake",
+    "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz": "Ice Lake-SP",
+    "Intel(R) Xeon(R) Platinum 8488C": "Golden Cove",
+    "Intel(R) Xeon(R) Platinum 8559C": "Raptor Cove",
+    "Intel(R) Xeon(R) 6975P-C": "Redwood Cove",
+    "AMD EPYC 7571": "Zen",
+    "AMD EPYC 7R32": "Zen 2",
+    "AMD EPYC 7R13 Processor": "Zen 3",
+    "AMD EPYC 9R14 96-Core Processor": "Zen 4",
+    "AMD EPYC 9R45 192-Core Processor": "Zen 5",
+    "ARM implementer 0x41 part 0xd08": "Cortex-A72",
+    "ARM implementer 0x41 part 0xd0c": "Neoverse N1",
+    "ARM implementer 0x41 part 0xd40": "Neoverse V1",
+    "ARM implementer 0x41 part 0xd4f": "Neoverse V2",
+}
+
+
+@pytest.mark.parametrize(("cpu_model", "microarchitecture"), sorted(RECORDED.items()))
+def test_each_recorded_model_matches_exactly_one_row(cpu_model, microarchitecture):
+    assert [p.microarchitecture for p in peaks.PROCESSORS if p.matches(cpu_model)] == [microarchitecture]
+
+
+def test_every_row_has_a_source_and_is_reachable():
+    covered = set(RECORDED.values())
+    for processor in peaks.PROCESSORS:
+        assert processor.sources and all(s.startswith("https://") for s in processor.sources), processor.name
+        assert processor.microarchitecture in covered, f"no recorded model exercises {processor.name}"
+
+
+@pytest.mark.parametrize(("cpu_model", "cores", "sockets", "ghz", "gflops", "gb_s"), [
+    # Sapphire Rapids m7i.48xlarge: 96 cores x 3.2 GHz x 32; 2 sockets x 8 ch x 4800 MT/s x 8 B.
+    ("Intel(R) Xeon(R) Platinum 8488C", 96, 2, 3.2, 9830.4, 614.4),
+    # Genoa m7a.48xlarge: 192 cores x 3.7 x 16; 2 x 12 x 4800 x 8.
+    ("AMD EPYC 9R14 96-Core Processor", 192, 2, 3.7, 11366.4, 921.6),
+    # Graviton3 c7g.16xlarge: 64 x 2.6 x 16; 1 x 8 x 4800 x 8.
+    ("ARM implementer 0x41 part 0xd40", 64, 1, 2.6, 2662.4, 307.2),
+    # Graviton4 c8g.24xlarge: 96 x 2.8 x 16; 1 x 12 x 5600 x 8.
+    ("ARM implementer 0x41 part 0xd4f", 96, 1, 2.8, 4300.8, 537.6),
+    # Naples m5a.large: 1 core x 2.5 x 8; 1 x 8 x 2666 x 8.
+    ("AMD EPYC 7571", 1, 1, 2.5, 20.0, 170.624),
+])
+def test_peaks_by_hand(cpu_model, cores, sockets, ghz, gflops, gb_s):
+    result = peaks.peaks(cpu_model=cpu_model, physical_cores=cores, sockets=sockets, sustained_ghz=ghz)
+
+    assert result["peak_gflops"] == pytest.approx(gflops) and result["peak_gb_s"] == pytest.approx(gb_s)
+
+
+def test_what_is_not_known_is_said_not_guessed():
+    unknown = peaks.peaks(cpu_model="AMD EPYC", physical_cores=2, sockets=1, sustained_ghz=3.0)
+    no_clock = peaks.peaks(cpu_model="Intel(R) Xeon(R) Platinum 8488C", physical_cores=2, sockets=1,
+                           sustained_ghz=None)
+    graviton1 = peaks.peaks(cpu_model="ARM implementer 0x41 part 0xd08", physical_cores=4, sockets=1,
+                            sustained_ghz=2.3)
+
+    assert unknown["peak_gflops"] is None and "not in the peak table" in unknown["peak_gflops_note"]
+    assert no_clock["peak_gflops"] is None and "SustainedClockSpeedInGhz" in no_clock["peak_gflops_note"]
+    assert no_clock["peak_gb_s"] == pytest.approx(307.2)
+    assert graviton1["peak_gflops"] == pytest.approx(4 * 2.3 * 8) and graviton1["peak_gb_s"] is None
+    assert "not published" in graviton1["peak_gb_s_note"]

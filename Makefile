@@ -21,7 +21,7 @@ export AIRFLOW__CORE__PARALLELISM ?= 4
 export PYTHONPATH := $(CURDIR)/plugins
 export BENCHRUN_BUILD_DIR := $(CURDIR)/.build/local
 
-.PHONY: help setup deps run test lint up clean aws-smoke
+.PHONY: help setup deps deps-test run test lint up clean aws-smoke
 
 help:
 	@echo "make run [CONF='{\"profile\": \"standard\"}']   benchmark this machine through the DAG"
@@ -38,6 +38,10 @@ $(BIN)/.requirements-installed: requirements.txt
 deps:
 	@include/containers/runner/install-debian-packages.sh
 
+# What only the tests need (chromium for the browser test of the report and dashboard).
+deps-test:
+	@include/containers/runner/install-debian-packages.sh tests/debian-packages.txt
+
 $(AIRFLOW_HOME)/airflow.db: $(BIN)/.requirements-installed
 	@mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (cat $(AIRFLOW_HOME)/db-migrate.log; exit 1)
@@ -51,7 +55,7 @@ lint: $(BIN)/.requirements-installed
 	$(BIN)/ruff check .
 	$(BIN)/hadolint --failure-threshold warning include/containers/*.Dockerfile include/airflow.Dockerfile
 
-test: setup lint
+test: setup deps-test lint
 	$(BIN)/pytest
 
 # One small instance on real AWS, under a dollar: c7g.medium, quick profile, 10-minute budget.

@@ -16,7 +16,8 @@ STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; padding: 0 1rem; }
 h1 { margin-bottom: 0.2rem; } .meta { color: #666; margin-top: 0; }
 table { border-collapse: collapse; margin: 1rem 0; font-size: 0.85rem; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.5rem; text-align: right; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.5rem; text-align: right; white-space: nowrap; }
+.wide { overflow-x: auto; max-height: 80vh; }
 th { background: #f6f6f6; cursor: pointer; user-select: none; position: sticky; top: 0; }
 th:first-child, td:first-child, td.text { text-align: left; }
 .bad { color: #a00; } .warn { color: #a60; } .note { color: #666; font-size: 0.85rem; }
@@ -243,7 +244,8 @@ def _rankings(rankings: list[dict[str, Any]]) -> str:
     for r in rankings:
         rows = ["<tr>" + _cell(e["rank"]) + _cell(e["instance_type"], css="text") + _cell(e["cpu_model"], css="text")
                 + _cell(e["value"]) + "</tr>" for e in r["entries"]]
-        title = f"{r['region']}: {'STREAM triad' if r['benchmark'] == 'stream' else 'HPL'} by {r['by']} ({r['unit']})"
+        name = "STREAM triad" if r["benchmark"] == "stream" else "HPL"
+        title = f"{r['region']}: {name} {'by performance' if r['by'] == 'performance' else 'per dollar'} ({r['unit']})"
         blocks.append(f"<div><h3>{html.escape(title)}</h3>"
                       + _table(("rank", "instance type", "CPU", r["unit"]), rows) + "</div>")
     return '<div class="plots">' + "".join(blocks) + "</div>"
@@ -337,9 +339,9 @@ Sources per processor in plugins/instance_benchmarks/peaks.py.</p>
 <h2>Drift (latest run against the previous one)</h2>
 {_drift(drift or [])}
 <h2>Summary (mean with 95% confidence interval from the t-distribution; click a header to sort)</h2>
-{_summary_table(summaries)}
+<div class="wide">{_summary_table(summaries)}</div>
 <h2>Hosts and toolchains</h2>
-{_hosts_table(docs)}
+<div class="wide">{_hosts_table(docs)}</div>
 <h2>This run</h2>
 {_run_section(run_id, run_documents or [], quarantined or [], skipped or [])}
 <script>{SORT_SCRIPT}</script>

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the runner's Debian packages (debian-packages.txt) that are missing.
+# Installs the Debian packages of a list that are missing: the runner's (debian-packages.txt
+# beside this script) by default, or the list given as the first argument (tests/debian-packages.txt).
 # As root it runs apt-get; otherwise it names what to install and fails.
 set -euo pipefail
-list="$(dirname "$0")/debian-packages.txt"
+list="${1:-$(dirname "$0")/debian-packages.txt}"
 mapfile -t packages < <(grep -v -E '^\s*(#|$)' "$list")
 missing=()
 for package in "${packages[@]}"; do

@@ -1,0 +1,107 @@
+"""How the analysis scales: a million raw samples through the summary, rankings, drift and Parquet.
+
+Generates 1,000,000 clearly synthetic raw rows (region `synthetic-1`, CPU model `synthetic`,
+values from a seeded normal distribution: no benchmark produced them, and they never leave the
+temporary directory) shaped like real ones: 1,000 instance types x 8 weekly runs x (STREAM 4
+kernels x 2 placements x 15 repetitions + HPL 5 repetitions). Then times what results_analysis
+does with the raw table: the summary (statistics, outliers, efficiency, prices), rankings,
+drift, the NUMA matrices, and writing both Parquet tables. Reading the JSON documents is not
+included (it scales with the documents, not the samples).
+
+    .venv/bin/python benchmarks/analysis_scale.py [--rows 1000000] [--repeats 3]
+
+Target: under 10 s and 2 GB peak memory. The last line is exactly
+`analysis_rows: <int> seconds: <float> peak_rss_mb: <float>` (median seconds of the repeats;
+peak RSS of the whole process, generation included). Not a test: it prints, never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "plugins"))
+
+KERNELS = ("copy", "scale", "add", "triad")
+PLACEMENTS = (("all-cores", 8), ("one-core", 1))
+STREAM_REPS, HPL_REPS, RUNS = 15, 5, 8
+ROWS_PER_RUN = len(KERNELS) * len(PLACEMENTS) * STREAM_REPS + HPL_REPS
+
+
+def synthetic_rows(total: int):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(20261129)
+    types = max(1, total // (RUNS * ROWS_PER_RUN))
+    shape = ([("stream", k, p, t, "GB/s") for k in KERNELS for p, t in PLACEMENTS for _ in range(STREAM_REPS)]
+             + [("hpl", "gflops", "1x8 ranks", 8, "GFLOPS")] * HPL_REPS)
+    per_run = pd.DataFrame(shape, columns=["benchmark", "metric", "placement", "threads", "unit"])
+    per_run["repetition"] = per_run.groupby(["benchmark", "metric", "placement"]).cumcount()
+    frames = []
+    for run in range(RUNS):
+        block = per_run.loc[per_run.index.repeat(types)].reset_index(drop=True)
+        index = np.tile(np.arange(types), len(per_run))
+        block["instance_type"] = [f"syn{i % 97}x.{i}xlarge" for i in index]
+        block["instance_family"] = [f"syn{i % 97}x" for i in index]
+        block["family"] = np.array(["intel", "amd", "graviton"])[index % 3]
+        block["run_id"] = f"synthetic-run-{run}"
+        block["document_id"] = [f"synthetic-{run}-{i}" for i in index]
+        block["started_at"] = f"2026-{1 + run % 12:02d}-01T00:00:00Z"
+        block["date"] = block["started_at"].str[:10]
+        frames.append(block)
+    rows = pd.concat(frames, ignore_index=True)
+    rows["region"] = "synthetic-1"
+    rows["cpu_model"] = "synthetic"
+    rows["microcode"] = "0x0"
+    rows["physical_cores"] = 8
+    rows["sockets"] = 1
+    rows["sustained_ghz"] = 3.0
+    rows["cpu_node"] = pd.array([None] * len(rows), dtype="Int64")
+    rows["memory_node"] = pd.array([None] * len(rows), dtype="Int64")
+    base = np.where(rows["benchmark"] == "hpl", 400.0, 60.0)
+    rows["value"] = rng.normal(base, base * 0.03)
+    return rows.iloc[:total].copy() if len(rows) > total else rows
+
+
+def analyse(rows, directory: Path) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    from instance_benchmarks import analysis
+
+    prices = {f"synthetic-run-{run}": {"prices": {}} for run in range(RUNS)}
+    summary = analysis.summarize(rows, prices)
+    analysis.rankings(summary)
+    analysis.drift(rows, prices)
+    analysis.numa_matrices(rows)
+    root = ObjectStoragePath(directory.as_uri())
+    analysis.write_table(rows, root / "raw")
+    analysis.write_table(summary, root / "summary")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    rows = synthetic_rows(args.rows)
+    print(f"generated {len(rows):,} synthetic rows ({rows.instance_type.nunique():,} types x {RUNS} runs)")
+    seconds = []
+    with tempfile.TemporaryDirectory(prefix="analysis-scale-") as tmp:
+        for repeat in range(args.repeats):
+            start = time.perf_counter()
+            analyse(rows, Path(tmp) / f"dataset-{repeat}")
+            seconds.append(time.perf_counter() - start)
+            print(f"repeat {repeat + 1}: {seconds[-1]:.2f} s")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"analysis_rows: {len(rows)} seconds: {statistics.median(seconds):.2f} peak_rss_mb: {peak_mb:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""A real browser on a real run: Debian's chromium, headless, loads the report and the dashboard.
+
+The dashboard is served by a real `airflow api-server` (the plugin mounted under /benchmarks,
+Airflow's simple auth manager in all-admins mode so a headless browser needs no login), over
+the results of a real `target=local` run. The test asserts that the plots rendered: the page's
+DOM after JavaScript holds the SVG plots with drawn paths, and the screenshot is not blank.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from instance_benchmarks import PROJECT_ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("airflow_db")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def api_server(local_run, tmp_path_factory):
+    """`airflow api-server` on loopback serving the local run's results; stopped by its PID."""
+    _, results = local_run
+    port = free_port()
+    log = tmp_path_factory.mktemp("api-server") / "api-server.log"
+    env = {**os.environ, "INSTANCE_BENCHMARKS_RESULTS_URI": results.as_uri(),
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+           "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+           "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}"}
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1",
+                                    "--port", str(port), "--workers", "1"], env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/v2/monitor/health", timeout=2):  # noqa: S310 - loopback
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"api-server did not come up:\n{log.read_text()[-3000:]}") from None
+                time.sleep(1)
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def browse(url: str, screenshot: Path) -> str:
+    """The DOM after the page's scripts ran, and a full-page screenshot."""
+    assert CHROMIUM, "the browser test needs Debian's chromium: `make deps-test` installs it"
+    common = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--hide-scrollbars", "--virtual-time-budget=5000", f"--user-data-dir={screenshot.parent / 'profile'}"]
+    dom = subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True).stdout
+    subprocess.run([*common, f"--screenshot={screenshot}", "--window-size=1280,2400", url], capture_output=True,
+                   timeout=120, check=True)
+    return dom
+
+
+def assert_plots_rendered(dom: str, screenshot: Path, *, plots: int) -> None:
+    from matplotlib import image
+
+    svgs = re.findall(r"<svg.*?</svg>", dom, flags=re.S)
+    assert len(svgs) >= plots, f"{len(svgs)} plots in the DOM"
+    assert all(len(re.findall(r"<path", svg)) > 20 for svg in svgs)  # axes, bars, glyphs: drawn, not empty
+    pixels = image.imread(screenshot)
+    assert pixels.shape[0] >= 2000 and pixels.std() > 0.05, "the screenshot is blank"
+
+
+def test_the_report_renders_in_a_browser(local_run, tmp_path):
+    _, results = local_run
+
+    dom = browse((results / "reports" / "latest" / "index.html").as_uri(), tmp_path / "report.png")
+
+    assert_plots_rendered(dom, tmp_path / "report.png", plots=3)  # triad, HPL, price-performance
+    assert 'class="sortable"' in dom
+
+
+def test_the_dashboard_renders_inside_the_airflow_api_server(api_server, tmp_path):
+    dom = browse(f"{api_server}/benchmarks/", tmp_path / "dashboard.png")
+
+    assert_plots_rendered(dom, tmp_path / "dashboard.png", plots=3)
+    with urllib.request.urlopen(f"{api_server}/benchmarks/api/summary?benchmark=hpl") as response:  # noqa: S310
+        rows = json.loads(response.read())
+    assert [row["instance_type"] for row in rows] == ["local"] and rows[0]["n"] == 2
+
+
+def test_the_plugin_is_registered_in_the_ui_navigation(api_server):
+    with urllib.request.urlopen(f"{api_server}/api/v2/plugins") as response:  # noqa: S310 - loopback
+        plugins = json.loads(response.read())["plugins"]
+
+    (ours,) = [p for p in plugins if p["name"] == "instance_benchmarks"]
+    assert [app["url_prefix"] for app in ours["fastapi_apps"]] == ["/benchmarks"]
+    assert [(v["name"], v["destination"]) for v in ours["external_views"]] == [("Benchmarks", "nav")]

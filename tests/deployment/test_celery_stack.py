@@ -1,0 +1,94 @@
+"""The production deployment, proved with processes: CeleryExecutor on PostgreSQL and Redis.
+
+Starts the stack of `docker-compose.yaml` as processes (tests/deployment/stack.py), triggers
+`instance_benchmarks` through the REST API with a small conf, waits for the run, and checks it
+succeeded with task instances on both Celery workers. Every process is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.parse
+
+import pytest
+
+from tests.deployment.stack import Stack, api_call
+
+log = logging.getLogger(__name__)
+
+pytestmark = pytest.mark.e2e
+WORKERS = ("worker-a", "worker-b")
+DAG_ID = "instance_benchmarks"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    stack = Stack(root=tmp_path_factory.mktemp("stack"))
+    timings = stack.timings
+    try:
+        start = time.monotonic()
+        stack.start_postgres()
+        stack.start_redis()
+        timings["postgres and redis"] = time.monotonic() - start
+        stack.configure()
+        timings["db migrate"] = stack.migrate()
+        start = time.monotonic()
+        stack.start_airflow(WORKERS)
+        timings["airflow components"] = time.monotonic() - start
+        yield stack
+    finally:
+        codes = stack.stop()
+        log.info("Stopped %s", codes)
+        assert all(p.poll() is not None for p in stack.processes.values()), "a process outlived the stack"
+
+
+def wait_for(probe, what: str, timeout: float, interval: float = 2.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def test_a_run_triggered_through_the_rest_api_succeeds_on_both_celery_workers(stack, tmp_path):
+    token = stack.token()
+    api = f"{stack.api}/api/v2"
+
+    def parsed():
+        try:
+            return api_call(f"{api}/dags/{DAG_ID}", token)
+        except RuntimeError:
+            return None
+
+    dag = wait_for(parsed, "the dag-processor to parse the DAGs", 180)
+    assert dag["is_paused"]  # AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION, as in the compose file
+    api_call(f"{api}/dags/{DAG_ID}", token, method="PATCH", body={"is_paused": False})
+    conf = {"target": "local", "profile": "quick", "repetitions": 2, "time_budget_s": 60,
+            "results_uri": (tmp_path / "results").as_uri()}
+    triggered_at = time.monotonic()
+    run = api_call(f"{api}/dags/{DAG_ID}/dagRuns", token, method="POST", body={"logical_date": None, "conf": conf})
+    run_url = f"{api}/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run['dag_run_id'], safe='')}"
+
+    def finished():
+        state = api_call(run_url, token)["state"]
+        return state if state in ("success", "failed") else None
+
+    state = wait_for(finished, "the DAG run", 900, interval=5)
+    seconds = time.monotonic() - triggered_at
+    instances = api_call(f"{run_url}/taskInstances?limit=100", token)["task_instances"]
+    by_host = {}
+    for ti in instances:
+        by_host.setdefault(ti["hostname"], []).append(ti["task_id"])
+    log.info("Run %s: %s in %.0f s; stack timings %s; task instances per host %s", run["dag_run_id"], state,
+             seconds, stack.timings, {h: len(t) for h, t in by_host.items()})
+    print(f"\nrun {state} in {seconds:.0f} s; set-up {stack.timings}; task instances per worker "
+          f"{ {h: len(t) for h, t in by_host.items()} }")
+
+    assert state == "success", {ti["task_id"]: ti["state"] for ti in instances}
+    ran = {ti["hostname"] for ti in instances if ti["state"] == "success"}
+    assert ran == set(WORKERS), by_host
+    assert (tmp_path / "results" / "reports" / "latest" / "index.html").exists()

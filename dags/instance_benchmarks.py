@@ -11,7 +11,7 @@ import datetime
 from airflow.sdk import Asset, dag, get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from instance_benchmarks import FAMILIES, RESULTS_ASSET_NAME
+from instance_benchmarks import FAMILIES, HOSTS_POOL, RESULTS_ASSET_NAME
 from instance_benchmarks.operators.ssm import HostCommandOperator, WaitForHostOperator
 from instance_benchmarks.params import benchmark_params
 
@@ -41,6 +41,12 @@ with their reasons (the store task fails so the run shows it). The report is at
 """
 
 RESULTS = Asset(name=RESULTS_ASSET_NAME)
+
+# A run of the whole catalog is hundreds of mapped hosts: a started host's later stages outrank new
+# launches (weight_rule upstream), so hosts finish before more are launched, and at most
+# MAX_LAUNCHES_AT_ONCE RunInstances calls of a run are in flight (AWS throttles bursts).
+MAX_LAUNCHES_AT_ONCE = 8
+HOST_TASK = {"pool": HOSTS_POOL, "weight_rule": "upstream"}
 
 DEFAULT_ARGS = {
     "owner": "instance-benchmarks",
@@ -94,7 +100,7 @@ def instance_benchmarks():
         except CapacityUnavailable as exc:
             raise AirflowSkipException(f"{plan['instance_type']} skipped: {exc}") from exc
 
-    @task
+    @task(max_active_tis_per_dagrun=MAX_LAUNCHES_AT_ONCE, **HOST_TASK)
     def provision(state: dict) -> dict:
         from instance_benchmarks import pipeline
         from instance_benchmarks.hosts import CapacityUnavailable
@@ -167,11 +173,12 @@ def instance_benchmarks():
     def benchmark(plan: dict):
         checked = quota_check(plan)
         host = provision(checked)
-        ready = WaitForHostOperator(task_id="wait_for_host", state=host, **aws)
-        prepared = HostCommandOperator(task_id="container", stage="container", state=ready.output, **aws)
+        ready = WaitForHostOperator(task_id="wait_for_host", state=host, **aws, **HOST_TASK)
+        prepared = HostCommandOperator(task_id="container", stage="container", state=ready.output, **aws, **HOST_TASK)
         # retries=0: a re-run benchmark would overwrite its staged document; a failure is quarantined instead.
-        stream = HostCommandOperator(task_id="run_stream", stage="stream", state=prepared.output, retries=0, **aws)
-        ran = HostCommandOperator(task_id="run_hpl", stage="hpl", state=stream.output, retries=0, **aws)
+        stream = HostCommandOperator(task_id="run_stream", stage="stream", state=prepared.output, retries=0, **aws,
+                                     **HOST_TASK)
+        ran = HostCommandOperator(task_id="run_hpl", stage="hpl", state=stream.output, retries=0, **aws, **HOST_TASK)
         stored = store(validate(extract(ran.output)))
         stored >> terminate(host).as_teardown(setups=host)
         return stored

@@ -87,3 +87,15 @@ def test_the_package_is_not_shadowed_by_the_dag_file(dagbag):
 
     assert module.__file__.endswith("plugins/instance_benchmarks/__init__.py")
     assert hasattr(module, "FAMILIES")
+
+
+def test_tasks_that_hold_an_instance_share_the_hosts_pool(dagbag):
+    """The pool bounds instances benchmarking at once; later stages outrank new launches."""
+    dag = dagbag.get_dag("instance_benchmarks")
+
+    for family in ("intel", "amd", "graviton"):
+        for stage in ("provision", "wait_for_host", "container", "run_stream", "run_hpl"):
+            task = dag.task_dict[f"{family}.{stage}"]
+            weight_rule = str(getattr(task.weight_rule, "value", task.weight_rule))
+            assert task.pool == "instance_benchmarks_hosts" and weight_rule == "upstream", stage
+        assert dag.task_dict[f"{family}.provision"].max_active_tis_per_dagrun == 8

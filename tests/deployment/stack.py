@@ -172,14 +172,15 @@ class Stack:
             common_environment(spec), pg_port=self.pg_port, redis_port=self.redis_port,
             api_port=self.api_port, home=home)}
 
-    def migrate(self) -> float:
-        """What the airflow-init service runs; returns its seconds."""
-        (init,) = [c for c in compose()["services"]["airflow-init"]["command"] if "airflow" in c]
+    def init(self) -> float:
+        """What the airflow-init service runs (bash -c its command: migrate, pools); returns its seconds."""
+        service = compose()["services"]["airflow-init"]
+        env = {**self.env, "PATH": os.pathsep.join([str(Path(sys.executable).parent), self.env["PATH"]])}
         start = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", *init.split()], env=self.env, capture_output=True, text=True,
-                              timeout=600)
+        done = subprocess.run([service["entrypoint"], *service["command"]], env=env, capture_output=True, text=True,
+                              timeout=600, cwd=self.root)
         if done.returncode:
-            raise RuntimeError(f"{init} failed:\n{(done.stdout + done.stderr)[-4000:]}")
+            raise RuntimeError(f"airflow-init failed:\n{(done.stdout + done.stderr)[-4000:]}")
         return time.monotonic() - start
 
     def start_airflow(self, workers: tuple[str, ...] = ("worker-a", "worker-b")) -> None:

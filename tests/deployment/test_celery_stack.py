@@ -7,6 +7,7 @@ succeeded with task instances on both Celery workers. Every process is stopped b
 
 from __future__ import annotations
 
+import datetime
 import logging
 import time
 import urllib.parse
@@ -32,7 +33,7 @@ def stack(tmp_path_factory):
         stack.start_redis()
         timings["postgres and redis"] = time.monotonic() - start
         stack.configure()
-        timings["db migrate"] = stack.migrate()
+        timings["airflow-init"] = stack.init()
         start = time.monotonic()
         stack.start_airflow(WORKERS)
         timings["airflow components"] = time.monotonic() - start
@@ -41,6 +42,10 @@ def stack(tmp_path_factory):
         codes = stack.stop()
         log.info("Stopped %s", codes)
         assert all(p.poll() is not None for p in stack.processes.values()), "a process outlived the stack"
+
+
+def _time(text: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def wait_for(probe, what: str, timeout: float, interval: float = 2.0):
@@ -87,6 +92,14 @@ def test_a_run_triggered_through_the_rest_api_succeeds_on_both_celery_workers(st
              seconds, stack.timings, {h: len(t) for h, t in by_host.items()})
     print(f"\nrun {state} in {seconds:.0f} s; set-up {stack.timings}; task instances per worker "
           f"{ {h: len(t) for h, t in by_host.items()} }")
+    latency = sorted((_time(ti["start_date"]) - _time(ti["queued_when"])).total_seconds() for ti in instances
+                     if ti["start_date"] and ti["queued_when"])
+    print(f"{len(instances)} task instances; queued to started: median {latency[len(latency) // 2]:.1f} s, "
+          f"max {latency[-1]:.1f} s")
+
+    pool = api_call(f"{api}/pools/instance_benchmarks_hosts", token)
+    print(f"pool {pool['name']}: {pool['slots']} slots, include_deferred={pool['include_deferred']}")
+    assert pool["slots"] == 16 and pool["include_deferred"]  # created by the compose file's airflow-init
 
     assert state == "success", {ti["task_id"]: ti["state"] for ti in instances}
     ran = {ti["hostname"] for ti in instances if ti["state"] == "success"}

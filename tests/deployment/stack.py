@@ -164,13 +164,14 @@ class Stack:
         self._wait(lambda: _redis_ping(self.redis_port), "redis", 30)
 
     # Airflow, configured from docker-compose.yaml.
-    def configure(self) -> None:
+    def configure(self, extra: dict[str, str] | None = None) -> None:
+        """`extra`: what an operator's .env adds (e.g. the AWS connection)."""
         home = self.root / "airflow"
         home.mkdir()
         spec = compose()
         self.env = {**os.environ, **local_environment(
             common_environment(spec), pg_port=self.pg_port, redis_port=self.redis_port,
-            api_port=self.api_port, home=home)}
+            api_port=self.api_port, home=home), **(extra or {})}
 
     def init(self) -> float:
         """What the airflow-init service runs (bash -c its command: migrate, pools); returns its seconds."""

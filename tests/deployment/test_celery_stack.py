@@ -8,6 +8,7 @@ succeeded with task instances on both Celery workers. Every process is stopped b
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import time
 import urllib.parse
@@ -24,7 +25,19 @@ DAG_ID = "instance_benchmarks"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def moto_endpoint():
+    """moto_server on loopback, the stack's `aws_default` connection (its .env would name real AWS)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, moto_endpoint):
     stack = Stack(root=tmp_path_factory.mktemp("stack"))
     timings = stack.timings
     try:
@@ -32,7 +45,9 @@ def stack(tmp_path_factory):
         stack.start_postgres()
         stack.start_redis()
         timings["postgres and redis"] = time.monotonic() - start
-        stack.configure()
+        connection = {"conn_type": "aws", "login": "testing", "password": "testing",
+                      "extra": {"endpoint_url": moto_endpoint, "region_name": "us-east-1"}}
+        stack.configure({"AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection)})
         timings["airflow-init"] = stack.init()
         start = time.monotonic()
         stack.start_airflow(WORKERS)
@@ -59,6 +74,21 @@ def wait_for(probe, what: str, timeout: float, interval: float = 2.0):
         time.sleep(interval)
 
 
+def trigger_and_wait(stack, token: str, conf: dict) -> tuple[dict, str, float, list[dict]]:
+    api = f"{stack.api}/api/v2"
+    triggered_at = time.monotonic()
+    run = api_call(f"{api}/dags/{DAG_ID}/dagRuns", token, method="POST", body={"logical_date": None, "conf": conf})
+    run_url = f"{api}/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run['dag_run_id'], safe='')}"
+
+    def finished():
+        state = api_call(run_url, token)["state"]
+        return state if state in ("success", "failed") else None
+
+    state = wait_for(finished, "the DAG run", 900, interval=2)
+    seconds = time.monotonic() - triggered_at
+    return run, state, seconds, api_call(f"{run_url}/taskInstances?limit=100", token)["task_instances"]
+
+
 def test_a_run_triggered_through_the_rest_api_succeeds_on_both_celery_workers(stack, tmp_path):
     token = stack.token()
     api = f"{stack.api}/api/v2"
@@ -74,17 +104,7 @@ def test_a_run_triggered_through_the_rest_api_succeeds_on_both_celery_workers(st
     api_call(f"{api}/dags/{DAG_ID}", token, method="PATCH", body={"is_paused": False})
     conf = {"target": "local", "profile": "quick", "repetitions": 2, "time_budget_s": 60,
             "results_uri": (tmp_path / "results").as_uri()}
-    triggered_at = time.monotonic()
-    run = api_call(f"{api}/dags/{DAG_ID}/dagRuns", token, method="POST", body={"logical_date": None, "conf": conf})
-    run_url = f"{api}/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run['dag_run_id'], safe='')}"
-
-    def finished():
-        state = api_call(run_url, token)["state"]
-        return state if state in ("success", "failed") else None
-
-    state = wait_for(finished, "the DAG run", 900, interval=5)
-    seconds = time.monotonic() - triggered_at
-    instances = api_call(f"{run_url}/taskInstances?limit=100", token)["task_instances"]
+    run, state, seconds, instances = trigger_and_wait(stack, token, conf)
     by_host = {}
     for ti in instances:
         by_host.setdefault(ti["hostname"], []).append(ti["task_id"])
@@ -105,3 +125,21 @@ def test_a_run_triggered_through_the_rest_api_succeeds_on_both_celery_workers(st
     ran = {ti["hostname"] for ti in instances if ti["state"] == "success"}
     assert ran == set(WORKERS), by_host
     assert (tmp_path / "results" / "reports" / "latest" / "index.html").exists()
+
+
+def test_a_dry_run_of_the_whole_moto_catalog_plans_on_a_worker_through_the_aws_connection(stack, tmp_path):
+    """target=aws with `all`: the plan task reads moto's catalog through the connection in a Celery worker."""
+    token = stack.token()
+    conf = {"target": "aws", "instance_types": ["all"], "dry_run": True, "aws_max_attempts": 1,
+            "results_uri": (tmp_path / "results").as_uri()}
+
+    run, state, seconds, instances = trigger_and_wait(stack, token, conf)
+
+    assert state == "success", {ti["task_id"]: ti["state"] for ti in instances}
+    (plans_file,) = (tmp_path / "results" / "plans").glob("*.json")
+    plans = json.loads(plans_file.read_text())
+    plan_task = next(ti for ti in instances if ti["task_id"] == "plan")
+    print(f"\ndry run of {len(plans)} types: {state} in {seconds:.0f} s (plan task {plan_task['duration']:.1f} s "
+          f"on {plan_task['hostname']}); a real run of them would create {10 * len(plans) + 6} task instances")
+    assert len(plans) > 1000 and plan_task["hostname"] in WORKERS
+    assert {p["family"] for p in plans} == {"intel", "amd", "graviton"}

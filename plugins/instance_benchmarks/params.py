@@ -69,6 +69,14 @@ def benchmark_params() -> dict[str, Param]:
             title="Dry run",
             description="Plan and preview only: nothing is launched or benchmarked.",
         ),
+        "budget_usd": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            title="Budget (USD)",
+            description="The most this run may spend: types are taken in order while their predicted cost "
+            "fits; the rest are skipped with reason `budget` before anything launches. Empty: no limit.",
+        ),
         "price_per_hour": Param(
             None,
             type=["null", "number"],

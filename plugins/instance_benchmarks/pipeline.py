@@ -14,7 +14,7 @@ from typing import Any
 
 from instance_benchmarks import FAMILIES
 from instance_benchmarks.hosts import CapacityUnavailable, HostHandle, RunOutcome, get_host
-from instance_benchmarks.planning import BenchmarkPlan, by_family, plan
+from instance_benchmarks.planning import BenchmarkPlan, by_family, plan, summarize_plans
 from instance_benchmarks.results import ResultStore, merge_documents, safe_segment, validation_reasons
 
 log = logging.getLogger(__name__)
@@ -32,30 +32,75 @@ def result_store(params: dict[str, Any]) -> ResultStore:
 
 
 def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[str, Any]]]:
-    """One plan per host, grouped by architecture family; nothing to run on a dry run."""
+    """One plan per host, grouped by architecture family; nothing to run on a dry run.
+
+    Each plan is sized and costed with the run's price snapshot; with a `budget_usd`, the types
+    whose predicted cost no longer fits (summed in order) are skipped with reason `budget`
+    before anything launches.
+    """
     target = params["target"]
     host = get_host(target, params)
     specs = host.specs(params.get("instance_types") or [])
-    record_prices(params, run_id=run_id, host=host, instance_types=[s.instance_type for s in specs])
+    prices = record_prices(params, run_id=run_id, host=host, instance_types=[s.instance_type for s in specs])
     plans = [
         plan(spec, target=target, profile=params["profile"], repetitions=params.get("repetitions"),
-             time_budget_s=params["time_budget_s"])
+             time_budget_s=params["time_budget_s"], prices=prices["prices"].get(spec.instance_type),
+             image_registry=params.get("image_registry") or "")
         for spec in specs
     ]
     outside = [p.instance_type for p in plans if p.family not in FAMILIES]
     if outside:
         raise ValueError(f"no architecture family task group for {outside} (families: {FAMILIES})")
+    market = "spot" if params.get("market") == "spot" else "on-demand"
     for p in plans:
-        log.info("Plan %s (%s): profile %s, STREAM %d x NTIMES %d, HPL %d solves within %.0f s, needs %.0f MiB",
-                 p.instance_type, p.family, p.profile, p.stream_repetitions, p.stream_ntimes,
-                 p.hpl_repetitions, p.hpl_time_budget_s, p.min_memory_bytes / 2**20)
+        cost = p.cost_spot if market == "spot" else p.cost_on_demand
+        log.info("Plan %s (%s): profile %s, STREAM %d x %d placements x NTIMES %d, HPL N~%d NB %d grid %dx%d "
+                 "(%d solves within %.0f s), needs %.0f MiB; predicted %.1f min, %s", p.instance_type, p.family,
+                 p.profile, p.stream_repetitions, p.stream_placements, p.stream_ntimes, p.hpl_n, p.hpl_nb,
+                 *p.hpl_grid, p.hpl_repetitions, p.hpl_time_budget_s, p.min_memory_bytes / 2**20,
+                 p.predicted_s / 60, "no price" if cost is None else f"${cost:.3f} {market}")
+    plans = apply_budget(plans, params, run_id=run_id, market=market)
     if params.get("dry_run"):
-        path = result_store(params).root / "plans" / f"{safe_segment(run_id)}.json"
+        store_ = result_store(params)
+        path = store_.root / "plans" / f"{safe_segment(run_id)}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps([p.to_dict() for p in plans], indent=2) + "\n")
-        log.info("dry_run: %d plan(s) written to %s; nothing is launched", len(plans), path)
+        summary = summarize_plans(plans, market=market)
+        (store_.root / "plans" / f"{safe_segment(run_id)}.summary.json").write_text(json.dumps(summary, indent=2))
+        log.info("dry_run: %d type(s), %.2f predicted instance-hours, $%.2f %s (%d unpriced); %d of %d within "
+                 "10 minutes and $5 each; plans at %s; nothing is launched", summary["types"],
+                 summary["instance_hours"], summary["usd"], market, summary["unpriced"], summary["within_targets"],
+                 summary["types"], path.as_uri())
+        for name, reasons in list(summary["not_within"].items())[:50]:
+            log.info("  not within the targets: %s: %s", name, "; ".join(reasons))
         return {family: [] for family in FAMILIES}
     return by_family(plans, FAMILIES)
+
+
+def apply_budget(plans: list[BenchmarkPlan], params: dict[str, Any], *, run_id: str, market: str
+                 ) -> list[BenchmarkPlan]:
+    """The plans that fit `budget_usd`, in order; the others are recorded as skipped (`budget`)."""
+    budget = params.get("budget_usd")
+    if budget is None:
+        return plans
+    kept, spent = [], 0.0
+    for p in plans:
+        cost = p.cost_spot if market == "spot" else p.cost_on_demand
+        if cost is None:
+            reason = f"budget: no {market} price for {p.instance_type}, so its cost cannot be bounded"
+        elif spent + cost > budget:
+            reason = (f"budget: predicted ${cost:.3f} would bring the run to ${spent + cost:.2f}, over its "
+                      f"${budget:g} budget_usd")
+        else:
+            spent += cost
+            kept.append(p)
+            continue
+        if not params.get("dry_run"):
+            result_store(params).record_skip(run_id=run_id, instance_type=p.instance_type, stage="plan",
+                                             reason=reason)
+        log.warning("Skipping %s: %s", p.instance_type, reason)
+    log.info("Budget: %d of %d type(s) fit, predicted $%.2f of $%g", len(kept), len(plans), spent, budget)
+    return kept
 
 
 def record_prices(params: dict[str, Any], *, run_id: str, host: Any, instance_types: list[str]) -> dict[str, Any]:

@@ -73,7 +73,8 @@ def test_trigger_form_params(dagbag):
     assert set(params.keys()) == {"target", "instance_types", "repetitions", "profile", "time_budget_s",
                                   "dry_run", "results_uri", "aws_conn_id", "region", "subnet_ids",
                                   "security_group_ids", "instance_profile", "image_registry", "market", "public_ip",
-                                  "agent_timeout_s", "poll_interval_s", "aws_max_attempts", "price_per_hour"}
+                                  "agent_timeout_s", "poll_interval_s", "aws_max_attempts", "price_per_hour",
+                                  "budget_usd"}
     assert params.get_param("target").schema["enum"] == ["local", "aws"]
     assert params["aws_conn_id"] == "aws_default" and params["market"] == "on-demand" and not params["public_ip"]
 

@@ -257,3 +257,32 @@ def test_faults_in_some_types_are_quarantined_with_their_reasons_while_the_healt
     assert len(instances) == 1 + len(FAULTS) and {i["State"]["Name"] for i in instances} == {"terminated"}
     summary = s3_json(moto_endpoint, "ib/reports/latest/summary.json")
     assert len(summary["documents"]) == 1 and len(summary["quarantined"]) == len(FAULTS)
+
+
+def test_a_dry_run_of_the_whole_catalog_plans_every_type_and_launches_nothing(moto_endpoint, monkeypatch):
+    gaps, _ = aws_world(monkeypatch, moto_endpoint, ssm_executes=False)
+
+    dag_run = cli.load_dag().test(run_conf={**conf(["all"]), "dry_run": True, "image_registry": "registry.example/r"})
+
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+    assert ("ec2", "RunInstances") not in gaps.calls and ("ssm", "SendCommand") not in gaps.calls
+    plans = s3_json(moto_endpoint, f"ib/plans/{safe_segment(dag_run.run_id)}.json")
+    summary = s3_json(moto_endpoint, f"ib/plans/{safe_segment(dag_run.run_id)}.summary.json")
+    assert len(plans) == summary["types"] > 1000  # moto's current-generation, non-accelerated types
+    priced = {p["instance_type"]: p for p in plans if p["cost_on_demand"] is not None}
+    assert set(priced) == set(RECORDED_US_EAST_1) & {p["instance_type"] for p in plans}
+    assert summary["unpriced"] == len(plans) - len(priced)  # the rest have no price in the fake's snapshot
+    assert all(p["hpl_n"] > 0 and p["predicted_s"] > 0 for p in plans)
+    assert project_instances(moto_endpoint, dag_run.run_id) == []
+
+
+def test_a_budget_of_nothing_skips_every_type_before_anything_launches(moto_endpoint, monkeypatch):
+    gaps, _ = aws_world(monkeypatch, moto_endpoint, ssm_executes=False)
+
+    dag_run = cli.load_dag().test(run_conf={**conf(["m7i.large", "c7g.large"]), "budget_usd": 0})
+
+    assert ("ec2", "RunInstances") not in gaps.calls
+    skipped = s3_json(moto_endpoint, "ib/reports/latest/summary.json")["skipped"]
+    assert sorted(s["instance_type"] for s in skipped) == ["c7g.large", "m7i.large"]
+    assert all(s["stage"] == "plan" and "over its $0 budget_usd" in s["reason"] for s in skipped)
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")

@@ -51,3 +51,28 @@ def test_a_host_failure_is_the_only_reason_given(tmp_path):
 
     assert extracted == {"plan": state["plan"], "document_uri": None,
                          "missing": ["wait_for_host: the SSM agent never came online"]}
+
+
+def test_the_budget_keeps_types_in_order_while_they_fit_and_records_the_rest(tmp_path):
+    from instance_benchmarks import pipeline
+    from instance_benchmarks.catalog import InstanceSpec
+    from instance_benchmarks.planning import plan
+    from instance_benchmarks.results import ResultStore
+
+    def spec(name):
+        return InstanceSpec(instance_type=name, family="intel", architecture="x86_64", cpu_model="Intel", vcpus=2,
+                            physical_cores=1, memory_bytes=8 * 2**30, last_level_cache_bytes=0)
+
+    prices = {"a.large": 1.0, "b.large": 10.0, "c.large": 1.0, "d.large": None}
+    plans = [plan(spec(name), target="aws", profile="quick", repetitions=None, time_budget_s=1800,
+                  prices={"on_demand": price}, image_registry="r") for name, price in prices.items()]
+    params = {"budget_usd": 0.5, "results_uri": tmp_path.as_uri()}
+
+    kept = pipeline.apply_budget(plans, params, run_id="run-1", market="on-demand")
+
+    # a: $0.096 fits; b: $0.96 would pass $0.5; c: fits after a; d: no price, cannot be bounded
+    assert [p.instance_type for p in kept] == ["a.large", "c.large"]
+    skipped = {s["instance_type"]: s for s in ResultStore(tmp_path.as_uri()).skipped("run-1")}
+    assert sorted(skipped) == ["b.large", "d.large"]
+    assert all(s["stage"] == "plan" and s["reason"].startswith("budget:") for s in skipped.values())
+    assert "over its $0.5 budget_usd" in skipped["b.large"]["reason"]

@@ -76,9 +76,9 @@ class HplError(RuntimeError):
     """HPL could not run or printed nothing usable."""
 
 
-def default_nb() -> tuple[int, str]:
-    """Block size per architecture; the reason is recorded with it."""
-    if platform.machine() in ("aarch64", "arm64"):
+def default_nb(machine: str | None = None) -> tuple[int, str]:
+    """Block size per architecture (this host's, or `machine`'s); the reason is recorded with it."""
+    if (machine or platform.machine()) in ("aarch64", "arm64"):
         return 192, "NB 192: a common choice for OpenBLAS/ArmPL on Neoverse cores"
     return 256, "NB 256: a common choice for OpenBLAS/BLIS/MKL DGEMM on AVX2 and AVX-512 cores"
 

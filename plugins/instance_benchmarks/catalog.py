@@ -14,9 +14,13 @@ from typing import Any
 LOCAL_INSTANCE_TYPE = "local"
 ALL = "all"
 
-# e.g. m7i.large, c7gn.16xlarge, u-6tb1.metal, mac2-m2pro.metal, a1.medium
-_INSTANCE_TYPE = re.compile(r"^(?P<family>(?P<series>[a-z]+(?:-[a-z0-9]+)?)(?P<generation>\d+)(?P<attributes>[a-z-]*))"
-                            r"\.(?P<size>[a-z0-9]+)$")
+# series, generation, attributes, an optional -variant, size: m7i.large, c7gn.16xlarge, m7i-flex.large,
+# mac2-m2pro.metal, u7i-12tb.224xlarge, c7a.metal-48xl; the high-memory u-<memory><generation> names
+# (u-6tb1.metal); and Apple's mac-<chip> names, whose generation is the chip's (mac-m4pro.metal).
+_INSTANCE_TYPE = re.compile(
+    r"^(?P<family>(?P<series>[a-z]+)(?:-(?P<memory>\d+tb)(?P<memory_generation>\d+)"
+    r"|-(?P<chip>[a-z]+(?P<chip_generation>\d+)[a-z]*)"
+    r"|(?P<generation>\d+)(?P<attributes>[a-z]*)(?:-(?P<variant>[a-z0-9]+))?))\.(?P<size>[a-z0-9][a-z0-9-]*)$")
 _MANUFACTURER_FAMILY = {"Intel": "intel", "AMD": "amd", "AWS": "graviton"}
 
 
@@ -64,13 +68,15 @@ def local_spec(topology: dict[str, Any]) -> InstanceSpec:
 
 
 def parse_instance_type(name: str) -> dict[str, Any] | None:
-    """'m7i.large' -> {family: 'm7i', series: 'm', generation: 7, attributes: 'i', size: 'large'}."""
+    """'m7i.large' -> {family: 'm7i', series: 'm', generation: 7, attributes: 'i', variant: '', size: 'large'}."""
     match = _INSTANCE_TYPE.match(name)
     if not match:
         return None
     parts = match.groupdict()
-    parts["generation"] = int(parts["generation"])
-    return parts
+    generation = parts["generation"] or parts["memory_generation"] or parts["chip_generation"]
+    return {"family": parts["family"], "series": parts["series"], "generation": int(generation),
+            "attributes": parts["attributes"] or "",
+            "variant": parts["variant"] or parts["memory"] or parts["chip"] or "", "size": parts["size"]}
 
 
 def architecture_family(manufacturer: str | None, architectures: list[str], instance_type: str) -> str:
@@ -126,6 +132,67 @@ def describe_instance_types(ec2_client: Any, instance_types: list[str] | None = 
     if instance_types:
         kwargs = {"InstanceTypes": instance_types}  # explicit names are not paginated by size
     return [item for page in paginator.paginate(**kwargs) for item in page["InstanceTypes"]]
+
+
+def describe_offerings(ec2_client: Any) -> dict[str, list[str]]:
+    """{instance type: [availability zones offering it]} (DescribeInstanceTypeOfferings, paginated)."""
+    zones: dict[str, list[str]] = {}
+    paginator = ec2_client.get_paginator("describe_instance_type_offerings")
+    for page in paginator.paginate(LocationType="availability-zone"):
+        for offering in page["InstanceTypeOfferings"]:
+            zones.setdefault(offering["InstanceType"], []).append(offering["Location"])
+    return {name: sorted(found) for name, found in zones.items()}
+
+
+def catalog_rows(specs: list[InstanceSpec], offerings: dict[str, list[str]], *, region: str) -> list[dict[str, Any]]:
+    """The published catalog: one row per type, classified, with why it is left out of `all` (if it is)."""
+    rows = []
+    for spec in specs:
+        parts = parse_instance_type(spec.instance_type) or {}
+        reason = benchmarkable(spec)
+        rows.append({
+            "region": region, "instance_type": spec.instance_type, "instance_family": spec.instance_family,
+            "series": parts.get("series"), "generation": spec.generation, "size": parts.get("size"),
+            "architecture_family": spec.family, "architecture": spec.architecture, "processor": spec.cpu_model,
+            "vcpus": spec.vcpus, "physical_cores": spec.physical_cores, "memory_bytes": spec.memory_bytes,
+            "sustained_clock_ghz": spec.sustained_clock_ghz, "current_generation": spec.current_generation,
+            "bare_metal": spec.bare_metal, "burstable": spec.burstable, "accelerators": ",".join(spec.accelerators),
+            "benchmarkable": reason is None, "left_out_because": reason,
+            "zones": ",".join(offerings.get(spec.instance_type, [])),
+        })
+    return rows
+
+
+def new_families(previous: list[dict[str, Any]] | None, current: list[dict[str, Any]]) -> list[str]:
+    """Benchmarkable families in `current` that `previous` did not have; none on the first catalog (a baseline)."""
+    if previous is None:
+        return []
+    known = {row["instance_family"] for row in previous}
+    return sorted({row["instance_family"] for row in current if row["benchmarkable"]} - known)
+
+
+def publish(root: Any, region: str, rows: list[dict[str, Any]], *, date: str) -> dict[str, Any]:
+    """Write the region's catalog under `root` (an ObjectStoragePath) and return the one it replaces.
+
+    catalog/region=<r>/latest.parquet is what the next refresh diffs against;
+    catalog/region=<r>/date=<d>/catalog.parquet keeps the history.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    base = root / "catalog" / f"region={region}"
+    latest = base / "latest.parquet"
+    previous = None
+    if latest.exists():
+        with latest.open("rb") as handle:
+            previous = pq.read_table(handle).to_pandas().to_dict("records")
+    table = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
+    for path in (base / f"date={date}" / "catalog.parquet", latest):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            pq.write_table(table, handle)
+    return {"uri": latest.as_uri(), "previous": previous}
 
 
 def load_catalog(*, aws_conn_id: str | None, region_name: str | None, config: Any = None) -> list[InstanceSpec]:

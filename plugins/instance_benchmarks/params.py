@@ -10,7 +10,8 @@ from airflow.sdk import Param
 from instance_benchmarks import DEFAULT_DATA_DIR
 
 MAX_TIME_BUDGET_S = 86400
-INSTANCE_TYPE_PATTERN = r"^([a-z][a-z0-9-]*\.[a-z0-9]+|[a-z][a-z0-9-]*|all)$"
+# A size may carry a hyphen (c7a.metal-48xl, m7i.metal-24xl are real types), never a shell metacharacter.
+INSTANCE_TYPE_PATTERN = r"^([a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*|[a-z][a-z0-9-]*|all)$"
 
 
 def default_results_uri() -> str:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 REPORT_DATE = re.compile(r"^(latest|\d{4}-\d{2}-\d{2})$")
-INSTANCE_TYPE = r"^([a-z][a-z0-9-]*\.[a-z0-9]+|local)$"
+INSTANCE_TYPE = r"^([a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*|local)$"
 FORMATS = ("json", "csv")
 
 

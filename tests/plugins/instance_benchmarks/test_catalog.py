@@ -77,7 +77,7 @@ def test_unknown_and_accelerated_requests_say_why(specs):
 
 @pytest.mark.parametrize(("name", "parts"), [
     ("m7i.large", ("m7i", "m", 7, "i", "large")), ("c7gn.16xlarge", ("c7gn", "c", 7, "gn", "16xlarge")),
-    ("u-6tb1.metal", ("u-6tb1", "u-6tb", 1, "", "metal")), ("a1.medium", ("a1", "a", 1, "", "medium")),
+    ("u-6tb1.metal", ("u-6tb1", "u", 1, "", "metal")), ("a1.medium", ("a1", "a", 1, "", "medium")),
 ])
 def test_parse_instance_type(name, parts):
     parsed = catalog.parse_instance_type(name)
@@ -89,3 +89,59 @@ def test_name_fallback_when_the_manufacturer_is_missing():
     assert catalog.architecture_family(None, ["x86_64"], "m7a.large") == "amd"
     assert catalog.architecture_family(None, ["x86_64"], "m7i.large") == "intel"
     assert catalog.architecture_family(None, ["arm64"], "c7g.large") == "graviton"
+
+
+@pytest.fixture(scope="module")
+def moto_catalog():
+    """Every instance type moto knows (1,395 in moto 5.2.5), as the refresh classifies them."""
+    import boto3
+    from moto import mock_aws
+
+    from tests.conftest import MOTO_ENV
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name, value in MOTO_ENV.items():
+            monkeypatch.setenv(name, value)
+        with mock_aws():
+            client = boto3.client("ec2", region_name="us-east-1")
+            specs = [catalog.spec_from_description(d) for d in catalog.describe_instance_types(client)]
+            offerings = catalog.describe_offerings(client)
+    return {row["instance_type"]: row for row in catalog.catalog_rows(specs, offerings, region="us-east-1")}
+
+
+def test_every_type_in_moto_s_catalog_gets_a_family_and_an_architecture_family(moto_catalog):
+    assert len(moto_catalog) > 1300
+    for name, row in moto_catalog.items():
+        assert catalog.parse_instance_type(name), name
+        assert row["instance_family"] and row["series"] and row["generation"] is not None, name
+        assert row["architecture_family"] in ("intel", "amd", "graviton", "other"), name
+        assert row["benchmarkable"] == (row["left_out_because"] is None), name
+    assert sum(bool(row["zones"]) for row in moto_catalog.values()) > 1000
+
+
+@pytest.mark.parametrize(("name", "family", "series", "generation", "architecture_family", "in_all"), [
+    ("u-6tb1.112xlarge", "u-6tb1", "u", 1, "intel", True),  # moto has no u-6tb1.metal
+    ("c7gn.16xlarge", "c7gn", "c", 7, "graviton", True),
+    ("m7i-flex.large", "m7i-flex", "m", 7, "intel", True),
+    ("mac2.metal", "mac2", "mac", 2, "other", False),
+    ("x2iedn.32xlarge", "x2iedn", "x", 2, "intel", True),
+    ("m7a.large", "m7a", "m", 7, "amd", True),
+    ("g4dn.xlarge", "g4dn", "g", 4, "intel", False),
+])
+def test_tricky_names(moto_catalog, name, family, series, generation, architecture_family, in_all):
+    row = moto_catalog[name]
+
+    assert (row["instance_family"], row["series"], row["generation"]) == (family, series, generation)
+    assert row["architecture_family"] == architecture_family and row["benchmarkable"] == in_all
+    if name == "g4dn.xlarge":
+        assert "accelerated (gpu)" in row["left_out_because"]
+    if name == "mac2.metal":
+        assert "no task group" in row["left_out_because"]
+
+
+def test_a_new_family_is_found_only_against_a_previous_catalog():
+    old = [{"instance_family": "m7i", "benchmarkable": True}]
+    new = [*old, {"instance_family": "c8g", "benchmarkable": True}, {"instance_family": "p5", "benchmarkable": False}]
+
+    assert catalog.new_families(None, new) == []  # the first catalog is the baseline
+    assert catalog.new_families(old, new) == ["c8g"]

@@ -1,0 +1,88 @@
+"""catalog_refresh: every EC2 instance type, classified, published; a run for each new family."""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+
+from instance_benchmarks.params import default_results_uri
+
+CATALOG = Asset(name="instance_benchmarks_catalog")
+DEFAULT_REGIONS = [r for r in os.environ.get("INSTANCE_BENCHMARKS_CATALOG_REGIONS", "us-east-1").split(",") if r]
+
+DOC_MD = """
+### Catalog refresh
+
+Daily, per configured region: DescribeInstanceTypes and DescribeInstanceTypeOfferings (both through
+boto3's paginators), each type classified (family, generation, architecture family, processor,
+current generation, bare metal, burstable, accelerators) and, if it is left out of `all`, why
+(previous generation; GPU, FPGA, Inferentia or Trainium accelerators; a processor with no task
+group). Published as Parquet under `<results_uri>/catalog/region=<r>/` (the
+`instance_benchmarks_catalog` Asset). Diffed against the previous catalog: each new benchmarkable
+family triggers one `instance_benchmarks` run for its types (the backfill of new families; it
+shows in the UI as a triggered run). The first catalog of a region is the baseline: nothing is
+triggered for it.
+"""
+
+
+@dag(
+    dag_id="catalog_refresh",
+    schedule="@daily",
+    start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"owner": "instance-benchmarks", "retries": 2, "retry_delay": datetime.timedelta(minutes=1),
+                  "retry_exponential_backoff": True},
+    params={
+        "regions": Param(DEFAULT_REGIONS, type="array", minItems=1, uniqueItems=True,
+                         items={"type": "string", "pattern": r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$"},
+                         title="Regions",
+                         description="Where to read the catalog ($INSTANCE_BENCHMARKS_CATALOG_REGIONS)."),
+        "aws_conn_id": Param("aws_default", type="string", pattern=r"^[A-Za-z0-9_.-]{1,250}$",
+                             title="AWS connection id"),
+        "results_uri": Param(default_results_uri(), type="string", pattern=r"^(file|s3)://\S+$",
+                             title="Results URI", description="The catalog is published under catalog/ here."),
+        "trigger_new_families": Param(True, type="boolean", title="Trigger runs for new families"),
+    },
+    doc_md=DOC_MD,
+    tags=["benchmarks", "ec2", "catalog"],
+)
+def catalog_refresh():
+    @task
+    def regions() -> list[str]:
+        return list(get_current_context()["params"]["regions"])
+
+    @task(outlets=[CATALOG])
+    def refresh(region: str) -> dict:
+        from instance_benchmarks import catalog_refresh as refresh_module
+
+        context = get_current_context()
+        params = context["params"]
+        result = refresh_module.refresh(region=region, aws_conn_id=params["aws_conn_id"],
+                                        results_uri=params["results_uri"], date=context["ds"])
+        context["outlet_events"][CATALOG].extra = {"region": region, "uri": result["uri"],
+                                                   "new_families": result["new_families"]}
+        return result
+
+    @task
+    def new_family_runs(refreshed: list[dict]) -> list[dict]:
+        """One instance_benchmarks conf per new family, for its types in its region."""
+        params = get_current_context()["params"]
+        if not params["trigger_new_families"]:
+            return []
+        return [{"target": "aws", "instance_types": [family], "region": result["region"],
+                 "aws_conn_id": params["aws_conn_id"], "results_uri": params["results_uri"]}
+                for result in refreshed for family in result["new_families"]]
+
+    runs = new_family_runs(refresh.expand(region=regions()))
+    TriggerDagRunOperator.partial(task_id="benchmark_new_family", trigger_dag_id="instance_benchmarks").expand(
+        conf=runs)
+
+
+dag = catalog_refresh()
+
+if __name__ == "__main__":
+    dag.test()

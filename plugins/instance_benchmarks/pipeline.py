@@ -290,6 +290,7 @@ def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_i
                 "instance_type": plan_dict["instance_type"], "family": plan_dict["family"],
                 "target": plan_dict["target"], "plan": plan_dict,
             }
+            merged["provenance"]["cost"] = actual_cost(plan_dict, state["handle"])
             if plan_dict["target"] == "local":
                 merged["provenance"]["region"] = "local"
             else:
@@ -303,6 +304,24 @@ def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_i
             path.write_text(json.dumps(merged, indent=2) + "\n")
             document_uri = path.as_uri()
     return {"plan": plan_dict, "document_uri": document_uri, "missing": missing}
+
+
+def actual_cost(plan_dict: dict[str, Any], handle: dict[str, Any]) -> dict[str, Any]:
+    """What the host has cost so far: seconds since launch x the run's hourly price (None when unpriced).
+
+    Counted when the document is extracted; terminating adds under a minute, and AWS bills
+    Linux instances per second with a 60-second minimum.
+    """
+    market = (handle.get("details") or {}).get("market") or "on-demand"
+    price = plan_dict.get("price_spot") if market == "spot" else plan_dict.get("price_on_demand")
+    launched = (handle.get("details") or {}).get("launched_at")
+    seconds = None
+    if launched:
+        seconds = max(60.0, (datetime.datetime.now(datetime.UTC)
+                             - datetime.datetime.fromisoformat(launched)).total_seconds())
+    usd = None if price is None or seconds is None else round(seconds / 3600 * price, 6)
+    return {"market": market, "price_per_hour": price, "instance_seconds": seconds, "usd": usd,
+            "predicted_usd": plan_dict.get("cost_spot") if market == "spot" else plan_dict.get("cost_on_demand")}
 
 
 def validate(extracted: dict[str, Any], *, params: dict[str, Any]) -> dict[str, Any]:

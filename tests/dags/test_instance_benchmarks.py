@@ -31,6 +31,9 @@ def test_local_run_succeeds_and_stores_a_valid_document(local_run):
     doc = json.loads(path.read_text())
     assert schema_errors(doc) == []
     assert doc["provenance"]["run_id"] == dag_run.run_id and doc["provenance"]["target"] == "local"
+    cost = doc["provenance"]["cost"]  # seconds of this host's use x the price_per_hour param
+    assert cost["price_per_hour"] == 0.0832 and cost["instance_seconds"] >= 60
+    assert cost["usd"] == pytest.approx(cost["instance_seconds"] / 3600 * 0.0832, abs=1e-6)
     for measurement in doc["stream"]["measurements"]:
         assert len(measurement["repetitions"]) == 2
         for rep in measurement["repetitions"]:
@@ -100,8 +103,11 @@ def test_dry_run_plans_without_running(dag, tmp_path):
     dag_run = dag.test(run_conf={"dry_run": True, "results_uri": tmp_path.as_uri()})
 
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
-    (plan_file,) = list((tmp_path / "plans").glob("*.json"))
+    (plan_file,) = [p for p in (tmp_path / "plans").glob("*.json") if not p.name.endswith(".summary.json")]
     plans = json.loads(plan_file.read_text())
+    summary = json.loads(plan_file.with_name(plan_file.stem + ".summary.json").read_text())
+    assert summary["types"] == 1 and summary["unpriced"] == 1  # no price_per_hour given
+    assert plans[0]["stages_s"].keys() == {"stream", "hpl"}  # nothing to launch or pull locally
     assert len(plans) == 1 and plans[0]["target"] == "local"
     assert not (tmp_path / "results").exists() and not (tmp_path / "staging").exists()
 

@@ -118,6 +118,10 @@ def test_every_healthy_type_is_stored_valid_with_its_instance_provenance(full_ru
         assert prov["availability_zone"].startswith(REGION) and prov["ami_id"].startswith("ami-")
         assert doc["host"]["instance_type"] == instance_type and doc["host"]["instance_id"] == prov["instance_id"]
         assert prov["container"]["source"] == "built"  # no image_registry: built on the instance
+        cost = prov["cost"]  # launch to extraction x the run's on-demand price
+        assert cost["market"] == "on-demand" and cost["price_per_hour"] == RECORDED_US_EAST_1[instance_type]
+        assert cost["usd"] == pytest.approx(cost["instance_seconds"] / 3600 * cost["price_per_hour"], abs=1e-6)
+        assert cost["predicted_usd"] > 0
         assert all(run["passed"] for run in doc["hpl"]["runs"]) and len(doc["hpl"]["runs"]) == 2
 
 

@@ -340,7 +340,8 @@ class Ec2Host(Host):
                                   details={"region": self.region, "availability_zone": zone,
                                            "subnet_id": instance.get("SubnetId"), "ami_id": ami_id,
                                            "market": market, "architecture": spec.architecture,
-                                           "family": spec.family, "tags": tags})
+                                           "family": spec.family, "tags": tags,
+                                           "launched_at": instance["LaunchTime"].isoformat()})
             except Exception:
                 log.exception("Provision failed after RunInstances; terminating %s", instance_id)
                 terminate_instances(self.ec2, [instance_id], wait=False)

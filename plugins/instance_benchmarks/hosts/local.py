@@ -6,6 +6,7 @@ asks whether this machine has the cores and memory the plan needs right now.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -108,8 +109,9 @@ class LocalHost(Host):
 
     def provision(self, plan: dict[str, Any], *, tags: dict[str, str]) -> HostHandle:
         log.info("target=local: nothing to provision, this machine (%s) is the host", socket.gethostname())
+        launched = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         return HostHandle(target="local", host_id=socket.gethostname(), instance_type=plan["instance_type"],
-                          details={"tags": tags})
+                          details={"tags": tags, "launched_at": launched})
 
     def prepare(self, handle: HostHandle, *, context_uri: str | None = None) -> dict[str, Any]:
         engine = docker_engine_status()

@@ -23,6 +23,11 @@ def default_target() -> str:
     return os.environ.get("INSTANCE_BENCHMARKS_TARGET", "local")
 
 
+def default_instance_types() -> list[str]:
+    """What the weekly schedule benchmarks: $INSTANCE_BENCHMARKS_INSTANCE_TYPES (comma-separated, e.g. `all`)."""
+    return [t.strip() for t in os.environ.get("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "").split(",") if t.strip()]
+
+
 def benchmark_params() -> dict[str, Param]:
     return {
         "target": Param(
@@ -32,14 +37,15 @@ def benchmark_params() -> dict[str, Param]:
             description="`local` benchmarks the machine Airflow runs on; `aws` launches EC2 instances.",
         ),
         "instance_types": Param(
-            [],
+            default_instance_types(),
             type="array",
             items={"type": "string", "pattern": INSTANCE_TYPE_PATTERN},
             uniqueItems=True,
             maxItems=1000,
             title="Instance types or families",
             description="e.g. `m7i.large`, a family such as `c7g`, or `all` (current generation). "
-            "Ignored for target=local: the host is this machine.",
+            "Ignored for target=local: the host is this machine. The weekly schedule uses "
+            "$INSTANCE_BENCHMARKS_INSTANCE_TYPES.",
         ),
         "repetitions": Param(
             None,

@@ -1,0 +1,92 @@
+"""Plan the whole catalog: how many current-generation, non-accelerated types fit 10 minutes and $5 each.
+
+Reads moto's catalog (in-process, nothing reaches AWS), resolves `all` as the DAG does, and plans
+every type with the production settings (quick profile, 1,800 s time budget, a prebuilt image in
+a registry), then prints the predicted stage times and costs and why each miss misses.
+
+Prices: a snapshot in the format the DAG records at prices/<run_id>.json (`--prices FILE`). Record
+one on a machine with AWS credentials (read-only Price List and spot history):
+
+    .venv/bin/python benchmarks/catalog_plan.py --record-prices us-east-1 --prices prices-us-east-1.json
+    .venv/bin/python benchmarks/catalog_plan.py --prices prices-us-east-1.json
+
+Without a snapshot, only the types the tests' recorded prices cover are priced, and every other
+type counts as not within $5 (its cost cannot be bounded): the script never invents a price.
+The last line is exactly `within_10min_and_5usd: <k> of <n>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "plugins"))
+sys.path.insert(0, str(REPO))
+
+
+def moto_catalog():
+    from moto import mock_aws
+
+    from instance_benchmarks import catalog
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        os.environ.setdefault(name, value)
+    import boto3
+
+    with mock_aws():
+        client = boto3.client("ec2", region_name="us-east-1")
+        return [catalog.spec_from_description(d) for d in catalog.describe_instance_types(client)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prices", type=Path, help="a price snapshot (prices/<run_id>.json format)")
+    parser.add_argument("--record-prices", metavar="REGION",
+                        help="fetch a snapshot from the real Price List and spot history into --prices first")
+    parser.add_argument("--show", type=int, default=25, help="misses to list")
+    args = parser.parse_args()
+
+    from instance_benchmarks import catalog, planning, prices
+
+    selected, left_out = catalog.resolve(["all"], moto_catalog())
+    names = [s.instance_type for s in selected]
+    if args.record_prices:
+        if not args.prices:
+            parser.error("--record-prices needs --prices FILE to write to")
+        snapshot = prices.aws_snapshot(aws_conn_id=None, region=args.record_prices, instance_types=names)
+        args.prices.write_text(json.dumps(snapshot, indent=2) + "\n")
+        print(f"recorded {sum(p['on_demand'] is not None for p in snapshot['prices'].values())} prices "
+              f"to {args.prices}")
+    if args.prices:
+        snapshot, source = json.loads(args.prices.read_text()), str(args.prices)
+    else:
+        from tests.fakes.pricing import RECORDED_US_EAST_1
+
+        snapshot = {"prices": {name: {"on_demand": usd} for name, usd in RECORDED_US_EAST_1.items()}}
+        source = "the tests' recorded us-east-1 prices (tests/fakes/pricing.py) only"
+    plans = [planning.plan(spec, target="aws", profile="quick", repetitions=None, time_budget_s=1800,
+                           prices=snapshot["prices"].get(spec.instance_type), image_registry="registry")
+             for spec in selected]
+    summary = planning.summarize_plans(plans)
+    within_time = sum(p.predicted_s <= planning.TARGET_SECONDS for p in plans)
+    print(f"catalog: {len(selected) + len(left_out)} types in moto's catalog; `all` selects {len(selected)} "
+          f"({dict(collections.Counter(s.family for s in selected))}); left out {len(left_out)}")
+    print(f"prices: {source}; {len(plans) - summary['unpriced']} of {len(plans)} types priced")
+    print(f"predicted: {summary['instance_hours']} instance-hours, ${summary['usd']} on-demand for the priced types")
+    print(f"within 10 minutes: {within_time} of {len(plans)} (the time model: planning.py's stated assumptions)")
+    kinds = collections.Counter(reason.split(":")[0].split(" > ")[0].split(" (")[0][:40]
+                                for reasons in summary["not_within"].values() for reason in reasons)
+    print(f"why not: {dict(kinds)}")
+    for name, reasons in list(summary["not_within"].items())[:args.show]:
+        print(f"  {name}: {'; '.join(reasons)}")
+    print(f"within_10min_and_5usd: {summary['within_targets']} of {len(plans)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -144,6 +144,11 @@ def send(ssm_client: Any, *, instance_id: str, commands: list[str], timeout_s: i
     return response["Command"]["CommandId"]
 
 
+def cancel(ssm_client: Any, *, command_id: str, instance_id: str) -> None:
+    """Stop a command on its instance (a killed task must not leave a benchmark running on it)."""
+    ssm_client.cancel_command(CommandId=command_id, InstanceIds=[instance_id])
+
+
 def outcome(ssm_client: Any, *, command_id: str, instance_id: str) -> dict[str, Any]:
     """Status, exit code and output tails of one invocation; `done` once it is terminal.
 

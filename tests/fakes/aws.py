@@ -189,7 +189,21 @@ class FakeSsm:
         gaps.on("ssm", "SendCommand", lambda c, p, _: self.send_command(c, p))
         gaps.on("ssm", "GetCommandInvocation", lambda c, p, _: self.get_command_invocation(p))
         gaps.on("ssm", "DescribeInstanceInformation", lambda c, p, _: self.describe_instance_information(c, p))
+        gaps.on("ssm", "CancelCommand", lambda c, p, _: self.cancel_command(p))
         return self
+
+    def cancel_command(self, params: dict[str, Any]) -> dict[str, Any]:
+        """As AWS does: the command's processes are stopped and its invocations end Cancelled."""
+        found = [i for (command_id, _), i in self.invocations.items() if command_id == params["CommandId"]
+                 and (not params.get("InstanceIds") or i.instance_id in params["InstanceIds"])]
+        if not found:
+            raise client_error("InvalidCommandId", f"{params['CommandId']} is not a command", "CancelCommand")
+        for invocation in found:
+            if invocation.status == "InProgress" and invocation.process.poll() is None:
+                os.killpg(invocation.process.pid, 9)
+                invocation.process.wait()
+                invocation.status = invocation.status_details = "Cancelled"
+        return {}
 
     def _running(self, client: BaseClient, instance_ids: list[str]) -> dict[str, dict[str, Any]]:
         import boto3

@@ -108,6 +108,7 @@ class HostCommandOperator(AwsBaseOperator[SsmHook]):
         else:
             started = pipeline.run_start(self.state, self.stage, params=params, run_id=run_id)
         settings = _settings(context)
+        self._in_flight = (settings, started)  # what on_kill cancels if the task is killed before it defers
         self.defer(
             trigger=SsmCommandTrigger(command_id=started["command_id"], instance_id=started["instance_id"],
                                       aws_conn_id=settings.aws_conn_id, region_name=settings.region,
@@ -115,6 +116,19 @@ class HostCommandOperator(AwsBaseOperator[SsmHook]):
                                       botocore_config=settings.botocore_config),
             method_name="execute_complete",
         )
+
+    def on_kill(self) -> None:
+        """Killed between sending the command and deferring: cancel it (once deferred, the trigger's on_kill does)."""
+        from instance_benchmarks import ssm
+
+        in_flight = getattr(self, "_in_flight", None)
+        if in_flight is None:
+            return
+        settings, started = in_flight
+        self.log.warning("Task killed: cancelling SSM command %s on %s", started["command_id"],
+                         started["instance_id"])
+        client = SsmHook(aws_conn_id=settings.aws_conn_id, region_name=settings.region).conn
+        ssm.cancel(client, command_id=started["command_id"], instance_id=started["instance_id"])
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Everything needed comes from the state and the event (dag.test drops defer kwargs)."""

@@ -124,6 +124,17 @@ class SsmCommandTrigger(_SsmPollTrigger):
     def timeout_message(self) -> str:
         return f"SSM command {self.command_id} on {self.instance_id} did not end within {self.timeout:.0f} s"
 
+    async def on_kill(self) -> None:
+        """The task was marked failed, cleared or marked success by a user: stop the command on the instance.
+
+        (The instance itself is the terminate teardown's to end, which runs whatever happened upstream.)
+        """
+        from instance_benchmarks import ssm
+
+        self.log.warning("Task killed: cancelling SSM command %s on %s", self.command_id, self.instance_id)
+        await sync_to_async(ssm.cancel, thread_sensitive=False)(self._ssm(), command_id=self.command_id,
+                                                                  instance_id=self.instance_id)
+
     def check(self) -> dict[str, Any] | None:
         from instance_benchmarks import ssm
 

@@ -58,3 +58,27 @@ def test_a_failed_container_stage_is_passed_on_with_stderr_and_nothing_runs_afte
 def test_unknown_stage_is_refused():
     with pytest.raises(ValueError, match="stage must be one of"):
         HostCommandOperator(task_id="x", stage="linpack", state=AWS)
+
+
+def test_killed_after_sending_but_before_deferring_the_operator_cancels_the_command(moto_env, monkeypatch):
+    import boto3
+
+    from instance_benchmarks import ssm
+    from instance_benchmarks.hosts.ec2 import AwsSettings
+    from tests.fakes.aws import AwsGaps, FakeSsm
+
+    fake = FakeSsm().install(AwsGaps().install(monkeypatch))
+    instance_id = boto3.client("ec2", region_name="us-east-1").run_instances(
+        ImageId="ami-12c6146b", InstanceType="m7i.large", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    client = boto3.client("ssm", region_name="us-east-1")
+    command_id = ssm.send(client, instance_id=instance_id, commands=["sleep 60"], timeout_s=120, comment="t")
+    operator = HostCommandOperator(task_id="s", stage="stream", state=AWS)
+    operator._in_flight = (AwsSettings.from_params({"region": "us-east-1"}),
+                           {"command_id": command_id, "instance_id": instance_id})
+    try:
+        operator.on_kill()
+
+        assert ssm.outcome(client, command_id=command_id, instance_id=instance_id)["status"] == "Cancelled"
+        HostCommandOperator(task_id="n", stage="stream", state=AWS).on_kill()  # nothing sent: nothing to cancel
+    finally:
+        fake.close()

@@ -94,3 +94,18 @@ def test_triggers_serialize_to_what_recreates_them(instance_id):
     assert kwargs == {"command_id": "c-1", "instance_id": instance_id, "aws_conn_id": "bench",
                       "region_name": "eu-west-1", "poll_interval": 5, "timeout": 99,
                       "botocore_config": {"retries": {"mode": "standard", "max_attempts": 4}}}
+
+
+def test_a_killed_task_cancels_its_command_on_the_instance(instance_id, fake_ssm):
+    """on_kill (the triggerer calls it when a user marks the deferred task failed, clears or succeeds it)."""
+    client = boto3.client("ssm", region_name="us-east-1")
+    command_id = ssm.send(client, instance_id=instance_id, commands=["sleep 60"], timeout_s=120, comment="test")
+    trigger = SsmCommandTrigger(command_id=command_id, instance_id=instance_id, aws_conn_id=None,
+                                region_name="us-east-1", poll_interval=0.05, timeout=30)
+
+    asyncio.run(trigger.on_kill())
+
+    (invocation,) = fake_ssm.invocations.values()
+    assert invocation.process.poll() is not None  # the benchmark no longer runs on the instance
+    result = ssm.outcome(client, command_id=command_id, instance_id=instance_id)
+    assert result["status"] == "Cancelled" and result["done"]

@@ -45,12 +45,14 @@ def metric_data(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return data
 
 
-def put_document_metrics(doc: dict[str, Any], *, aws_conn_id: str | None, region_name: str | None) -> int:
-    """Put the document's samples; returns how many metric data items were sent."""
+def put_document_metrics(doc: dict[str, Any], *, aws_conn_id: str | None, region_name: str | None,
+                         config: Any = None) -> int:
+    """Put the document's samples; returns how many metric data items were sent (`config`: botocore's)."""
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
     data = metric_data(doc)
-    client = AwsBaseHook(aws_conn_id=aws_conn_id, region_name=region_name, client_type="cloudwatch").conn
+    client = AwsBaseHook(aws_conn_id=aws_conn_id, region_name=region_name, client_type="cloudwatch",
+                         config=config).conn
     for start in range(0, len(data), MAX_METRICS_PER_CALL):
         client.put_metric_data(Namespace=NAMESPACE, MetricData=data[start:start + MAX_METRICS_PER_CALL])
     log.info("Put %d metric(s) in CloudWatch namespace %s for %s", len(data), NAMESPACE,

@@ -346,10 +346,19 @@ def store(validated: dict[str, Any], *, params: dict[str, Any], run_id: str) -> 
     stored = store_.store(doc, validated["reasons"], run_id=run_id, instance_type=validated["plan"]["instance_type"])
     log.info("%s: %s", stored["status"], stored["uri"])
     if stored["status"] == "stored" and validated["plan"]["target"] == "aws":
-        from instance_benchmarks import cloudwatch
+        from botocore.exceptions import BotoCoreError, ClientError
 
-        stored["metrics"] = cloudwatch.put_document_metrics(doc, aws_conn_id=params.get("aws_conn_id"),
-                                                            region_name=doc["provenance"]["region"])
+        from instance_benchmarks import cloudwatch
+        from instance_benchmarks.hosts.ec2 import AwsSettings
+
+        try:
+            stored["metrics"] = cloudwatch.put_document_metrics(
+                doc, aws_conn_id=params.get("aws_conn_id"), region_name=doc["provenance"]["region"],
+                config=AwsSettings.from_params(params).botocore())
+        except (BotoCoreError, ClientError) as exc:  # the document is stored; the metrics are a copy of it
+            log.warning("CloudWatch metrics not put for %s (the document is stored): %s",
+                        validated["plan"]["instance_type"], exc)
+            stored["metrics_error"] = str(exc)
     return stored
 
 

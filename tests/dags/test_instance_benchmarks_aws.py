@@ -18,7 +18,7 @@ import requests
 from instance_benchmarks import cli
 from instance_benchmarks.results import safe_segment, schema_errors
 from tests.conftest import MOTO_ENV
-from tests.fakes.aws import AwsGaps, FakeSsm
+from tests.fakes.aws import AwsGaps, FakeSsm, Throttle
 from tests.fakes.pricing import RECORDED_US_EAST_1, FakePriceList
 from tests.fakes.service_quotas import FakeServiceQuotas
 
@@ -291,3 +291,19 @@ def test_a_budget_of_nothing_skips_every_type_before_anything_launches(moto_endp
     assert sorted(s["instance_type"] for s in skipped) == ["c7g.large", "m7i.large"]
     assert all(s["stage"] == "plan" and "over its $0 budget_usd" in s["reason"] for s in skipped)
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+
+
+def test_aws_throttling_every_call_for_a_while_slows_the_run_but_it_completes(moto_endpoint, monkeypatch):
+    _, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=True)
+    # Each call's first two attempts answer RequestLimitExceeded until 30 have, whatever the call.
+    throttle = Throttle(monkeypatch, operation=None, times=30, per_call=2)
+    try:
+        dag_run = cli.load_dag().test(run_conf={**conf(["m7g.large"]), "repetitions": 1})
+    finally:
+        fake_ssm.close()
+
+    assert len(throttle.throttled) == 30 and len(set(throttle.throttled)) > 3  # many different calls hit
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+    stored = [k for k in s3_keys(moto_endpoint, "ib/results/v1/") if k.endswith(".json")]
+    assert len(stored) == 1 and "instance_type=m7g.large" in stored[0]
+    assert {i["State"]["Name"] for i in project_instances(moto_endpoint, dag_run.run_id)} == {"terminated"}

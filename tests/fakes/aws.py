@@ -126,11 +126,15 @@ class Throttle:
     moto's own before-send hook).
     """
 
-    def __init__(self, monkeypatch, operation: str, times: int) -> None:
+    def __init__(self, monkeypatch, operation: str | None, times: int, per_call: int | None = None) -> None:
+        """`operation` None: every operation, until `times` throttled answers in all (AWS throttling an
+        account for a while); `per_call`: throttle only each call's first attempts, so that every call
+        hit is retried through instead of exhausting its attempts."""
         from botocore.awsrequest import AWSResponse
         from botocore.endpoint import Endpoint
 
         self.attempts = 0
+        self.throttled: list[str] = []
         original = Endpoint._get_response
         throttle = self
 
@@ -139,9 +143,12 @@ class Throttle:
                 yield b""
 
         def _get_response(endpoint, request, operation_model, context):
-            if operation_model.name == operation:
+            attempt = (context.get("retries") or {}).get("attempt", 1)
+            if (operation is None or operation_model.name == operation) and (per_call is None
+                                                                              or attempt <= per_call):
                 throttle.attempts += 1
                 if throttle.attempts <= times:
+                    throttle.throttled.append(operation_model.name)
                     http = AWSResponse(request.url, 400, {}, _Raw())
                     parsed = {"Error": {"Code": "RequestLimitExceeded", "Message": "Request limit exceeded."},
                               "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}}}
@@ -207,9 +214,12 @@ class FakeSsm:
 
     def _running(self, client: BaseClient, instance_ids: list[str]) -> dict[str, dict[str, Any]]:
         import boto3
+        from botocore.config import Config
 
+        # The fake's own look at moto (what AWS knows internally): retried through a Throttle like any client.
         ec2 = boto3.client("ec2", region_name=client.meta.region_name, endpoint_url=self.endpoint_url,
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
+                           aws_access_key_id="testing", aws_secret_access_key="testing",
+                           config=Config(retries={"mode": "standard", "total_max_attempts": 10}))
         found = {}
         for reservation in ec2.describe_instances(InstanceIds=instance_ids)["Reservations"]:
             for instance in reservation["Instances"]:

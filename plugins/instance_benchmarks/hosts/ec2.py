@@ -214,6 +214,12 @@ class AwsSettings:
     def botocore_config(self) -> dict[str, Any]:
         return {"retries": {"mode": "standard", "total_max_attempts": self.max_attempts}}  # the first call included
 
+    def botocore(self) -> Any:
+        """The same, as a botocore Config for a client."""
+        from botocore.config import Config
+
+        return Config(**self.botocore_config)
+
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> AwsSettings:
         return cls(
@@ -243,9 +249,7 @@ class Ec2Host(Host):
 
     # Clients, each from the Amazon provider's hook for the service (one connection governs all).
     def botocore_config(self) -> Any:
-        from botocore.config import Config
-
-        return Config(**self.settings.botocore_config)
+        return self.settings.botocore()
 
     def _hook_kwargs(self) -> dict[str, Any]:
         return {"aws_conn_id": self.settings.aws_conn_id, "region_name": self.settings.region,

@@ -160,3 +160,24 @@ def test_dataset_is_rebuilt_idempotently_and_partitioned(tmp_path):
     assert {p.name for p in (tmp_path / "dataset/v1/raw").iterdir()} == {"region=local", "region=us-east-1"}
     assert (tmp_path / "dataset/v1/summary/region=us-east-1/family=graviton").is_dir()
     assert summary_2.num_rows == first["dataset"]["summary_rows"] == 3 * 9  # 3 hosts x (8 STREAM + 1 HPL)
+
+
+def test_clearing_rerunning_and_backfilling_never_duplicate_a_dataset_row(tmp_path):
+    """A cleared store task stores the same run again; a backfilled week is a new run: rows follow the runs."""
+    store = ResultStore(tmp_path.as_uri())
+
+    def stored(run_id, started_at):
+        doc = variant(run_id=run_id, started_at=started_at)
+        store.store(doc, [], run_id=run_id, instance_type="m7i.large")
+        return analysis.rebuild(store)["dataset"]["raw_rows"]
+
+    first = stored("scheduled__2026-11-01", "2026-11-01T00:00:00Z")
+    cleared = stored("scheduled__2026-11-01", "2026-11-01T00:00:00Z")  # the same run's store task again
+    retried_later = stored("scheduled__2026-11-01", "2026-11-01T00:00:00Z")
+    backfilled = stored("backfill__2026-10-25", "2026-10-25T00:00:00Z")  # a missed week, its own run
+
+    assert first == cleared == retried_later and backfilled == 2 * first
+    raw = ds.dataset(tmp_path / "dataset/v1/raw", format="parquet", partitioning="hive").to_table().to_pandas()
+    keys = ["run_id", "benchmark", "metric", "placement", "repetition"]
+    assert not raw.duplicated(keys).any() and sorted(raw.run_id.unique()) == ["backfill__2026-10-25",
+                                                                              "scheduled__2026-11-01"]

@@ -109,3 +109,18 @@ def test_a_killed_task_cancels_its_command_on_the_instance(instance_id, fake_ssm
     assert invocation.process.poll() is not None  # the benchmark no longer runs on the instance
     result = ssm.outcome(client, command_id=command_id, instance_id=instance_id)
     assert result["status"] == "Cancelled" and result["done"]
+
+
+def test_a_benchmark_past_its_execution_timeout_ends_timed_out_and_stops(instance_id, fake_ssm):
+    """SSM's executionTimeout (the plan's budget) stops a runaway command; the event says TimedOut."""
+    client = boto3.client("ssm", region_name="us-east-1")
+    command_id = ssm.send(client, instance_id=instance_id, commands=["echo started", "sleep 60"], timeout_s=1,
+                          comment="test")
+
+    event = first_event(SsmCommandTrigger(command_id=command_id, instance_id=instance_id, aws_conn_id=None,
+                                          region_name="us-east-1", poll_interval=0.2, timeout=30))
+
+    outcome = event["outcome"]
+    assert event["status"] == "done" and outcome["status"] == "TimedOut" and outcome["done"]
+    (invocation,) = fake_ssm.invocations.values()
+    assert invocation.process.poll() is not None

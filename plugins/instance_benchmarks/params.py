@@ -4,6 +4,7 @@ bad value is refused before a run starts, with a message naming the param."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from airflow.sdk import Param
 
@@ -26,6 +27,15 @@ def default_target() -> str:
 def default_instance_types() -> list[str]:
     """What the weekly schedule benchmarks: $INSTANCE_BENCHMARKS_INSTANCE_TYPES (comma-separated, e.g. `all`)."""
     return [t.strip() for t in os.environ.get("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "").split(",") if t.strip()]
+
+
+def weekly_settings() -> dict[str, Any]:
+    """The weekly refresh's profile and budget ($INSTANCE_BENCHMARKS_WEEKLY_PROFILE, ..._WEEKLY_BUDGET_USD)."""
+    settings: dict[str, Any] = {"profile": os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_PROFILE", "standard")}
+    budget = os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD")
+    if budget:
+        settings["budget_usd"] = float(budget)
+    return settings
 
 
 def benchmark_params() -> dict[str, Param]:

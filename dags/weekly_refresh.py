@@ -1,0 +1,57 @@
+"""weekly_refresh: once a week, an instance_benchmarks run of the configured catalog."""
+
+from __future__ import annotations
+
+import datetime
+
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import dag, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+DOC_MD = """
+### Weekly refresh
+
+Every week, triggers `instance_benchmarks` for what the deployment configures:
+`$INSTANCE_BENCHMARKS_INSTANCE_TYPES` (types, families or `all`) on `$INSTANCE_BENCHMARKS_TARGET`,
+with the standard profile (`$INSTANCE_BENCHMARKS_WEEKLY_PROFILE`) and `$INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD`
+as the run's budget when set. With nothing configured it skips, saying what to set.
+
+Missed weeks (the deployment was down, a new region was added) are filled with a backfill, each
+week one triggered run:
+
+    airflow backfill create --dag-id weekly_refresh --from-date 2026-11-01 --to-date 2026-11-29
+"""
+
+
+@dag(
+    dag_id="weekly_refresh",
+    schedule="@weekly",
+    start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"owner": "instance-benchmarks", "retries": 2, "retry_delay": datetime.timedelta(minutes=1),
+                  "retry_exponential_backoff": True},
+    doc_md=DOC_MD,
+    tags=["benchmarks", "schedule"],
+)
+def weekly_refresh():
+    @task
+    def weekly_conf() -> dict:
+        """The run's conf from the deployment's settings (read when the task runs, not at parse time)."""
+        from instance_benchmarks.params import default_instance_types, default_target, weekly_settings
+
+        types = default_instance_types()
+        target = default_target()
+        if target == "aws" and not types:
+            raise AirflowSkipException("nothing to refresh: set INSTANCE_BENCHMARKS_INSTANCE_TYPES "
+                                       "(e.g. m7i,c7g or all) in the deployment's environment")
+        return {"target": target, "instance_types": types, **weekly_settings()}
+
+    TriggerDagRunOperator(task_id="benchmark_the_catalog", trigger_dag_id="instance_benchmarks",
+                          conf=weekly_conf(), logical_date=None)
+
+
+dag = weekly_refresh()
+
+if __name__ == "__main__":
+    dag.test()

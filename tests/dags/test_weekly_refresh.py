@@ -1,0 +1,52 @@
+"""weekly_refresh: the weekly run of the configured catalog, or a skip that says what to set."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+def load():
+    from airflow.dag_processing.dagbag import DagBag
+
+    from instance_benchmarks import PROJECT_ROOT
+
+    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / "weekly_refresh.py"))
+    assert not bag.import_errors
+    return bag.get_dag("weekly_refresh")
+
+
+def benchmark_runs_with(budget: float) -> list[dict]:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        runs = session.scalars(select(DagRun).where(DagRun.dag_id == "instance_benchmarks")).all()
+        return [r.conf for r in runs if (r.conf or {}).get("budget_usd") == budget]
+
+
+def test_the_week_triggers_one_run_of_the_configured_catalog(monkeypatch):
+    budget = round(random.uniform(10, 20), 6)  # tells this test's run from earlier ones in the same database
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_TARGET", "aws")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "m7i, c7g")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD", str(budget))
+
+    dag_run = load().test()
+
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+    assert benchmark_runs_with(budget) == [{"target": "aws", "instance_types": ["m7i", "c7g"],
+                                            "profile": "standard", "budget_usd": budget}]
+
+
+def test_nothing_configured_on_aws_skips_saying_what_to_set(monkeypatch):
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_TARGET", "aws")
+    monkeypatch.delenv("INSTANCE_BENCHMARKS_INSTANCE_TYPES", raising=False)
+
+    dag_run = load().test()
+
+    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    assert all("skipped" in state for state in states.values()), states

@@ -238,6 +238,7 @@ FAULTS = {  # instance type -> injected fault, and the reason its quarantine rec
     "c7a.large": ("invalid-document", "staged document unreadable"),
     "m7g.large": ("no-upload", "the instance uploaded nothing"),
     "c7g.large": ("residual-failed", "residual"),
+    "r7g.large": ("stream-hangs", "SSM status TimedOut"),  # past its execution timeout (the time budget)
 }
 
 

@@ -184,7 +184,7 @@ class FakeSsm:
     agent_polls_before_online: int = 1
     offline_instance_ids: set[str] = field(default_factory=set)
     # instance type -> fault the instance's stand-ins inject (tests/fakes/instance_bin): pull-fails,
-    # benchrun-fails, invalid-document, no-upload, residual-failed; agent-offline is injected here.
+    # benchrun-fails, invalid-document, no-upload, residual-failed, stream-hangs; agent-offline is injected here.
     faults: dict[str, str] = field(default_factory=dict)
     invocations: dict[tuple[str, str], _Invocation] = field(default_factory=dict)
     sent: list[dict[str, Any]] = field(default_factory=list)

@@ -30,7 +30,7 @@ def benchmark_runs_with(budget: float) -> list[dict]:
 
 
 def test_the_week_triggers_one_run_of_the_configured_catalog(monkeypatch):
-    budget = round(random.uniform(10, 20), 6)  # tells this test's run from earlier ones in the same database
+    budget = round(random.uniform(10, 20), 6)  # noqa: S311 - tells this run from earlier ones in the same database
     monkeypatch.setenv("INSTANCE_BENCHMARKS_TARGET", "aws")
     monkeypatch.setenv("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "m7i, c7g")
     monkeypatch.setenv("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD", str(budget))

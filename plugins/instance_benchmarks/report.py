@@ -266,10 +266,14 @@ def _drift(drift: list[dict[str, Any]]) -> str:
 
 
 def _hosts_table(docs: list[dict[str, Any]]) -> str:
+    """The latest document of each instance type and region (the dataset keeps every one)."""
     head = ("instance type", "region", "date", "CPU", "microcode", "cores", "sockets", "LLC", "memory", "kernel",
             "HPL", "BLAS", "image")
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for d in sorted(docs, key=lambda d: d["started_at"]):
+        latest[(d["provenance"].get("region") or "local", d["provenance"]["instance_type"])] = d
     rows = []
-    for d in sorted(docs, key=lambda d: (d["provenance"]["instance_type"], d["started_at"])):
+    for _, d in sorted(latest.items()):
         system, hpl, prov = d["system"], d.get("hpl") or {}, d["provenance"]
         cells = [
             prov["instance_type"], prov.get("region") or "local", d["started_at"][:10], system["cpu_model"],
@@ -340,7 +344,7 @@ Sources per processor in plugins/instance_benchmarks/peaks.py.</p>
 {_drift(drift or [])}
 <h2>Summary (mean with 95% confidence interval from the t-distribution; click a header to sort)</h2>
 <div class="wide">{_summary_table(summaries)}</div>
-<h2>Hosts and toolchains</h2>
+<h2>Hosts and toolchains (latest run of each type)</h2>
 <div class="wide">{_hosts_table(docs)}</div>
 <h2>This run</h2>
 {_run_section(run_id, run_documents or [], quarantined or [], skipped or [])}

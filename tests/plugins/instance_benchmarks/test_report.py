@@ -62,3 +62,12 @@ def test_strings_from_documents_are_escaped():
 
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img src=x" not in page and "<b>x</b>" not in page
+
+
+def test_the_hosts_table_shows_each_type_s_latest_document_only():
+    docs = [variant(run_id="run-1", started_at="2026-11-01T00:00:00Z", microcode="0xold"),
+            variant(run_id="run-2", started_at="2026-11-08T00:00:00Z", microcode="0xnew")]
+
+    hosts = render(docs).split("Hosts and toolchains")[1].split("</table>")[0]
+
+    assert "0xnew" in hosts and "0xold" not in hosts and hosts.count("<tr>") == 2  # header + one host

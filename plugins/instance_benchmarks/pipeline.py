@@ -109,7 +109,7 @@ def record_prices(params: dict[str, Any], *, run_id: str, host: Any, instance_ty
 
     if params["target"] == "aws":
         snapshot = prices.aws_snapshot(aws_conn_id=host.settings.aws_conn_id, region=host.region,
-                                       instance_types=instance_types, config=host.botocore_config())
+                                       instance_types=instance_types, config=host.settings.botocore())
     else:
         snapshot = prices.given_snapshot(instance_types[0], params.get("price_per_hour"))
     snapshot["fetched_at"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")

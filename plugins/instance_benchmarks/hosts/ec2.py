@@ -248,12 +248,9 @@ class Ec2Host(Host):
         self.settings = settings
 
     # Clients, each from the Amazon provider's hook for the service (one connection governs all).
-    def botocore_config(self) -> Any:
-        return self.settings.botocore()
-
     def _hook_kwargs(self) -> dict[str, Any]:
         return {"aws_conn_id": self.settings.aws_conn_id, "region_name": self.settings.region,
-                "config": self.botocore_config()}
+                "config": self.settings.botocore()}
 
     @cached_property
     def ec2(self) -> Any:

@@ -10,7 +10,7 @@ one on a machine with AWS credentials (read-only Price List and spot history):
     .venv/bin/python benchmarks/catalog_plan.py --record-prices us-east-1 --prices prices-us-east-1.json
     .venv/bin/python benchmarks/catalog_plan.py --prices prices-us-east-1.json
 
-Without a snapshot, only the types the tests' recorded prices cover are priced, and every other
+Without a snapshot, only the nine types the tests price (tests/fakes/pricing.py) are priced, and every other
 type counts as not within $5 (its cost cannot be bounded): the script never invents a price.
 The last line is exactly `within_10min_and_5usd: <k> of <n>`.
 """
@@ -69,7 +69,7 @@ def main() -> None:
         from tests.fakes.pricing import RECORDED_US_EAST_1
 
         snapshot = {"prices": {name: {"on_demand": usd} for name, usd in RECORDED_US_EAST_1.items()}}
-        source = "the tests' recorded us-east-1 prices (tests/fakes/pricing.py) only"
+        source = "the tests' nine price inputs (tests/fakes/pricing.py) only"
     plans = [planning.plan(spec, target="aws", profile="quick", repetitions=None, time_budget_s=1800,
                            prices=snapshot["prices"].get(spec.instance_type), image_registry="registry")
              for spec in selected]

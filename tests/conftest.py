@@ -56,6 +56,15 @@ def fixture_text():
     return read
 
 
+def load_dag(dag_id: str):
+    """A DAG of this project, parsed from its file as the dag-processor would (no import errors allowed)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags" / f"{dag_id}.py"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.get_dag(dag_id)
+
+
 @pytest.fixture(scope="session")
 def local_run(airflow_db, tmp_path_factory):
     """One real `target=local` run of instance_benchmarks (about half a minute), shared by the tests

@@ -36,7 +36,10 @@ DOCUMENT_COLUMNS = ["region", "family", "instance_type", "instance_family", "run
 
 
 def t_interval(values: list[float], confidence: float = CONFIDENCE) -> dict[str, Any]:
-    """n, mean, median, std, cv and the t-distribution confidence interval of the mean.
+    """n, mean, median, std, cv and the t-distribution confidence interval of the mean, of one sample.
+
+    The readable definition of what `summarize` computes vectorised for every group at once; the
+    tests hold the two equal.
 
     What one sample cannot tell (std, cv, the interval) is None, not a made-up number.
     """
@@ -332,8 +335,13 @@ def write_table(frame: pd.DataFrame, target: Any) -> None:
 
 
 def rebuild(store: ResultStore) -> dict[str, Any]:
-    """Rewrite dataset/v1/{raw,summary} from every stored document; return the summary and its analysis."""
-    docs = [doc for _, doc in store.stored_documents()]
+    """Rewrite dataset/v1/{raw,summary} from every stored document; return the summary and its analysis.
+
+    What it read comes back too (`stored`: (uri, document) pairs, `prices`: the snapshots), so a
+    caller that also wants one run's part reads nothing twice.
+    """
+    stored = store.stored_documents()
+    docs = [doc for _, doc in stored]
     prices = store.price_snapshots()
     rows = rows_frame(docs)
     root = store.root / "dataset" / "v1"
@@ -351,6 +359,8 @@ def rebuild(store: ResultStore) -> dict[str, Any]:
         "drift": [] if rows.empty else drift(rows, prices),
         "numa": [] if rows.empty else numa_matrices(rows),
         "documents": docs,
+        "stored": stored,
+        "prices": prices,
     }
 
 

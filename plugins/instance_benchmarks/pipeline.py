@@ -379,12 +379,11 @@ def analyze(*, params: dict[str, Any], run_id: str | None) -> dict[str, Any]:
 
     store_ = result_store(params)
     built = analysis.rebuild(store_)
-    stored = store_.stored_for_run(run_id) if run_id else []
+    stored = [(uri, doc) for uri, doc in built["stored"] if run_id and doc["provenance"]["run_id"] == run_id]
     quarantined = store_.quarantined(run_id) if run_id else []
     skipped = store_.skipped(run_id) if run_id else []
     run_rows = analysis.rows_frame([doc for _, doc in stored])
-    run_summaries = [] if run_rows.empty else analysis.records(
-        analysis.summarize(run_rows, store_.price_snapshots()))
+    run_summaries = [] if run_rows.empty else analysis.records(analysis.summarize(run_rows, built["prices"]))
     now = datetime.datetime.now(datetime.UTC)
     summary = {"run_id": run_id, "generated_at": now.isoformat(timespec="seconds"),
                "documents": [uri for uri, _ in stored], "quarantined": quarantined, "skipped": skipped,

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 REPORT_DATE = re.compile(r"^(latest|\d{4}-\d{2}-\d{2})$")
 INSTANCE_TYPE = r"^([a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*|local)$"
-FORMATS = ("json", "csv")
 
 
 def _airflow_user() -> list[Any]:

@@ -185,15 +185,12 @@ class ResultStore:
                           "instance_type": data["instance_type"], "reasons": data["reasons"]})
         return found
 
-    def stored_documents(self, pattern: str = "*.json") -> list[tuple[str, dict[str, Any]]]:
-        """(uri, document) for every document under results/v1 matching `pattern`."""
+    def stored_documents(self) -> list[tuple[str, dict[str, Any]]]:
+        """(uri, document) for every document under results/v1 (a run's are those of its provenance.run_id)."""
         base = self.root / "results" / "v1"
         if not base.exists():
             return []
-        return [(p.as_uri(), json.loads(p.read_text())) for p in sorted(base.rglob(pattern), key=str)]
-
-    def stored_for_run(self, run_id: str) -> list[tuple[str, dict[str, Any]]]:
-        return self.stored_documents(f"{safe_segment(run_id)}.json")
+        return [(p.as_uri(), json.loads(p.read_text())) for p in sorted(base.rglob("*.json"), key=str)]
 
 
 def _write_json(path: ObjectStoragePath, data: Any) -> None:

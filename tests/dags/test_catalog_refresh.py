@@ -6,17 +6,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.conftest import load_dag
+
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
-def load(dag_id: str):
-    from airflow.dag_processing.dagbag import DagBag
-
-    from instance_benchmarks import PROJECT_ROOT
-
-    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / f"{dag_id}.py"))
-    assert not bag.import_errors
-    return bag.get_dag(dag_id)
 
 
 def triggered_runs(conf_family: str, results_uri: str) -> list:
@@ -33,7 +27,7 @@ def triggered_runs(conf_family: str, results_uri: str) -> list:
 
 
 def test_a_new_family_triggers_exactly_one_run_for_its_types(moto_env, tmp_path):
-    dag = load("catalog_refresh")
+    dag = load_dag("catalog_refresh")
     conf = {"regions": ["us-east-1"], "results_uri": tmp_path.as_uri()}
     latest = tmp_path / "catalog" / "region=us-east-1" / "latest.parquet"
 

@@ -7,21 +7,15 @@ import json
 import pyarrow.dataset as ds
 import pytest
 
+from tests.conftest import load_dag
+
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
-def load(dag_id: str):
-    from airflow.dag_processing.dagbag import DagBag
-
-    from instance_benchmarks import PROJECT_ROOT
-
-    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / f"{dag_id}.py"))
-    assert not bag.import_errors
-    return bag.get_dag(dag_id)
 
 
 def test_it_is_scheduled_on_the_asset_the_store_task_emits():
-    analysis_dag, benchmarks = load("results_analysis"), load("instance_benchmarks")
+    analysis_dag, benchmarks = load_dag("results_analysis"), load_dag("instance_benchmarks")
 
     store = next(t for t in benchmarks.tasks if t.task_id.endswith(".store"))
     assert [a.name for a in store.outlets] == ["instance_benchmarks_results"]
@@ -36,7 +30,7 @@ def test_rebuild_by_hand_gives_the_same_rows_and_a_fresh_report(local_run):
     summary_before = ds.dataset(results / "dataset/v1/summary", format="parquet", partitioning="hive").to_table()
     (results / "reports" / "latest" / "index.html").unlink()
 
-    dag_run = load("results_analysis").test(run_conf={"results_uri": results.as_uri()})
+    dag_run = load_dag("results_analysis").test(run_conf={"results_uri": results.as_uri()})
 
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
     after = ds.dataset(results / "dataset/v1/raw", format="parquet", partitioning="hive").to_table()

@@ -6,17 +6,11 @@ import random
 
 import pytest
 
+from tests.conftest import load_dag
+
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
-def load():
-    from airflow.dag_processing.dagbag import DagBag
-
-    from instance_benchmarks import PROJECT_ROOT
-
-    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / "weekly_refresh.py"))
-    assert not bag.import_errors
-    return bag.get_dag("weekly_refresh")
 
 
 def benchmark_runs_with(budget: float) -> list[dict]:
@@ -35,7 +29,7 @@ def test_the_week_triggers_one_run_of_the_configured_catalog(monkeypatch):
     monkeypatch.setenv("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "m7i, c7g")
     monkeypatch.setenv("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD", str(budget))
 
-    dag_run = load().test()
+    dag_run = load_dag("weekly_refresh").test()
 
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
     assert benchmark_runs_with(budget) == [{"target": "aws", "instance_types": ["m7i", "c7g"],
@@ -46,7 +40,7 @@ def test_nothing_configured_on_aws_skips_saying_what_to_set(monkeypatch):
     monkeypatch.setenv("INSTANCE_BENCHMARKS_TARGET", "aws")
     monkeypatch.delenv("INSTANCE_BENCHMARKS_INSTANCE_TYPES", raising=False)
 
-    dag_run = load().test()
+    dag_run = load_dag("weekly_refresh").test()
 
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     assert all("skipped" in state for state in states.values()), states

@@ -3,8 +3,9 @@
 moto has no Price List API (../shared/FACTS.md). The response shape is AWS's: `PriceList` is a
 list of JSON *strings*, each a product with `attributes` and `terms.OnDemand.<sku>.<offer>
 .priceDimensions.<rate>.pricePerUnit.USD` as a decimal string; TERM_MATCH filters select on
-the attributes; pages follow NextToken. The prices below are AWS's published us-east-1 Linux
-on-demand rates as recorded for these tests (USD per hour); they price test runs only.
+the attributes; pages follow NextToken. The prices below are test inputs, USD per hour, written
+from AWS's public us-east-1 Linux on-demand price page as the author knew it, not fetched here (no
+Price List is reachable from these machines); they price test runs only.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class FakePriceList:
     page_size = 3  # small, so that pagination is exercised
 
     def __init__(self, prices: dict[str, dict[str, float]] | None = None) -> None:
-        """`prices`: {region: {instance type: USD per hour}}; by default the recorded us-east-1 rates."""
+        """`prices`: {region: {instance type: USD per hour}}; by default the test inputs below."""
         self.products = []
         for region, rates in (prices or {"us-east-1": RECORDED_US_EAST_1}).items():
             for instance_type, usd in rates.items():

@@ -27,7 +27,7 @@ def test_valid_document_lands_in_the_partitioned_layout(store, tmp_path):
     expected = (tmp_path / "results/v1/region=local/family=amd/instance_type=local"
                 / f"date={doc['started_at'][:10]}" / f"{safe_segment(RUN_ID)}.json")
     assert json.loads(expected.read_text()) == doc
-    assert [uri for uri, _ in store.stored_for_run(RUN_ID)] == [outcome["uri"]]
+    assert [uri for uri, _ in store.stored_documents()] == [outcome["uri"]]
 
 
 def test_storing_twice_overwrites_instead_of_duplicating(store):

@@ -108,8 +108,10 @@ def instance_benchmarks():
         params, dag_id, run_id, map_index = _context()
         tags = pipeline.tags_for(dag_id=dag_id, run_id=run_id, map_index=map_index,
                                  time_budget_s=params["time_budget_s"])
+        ti = get_current_context()["ti"]
         try:
-            return pipeline.provision(state, params=params, run_id=run_id, tags=tags)
+            return pipeline.provision(state, params=params, run_id=run_id, tags=tags,
+                                      last_try=ti.try_number > ti.max_tries)
         except CapacityUnavailable as exc:
             raise AirflowSkipException(f"{state['plan']['instance_type']} skipped: {exc}") from exc
 
@@ -152,11 +154,15 @@ def instance_benchmarks():
 
     @task(trigger_rule="all_done")
     def analyze() -> dict:
-        """Reads what this run stored and quarantined back from results_uri, the source of truth."""
+        """Reads what this run stored and quarantined back from results_uri, the source of truth; a planned
+        type with no record there is named with the task that stopped it (killed, marked failed)."""
         from instance_benchmarks import pipeline
 
-        params, _, run_id, _ = _context()
-        return pipeline.analyze(params=params, run_id=run_id)
+        params, dag_id, run_id, _ = _context()
+        ti = get_current_context()["ti"]
+        states = ti.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})
+        return pipeline.analyze(params=params, run_id=run_id, planned=ti.xcom_pull(task_ids="plan") or {},
+                                task_states=states)
 
     @task(trigger_rule="one_failed", retries=0)
     def watcher() -> None:

@@ -121,7 +121,7 @@ def record_prices(params: dict[str, Any], *, run_id: str, host: Any, instance_ty
 
 
 def _skip(params: dict[str, Any], *, run_id: str, plan_dict: dict[str, Any], stage: str,
-          exc: CapacityUnavailable) -> None:
+          exc: CapacityUnavailable | str) -> None:
     uri = result_store(params).record_skip(run_id=run_id, instance_type=plan_dict["instance_type"], stage=stage,
                                            reason=str(exc))
     log.warning("Skipping %s at %s: %s (recorded at %s)", plan_dict["instance_type"], stage, exc, uri)
@@ -150,13 +150,20 @@ def tags_for(*, dag_id: str, run_id: str, map_index: int | None, time_budget_s: 
             "map-index": str(map_index), "expires-at": expires.isoformat(timespec="seconds")}
 
 
-def provision(state: dict[str, Any], *, params: dict[str, Any], run_id: str, tags: dict[str, str]
-              ) -> dict[str, Any]:
+def provision(state: dict[str, Any], *, params: dict[str, Any], run_id: str, tags: dict[str, str],
+              last_try: bool = True) -> dict[str, Any]:
+    """`last_try`: a failure other than capacity is recorded for the run's summary only when no retry
+    follows (a retry that then succeeds must not leave a stale record)."""
     plan_dict = state["plan"]
     try:
         handle = get_host(plan_dict["target"], params).provision(plan_dict, tags=tags)
     except CapacityUnavailable as exc:
         _skip(params, run_id=run_id, plan_dict=plan_dict, stage="provision", exc=exc)
+        raise
+    except Exception as exc:
+        if last_try:
+            _skip(params, run_id=run_id, plan_dict=plan_dict, stage="provision",
+                  exc=f"failed on its last try: {type(exc).__name__}: {exc}")
         raise
     return {**state, "handle": handle.to_dict()}
 
@@ -370,10 +377,40 @@ def terminate(state: dict[str, Any] | None, *, params: dict[str, Any]) -> None:
     get_host(handle.target, params).terminate(handle)
 
 
-def analyze(*, params: dict[str, Any], run_id: str | None) -> dict[str, Any]:
+# A benchmark group's tasks in order: the first that did not succeed is why a type has no record.
+GROUP_TASKS = ("quota_check", "provision", "wait_for_host", "container", "run_stream", "run_hpl", "extract",
+               "validate", "store")
+
+
+def unaccounted(planned: dict[str, list[dict[str, Any]]], accounted: set[str],
+                task_states: dict[str, str | None]) -> list[dict[str, Any]]:
+    """The planned types with no document, quarantine or skip record, and which task stopped each.
+
+    A task killed or marked failed from outside, or a worker that died, leaves no record of its own:
+    this is what keeps such a type out of the dataset *and* in the run's summary. `task_states`:
+    the run's states keyed `<family>.<task>_<map index>`, as Airflow's get_task_states gives them.
+    """
+    found = []
+    for family, plans in planned.items():
+        for map_index, plan_dict in enumerate(plans):
+            if plan_dict["instance_type"] in accounted:
+                continue
+            states = {task: task_states.get(f"{family}.{task}_{map_index}") for task in GROUP_TASKS}
+            stopped = next(((task, state) for task, state in states.items() if state != "success"), None)
+            reason = (f"{stopped[0]} ended {stopped[1] or 'without running'}: see that task's log"
+                      if stopped else "every task succeeded, yet nothing was recorded")
+            found.append({"instance_type": plan_dict["instance_type"], "family": family, "map_index": map_index,
+                          "stage": stopped[0] if stopped else "store", "reason": reason})
+    return found
+
+
+def analyze(*, params: dict[str, Any], run_id: str | None, planned: dict[str, list[dict[str, Any]]] | None = None,
+            task_states: dict[str, str | None] | None = None) -> dict[str, Any]:
     """Rebuild the dataset, then the report: everything stored so far, and this run's own outcome.
 
     `run_id` None (the Asset-scheduled results_analysis) rebuilds without a run of its own.
+    `planned` and `task_states` (the run's plans by family and its task states) name the types
+    that ended with no record at all (`unaccounted`).
     """
     from instance_benchmarks import analysis, report
 
@@ -382,17 +419,20 @@ def analyze(*, params: dict[str, Any], run_id: str | None) -> dict[str, Any]:
     stored = [(uri, doc) for uri, doc in built["stored"] if run_id and doc["provenance"]["run_id"] == run_id]
     quarantined = store_.quarantined(run_id) if run_id else []
     skipped = store_.skipped(run_id) if run_id else []
+    accounted = {doc["host"]["instance_type"] for _, doc in stored} | \
+        {item["instance_type"] for item in [*quarantined, *skipped]}
+    failed = unaccounted(planned or {}, accounted, task_states or {})
     run_rows = analysis.rows_frame([doc for _, doc in stored])
     run_summaries = [] if run_rows.empty else analysis.records(analysis.summarize(run_rows, built["prices"]))
     now = datetime.datetime.now(datetime.UTC)
     summary = {"run_id": run_id, "generated_at": now.isoformat(timespec="seconds"),
                "documents": [uri for uri, _ in stored], "quarantined": quarantined, "skipped": skipped,
-               "summaries": run_summaries, "dataset": built["dataset"], "rankings": built["rankings"],
-               "drift": built["drift"]}
+               "unaccounted": failed, "summaries": run_summaries, "dataset": built["dataset"],
+               "rankings": built["rankings"], "drift": built["drift"]}
     page = report.render(title="EC2 instance benchmarks", generated_at=summary["generated_at"], run_id=run_id,
                          summaries=built["summaries"], docs=built["documents"], rankings=built["rankings"],
                          drift=built["drift"], numa=built["numa"], run_documents=summary["documents"],
-                         quarantined=quarantined, skipped=skipped)
+                         quarantined=quarantined, skipped=skipped, unaccounted=failed)
     report_dir = store_.root / "reports" / now.date().isoformat()
     for directory in (report_dir, store_.root / "reports" / "latest"):
         directory.mkdir(parents=True, exist_ok=True)
@@ -404,6 +444,8 @@ def analyze(*, params: dict[str, Any], run_id: str | None) -> dict[str, Any]:
              built["dataset"]["summary_rows"])
     for item in skipped:
         log.info("Skipped %s at %s: %s", item["instance_type"], item["stage"], item["reason"])
+    for item in failed:
+        log.error("No record for %s: %s", item["instance_type"], item["reason"])
     for s in run_summaries:
         log.info("%-10s %-6s %-6s %-16s n=%d mean=%.2f %s 95%% CI [%s, %s] efficiency %s", s["instance_type"],
                  s["benchmark"], s["metric"], s["placement"], s["n"], s["mean"], s["unit"], s["ci95_low"],

@@ -288,7 +288,7 @@ def _hosts_table(docs: list[dict[str, Any]]) -> str:
 
 
 def _run_section(run_id: str | None, documents: list[str], quarantined: list[dict[str, Any]],
-                 skipped: list[dict[str, Any]]) -> str:
+                 skipped: list[dict[str, Any]], unaccounted: list[dict[str, Any]]) -> str:
     if not run_id:
         return "<p>Rebuilt from the stored results (no run of its own).</p>"
     stored = "".join(f"<li>{html.escape(uri)}</li>" for uri in documents) or "<li>none</li>"
@@ -298,15 +298,20 @@ def _run_section(run_id: str | None, documents: list[str], quarantined: list[dic
     ) or "<li>none</li>"
     skips = "".join(f'<li>{html.escape(s["instance_type"])} at {html.escape(s["stage"])}: '
                     f'{html.escape(s["reason"])}</li>' for s in skipped) or "<li>none</li>"
+    stopped = "".join(f'<li class="bad">{html.escape(s["instance_type"])}: {html.escape(s["reason"])}</li>'
+                      for s in unaccounted)
     return (f"<p>Run {html.escape(run_id)}</p><h3>Stored</h3><ul>{stored}</ul>"
-            f"<h3>Quarantined results</h3><ul>{quarantine}</ul><h3>Skipped (quota, capacity)</h3><ul>{skips}</ul>")
+            f"<h3>Quarantined results</h3><ul>{quarantine}</ul><h3>Skipped (quota, capacity, budget, "
+            f"provision)</h3><ul>{skips}</ul>"
+            + (f"<h3>Stopped without a record (killed, marked failed, worker lost)</h3><ul>{stopped}</ul>"
+               if unaccounted else ""))
 
 
 def render(*, title: str, generated_at: str, summaries: list[dict[str, Any]], docs: list[dict[str, Any]],
            run_id: str | None = None, rankings: list[dict[str, Any]] | None = None,
            drift: list[dict[str, Any]] | None = None, numa: list[dict[str, Any]] | None = None,
            run_documents: list[str] | None = None, quarantined: list[dict[str, Any]] | None = None,
-           skipped: list[dict[str, Any]] | None = None) -> str:
+           skipped: list[dict[str, Any]] | None = None, unaccounted: list[dict[str, Any]] | None = None) -> str:
     """The whole page. `summaries`: the summary table's rows (analysis.records)."""
     triad = [s for s in summaries if s["benchmark"] == "stream" and s["metric"] == "triad"]
     hpl = [s for s in summaries if s["benchmark"] == "hpl"]
@@ -347,7 +352,7 @@ Sources per processor in plugins/instance_benchmarks/peaks.py.</p>
 <h2>Hosts and toolchains (latest run of each type)</h2>
 <div class="wide">{_hosts_table(docs)}</div>
 <h2>This run</h2>
-{_run_section(run_id, run_documents or [], quarantined or [], skipped or [])}
+{_run_section(run_id, run_documents or [], quarantined or [], skipped or [], unaccounted or [])}
 <script>{SORT_SCRIPT}</script>
 </body></html>
 """

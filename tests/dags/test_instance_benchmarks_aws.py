@@ -239,15 +239,33 @@ FAULTS = {  # instance type -> injected fault, and the reason its quarantine rec
     "m7g.large": ("no-upload", "the instance uploaded nothing"),
     "c7g.large": ("residual-failed", "residual"),
     "r7g.large": ("stream-hangs", "SSM status TimedOut"),  # past its execution timeout (the time budget)
+    "r7i.large": ("agent-offline", "wait_for_host: the SSM agent on i-"),  # after agent_timeout_s
 }
+PROVISION_FAILS = "r7a.large"  # RunInstances answers, then provision fails on the answer
+
+
+def break_the_launch_answer(gaps: AwsGaps, instance_type: str) -> None:
+    """RunInstances launches (the instance exists), but its answer lacks Placement: provision fails after
+    RunInstances on every try (the ClientToken gives each retry the same answer back)."""
+
+    def handler(client, params, passthrough):
+        response = passthrough()
+        if params.get("InstanceType") != instance_type:
+            return response
+        return {**response, "Instances": [{k: v for k, v in i.items() if k != "Placement"}
+                                          for i in response["Instances"]]}
+
+    gaps.wrap("ec2", "RunInstances", handler)
 
 
 def test_faults_in_some_types_are_quarantined_with_their_reasons_while_the_healthy_one_is_stored(moto_endpoint,
                                                                                                  monkeypatch):
-    _, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=True)
+    gaps, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=True)
     fake_ssm.faults = {instance_type: fault for instance_type, (fault, _) in FAULTS.items()}
+    break_the_launch_answer(gaps, PROVISION_FAILS)
     try:
-        dag_run = cli.load_dag().test(run_conf={**conf([HEALTHY, *FAULTS]), "repetitions": 1})
+        dag_run = cli.load_dag().test(run_conf={**conf([HEALTHY, *FAULTS, PROVISION_FAILS]), "repetitions": 1,
+                                                "agent_timeout_s": 60})
     finally:
         fake_ssm.close()
 
@@ -260,9 +278,14 @@ def test_faults_in_some_types_are_quarantined_with_their_reasons_while_the_healt
     for instance_type, (fault, expected) in FAULTS.items():
         assert any(expected in reason for reason in reasons[instance_type]), (fault, reasons[instance_type])
     instances = project_instances(moto_endpoint, dag_run.run_id)
-    assert len(instances) == 1 + len(FAULTS) and {i["State"]["Name"] for i in instances} == {"terminated"}
+    launches = [i["InstanceType"] for i in instances]
+    assert sorted(launches) == sorted([HEALTHY, *FAULTS, PROVISION_FAILS])  # three provision tries, one launch
+    assert {i["State"]["Name"] for i in instances} == {"terminated"}
     summary = s3_json(moto_endpoint, "ib/reports/latest/summary.json")
     assert len(summary["documents"]) == 1 and len(summary["quarantined"]) == len(FAULTS)
+    (skipped,) = summary["skipped"]
+    assert skipped["instance_type"] == PROVISION_FAILS and skipped["stage"] == "provision"
+    assert skipped["reason"].startswith("failed on its last try: KeyError") and "Placement" in skipped["reason"]
 
 
 def test_a_dry_run_of_the_whole_catalog_plans_every_type_and_launches_nothing(moto_endpoint, monkeypatch):

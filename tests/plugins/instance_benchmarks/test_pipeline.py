@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from instance_benchmarks import pipeline
 from instance_benchmarks.results import ResultStore
 from tests.conftest import FIXTURES
@@ -76,3 +78,44 @@ def test_the_budget_keeps_types_in_order_while_they_fit_and_records_the_rest(tmp
     assert sorted(skipped) == ["b.large", "d.large"]
     assert all(s["stage"] == "plan" and s["reason"].startswith("budget:") for s in skipped.values())
     assert "over its $0.5 budget_usd" in skipped["b.large"]["reason"]
+
+
+def test_a_planned_type_without_any_record_is_named_with_the_task_that_stopped_it():
+    planned = {"intel": [{"instance_type": "m7i.large"}, {"instance_type": "c7i.large"}],
+               "graviton": [{"instance_type": "c7g.large"}], "amd": []}
+    states = {f"intel.{task}_0": "success" for task in pipeline.GROUP_TASKS}
+    states |= {"intel.quota_check_1": "success", "intel.provision_1": "success", "intel.wait_for_host_1": "success",
+               "intel.container_1": "success", "intel.run_stream_1": "failed", "intel.run_hpl_1": "upstream_failed"}
+    states |= {f"graviton.{task}_0": "success" for task in pipeline.GROUP_TASKS}  # yet nothing recorded
+
+    found = pipeline.unaccounted(planned, accounted={"m7i.large"}, task_states=states)
+
+    assert found == [
+        {"instance_type": "c7i.large", "family": "intel", "map_index": 1, "stage": "run_stream",
+         "reason": "run_stream ended failed: see that task's log"},
+        {"instance_type": "c7g.large", "family": "graviton", "map_index": 0, "stage": "store",
+         "reason": "every task succeeded, yet nothing was recorded"},
+    ]
+    assert pipeline.unaccounted(planned, accounted={"m7i.large", "c7i.large", "c7g.large"}, task_states={}) == []
+    lost = pipeline.unaccounted({"amd": [{"instance_type": "m7a.large"}]}, accounted=set(), task_states={})
+    assert lost[0]["reason"] == "quota_check ended without running: see that task's log"
+
+
+def test_a_provision_that_fails_for_good_is_recorded_once_its_last_try_fails(tmp_path, monkeypatch):
+    from instance_benchmarks.hosts import local
+
+    params = {"results_uri": tmp_path.as_uri(), "target": "local"}
+    state = {"plan": {"instance_type": "local", "family": "amd", "target": "local"}}
+
+    def broken(self, plan_dict, *, tags):
+        raise KeyError("Placement")
+
+    monkeypatch.setattr(local.LocalHost, "provision", broken)
+    store = ResultStore(params["results_uri"])
+    with pytest.raises(KeyError):
+        pipeline.provision(state, params=params, run_id="r", tags={}, last_try=False)
+    assert store.skipped("r") == []  # a retry follows: nothing recorded yet
+    with pytest.raises(KeyError):
+        pipeline.provision(state, params=params, run_id="r", tags={}, last_try=True)
+    (skipped,) = store.skipped("r")
+    assert skipped["stage"] == "provision" and skipped["reason"] == "failed on its last try: KeyError: 'Placement'"

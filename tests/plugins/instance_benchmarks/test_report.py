@@ -10,13 +10,13 @@ from tests.fakes.documents import real_document, variant
 SPR = "Intel(R) Xeon(R) Platinum 8488C"
 
 
-def render(docs, *, prices=None, quarantined=(), numa=None):
+def render(docs, *, prices=None, quarantined=(), numa=None, unaccounted=None):
     rows = analysis.rows_frame(docs)
     summary = analysis.summarize(rows, prices)
     return report.render(title="t", run_id="run-1", generated_at="now", summaries=analysis.records(summary),
                          docs=docs, rankings=analysis.rankings(summary), drift=analysis.drift(rows, prices),
                          numa=numa if numa is not None else analysis.numa_matrices(rows),
-                         quarantined=list(quarantined), skipped=[])
+                         quarantined=list(quarantined), skipped=[], unaccounted=unaccounted)
 
 
 def _svgs(page: str) -> list[str]:
@@ -58,10 +58,13 @@ def test_strings_from_documents_are_escaped():
     doc = real_document()
     doc["system"]["cpu_model"] = "<script>alert(1)</script>"
 
-    page = render([doc], quarantined=[{"instance_type": "<b>x</b>", "reasons": ["<img src=x onerror=alert(1)>"]}])
+    page = render([doc], quarantined=[{"instance_type": "<b>x</b>", "reasons": ["<img src=x onerror=alert(1)>"]}],
+                  unaccounted=[{"instance_type": "<i>y</i>", "reason": "run_stream ended failed"}])
 
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img src=x" not in page and "<b>x</b>" not in page
+    assert "<i>y</i>" not in page and "&lt;i&gt;y&lt;/i&gt;: run_stream ended failed" in page
+    assert "Stopped without a record" in page and "Stopped without a record" not in render([doc])
 
 
 def test_the_hosts_table_shows_each_type_s_latest_document_only():

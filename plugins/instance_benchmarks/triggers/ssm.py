@@ -3,9 +3,13 @@
 The provider's SsmRunCommandTrigger lists a command's invocations and waits on all of
 them; these wait on the one instance a mapped task owns, and end with an event that
 says why (instance gone, agent never online, timeout) instead of a bare waiter error.
-Each poll runs the provider hooks' boto3 clients through asgiref's `sync_to_async`
-(in a thread, so the triggerer's event loop never blocks; asgiref rather than a bare
-thread so the hook's connection lookup can reach the triggerer's supervisor).
+The provider hooks' boto3 clients are made once, through asgiref's `sync_to_async` (the
+hook's connection lookup must reach the triggerer's supervisor from that thread); each poll
+then runs in a plain thread (`asyncio.to_thread`), so the triggerer's event loop never blocks.
+Not asgiref for the polls: when a task is cancelled while awaiting it, asgiref re-raises a bare
+CancelledError, dropping the message by which the triggerer tells a user's kill (it then calls
+`on_kill`, which cancels the command) from its own shutdown; a cancel landing mid-poll would
+leave the benchmark running on the instance until the teardown.
 """
 
 from __future__ import annotations
@@ -45,15 +49,21 @@ class _SsmPollTrigger(BaseTrigger):
         return {"aws_conn_id": self.aws_conn_id, "region_name": self.region_name,
                 "config": Config(**self.botocore_config) if self.botocore_config else None}
 
-    def _ssm(self) -> Any:
-        from airflow.providers.amazon.aws.hooks.ssm import SsmHook
+    def _clients(self) -> dict[str, Any]:
+        """The SSM and EC2 clients, made once (call it through sync_to_async first: connection lookup)."""
+        if getattr(self, "_made_clients", None) is None:
+            from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
+            from airflow.providers.amazon.aws.hooks.ssm import SsmHook
 
-        return SsmHook(**self._hook_kwargs()).conn
+            self._made_clients = {"ssm": SsmHook(**self._hook_kwargs()).conn,
+                                  "ec2": EC2Hook(api_type="client_type", **self._hook_kwargs()).conn}
+        return self._made_clients
+
+    def _ssm(self) -> Any:
+        return self._clients()["ssm"]
 
     def _instance_state(self) -> tuple[str, str]:
-        from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
-
-        ec2 = EC2Hook(api_type="client_type", **self._hook_kwargs()).conn
+        ec2 = self._clients()["ec2"]
         reservations = ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"]
         instance = reservations[0]["Instances"][0]
         return instance["State"]["Name"], (instance.get("StateReason") or {}).get("Message", "")
@@ -63,7 +73,9 @@ class _SsmPollTrigger(BaseTrigger):
         deadline = time.monotonic() + self.timeout
         while True:
             try:
-                payload = await sync_to_async(poll, thread_sensitive=False)()
+                if getattr(self, "_made_clients", None) is None:
+                    await sync_to_async(self._clients, thread_sensitive=False)()
+                payload = await asyncio.to_thread(poll)
             except Exception as exc:  # noqa: BLE001 - ends as a failure event that says what failed
                 yield TriggerEvent({"status": "error", **self._identity(),
                                     "message": f"polling {self.instance_id} failed: {type(exc).__name__}: {exc}"})
@@ -132,8 +144,8 @@ class SsmCommandTrigger(_SsmPollTrigger):
         from instance_benchmarks import ssm
 
         self.log.warning("Task killed: cancelling SSM command %s on %s", self.command_id, self.instance_id)
-        await sync_to_async(ssm.cancel, thread_sensitive=False)(self._ssm(), command_id=self.command_id,
-                                                                  instance_id=self.instance_id)
+        client = await sync_to_async(self._ssm, thread_sensitive=False)()
+        await asyncio.to_thread(ssm.cancel, client, command_id=self.command_id, instance_id=self.instance_id)
 
     def check(self) -> dict[str, Any] | None:
         from instance_benchmarks import ssm

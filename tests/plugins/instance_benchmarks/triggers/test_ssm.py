@@ -124,3 +124,38 @@ def test_a_benchmark_past_its_execution_timeout_ends_timed_out_and_stops(instanc
     assert event["status"] == "done" and outcome["status"] == "TimedOut" and outcome["done"]
     (invocation,) = fake_ssm.invocations.values()
     assert invocation.process.poll() is not None
+
+
+def test_a_cancel_during_a_poll_keeps_the_triggerer_s_message(instance_id, fake_ssm, monkeypatch):
+    """The triggerer cancels a trigger with a message that tells a user's kill (it then calls on_kill)
+    from a shutdown (it must not: the trigger moves to another triggerer). A cancel landing while a
+    poll is in its thread must keep that message (asgiref's sync_to_async raises a bare one)."""
+    import time
+
+    user_action = "__airflow_user_action__"  # airflow.jobs.triggerer_job_runner._USER_ACTION_CANCEL_MSG
+    in_poll = []
+    trigger = agent_trigger(instance_id, poll_interval=0.01)
+    original_check = trigger.check
+
+    def slow_check():
+        in_poll.append(time.monotonic())
+        time.sleep(0.5)  # the cancel lands while this runs in its thread
+        return original_check()
+
+    monkeypatch.setattr(trigger, "check", slow_check)
+
+    async def cancelled_mid_poll():
+        async def consume():
+            async for _ in trigger.run():
+                pass
+
+        task = asyncio.ensure_future(consume())
+        while not in_poll:
+            await asyncio.sleep(0.01)
+        task.cancel(user_action)
+        try:
+            await task
+        except asyncio.CancelledError as exc:
+            return exc.args
+
+    assert asyncio.run(cancelled_mid_poll()) == (user_action,)

@@ -3,6 +3,10 @@
 Starts the stack of `docker-compose.yaml` as processes (tests/deployment/stack.py), triggers
 `instance_benchmarks` through the REST API with a small conf, waits for the run, and checks it
 succeeded with task instances on both Celery workers. Every process is stopped by its PID.
+
+The faults that need a real scheduler and triggerer (a task killed by a user, a run marked failed
+from outside) run here too, with target=aws against moto_server and the gap fakes served over HTTP
+(tests/fakes/gap_server.py), since the workers and the triggerer are other processes.
 """
 
 from __future__ import annotations
@@ -15,13 +19,19 @@ import urllib.parse
 
 import pytest
 
+from tests.dags.test_instance_benchmarks_aws import BUCKET, REGION, project_instances, s3_json
 from tests.deployment.stack import Stack, api_call
+from tests.fakes.aws import AwsGaps, FakeSsm
+from tests.fakes.gap_server import GapServer
+from tests.fakes.pricing import FakePriceList
+from tests.fakes.service_quotas import FakeServiceQuotas
 
 log = logging.getLogger(__name__)
 
 pytestmark = pytest.mark.e2e
 WORKERS = ("worker-a", "worker-b")
 DAG_ID = "instance_benchmarks"
+HEALTHY = "m7i.large"
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +47,32 @@ def moto_endpoint():
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, moto_endpoint):
+def gap_server(moto_endpoint):
+    """What moto lacks (SSM execution and agents, EC2 quotas, the Price List), served to every process."""
+    import boto3
+
+    from tests.conftest import MOTO_ENV
+
+    gaps = AwsGaps()
+    gaps.add_service_quotas(FakeServiceQuotas())
+    gaps.add_price_list(FakePriceList())
+    fake_ssm = FakeSsm(endpoint_url=moto_endpoint).install(gaps)
+    monkeypatch = pytest.MonkeyPatch()
+    for name, value in MOTO_ENV.items():  # for the test's own look at moto
+        monkeypatch.setenv(name, value)
+    boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint).create_bucket(Bucket=BUCKET)
+    boto3.client("iam", region_name=REGION, endpoint_url=moto_endpoint).create_instance_profile(
+        InstanceProfileName="instance-benchmarks")
+    try:
+        with GapServer(gaps, moto_endpoint=moto_endpoint) as server:
+            yield server, fake_ssm
+    finally:
+        fake_ssm.close()
+        monkeypatch.undo()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, gap_server):
     stack = Stack(root=tmp_path_factory.mktemp("stack"))
     timings = stack.timings
     try:
@@ -46,7 +81,7 @@ def stack(tmp_path_factory, moto_endpoint):
         stack.start_redis()
         timings["postgres and redis"] = time.monotonic() - start
         connection = {"conn_type": "aws", "login": "testing", "password": "testing",
-                      "extra": {"endpoint_url": moto_endpoint, "region_name": "us-east-1"}}
+                      "extra": gap_server[0].connection_extra(REGION)}
         stack.configure({"AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection)})
         timings["airflow-init"] = stack.init()
         start = time.monotonic()
@@ -74,34 +109,56 @@ def wait_for(probe, what: str, timeout: float, interval: float = 2.0):
         time.sleep(interval)
 
 
-def trigger_and_wait(stack, token: str, conf: dict) -> tuple[dict, str, float, list[dict]]:
-    api = f"{stack.api}/api/v2"
-    triggered_at = time.monotonic()
-    run = api_call(f"{api}/dags/{DAG_ID}/dagRuns", token, method="POST", body={"logical_date": None, "conf": conf})
-    run_url = f"{api}/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run['dag_run_id'], safe='')}"
+def run_url(stack, run: dict, dag_id: str = DAG_ID) -> str:
+    return f"{stack.api}/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run['dag_run_id'], safe='')}"
 
+
+def trigger(stack, token: str, conf: dict, dag_id: str = DAG_ID) -> dict:
+    return api_call(f"{stack.api}/api/v2/dags/{dag_id}/dagRuns", token, method="POST",
+                    body={"logical_date": None, "conf": conf})
+
+
+def wait_for_run(stack, token: str, run: dict, dag_id: str = DAG_ID) -> str:
     def finished():
-        state = api_call(run_url, token)["state"]
+        state = api_call(run_url(stack, run, dag_id), token)["state"]
         return state if state in ("success", "failed") else None
 
-    state = wait_for(finished, "the DAG run", 900, interval=2)
-    seconds = time.monotonic() - triggered_at
-    return run, state, seconds, api_call(f"{run_url}/taskInstances?limit=100", token)["task_instances"]
+    return wait_for(finished, f"the {dag_id} run", 900, interval=2)
+
+
+def task_instances(stack, token: str, run: dict) -> list[dict]:
+    return api_call(f"{run_url(stack, run)}/taskInstances?limit=100", token)["task_instances"]
+
+
+def trigger_and_wait(stack, token: str, conf: dict) -> tuple[dict, str, float, list[dict]]:
+    triggered_at = time.monotonic()
+    run = trigger(stack, token, conf)
+    state = wait_for_run(stack, token, run)
+    return run, state, time.monotonic() - triggered_at, task_instances(stack, token, run)
+
+
+def unpaused(stack, token: str, dag_id: str = DAG_ID) -> dict:
+    """The DAG once the dag-processor has parsed it, unpaused (the compose file pauses new DAGs)."""
+    url = f"{stack.api}/api/v2/dags/{dag_id}"
+
+    def parsed():
+        try:
+            return api_call(url, token)
+        except RuntimeError:
+            return None
+
+    dag = wait_for(parsed, f"the dag-processor to parse {dag_id}", 180)
+    if dag["is_paused"]:
+        api_call(url, token, method="PATCH", body={"is_paused": False})
+    return dag
 
 
 def test_a_run_triggered_through_the_rest_api_succeeds_on_both_celery_workers(stack, tmp_path):
     token = stack.token()
     api = f"{stack.api}/api/v2"
 
-    def parsed():
-        try:
-            return api_call(f"{api}/dags/{DAG_ID}", token)
-        except RuntimeError:
-            return None
-
-    dag = wait_for(parsed, "the dag-processor to parse the DAGs", 180)
+    dag = unpaused(stack, token)
     assert dag["is_paused"]  # AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION, as in the compose file
-    api_call(f"{api}/dags/{DAG_ID}", token, method="PATCH", body={"is_paused": False})
     conf = {"target": "local", "profile": "quick", "repetitions": 2, "time_budget_s": 60,
             "results_uri": (tmp_path / "results").as_uri()}
     run, state, seconds, instances = trigger_and_wait(stack, token, conf)
@@ -146,3 +203,121 @@ def test_a_dry_run_of_the_whole_moto_catalog_plans_on_a_worker_through_the_aws_c
           f"on {plan_task['hostname']}); a real run of them would create {10 * len(plans) + 6} task instances")
     assert len(plans) > 1000 and plan_task["hostname"] in WORKERS
     assert {p["family"] for p in plans} == {"intel", "amd", "graviton"}
+
+
+def aws_conf(instance_types: list[str], prefix: str) -> dict:
+    return {"target": "aws", "instance_types": instance_types, "profile": "quick", "repetitions": 1,
+            "time_budget_s": 120, "agent_timeout_s": 60, "poll_interval_s": 1, "aws_max_attempts": 3,
+            "results_uri": f"s3://{BUCKET}/{prefix}"}
+
+
+def stream_command(fake_ssm: FakeSsm, instance_type: str) -> tuple[str, str] | None:
+    """(command id, instance id) of the SendCommand that runs STREAM on this type's instance, once sent."""
+    for sent in list(fake_ssm.sent):
+        script = "\n".join(sent["Parameters"]["commands"])
+        if f"BENCHRUN_INSTANCE_TYPE={instance_type} " in script and '"$image" stream ' in script:
+            return sent["CommandId"], sent["InstanceIds"][0]
+    return None
+
+
+def wait_until_stream_hangs(stack, token: str, run: dict, fake_ssm: FakeSsm, instance_type: str, group: str):
+    """Its STREAM runs on the instance (and never ends: fault stream-hangs), its task is deferred and a
+    triggerer runs the trigger (a task marked failed before a triggerer picked its trigger up has no
+    trigger to kill: its command runs on until the teardown terminates the instance)."""
+    ti_url = f"{run_url(stack, run)}/taskInstances/{group}.run_stream/0"
+
+    def hanging():
+        sent = stream_command(fake_ssm, instance_type)
+        if not sent:
+            return None
+        ti = api_call(ti_url, token)
+        picked_up = (ti.get("trigger") or {}).get("triggerer_id") or ti.get("triggerer_job")
+        return sent if ti["state"] == "deferred" and picked_up else None
+
+    command_id, instance_id = wait_for(hanging, f"{instance_type}'s STREAM running, its trigger too", 600)
+    time.sleep(3)  # the trigger's first polls (poll_interval_s 1)
+    return ti_url, fake_ssm.invocations[(command_id, instance_id)]
+
+
+def test_a_task_killed_while_its_benchmark_runs_cancels_it_and_the_teardown_terminates(stack, gap_server,
+                                                                                      moto_endpoint):
+    """A user marks the deferred run_stream failed: the triggerer calls the trigger's on_kill, which
+    cancels the SSM command; the terminate teardown still runs; the other type is stored."""
+    killed = "c7g.large"  # the only graviton type: map index 0
+    _, fake_ssm = gap_server
+    fake_ssm.faults = {killed: "stream-hangs"}
+    token = stack.token()
+    unpaused(stack, token)
+    run = trigger(stack, token, aws_conf([HEALTHY, killed], "killed"))
+    ti_url, invocation = wait_until_stream_hangs(stack, token, run, fake_ssm, killed, "graviton")
+
+    api_call(ti_url, token, method="PATCH", body={"new_state": "failed"})
+
+    wait_for(lambda: invocation.status == "Cancelled", "on_kill to cancel the command", 120, interval=1)
+    assert wait_for_run(stack, token, run) == "failed"  # the watcher fails a run with a failed task
+    states = {(ti["task_id"], ti["map_index"]): ti["state"] for ti in task_instances(stack, token, run)}
+    assert states[("graviton.run_stream", 0)] == "failed" and states[("graviton.terminate", 0)] == "success"
+    assert states[("intel.store", 0)] == "success"
+    instances = project_instances(moto_endpoint, run["dag_run_id"])
+    assert sorted(i["InstanceType"] for i in instances) == sorted([HEALTHY, killed])
+    assert {i["State"]["Name"] for i in instances} == {"terminated"}
+    summary = s3_json(moto_endpoint, "killed/reports/latest/summary.json")
+    assert len(summary["documents"]) == 1 and summary["quarantined"] == [] and summary["skipped"] == []
+    (stopped,) = summary["unaccounted"]  # no record of its own: named by the task that stopped it
+    assert stopped["instance_type"] == killed and stopped["stage"] == "run_stream"
+    assert stopped["reason"].startswith("run_stream ended failed")
+
+
+def test_a_run_marked_failed_mid_run_cancels_its_commands_and_still_terminates(stack, gap_server, moto_endpoint):
+    """Marking the run failed fails its running tasks (their triggers cancelled: on_kill cancels the
+    commands) and skips the pending ones but the teardowns, which Airflow runs (apache/airflow#45530):
+    every instance ends terminated. An instance the run leaked (a worker lost right after RunInstances)
+    is the janitor's: its run has ended. An untagged instance is never touched."""
+    import boto3
+
+    hangs = "m7g.large"
+    _, fake_ssm = gap_server
+    fake_ssm.faults = {hangs: "stream-hangs"}
+    token = stack.token()
+    unpaused(stack, token)
+    run = trigger(stack, token, aws_conf([HEALTHY, hangs], "marked-failed"))
+    _, invocation = wait_until_stream_hangs(stack, token, run, fake_ssm, hangs, "graviton")
+
+    api_call(run_url(stack, run), token, method="PATCH", body={"state": "failed"})
+
+    wait_for(lambda: invocation.status == "Cancelled", "the cancelled trigger's on_kill to cancel the command", 120,
+             interval=1)
+    state = wait_for_run(stack, token, run)
+    states = {(ti["task_id"], ti["map_index"]): ti["state"] for ti in task_instances(stack, token, run)}
+    print(f"\nrun marked failed mid-run ended {state} (teardowns ran: Airflow recomputes the state from the leaves); "
+          f"graviton.run_stream {states[('graviton.run_stream', 0)]}")
+    assert states[("graviton.run_stream", 0)] == "failed"
+    assert states[("graviton.terminate", 0)] == states[("intel.terminate", 0)] == "success"
+    instances = project_instances(moto_endpoint, run["dag_run_id"])
+    assert len(instances) == 2 and {i["State"]["Name"] for i in instances} == {"terminated"}
+
+    ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=moto_endpoint)
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    tags = {"project": "instance-benchmarks", "dag-id": DAG_ID, "run-id": run["dag_run_id"], "map-index": "0",
+            "expires-at": (datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=2)).isoformat()}
+    leaked, untagged = (ec2.run_instances(
+        ImageId=image, MinCount=1, MaxCount=1, InstanceType="m7i.large",
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in t.items()]}],
+    )["Instances"][0]["InstanceId"] for t in (tags, {"Name": "not-ours"}))
+    unpaused(stack, token, "janitor")  # its hourly run may start too
+    trigger(stack, token, {}, dag_id="janitor")
+
+    def sweeps():
+        runs = api_call(f"{stack.api}/api/v2/dags/janitor/dagRuns", token)["dag_runs"]
+        if any(r["state"] not in ("success", "failed") for r in runs):
+            return None
+        assert {r["state"] for r in runs} == {"success"}
+        return [api_call(f"{run_url(stack, r, 'janitor')}/taskInstances/sweep/xcomEntries/return_value",
+                         token)["value"] for r in runs]
+
+    terminated = {d["instance_id"]: d["reason"] for sweep in wait_for(sweeps, "the janitor's runs", 300)
+                  for d in sweep["decisions"] if d["terminate"]}
+    assert f"{run['dag_run_id']} has ended ({state})" in terminated[leaked]
+    states = {i["InstanceId"]: i["State"]["Name"] for r in ec2.describe_instances(
+        InstanceIds=[leaked, untagged])["Reservations"] for i in r["Instances"]}
+    assert states == {leaked: "terminated", untagged: "running"}

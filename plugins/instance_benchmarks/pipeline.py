@@ -121,10 +121,10 @@ def record_prices(params: dict[str, Any], *, run_id: str, host: Any, instance_ty
 
 
 def _skip(params: dict[str, Any], *, run_id: str, plan_dict: dict[str, Any], stage: str,
-          exc: CapacityUnavailable | str) -> None:
+          reason: CapacityUnavailable | str) -> None:
     uri = result_store(params).record_skip(run_id=run_id, instance_type=plan_dict["instance_type"], stage=stage,
-                                           reason=str(exc))
-    log.warning("Skipping %s at %s: %s (recorded at %s)", plan_dict["instance_type"], stage, exc, uri)
+                                           reason=str(reason))
+    log.warning("Skipping %s at %s: %s (recorded at %s)", plan_dict["instance_type"], stage, reason, uri)
 
 
 def quota_check(plan_dict: dict[str, Any], *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
@@ -132,7 +132,7 @@ def quota_check(plan_dict: dict[str, Any], *, params: dict[str, Any], run_id: st
     try:
         checked = get_host(plan_dict["target"], params).check_capacity(plan_dict)
     except CapacityUnavailable as exc:
-        _skip(params, run_id=run_id, plan_dict=plan_dict, stage="quota_check", exc=exc)
+        _skip(params, run_id=run_id, plan_dict=plan_dict, stage="quota_check", reason=exc)
         raise
     log.info("Capacity for %s: %s", plan_dict["instance_type"], checked)
     return {"plan": plan_dict, "capacity": checked}
@@ -158,12 +158,12 @@ def provision(state: dict[str, Any], *, params: dict[str, Any], run_id: str, tag
     try:
         handle = get_host(plan_dict["target"], params).provision(plan_dict, tags=tags)
     except CapacityUnavailable as exc:
-        _skip(params, run_id=run_id, plan_dict=plan_dict, stage="provision", exc=exc)
+        _skip(params, run_id=run_id, plan_dict=plan_dict, stage="provision", reason=exc)
         raise
     except Exception as exc:
         if last_try:
             _skip(params, run_id=run_id, plan_dict=plan_dict, stage="provision",
-                  exc=f"failed on its last try: {type(exc).__name__}: {exc}")
+                  reason=f"failed on its last try: {type(exc).__name__}: {exc}")
         raise
     return {**state, "handle": handle.to_dict()}
 

@@ -35,6 +35,7 @@ class _SsmPollTrigger(BaseTrigger):
         self.region_name = region_name
         self.poll_interval = poll_interval
         self.timeout = timeout
+        self._made_clients: dict[str, Any] | None = None
 
     def _fields(self) -> dict[str, Any]:
         return {"instance_id": self.instance_id, "aws_conn_id": self.aws_conn_id, "region_name": self.region_name,
@@ -51,7 +52,7 @@ class _SsmPollTrigger(BaseTrigger):
 
     def _clients(self) -> dict[str, Any]:
         """The SSM and EC2 clients, made once (call it through sync_to_async first: connection lookup)."""
-        if getattr(self, "_made_clients", None) is None:
+        if self._made_clients is None:
             from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
             from airflow.providers.amazon.aws.hooks.ssm import SsmHook
 
@@ -73,7 +74,7 @@ class _SsmPollTrigger(BaseTrigger):
         deadline = time.monotonic() + self.timeout
         while True:
             try:
-                if getattr(self, "_made_clients", None) is None:
+                if self._made_clients is None:
                     await sync_to_async(self._clients, thread_sensitive=False)()
                 payload = await asyncio.to_thread(poll)
             except Exception as exc:  # noqa: BLE001 - ends as a failure event that says what failed

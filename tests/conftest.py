@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -54,6 +55,20 @@ def fixture_text():
         return (FIXTURES / name).read_text()
 
     return read
+
+
+@contextlib.contextmanager
+def moto_server():
+    """moto_server on 127.0.0.1 and a free port; yields its endpoint (what a connection's endpoint_url names)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
 
 
 def load_dag(dag_id: str):

@@ -17,7 +17,7 @@ import requests
 
 from instance_benchmarks import cli
 from instance_benchmarks.results import safe_segment, schema_errors
-from tests.conftest import MOTO_ENV
+from tests.conftest import MOTO_ENV, moto_server
 from tests.fakes.aws import AwsGaps, FakeSsm, Throttle
 from tests.fakes.pricing import RECORDED_US_EAST_1, FakePriceList
 from tests.fakes.service_quotas import FakeServiceQuotas
@@ -35,13 +35,8 @@ STANDARD_ON_DEMAND = "L-1216C47A"
 
 @pytest.fixture(scope="module")
 def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 def aws_world(monkeypatch, endpoint: str, *, ssm_executes: bool) -> tuple[AwsGaps, FakeSsm | None]:

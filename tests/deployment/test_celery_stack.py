@@ -16,9 +16,11 @@ import json
 import logging
 import time
 import urllib.parse
+from typing import Any
 
 import pytest
 
+from tests.conftest import moto_server
 from tests.dags.test_instance_benchmarks_aws import BUCKET, REGION, project_instances, s3_json
 from tests.deployment.stack import Stack, api_call
 from tests.fakes.aws import AwsGaps, FakeSsm
@@ -37,13 +39,8 @@ HEALTHY = "m7i.large"
 @pytest.fixture(scope="module")
 def moto_endpoint():
     """moto_server on loopback, the stack's `aws_default` connection (its .env would name real AWS)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="module")
@@ -220,36 +217,36 @@ def stream_command(fake_ssm: FakeSsm, instance_type: str) -> tuple[str, str] | N
     return None
 
 
-def wait_until_stream_hangs(stack, token: str, run: dict, fake_ssm: FakeSsm, instance_type: str, group: str):
-    """Its STREAM runs on the instance (and never ends: fault stream-hangs), its task is deferred and a
-    triggerer runs the trigger (a task marked failed before a triggerer picked its trigger up has no
-    trigger to kill: its command runs on until the teardown terminates the instance)."""
-    ti_url = f"{run_url(stack, run)}/taskInstances/{group}.run_stream/0"
+def start_a_hanging_run(stack, fake_ssm: FakeSsm, hangs: str, prefix: str) -> tuple[str, dict, str, Any]:
+    """A run of HEALTHY and `hangs` (a graviton type, map index 0) whose STREAM never ends (fault
+    stream-hangs), returned once that STREAM runs, its task is deferred and a triggerer runs the
+    trigger (a task marked failed before a triggerer picked its trigger up has no trigger to kill: its
+    command runs on until the teardown terminates the instance): token, run, run_stream's URL, invocation."""
+    fake_ssm.faults = {hangs: "stream-hangs"}
+    token = stack.token()
+    unpaused(stack, token)
+    run = trigger(stack, token, aws_conf([HEALTHY, hangs], prefix))
+    ti_url = f"{run_url(stack, run)}/taskInstances/graviton.run_stream/0"
 
     def hanging():
-        sent = stream_command(fake_ssm, instance_type)
+        sent = stream_command(fake_ssm, hangs)
         if not sent:
             return None
         ti = api_call(ti_url, token)
         picked_up = (ti.get("trigger") or {}).get("triggerer_id") or ti.get("triggerer_job")
         return sent if ti["state"] == "deferred" and picked_up else None
 
-    command_id, instance_id = wait_for(hanging, f"{instance_type}'s STREAM running, its trigger too", 600)
+    command_id, instance_id = wait_for(hanging, f"{hangs}'s STREAM running, its trigger too", 600)
     time.sleep(3)  # the trigger's first polls (poll_interval_s 1)
-    return ti_url, fake_ssm.invocations[(command_id, instance_id)]
+    return token, run, ti_url, fake_ssm.invocations[(command_id, instance_id)]
 
 
 def test_a_task_killed_while_its_benchmark_runs_cancels_it_and_the_teardown_terminates(stack, gap_server,
                                                                                       moto_endpoint):
     """A user marks the deferred run_stream failed: the triggerer calls the trigger's on_kill, which
     cancels the SSM command; the terminate teardown still runs; the other type is stored."""
-    killed = "c7g.large"  # the only graviton type: map index 0
-    _, fake_ssm = gap_server
-    fake_ssm.faults = {killed: "stream-hangs"}
-    token = stack.token()
-    unpaused(stack, token)
-    run = trigger(stack, token, aws_conf([HEALTHY, killed], "killed"))
-    ti_url, invocation = wait_until_stream_hangs(stack, token, run, fake_ssm, killed, "graviton")
+    killed = "c7g.large"
+    token, run, ti_url, invocation = start_a_hanging_run(stack, gap_server[1], killed, "killed")
 
     api_call(ti_url, token, method="PATCH", body={"new_state": "failed"})
 
@@ -275,13 +272,7 @@ def test_a_run_marked_failed_mid_run_cancels_its_commands_and_still_terminates(s
     is the janitor's: its run has ended. An untagged instance is never touched."""
     import boto3
 
-    hangs = "m7g.large"
-    _, fake_ssm = gap_server
-    fake_ssm.faults = {hangs: "stream-hangs"}
-    token = stack.token()
-    unpaused(stack, token)
-    run = trigger(stack, token, aws_conf([HEALTHY, hangs], "marked-failed"))
-    _, invocation = wait_until_stream_hangs(stack, token, run, fake_ssm, hangs, "graviton")
+    token, run, _, invocation = start_a_hanging_run(stack, gap_server[1], "m7g.large", "marked-failed")
 
     api_call(run_url(stack, run), token, method="PATCH", body={"state": "failed"})
 

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-from tests.conftest import MOTO_ENV
+from tests.conftest import MOTO_ENV, moto_server
 from tests.fakes.aws import AwsGaps, FakeSsm
 from tests.fakes.gap_server import GapServer
 from tests.fakes.service_quotas import FakeServiceQuotas
@@ -16,13 +16,8 @@ from tests.fakes.service_quotas import FakeServiceQuotas
 
 @pytest.fixture
 def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 def test_gaps_are_answered_and_the_rest_of_ssm_is_moto_s(moto_endpoint, monkeypatch):

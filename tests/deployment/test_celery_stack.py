@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import signal
 import time
 import urllib.parse
 from typing import Any
@@ -72,6 +73,11 @@ def gap_server(moto_endpoint):
 def stack(tmp_path_factory, gap_server):
     stack = Stack(root=tmp_path_factory.mktemp("stack"))
     timings = stack.timings
+
+    def interrupted(signum, _frame):  # pytest tears its fixtures down on KeyboardInterrupt, not on SIGTERM
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupted)  # a test run killed by a timeout still stops the stack
     try:
         start = time.monotonic()
         stack.start_postgres()
@@ -87,6 +93,7 @@ def stack(tmp_path_factory, gap_server):
         yield stack
     finally:
         codes = stack.stop()
+        signal.signal(signal.SIGTERM, previous)
         log.info("Stopped %s", codes)
         assert all(p.poll() is not None for p in stack.processes.values()), "a process outlived the stack"
 

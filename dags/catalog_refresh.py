@@ -8,7 +8,13 @@ import os
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
-from instance_benchmarks.params import default_results_uri
+from instance_benchmarks.params import (
+    CONN_ID_PATTERN,
+    HOUSEKEEPING_DEFAULT_ARGS,
+    REGION_PATTERN,
+    RESULTS_URI_PATTERN,
+    default_results_uri,
+)
 
 CATALOG = Asset(name="instance_benchmarks_catalog")
 DEFAULT_REGIONS = [r for r in os.environ.get("INSTANCE_BENCHMARKS_CATALOG_REGIONS", "us-east-1").split(",") if r]
@@ -34,16 +40,15 @@ triggered for it.
     start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "instance-benchmarks", "retries": 2, "retry_delay": datetime.timedelta(minutes=1),
-                  "retry_exponential_backoff": True},
+    default_args=HOUSEKEEPING_DEFAULT_ARGS,
     params={
         "regions": Param(DEFAULT_REGIONS, type="array", minItems=1, uniqueItems=True,
-                         items={"type": "string", "pattern": r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$"},
+                         items={"type": "string", "pattern": REGION_PATTERN},
                          title="Regions",
                          description="Where to read the catalog ($INSTANCE_BENCHMARKS_CATALOG_REGIONS)."),
-        "aws_conn_id": Param("aws_default", type="string", pattern=r"^[A-Za-z0-9_.-]{1,250}$",
+        "aws_conn_id": Param("aws_default", type="string", pattern=CONN_ID_PATTERN,
                              title="AWS connection id"),
-        "results_uri": Param(default_results_uri(), type="string", pattern=r"^(file|s3)://\S+$",
+        "results_uri": Param(default_results_uri(), type="string", pattern=RESULTS_URI_PATTERN,
                              title="Results URI", description="The catalog is published under catalog/ here."),
         "trigger_new_families": Param(True, type="boolean", title="Trigger runs for new families"),
     },

@@ -8,6 +8,8 @@ import logging
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from instance_benchmarks.params import CONN_ID_PATTERN, HOUSEKEEPING_DEFAULT_ARGS, REGION_PATTERN
+
 log = logging.getLogger(__name__)
 
 DOC_MD = """
@@ -27,14 +29,13 @@ laptop running `target=local` only) it skips, saying so.
     start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "instance-benchmarks", "retries": 2, "retry_delay": datetime.timedelta(minutes=1),
-                  "retry_exponential_backoff": True},
+    default_args=HOUSEKEEPING_DEFAULT_ARGS,
     params={
         "dry_run": Param(False, type="boolean", title="Dry run",
                          description="Log what would be terminated; terminate nothing."),
-        "aws_conn_id": Param("aws_default", type="string", pattern=r"^[A-Za-z0-9_.-]{1,250}$",
+        "aws_conn_id": Param("aws_default", type="string", pattern=CONN_ID_PATTERN,
                              title="AWS connection id"),
-        "region": Param(None, type=["null", "string"], pattern=r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$",
+        "region": Param(None, type=["null", "string"], pattern=REGION_PATTERN,
                         title="Region", description="Empty: the connection's region_name."),
     },
     doc_md=DOC_MD,

@@ -8,7 +8,7 @@ import logging
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
 from instance_benchmarks import RESULTS_ASSET_NAME
-from instance_benchmarks.params import default_results_uri
+from instance_benchmarks.params import CONN_ID_PATTERN, RESULTS_URI_PATTERN, default_results_uri
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,9 @@ Triggered by hand, it rebuilds the `results_uri` param's location.
     default_args={"owner": "instance-benchmarks", "retries": 2, "retry_delay": datetime.timedelta(seconds=30),
                   "retry_exponential_backoff": True},
     params={
-        "results_uri": Param(default_results_uri(), type="string", pattern=r"^(file|s3)://\S+$",
+        "results_uri": Param(default_results_uri(), type="string", pattern=RESULTS_URI_PATTERN,
                              title="Results URI", description="Rebuilt when triggered by hand."),
-        "aws_conn_id": Param("aws_default", type="string", pattern=r"^[A-Za-z0-9_.-]{1,250}$",
+        "aws_conn_id": Param("aws_default", type="string", pattern=CONN_ID_PATTERN,
                              title="AWS connection id", description="For an s3:// results_uri."),
     },
     doc_md=DOC_MD,

@@ -8,6 +8,8 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from instance_benchmarks.params import HOUSEKEEPING_DEFAULT_ARGS
+
 DOC_MD = """
 ### Weekly refresh
 
@@ -29,8 +31,7 @@ week one triggered run:
     start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "instance-benchmarks", "retries": 2, "retry_delay": datetime.timedelta(minutes=1),
-                  "retry_exponential_backoff": True},
+    default_args=HOUSEKEEPING_DEFAULT_ARGS,
     doc_md=DOC_MD,
     tags=["benchmarks", "schedule"],
 )

@@ -3,6 +3,7 @@ bad value is refused before a run starts, with a message naming the param."""
 
 from __future__ import annotations
 
+import datetime
 import os
 from typing import Any
 
@@ -13,6 +14,13 @@ from instance_benchmarks import DEFAULT_DATA_DIR
 MAX_TIME_BUDGET_S = 86400
 # A size may carry a hyphen (c7a.metal-48xl, m7i.metal-24xl are real types), never a shell metacharacter.
 INSTANCE_TYPE_PATTERN = r"^([a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*|[a-z][a-z0-9-]*|all)$"
+# Shared by every DAG's trigger form (and the results API's region filter).
+REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$"
+CONN_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
+RESULTS_URI_PATTERN = r"^(file|s3)://\S+$"
+# The housekeeping DAGs' defaults (janitor, catalog_refresh, weekly_refresh): retried after a minute, backing off.
+HOUSEKEEPING_DEFAULT_ARGS = {"owner": "instance-benchmarks", "retries": 2, "retry_delay": datetime.timedelta(minutes=1),
+                             "retry_exponential_backoff": True}
 
 
 def default_results_uri() -> str:
@@ -107,7 +115,7 @@ def benchmark_params() -> dict[str, Param]:
         "results_uri": Param(
             default_results_uri(),
             type="string",
-            pattern=r"^(file|s3)://\S+$",
+            pattern=RESULTS_URI_PATTERN,
             title="Results URI",
             description="Where documents, the dataset and reports go: `file:///abs/path` or `s3://bucket/prefix`.",
         ),
@@ -121,7 +129,7 @@ def aws_params() -> dict[str, Param]:
         "aws_conn_id": Param(
             os.environ.get("INSTANCE_BENCHMARKS_AWS_CONN_ID", "aws_default"),
             type="string",
-            pattern=r"^[A-Za-z0-9_.-]{1,250}$",
+            pattern=CONN_ID_PATTERN,
             title="AWS connection id",
             description="Credentials, region and (for tests or a proxy) endpoint_url for every AWS call.",
             section=section,
@@ -129,7 +137,7 @@ def aws_params() -> dict[str, Param]:
         "region": Param(
             None,
             type=["null", "string"],
-            pattern=r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$",
+            pattern=REGION_PATTERN,
             title="Region",
             description="e.g. `us-east-1`. Empty: the connection's region_name, then AWS_DEFAULT_REGION.",
             section=section,

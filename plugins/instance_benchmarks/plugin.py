@@ -17,6 +17,7 @@ from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from instance_benchmarks.params import REGION_PATTERN
 from instance_benchmarks.results import ResultStore  # at runtime: FastAPI reads the annotations
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ def summary(
     architecture: str | None = Query(None, pattern=r"^(intel|amd|graviton|other)$"),
     benchmark: str | None = Query(None, pattern=r"^(stream|hpl)$"),
     metric: str | None = Query(None, pattern=r"^(copy|scale|add|triad|gflops)$"),
-    region: str | None = Query(None, pattern=r"^([a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d|local)$"),
+    region: str | None = Query(None, pattern=f"({REGION_PATTERN})|^local$"),
     format: str = Query("json", pattern=r"^(json|csv)$"),  # noqa: A002 - the query parameter's name
 ) -> Response:
     """The summary table (one row per instance type, CPU, benchmark, metric, placement), filtered."""

@@ -77,12 +77,14 @@ def instance_benchmarks():
     @task
     def plan() -> dict[str, list[dict]]:
         from instance_benchmarks import pipeline
+        from instance_benchmarks.hosts import ConfigurationError
 
         params, _, run_id, _ = _context()
         try:
             return pipeline.make_plans(params, run_id=run_id)
-        except ValueError as exc:  # nothing to benchmark, or no task group for it: retrying cannot help
-            raise AirflowFailException(str(exc)) from exc
+        except (ValueError, ConfigurationError) as exc:  # nothing to benchmark, no task group for it, or no
+            pipeline.record_stop(params, run_id=run_id, stage="plan", reason=str(exc))  # usable AWS set-up:
+            raise AirflowFailException(str(exc)) from exc  # retrying cannot help
 
     @task(retries=0)
     def family_plans(plans: dict[str, list[dict]], family: str) -> list[dict]:

@@ -71,6 +71,8 @@ def format_summary(summary: dict[str, Any], *, store: Any = None) -> str:
                   f"{'PASSED' if passed else 'FAILED'}",
                   f"  CPU: {doc['system']['cpu_model']}, BLAS: {hpl['binary'].get('blas_config') or '?'}"]
     lines += _value_lines(summary["summaries"])
+    if summary.get("stopped"):
+        lines += ["", f"Stopped at {summary['stopped']['stage']}: {summary['stopped']['reason']}"]
     lines += ["", "Stored documents:"] + ([f"  {uri}" for uri in summary["documents"]] or ["  (none)"])
     for q in summary["quarantined"]:
         lines.append(f"Quarantined: {q['instance_type']} at {q['uri']}")

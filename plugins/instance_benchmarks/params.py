@@ -12,12 +12,25 @@ from airflow.sdk import Param
 from instance_benchmarks import DEFAULT_DATA_DIR
 
 MAX_TIME_BUDGET_S = 86400
+
+
+def whole(body: str) -> str:
+    """A pattern the whole value must match, with no trailing newline, in Python's `re` and the browser's alike.
+
+    Python's `$` also matches before a final newline, so `^...$` let `m7i.large\n` through jsonschema;
+    `(?!\n)` after it refuses that, and is a no-op in ECMAScript, where `$` is the end of the text.
+    """
+    return f"^(?:{body})$(?!\\n)"
+
+
 # A size may carry a hyphen (c7a.metal-48xl, m7i.metal-24xl are real types), never a shell metacharacter.
-INSTANCE_TYPE_PATTERN = r"^([a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*|[a-z][a-z0-9-]*|all)$"
-# Shared by every DAG's trigger form (and the results API's region filter).
-REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$"
-CONN_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
-RESULTS_URI_PATTERN = r"^(file|s3)://\S+$"
+INSTANCE_TYPE = r"[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*"
+INSTANCE_TYPE_PATTERN = whole(rf"{INSTANCE_TYPE}|[a-z][a-z0-9-]*|all")
+REGION = r"[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d"
+# Shared by every DAG's trigger form.
+REGION_PATTERN = whole(REGION)
+CONN_ID_PATTERN = whole(r"[A-Za-z0-9_.-]{1,250}")
+RESULTS_URI_PATTERN = whole(r"(?:file|s3)://\S+")
 # The housekeeping DAGs' defaults (janitor, catalog_refresh, weekly_refresh): retried after a minute, backing off.
 HOUSEKEEPING_DEFAULT_ARGS = {"owner": "instance-benchmarks", "retries": 2, "retry_delay": datetime.timedelta(minutes=1),
                              "retry_exponential_backoff": True}
@@ -56,7 +69,7 @@ def benchmark_params() -> dict[str, Param]:
         ),
         "instance_types": Param(
             default_instance_types(),
-            type="array",
+            type=["null", "array"],  # null: optional in the UI's form too (target=local needs none)
             items={"type": "string", "pattern": INSTANCE_TYPE_PATTERN},
             uniqueItems=True,
             maxItems=1000,
@@ -145,7 +158,7 @@ def aws_params() -> dict[str, Param]:
         "subnet_ids": Param(
             [],
             type="array",
-            items={"type": "string", "pattern": r"^subnet-[0-9a-f]{8,17}$"},
+            items={"type": "string", "pattern": whole(r"subnet-[0-9a-f]{8,17}")},
             uniqueItems=True,
             title="Subnets",
             description="Tried in order when a zone has no capacity. Empty: the default VPC's default subnets. "
@@ -155,7 +168,7 @@ def aws_params() -> dict[str, Param]:
         "security_group_ids": Param(
             [],
             type="array",
-            items={"type": "string", "pattern": r"^sg-[0-9a-f]{8,17}$"},
+            items={"type": "string", "pattern": whole(r"sg-[0-9a-f]{8,17}")},
             uniqueItems=True,
             title="Security groups",
             description="Empty: the project's group with no inbound rule (created once per VPC).",
@@ -164,15 +177,15 @@ def aws_params() -> dict[str, Param]:
         "instance_profile": Param(
             "instance-benchmarks",
             type="string",
-            pattern=r"^[A-Za-z0-9+=,.@_-]{1,128}$",
+            pattern=whole(r"[A-Za-z0-9+=,.@_-]{1,128}"),
             title="Instance profile",
             description="Lets the SSM agent register and the runner upload its document (include/iam/).",
             section=section,
         ),
         "image_registry": Param(
-            "",
-            type="string",
-            pattern=r"^$|^[a-z0-9][a-z0-9.-]*(:[0-9]+)?(/[a-z0-9._-]+)+$",
+            None,
+            type=["null", "string"],
+            pattern=whole(r"|[a-z0-9][a-z0-9.-]*(?::[0-9]+)?(?:/[a-z0-9._-]+)+"),
             title="Runner image repository",
             description="e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com/instance-benchmarks` "
             "(push with `python -m instance_benchmarks.images`). Empty: each instance builds the image from "

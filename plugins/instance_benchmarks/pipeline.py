@@ -40,6 +40,7 @@ def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[st
     """
     target = params["target"]
     host = get_host(target, params)
+    host.check_configuration()
     specs = host.specs(params.get("instance_types") or [])
     prices = record_prices(params, run_id=run_id, host=host, instance_types=[s.instance_type for s in specs])
     plans = [
@@ -75,6 +76,17 @@ def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[st
             log.info("  not within the targets: %s: %s", name, "; ".join(reasons))
         return {family: [] for family in FAMILIES}
     return by_family(plans, FAMILIES)
+
+
+def record_stop(params: dict[str, Any], *, run_id: str, stage: str, reason: str) -> None:
+    """Best effort: the run's summary names why it stopped. The reason is in the task log whatever happens
+    here (an s3:// results_uri is unreachable with the very credentials that are missing)."""
+    try:
+        uri = result_store(params).record_stop(run_id=run_id, stage=stage, reason=reason)
+    except Exception:  # noqa: BLE001 - never hide the error being recorded
+        log.warning("Could not record why the run stopped under %s", params.get("results_uri"), exc_info=True)
+        return
+    log.error("The run stopped at %s: %s (recorded at %s)", stage, reason, uri)
 
 
 def apply_budget(plans: list[BenchmarkPlan], params: dict[str, Any], *, run_id: str, market: str
@@ -419,6 +431,7 @@ def analyze(*, params: dict[str, Any], run_id: str | None, planned: dict[str, li
     stored = [(uri, doc) for uri, doc in built["stored"] if run_id and doc["provenance"]["run_id"] == run_id]
     quarantined = store_.quarantined(run_id) if run_id else []
     skipped = store_.skipped(run_id) if run_id else []
+    stopped = store_.stopped(run_id) if run_id else None
     accounted = {doc["host"]["instance_type"] for _, doc in stored} | \
         {item["instance_type"] for item in [*quarantined, *skipped]}
     failed = unaccounted(planned or {}, accounted, task_states or {})
@@ -427,12 +440,12 @@ def analyze(*, params: dict[str, Any], run_id: str | None, planned: dict[str, li
     now = datetime.datetime.now(datetime.UTC)
     summary = {"run_id": run_id, "generated_at": now.isoformat(timespec="seconds"),
                "documents": [uri for uri, _ in stored], "quarantined": quarantined, "skipped": skipped,
-               "unaccounted": failed, "summaries": run_summaries, "dataset": built["dataset"],
+               "unaccounted": failed, "stopped": stopped, "summaries": run_summaries, "dataset": built["dataset"],
                "rankings": built["rankings"], "drift": built["drift"]}
     page = report.render(title="EC2 instance benchmarks", generated_at=summary["generated_at"], run_id=run_id,
                          summaries=built["summaries"], docs=built["documents"], rankings=built["rankings"],
                          drift=built["drift"], numa=built["numa"], run_documents=summary["documents"],
-                         quarantined=quarantined, skipped=skipped, unaccounted=failed)
+                         quarantined=quarantined, skipped=skipped, unaccounted=failed, stopped=stopped)
     report_dir = store_.root / "reports" / now.date().isoformat()
     for directory in (report_dir, store_.root / "reports" / "latest"):
         directory.mkdir(parents=True, exist_ok=True)

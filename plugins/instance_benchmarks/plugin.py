@@ -17,14 +17,14 @@ from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from instance_benchmarks.params import REGION_PATTERN
+from instance_benchmarks.params import INSTANCE_TYPE, REGION
 from instance_benchmarks.results import ResultStore  # at runtime: FastAPI reads the annotations
 
 if TYPE_CHECKING:
     import pandas as pd
 
-REPORT_DATE = re.compile(r"^(latest|\d{4}-\d{2}-\d{2})$")
-INSTANCE_TYPE = r"^([a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*|local)$"
+REPORT_DATE = re.compile(r"latest|\d{4}-\d{2}-\d{2}")  # fullmatch: `$` would let a trailing newline through
+INSTANCE_TYPE_OR_LOCAL = re.compile(f"{INSTANCE_TYPE}|local")
 
 
 def _airflow_user() -> list[Any]:
@@ -63,7 +63,7 @@ def only(*allowed: str):
 
 
 def _report(store: ResultStore, date: str) -> HTMLResponse:
-    if not REPORT_DATE.match(date):
+    if not REPORT_DATE.fullmatch(date):
         raise HTTPException(404, "a report is named by its date (YYYY-MM-DD) or 'latest'")
     page = store.root / "reports" / date / "index.html"
     if not page.exists():
@@ -86,7 +86,8 @@ def reports(store: Store) -> list[str]:
     base = store.root / "reports"
     if not base.exists():
         return []
-    return sorted((p.name for p in base.iterdir() if REPORT_DATE.match(p.name) and p.name != "latest"), reverse=True)
+    return sorted((p.name for p in base.iterdir() if REPORT_DATE.fullmatch(p.name) and p.name != "latest"),
+                  reverse=True)
 
 
 @app.get("/reports/{date}", response_class=HTMLResponse, dependencies=[only()])
@@ -128,7 +129,7 @@ def summary(
     architecture: str | None = Query(None, pattern=r"^(intel|amd|graviton|other)$"),
     benchmark: str | None = Query(None, pattern=r"^(stream|hpl)$"),
     metric: str | None = Query(None, pattern=r"^(copy|scale|add|triad|gflops)$"),
-    region: str | None = Query(None, pattern=f"({REGION_PATTERN})|^local$"),
+    region: str | None = Query(None, pattern=rf"^({REGION}|local)$"),
     format: str = Query("json", pattern=r"^(json|csv)$"),  # noqa: A002 - the query parameter's name
 ) -> Response:
     """The summary table (one row per instance type, CPU, benchmark, metric, placement), filtered."""
@@ -141,7 +142,7 @@ def summary(
 def instance_type_results(instance_type: str, store: Store,
                           format: str = Query("json", pattern=r"^(json|csv)$")) -> Response:  # noqa: A002
     """Every raw sample of one instance type, across runs."""
-    if not re.match(INSTANCE_TYPE, instance_type):
+    if not INSTANCE_TYPE_OR_LOCAL.fullmatch(instance_type):
         raise HTTPException(404, f"not an instance type: {instance_type!r} (e.g. m7i.large)")
     frame = _table(store, "raw", {"instance_type": instance_type})
     if frame.empty:

@@ -288,9 +288,13 @@ def _hosts_table(docs: list[dict[str, Any]]) -> str:
 
 
 def _run_section(run_id: str | None, documents: list[str], quarantined: list[dict[str, Any]],
-                 skipped: list[dict[str, Any]], unaccounted: list[dict[str, Any]]) -> str:
+                 skipped: list[dict[str, Any]], unaccounted: list[dict[str, Any]],
+                 stopped: dict[str, Any] | None = None) -> str:
     if not run_id:
         return "<p>Rebuilt from the stored results (no run of its own).</p>"
+    if stopped:
+        return (f'<p>Run {html.escape(run_id)}</p><p class="bad">Stopped at {html.escape(stopped["stage"])}, '
+                f'before any host: {html.escape(stopped["reason"])}</p>')
     stored = "".join(f"<li>{html.escape(uri)}</li>" for uri in documents) or "<li>none</li>"
     quarantine = "".join(
         f'<li class="bad">{html.escape(q["instance_type"])}: <ul>'
@@ -311,7 +315,8 @@ def render(*, title: str, generated_at: str, summaries: list[dict[str, Any]], do
            run_id: str | None = None, rankings: list[dict[str, Any]] | None = None,
            drift: list[dict[str, Any]] | None = None, numa: list[dict[str, Any]] | None = None,
            run_documents: list[str] | None = None, quarantined: list[dict[str, Any]] | None = None,
-           skipped: list[dict[str, Any]] | None = None, unaccounted: list[dict[str, Any]] | None = None) -> str:
+           skipped: list[dict[str, Any]] | None = None, unaccounted: list[dict[str, Any]] | None = None,
+           stopped: dict[str, Any] | None = None) -> str:
     """The whole page. `summaries`: the summary table's rows (analysis.records)."""
     triad = [s for s in summaries if s["benchmark"] == "stream" and s["metric"] == "triad"]
     hpl = [s for s in summaries if s["benchmark"] == "hpl"]
@@ -352,7 +357,7 @@ Sources per processor in plugins/instance_benchmarks/peaks.py.</p>
 <h2>Hosts and toolchains (latest run of each type)</h2>
 <div class="wide">{_hosts_table(docs)}</div>
 <h2>This run</h2>
-{_run_section(run_id, run_documents or [], quarantined or [], skipped or [], unaccounted or [])}
+{_run_section(run_id, run_documents or [], quarantined or [], skipped or [], unaccounted or [], stopped)}
 <script>{SORT_SCRIPT}</script>
 </body></html>
 """

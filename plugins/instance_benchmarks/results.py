@@ -153,6 +153,17 @@ class ResultStore:
                            "skipped_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")})
         return path.as_uri()
 
+    def record_stop(self, *, run_id: str, stage: str, reason: str) -> str:
+        """Why a whole run stopped before any host (a configuration error at plan): the summary says so."""
+        path = self.root / "stopped" / f"{safe_segment(run_id)}.json"
+        _write_json(path, {"run_id": run_id, "stage": stage, "reason": reason,
+                           "stopped_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")})
+        return path.as_uri()
+
+    def stopped(self, run_id: str) -> dict[str, Any] | None:
+        path = self.root / "stopped" / f"{safe_segment(run_id)}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
     def record_prices(self, run_id: str, snapshot: dict[str, Any]) -> str:
         """The run's price snapshot: its documents are priced with what the run was planned with."""
         path = self.root / "prices" / f"{safe_segment(run_id)}.json"

@@ -100,3 +100,46 @@ def test_tasks_that_hold_an_instance_share_the_hosts_pool(dagbag):
             weight_rule = str(getattr(task.weight_rule, "value", task.weight_rule))
             assert task.pool == "instance_benchmarks_hosts" and weight_rule == "upstream", stage
         assert dag.task_dict[f"{family}.provision"].max_active_tis_per_dagrun == 8
+
+
+def _required_in_the_ui(schema: dict) -> bool:
+    """The Airflow UI's trigger form (3.3, FlexibleForm's isRequired): a param whose schema has a type that does not
+    admit null is required, and an empty value (null or "") in a required field disables the Trigger button."""
+    kind = schema.get("type")
+    return bool(kind) and (not isinstance(kind, list) or "null" not in kind)
+
+
+def test_every_trigger_form_submits_with_its_defaults(dagbag):
+    """What the browser test proves against a real api-server, as a rule checked on every param in a second."""
+    import jsonschema
+
+    for dag_id, dag in dagbag.dags.items():
+        for name in dag.params:
+            schema, value = dag.params.get_param(name).schema, dag.params[name]
+            jsonschema.validate(value, schema)  # the REST API's and dag.test's check
+            if _required_in_the_ui(schema):
+                assert value not in (None, ""), f"{dag_id}.{name}: an empty default in a required field " \
+                                                "disables the form's Trigger button; make its type nullable"
+
+
+@pytest.mark.parametrize("conf", [{"instance_types": ["m7i.large\n"]}, {"region": "us-east-1\n"},
+                                  {"aws_conn_id": "aws_default\n"}, {"results_uri": "file:///tmp/x\n"},
+                                  {"subnet_ids": ["subnet-0123456789abcdef0\n"]}, {"image_registry": "r.io/x\n"},
+                                  {"instance_types": ["m7i.large;reboot"]}, {"repetitions": 0}])
+def test_a_trailing_newline_or_a_bad_value_is_refused_naming_the_param(dagbag, conf):
+    """Python's `$` matches before a final newline: `^...$` let `m7i.large\\n` through jsonschema."""
+    import jsonschema
+
+    params = dagbag.get_dag("instance_benchmarks").params
+    ((name, value),) = conf.items()
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(value, params.get_param(name).schema)
+
+
+def test_optional_params_accept_null_as_the_form_sends_them(dagbag):
+    """A cleared optional field is submitted as null by the form."""
+    import jsonschema
+
+    params = dagbag.get_dag("instance_benchmarks").params
+    for name in ("instance_types", "repetitions", "budget_usd", "price_per_hour", "region", "image_registry"):
+        jsonschema.validate(None, params.get_param(name).schema)

@@ -117,3 +117,25 @@ def test_aws_target_without_instance_types_fails_fast(dag, tmp_path):
 
     assert str(dag_run.state) in ("failed", "DagRunState.FAILED")
     assert not ObjectStoragePath(tmp_path.as_uri()).joinpath("results").exists()
+
+
+@pytest.mark.usefixtures("no_aws_anywhere")
+def test_aws_without_a_usable_set_up_stops_at_plan_without_retries_naming_what_to_set(dag, tmp_path, capsys):
+    conf = {"target": "aws", "instance_types": ["m7i.large"], "results_uri": tmp_path.as_uri()}
+
+    assert cli.run(conf) == 1
+
+    summary = json.loads((tmp_path / "reports" / "latest" / "summary.json").read_text())
+    assert summary["stopped"]["stage"] == "plan"
+    assert "needs a region" in summary["stopped"]["reason"] and "AWS_DEFAULT_REGION" in summary["stopped"]["reason"]
+    assert "Stopped at plan: target=aws needs a region" in capsys.readouterr().out
+    assert "Stopped at plan" in (tmp_path / "reports" / "latest" / "index.html").read_text()
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.usefixtures("no_aws_anywhere")
+def test_a_configuration_error_is_not_retried(dag, tmp_path):
+    dag_run = dag.test(run_conf={"target": "aws", "instance_types": ["m7i.large"], "results_uri": tmp_path.as_uri()})
+
+    plan = dag_run.get_task_instance("plan")
+    assert str(plan.state) in ("failed", "TaskInstanceState.FAILED") and plan.try_number == 1

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from instance_benchmarks.hosts.base import CapacityUnavailable, Host, HostHandle, RunOutcome
+from instance_benchmarks.hosts.base import CapacityUnavailable, ConfigurationError, Host, HostHandle, RunOutcome
 
-__all__ = ["CapacityUnavailable", "Host", "HostHandle", "RunOutcome", "get_host"]
+__all__ = ["CapacityUnavailable", "ConfigurationError", "Host", "HostHandle", "RunOutcome", "get_host"]
 
 
 def get_host(target: str, params: dict[str, Any] | None = None) -> Host:

@@ -18,6 +18,14 @@ class CapacityUnavailable(Exception):
     """The host cannot take this plan now (quota, capacity, busy machine): skip it, with this reason."""
 
 
+class ConfigurationError(Exception):
+    """The deployment cannot reach the target as configured (no region, no or refused credentials).
+
+    Not a transient fault: retrying cannot help, so the run stops at `plan` with the message,
+    which names what to set.
+    """
+
+
 @dataclass
 class HostHandle:
     """What provision returns and every later stage receives (it travels through XCom)."""
@@ -54,6 +62,10 @@ class RunOutcome:
 
 class Host(ABC):
     target: str
+
+    def check_configuration(self) -> dict[str, Any]:
+        """Raise ConfigurationError, naming what to set, when the host cannot be reached; return what was found."""
+        return {}
 
     @abstractmethod
     def specs(self, instance_types: list[str]) -> list[InstanceSpec]:

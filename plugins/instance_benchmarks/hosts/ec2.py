@@ -20,7 +20,7 @@ from typing import Any
 
 from instance_benchmarks import ssm
 from instance_benchmarks.catalog import InstanceSpec
-from instance_benchmarks.hosts.base import CapacityUnavailable, Host, HostHandle, RunOutcome
+from instance_benchmarks.hosts.base import CapacityUnavailable, ConfigurationError, Host, HostHandle, RunOutcome
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,11 @@ ROOT_VOLUME_GIB = 40
 CAPACITY_ERRORS = frozenset({
     "InsufficientInstanceCapacity", "InstanceLimitExceeded", "Unsupported", "VcpuLimitExceeded",
     "InsufficientCapacityOnHost", "SpotMaxPriceTooLow", "MaxSpotInstanceCountExceeded",
+})
+# STS's answers when the credentials themselves are wrong (not a throttle or an outage): a configuration error.
+REFUSED_CREDENTIALS = frozenset({
+    "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException",
+    "UnrecognizedClientException", "AuthFailure", "AccessDenied", "InvalidAccessKeyId",
 })
 MARKETS = ("on-demand", "spot", "spot-then-on-demand")
 SECURITY_GROUP_NAME = "instance-benchmarks-no-inbound"
@@ -273,6 +278,43 @@ class Ec2Host(Host):
     @property
     def region(self) -> str:
         return self.ec2.meta.region_name
+
+    def check_configuration(self) -> dict[str, Any]:
+        """The region and the credentials the run would use, proved by STS GetCallerIdentity (which needs no
+        permission); a missing or refused one raises ConfigurationError naming what to set, before anything
+        is planned or launched. An unreachable endpoint is left to the task's retries."""
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+        from botocore.exceptions import ClientError
+
+        conn_id = self.settings.aws_conn_id
+        hook = AwsBaseHook(client_type="sts", **self._hook_kwargs())
+        source = f"the connection {conn_id!r}" if conn_id else "boto3's default chain (no aws_conn_id)"
+        missing = ""
+        if conn_id and not hook.conn_config:
+            missing = (f" (the connection {conn_id!r} does not exist: create it in Admin > Connections, type Amazon "
+                       f"Web Services, or as AIRFLOW_CONN_{conn_id.upper()})")
+        session = hook.get_session(region_name=self.settings.region)
+        region = self.settings.region or hook.region_name or session.region_name
+        if not region:
+            raise ConfigurationError(
+                f"target=aws needs a region and none is set: give the run's `region` param (e.g. \"us-east-1\"), "
+                f"set region_name in the extra of {source}, or set AWS_DEFAULT_REGION where the tasks run{missing}")
+        if session.get_credentials() is None:
+            raise ConfigurationError(
+                f"target=aws found no AWS credentials through {source}: set an access key (login and password) "
+                f"or a role_arn on the connection, or give the workers credentials (AWS_ACCESS_KEY_ID and "
+                f"AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role){missing}")
+        try:
+            identity = hook.conn.get_caller_identity()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code not in REFUSED_CREDENTIALS:
+                raise
+            raise ConfigurationError(f"AWS refused the credentials of {source} ({code}: "
+                                     f"{exc.response['Error'].get('Message', '')}): fix or renew them") from exc
+        found = {"account": identity["Account"], "arn": identity["Arn"], "region": region, "source": source}
+        log.info("AWS: %s in account %s, region %s, through %s", found["arn"], found["account"], region, source)
+        return found
 
     # Host interface
     def specs(self, instance_types: list[str]) -> list[InstanceSpec]:

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from instance_benchmarks.catalog import InstanceSpec
-from instance_benchmarks.hosts import CapacityUnavailable, ec2
+from instance_benchmarks.hosts import CapacityUnavailable, ConfigurationError, ec2
 
 SPEC = InstanceSpec(instance_type="m7i.large", family="intel", architecture="x86_64", cpu_model="Intel", vcpus=2,
                     physical_cores=1, memory_bytes=8 * 2**30, last_level_cache_bytes=0, instance_family="m7i")
@@ -256,3 +256,51 @@ def test_throttling_is_outlasted_by_the_retry_mode_and_says_so_when_attempts_run
     with pytest.raises(BotoClientError, match="RequestLimitExceeded"):
         ec2.Ec2Host(ec2.AwsSettings(aws_conn_id=None, region="us-east-1", max_attempts=2)).specs(["m7i.large"])
     assert impatient.attempts == 2
+
+
+def test_no_region_is_a_configuration_error_naming_what_to_set(no_aws_anywhere):
+    host = ec2.Ec2Host(ec2.AwsSettings(aws_conn_id="not_a_connection"))
+
+    with pytest.raises(ConfigurationError) as excinfo:
+        host.check_configuration()
+
+    message = str(excinfo.value)
+    for what in ("`region` param", "region_name", "AWS_DEFAULT_REGION", "'not_a_connection' does not exist",
+                 "AIRFLOW_CONN_NOT_A_CONNECTION"):
+        assert what in message
+
+
+def test_no_credentials_is_a_configuration_error_naming_what_to_set(no_aws_anywhere):
+    host = ec2.Ec2Host(ec2.AwsSettings(aws_conn_id=None, region="eu-west-1"))
+
+    with pytest.raises(ConfigurationError, match="found no AWS credentials .*AWS_ACCESS_KEY_ID"):
+        host.check_configuration()
+
+
+def test_refused_credentials_are_a_configuration_error_and_an_outage_is_not(moto_env, monkeypatch):
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+    from botocore.exceptions import EndpointConnectionError
+    from botocore.stub import Stubber
+
+    sts = boto3.client("sts", region_name="us-east-1")
+    stub = Stubber(sts)
+    stub.add_client_error("get_caller_identity", "InvalidClientTokenId",
+                          "The security token included in the request is invalid.", 403)
+    monkeypatch.setattr(AwsBaseHook, "conn", property(lambda self: sts))
+    host = ec2.Ec2Host(ec2.AwsSettings(aws_conn_id=None, region="us-east-1"))
+
+    with stub, pytest.raises(ConfigurationError, match="refused the credentials .*InvalidClientTokenId"):
+        host.check_configuration()
+
+    def unreachable(**_):
+        raise EndpointConnectionError(endpoint_url="https://sts.amazonaws.com")
+
+    monkeypatch.setattr(sts, "get_caller_identity", unreachable)
+    with pytest.raises(EndpointConnectionError):  # transient: the task's retries handle it
+        host.check_configuration()
+
+
+def test_a_usable_configuration_names_the_account_and_region(host):
+    found = host.check_configuration()
+
+    assert found["account"] == "123456789012" and found["region"] == "us-east-1"

@@ -21,12 +21,13 @@ export AIRFLOW__CORE__PARALLELISM ?= 4
 export PYTHONPATH := $(CURDIR)/plugins
 export BENCHRUN_BUILD_DIR := $(CURDIR)/.build/local
 
-.PHONY: help setup deps deps-test run test lint up clean aws-smoke
+.PHONY: help setup deps deps-test run test lint up check-forms clean aws-smoke
 
 help:
 	@echo "make run [CONF='{\"profile\": \"standard\"}']   benchmark this machine through the DAG"
 	@echo "make test                                     ruff and pytest"
 	@echo "make up                                       airflow standalone with this project's DAGs"
+	@echo "make check-forms                              submit each DAG's trigger form in Chromium (make up running)"
 	@echo "make aws-smoke RESULTS_URI=s3://bucket/prefix  one c7g.medium on AWS (needs credentials; see README)"
 
 $(BIN)/.requirements-installed: requirements.txt
@@ -74,6 +75,12 @@ up: setup
 	$(BIN)/airflow pools set instance_benchmarks_hosts $(HOSTS_POOL_SLOTS) "hosts benchmarking at once (deferred waits count)" --include-deferred > /dev/null
 	@echo "Airflow UI: http://localhost:8080  (user admin; password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
 	$(BIN)/airflow standalone
+
+# Against a running `AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True make up`: each DAG's trigger form,
+# submitted with its defaults in Chromium; prints trigger_with_defaults: <k> of 5.
+UI_URL ?= http://localhost:8080
+check-forms: $(BIN)/.requirements-installed deps-test
+	$(BIN)/python -m tests.ui.browser --url $(UI_URL)
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) .build .pytest_cache .ruff_cache

@@ -102,3 +102,18 @@ def local_run(airflow_db, tmp_path_factory):
             "results_uri": results.as_uri(), "price_per_hour": 0.0832}
     dag_run = cli.load_dag().test(run_conf=conf)
     return dag_run, results
+
+
+# Screenshots of the browser tests, kept after the run to be looked at (.build/ is ignored by git).
+SCREENSHOTS = REPO / ".build" / "test-output" / "ui"
+
+
+@pytest.fixture(scope="session")
+def ui_api_server(local_run, tmp_path_factory):
+    """A real `airflow api-server` (every user admin) serving the local run's results under /benchmarks."""
+    from tests.ui.browser import api_server
+
+    _, results = local_run
+    log = tmp_path_factory.mktemp("api-server") / "api-server.log"
+    with api_server({"INSTANCE_BENCHMARKS_RESULTS_URI": results.as_uri()}, log) as base:
+        yield base

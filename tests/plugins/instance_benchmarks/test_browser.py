@@ -9,57 +9,21 @@ DOM after JavaScript holds the SVG plots with drawn paths, and the screenshot is
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import signal
 import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from instance_benchmarks import PROJECT_ROOT
-from tests.deployment.stack import free_port
+from tests.ui.browser import CHROMIUM
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("airflow_db")]
 
 
 @pytest.fixture(scope="module")
-def api_server(local_run, tmp_path_factory):
-    """`airflow api-server` on loopback serving the local run's results; stopped by its PID."""
-    _, results = local_run
-    port = free_port()
-    log = tmp_path_factory.mktemp("api-server") / "api-server.log"
-    env = {**os.environ, "INSTANCE_BENCHMARKS_RESULTS_URI": results.as_uri(),
-           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-           "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-           "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}"}
-    with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1",
-                                    "--port", str(port), "--workers", "1"], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/v2/monitor/health", timeout=2):  # noqa: S310 - loopback
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"api-server did not come up:\n{log.read_text()[-3000:]}") from None
-                time.sleep(1)
-        yield base
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+def api_server(ui_api_server):
+    return ui_api_server
 
 
 def browse(url: str, screenshot: Path) -> str:

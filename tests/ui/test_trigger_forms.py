@@ -1,0 +1,118 @@
+"""The UI path, in a real browser against a real `airflow api-server`: the trigger forms are the front door.
+
+dag.test() and the REST API validate params with jsonschema; the UI's form has rules of its own
+(a typed, non-null param is required and an empty one disables Trigger), so only a browser proves
+that a user can start a run. Runs are created, not executed (no scheduler here): what they do is
+tested through dag.test() elsewhere. Screenshots land in .build/test-output/ui/.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import SCREENSHOTS
+from tests.ui.browser import (
+    DAG_IDS,
+    api,
+    choose,
+    chromium_page,
+    open_form,
+    run_count,
+    run_of,
+    submit,
+    trigger_with_defaults,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("airflow_db")]
+
+
+@pytest.fixture(scope="module")
+def page():
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with chromium_page() as page:
+        yield page
+
+
+@pytest.fixture(scope="module")
+def created(ui_api_server):
+    """Runs the tests created, deleted at the end (nothing executes them, they would stay queued)."""
+    runs: list[tuple[str, str]] = []
+    yield runs
+    for dag_id, run_id in runs:
+        api(ui_api_server, f"/api/v2/dags/{dag_id}/dagRuns/{run_id}", method="DELETE")
+
+
+@pytest.mark.parametrize("dag_id", DAG_IDS)
+def test_every_form_submits_with_its_defaults(ui_api_server, page, created, dag_id):
+    before = run_count(ui_api_server, dag_id)
+
+    done = trigger_with_defaults(page, ui_api_server, dag_id, SCREENSHOTS / f"{dag_id}-form.png")
+
+    assert done.enabled, f"Trigger is disabled; fields marked invalid: {done.invalid_fields}"
+    assert done.run_id, done.message
+    created.append((dag_id, done.run_id))
+    assert run_count(ui_api_server, dag_id) == before + 1
+    run = run_of(ui_api_server, dag_id, done.run_id)
+    assert run["run_type"] == "manual"
+    if dag_id == "instance_benchmarks":
+        assert run["conf"]["target"] == "local" and run["conf"]["instance_types"] in (None, [])
+        page.wait_for_selector("text=plan")
+        page.screenshot(path=str(SCREENSHOTS / "instance_benchmarks-run-grid.png"))
+        grid = page.inner_text("body")
+        assert all(group in grid for group in ("plan", "intel", "amd", "graviton", "analyze"))
+
+
+def test_target_aws_with_one_type_is_submitted_as_a_user_types_it(ui_api_server, page, created):
+    dialog = open_form(page, ui_api_server, "instance_benchmarks")
+    choose(page, "target", "aws")
+    page.locator("#element_instance_types").fill("m7i.large")
+
+    done = submit(page, dialog, "instance_benchmarks")
+
+    assert done.run_id, done.message
+    created.append(("instance_benchmarks", done.run_id))
+    conf = run_of(ui_api_server, "instance_benchmarks", done.run_id)["conf"]
+    assert conf["target"] == "aws" and conf["instance_types"] == ["m7i.large"]
+    assert conf["image_registry"] is None and conf["aws_conn_id"] == "aws_default"
+
+
+def test_a_bad_value_is_refused_and_the_message_names_the_param(ui_api_server, page):
+    before = run_count(ui_api_server, "instance_benchmarks")
+    dialog = open_form(page, ui_api_server, "instance_benchmarks")
+    page.locator("#element_instance_types").fill("m7i.large\nm7i.large;reboot")
+
+    done = submit(page, dialog, "instance_benchmarks")
+    dialog.get_by_text("Invalid input for param").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "instance_benchmarks-refused.png"))
+
+    assert done.run_id is None
+    assert "Invalid input for param instance_types" in done.message and "m7i.large;reboot" in done.message
+    assert run_count(ui_api_server, "instance_benchmarks") == before
+
+
+def test_a_cleared_optional_field_still_submits(ui_api_server, page, created):
+    """Typing a type and then clearing it (target=local needs none) must not lock the form."""
+    dialog = open_form(page, ui_api_server, "instance_benchmarks")
+    field = page.locator("#element_instance_types")
+    field.fill("m7i.large")
+    field.fill("")
+
+    done = submit(page, dialog, "instance_benchmarks")
+
+    assert done.enabled, f"fields marked invalid: {done.invalid_fields}"
+    assert done.run_id, done.message
+    created.append(("instance_benchmarks", done.run_id))
+
+
+def test_the_benchmarks_entry_of_the_navigation_opens_the_report(ui_api_server, page):
+    page.goto(f"{ui_api_server}/")
+    page.get_by_role("button", name="Browse").click()
+    page.get_by_role("menuitem", name="Benchmarks").click()
+    page.wait_for_url("**/plugin/benchmarks**")  # the UI's page for the plugin's view, the report in an iframe
+    page.wait_for_selector("iframe")
+    (report,) = [f for f in page.frames if f is not page.main_frame and f.url.rstrip("/").endswith("/benchmarks")]
+    report.wait_for_selector("svg")
+    page.screenshot(path=str(SCREENSHOTS / "benchmarks-in-the-ui.png"), full_page=True)
+
+    assert "EC2 instance benchmarks" in report.inner_text("body")
+    assert report.locator("svg").count() >= 3  # triad, HPL, price-performance

@@ -46,7 +46,7 @@ def janitor():
     def sweep() -> dict:
         from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
         from botocore.config import Config
-        from botocore.exceptions import NoCredentialsError
+        from botocore.exceptions import NoCredentialsError, NoRegionError
 
         from instance_benchmarks import janitor as janitor_module
 
@@ -61,9 +61,13 @@ def janitor():
                 return None
             return str(getattr(found, "value", found))
 
-        client = EC2Hook(aws_conn_id=params["aws_conn_id"], region_name=params["region"] or None,
-                         api_type="client_type",
-                         config=Config(retries={"mode": "standard", "total_max_attempts": 10})).conn
+        try:
+            client = EC2Hook(aws_conn_id=params["aws_conn_id"], region_name=params["region"] or None,
+                             api_type="client_type",
+                             config=Config(retries={"mode": "standard", "total_max_attempts": 10})).conn
+        except NoRegionError as exc:  # AWS not set up at all (a laptop's `make up`): nothing can have launched
+            raise AirflowSkipException(f"no AWS region for {params['aws_conn_id']} (nor the region param, nor "
+                                       "AWS_DEFAULT_REGION): nothing to sweep") from exc
         try:
             return janitor_module.sweep(client, now=datetime.datetime.now(datetime.UTC), run_state=run_state,
                                         dry_run=params["dry_run"])

@@ -56,3 +56,12 @@ def test_without_aws_credentials_the_janitor_skips_saying_why(dag, monkeypatch, 
 
     (ti,) = dag_run.get_task_instances()
     assert str(ti.state) in ("skipped", "TaskInstanceState.SKIPPED")
+
+
+@pytest.mark.usefixtures("no_aws_anywhere")
+def test_without_any_aws_set_up_the_janitor_skips_instead_of_failing_every_hour(dag):
+    """A laptop's `make up`: no region anywhere. The hourly sweep must not show a failed run each hour."""
+    dag_run = dag.test(run_conf={"aws_conn_id": "no_such_connection", "dry_run": False})
+
+    (ti,) = dag_run.get_task_instances()
+    assert str(ti.state) in ("skipped", "TaskInstanceState.SKIPPED")

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 REPORT_DATE = re.compile(r"latest|\d{4}-\d{2}-\d{2}")  # fullmatch: `$` would let a trailing newline through
 INSTANCE_TYPE_OR_LOCAL = re.compile(f"{INSTANCE_TYPE}|local")
+REGION_QUERY = rf"^({REGION}|local)$"  # pydantic's regex engine: `$` is the end of the text
 
 
 def _airflow_user() -> list[Any]:
@@ -95,7 +96,8 @@ def report_of(date: str, store: Store) -> HTMLResponse:
     return _report(store, date)
 
 
-def _table(store: ResultStore, name: str, filters: dict[str, str | None]) -> pd.DataFrame:
+def _table(store: ResultStore, name: str, filters: dict[str, str | None], *, headline_only: bool = False
+           ) -> pd.DataFrame:
     import pandas as pd
     import pyarrow.dataset as ds
 
@@ -107,8 +109,28 @@ def _table(store: ResultStore, name: str, filters: dict[str, str | None]) -> pd.
         if value is not None:
             term = ds.field(column) == value
             expression = term if expression is None else expression & term
+    if headline_only:  # what compare and recommend read: a tenth of the summary, filtered in Arrow
+        term = (ds.field("benchmark") == "hpl") | ((ds.field("metric") == "triad")
+                                                  & (ds.field("placement") == "all-cores"))
+        expression = term if expression is None else expression & term
     dataset = ds.dataset(path.path, filesystem=path.fs, format="parquet", partitioning="hive")
     return dataset.to_table(filter=expression).to_pandas()
+
+
+def _catalog(store: ResultStore) -> pd.DataFrame | None:
+    """catalog_refresh's latest catalog of every region, or None where it never ran."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    files = sorted((store.root / "catalog").glob("region=*/latest.parquet"), key=str)
+    if not files:
+        return None
+    frames = []
+    for path in files:
+        with path.open("rb") as handle:
+            frames.append(pq.read_table(handle, columns=["instance_type", "benchmarkable"]).to_pandas()
+                          .assign(region=path.parent.name.split("=", 1)[1]))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _respond(frame: pd.DataFrame, fmt: str, filename: str) -> Response:
@@ -129,13 +151,72 @@ def summary(
     architecture: str | None = Query(None, pattern=r"^(intel|amd|graviton|other)$"),
     benchmark: str | None = Query(None, pattern=r"^(stream|hpl)$"),
     metric: str | None = Query(None, pattern=r"^(copy|scale|add|triad|gflops)$"),
-    region: str | None = Query(None, pattern=rf"^({REGION}|local)$"),
+    region: str | None = Query(None, pattern=REGION_QUERY),
     format: str = Query("json", pattern=r"^(json|csv)$"),  # noqa: A002 - the query parameter's name
 ) -> Response:
     """The summary table (one row per instance type, CPU, benchmark, metric, placement), filtered."""
     frame = _table(store, "summary", {"instance_family": family, "family": architecture, "benchmark": benchmark,
                                       "metric": metric, "region": region})
     return _respond(frame, format, "summary")
+
+
+def _answer(answer: dict[str, Any], rows: list[dict[str, Any]], fmt: str, filename: str) -> Response:
+    import pandas as pd
+
+    return _respond(pd.DataFrame(rows), fmt, filename) if fmt == "csv" else JSONResponse(answer)
+
+
+@app.get("/api/compare", dependencies=[only("types", "region", "format")])
+def compare(
+    store: Store,
+    types: str = Query(..., description="2 to 4 instance types, comma-separated: m7i.large,m7a.large"),
+    region: str | None = Query(None, pattern=REGION_QUERY),
+    format: str = Query("json", pattern=r"^(json|csv)$"),  # noqa: A002
+) -> Response:
+    """Each figure of 2-4 types side by side with its 95% interval, and Welch's t-test against the first."""
+    from instance_benchmarks import answers
+
+    names = [t.strip() for t in types.split(",") if t.strip()]
+    bad = [t for t in names if not INSTANCE_TYPE_OR_LOCAL.fullmatch(t)]
+    if bad:
+        raise HTTPException(422, f"not instance types: {bad} (e.g. types=m7i.large,m7a.large)")
+    frame = _table(store, "summary", {"region": region})
+    try:
+        answer = answers.compare(frame, names, region=region) if not frame.empty else \
+            {"types": names, "region": region, "measures": [], "not_measured": names, "test": answers.TEST}
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return _answer(answer, answers.compare_rows(answer), format, "compare")
+
+
+@app.get("/api/recommend", dependencies=[only("min_triad", "min_hpl", "like", "region", "strict", "limit",
+                                              "format")])
+def recommend(
+    store: Store,
+    min_triad: float | None = Query(None, ge=0, description="at least this STREAM triad, all cores (GB/s)"),
+    min_hpl: float | None = Query(None, ge=0, description="at least this HPL (GFLOPS)"),
+    like: str | None = Query(None, description="meet this type's triad and HPL and cost less than it"),
+    region: str | None = Query(None, pattern=REGION_QUERY),
+    strict: bool = Query(False, description="only types whose whole 95% interval meets the need"),
+    limit: int = Query(10, ge=1, le=100),
+    format: str = Query("json", pattern=r"^(json|csv)$"),  # noqa: A002
+) -> Response:
+    """The cheapest measured types that meet a need, on demand and on spot, with how sure each is."""
+    from instance_benchmarks import answers
+
+    if like is not None and not INSTANCE_TYPE_OR_LOCAL.fullmatch(like):
+        raise HTTPException(422, f"like: not an instance type: {like!r} (e.g. like=m7i.4xlarge)")
+    frame = _table(store, "summary", {"region": region}, headline_only=True)
+    if frame.empty:
+        raise HTTPException(404, "no results yet: trigger instance_benchmarks first")
+    try:
+        answer = answers.recommend(frame, min_triad=min_triad, min_hpl=min_hpl, like=like, region=region,
+                                   strict=strict, limit=limit, catalog=_catalog(store))
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return _answer(answer, answers.recommend_rows(answer), format, "recommend")
 
 
 @app.get("/api/instance-types/{instance_type}/results", dependencies=[only("format")])

@@ -15,13 +15,20 @@ from tests.fakes.documents import variant
 HOSTS = {"m7i.large": "intel", "m7g.large": "graviton", "c7a.large": "amd"}
 
 
+# Each type's figures scaled from one real document, and priced (a test input, not a recorded price).
+SCALES = {"m7i.large": 1.0, "m7g.large": 1.3, "c7a.large": 2.0}
+PRICES = {"m7i.large": {"on_demand": 0.1008, "spot": 0.04}, "m7g.large": {"on_demand": 0.0816, "spot": 0.03},
+          "c7a.large": {"on_demand": 0.1027, "spot": None}}
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
     store = ResultStore(root.as_uri())
     for instance_type, family in HOSTS.items():
-        doc = variant(instance_type=instance_type, family=family)
+        doc = variant(instance_type=instance_type, family=family, scale=SCALES[instance_type])
         store.store(doc, [], run_id="run-1", instance_type=instance_type)
+    store.record_prices("run-1", {"prices": PRICES})
     pipeline.analyze(params={"results_uri": root.as_uri()}, run_id=None)
     return store
 
@@ -109,6 +116,14 @@ def test_all_results_of_one_instance_type(client):
     ("/api/instance-types/m5.metal/results", {}, 404),  # a real type without results
     ("/api/instance-types/m7i.large/results", {"x": "1"}, 400),
     ("/reports", {"date": "x"}, 400),
+    ("/api/compare", {"types": "m7i.large"}, 422),
+    ("/api/compare", {"types": "m7i.large,m7g.large;reboot"}, 422),
+    ("/api/compare", {}, 422),
+    ("/api/recommend", {}, 422),  # no need stated
+    ("/api/recommend", {"min_triad": "-1"}, 422),
+    ("/api/recommend", {"like": "m5.metal"}, 404),  # never measured: nothing to be like
+    ("/api/recommend", {"like": "x;y"}, 422),
+    ("/api/recommend", {"min_tirad": "10"}, 400),
 ])
 def test_bad_input_is_a_4xx_that_says_what_is_wrong(client, path, params, status):
     response = client.get(path, params=params)
@@ -143,3 +158,34 @@ def test_the_plugins_folder_loads_the_plugin_once_and_nothing_else(monkeypatch):
     assert errors == {} and [type(p).__name__ for p in plugins] == ["InstanceBenchmarksPlugin"]
     # .airflowignore keeps Airflow from importing each package module again as a top-level module
     assert not {"pipeline", "ec2", "ssm", "analysis"} & (set(sys.modules) - before)
+
+
+def test_compare_two_types_side_by_side_with_the_test_stated(client):
+    answer = client.get("/api/compare", params={"types": "m7i.large,c7a.large"}).json()
+
+    triad = next(m for m in answer["measures"] if m["measure"] == "stream triad all-cores")
+    base, other = triad["entries"]
+    assert (base["instance_type"], other["instance_type"]) == ("m7i.large", "c7a.large")
+    assert other["vs_baseline"]["ratio"] == pytest.approx(2.0) and other["vs_baseline"]["significant"]
+    assert "Welch" in answer["test"]
+    as_csv = list(csv.DictReader(io.StringIO(client.get("/api/compare", params={"types": "m7i.large,c7a.large",
+                                                                                "format": "csv"}).text)))
+    assert {row["instance_type"] for row in as_csv} == {"m7i.large", "c7a.large"}
+
+
+def test_recommend_the_cheapest_that_meet_a_need_in_json_and_csv(client):
+    slowest = client.get("/api/summary", params={"metric": "triad"}).json()
+    m7i = next(r for r in slowest if r["instance_type"] == "m7i.large" and r["placement"] == "all-cores")
+    need = m7i["mean"] * 1.2  # beyond m7i.large, within m7g.large (x1.3) and c7a.large (x2)
+
+    answer = client.get("/api/recommend", params={"min_triad": need}).json()
+    as_csv = list(csv.DictReader(io.StringIO(client.get("/api/recommend", params={"min_triad": need,
+                                                                                  "format": "csv"}).text)))
+
+    assert [c["instance_type"] for c in answer["on_demand"]] == ["m7g.large", "c7a.large"]  # cheapest first
+    assert [c["instance_type"] for c in answer["spot"]] == ["m7g.large"]  # c7a.large has no spot price
+    assert answer["never_measured"]["note"].startswith("no catalog")
+    assert [(r["market"], r["instance_type"]) for r in as_csv] == [("on_demand", "m7g.large"),
+                                                                   ("on_demand", "c7a.large"), ("spot", "m7g.large")]
+    like = client.get("/api/recommend", params={"like": "m7i.large"}).json()
+    assert [c["instance_type"] for c in like["on_demand"]] == ["m7g.large"]  # as fast or faster, and cheaper

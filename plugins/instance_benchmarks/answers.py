@@ -1,0 +1,215 @@
+"""Answers, not only tables: compare types side by side, recommend the cheapest that meet a need, trends.
+
+Everything here reads the summary table (one row per type, CPU, benchmark, metric, placement;
+`analysis.summarize`) or the raw table, and says how sure it is: every figure comes with its n
+and 95% interval, a difference is called significant only by a stated test, and a type that
+was never measured is listed as such, never estimated.
+
+The report's page does the same compare and recommend in the browser over the same headline rows
+(`report.py`); the browser test holds the two equal.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The figures a need is stated in: STREAM triad on all cores (GB/s) and HPL (GFLOPS).
+NEEDS = {"triad": ("stream", "triad", "all-cores"), "hpl": ("hpl", "gflops", None)}
+ALPHA = 0.05
+TEST = ("Welch's two-sided t-test on each figure's samples (mean, standard deviation, n), alpha 0.05; "
+        "not testable where either side has n < 2")
+MAX_COMPARED = 4
+ENTRY = ["region", "instance_type", "cpu_model"]
+
+
+def measure_of(benchmark: str, metric: str, placement: str) -> str:
+    """What is compared like with like across types: HPL's grid differs per type, STREAM's placement does not."""
+    return f"{benchmark} {metric}" if benchmark == "hpl" else f"{benchmark} {metric} {placement}"
+
+
+def headline(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary's headline rows with a `need` column (triad, hpl)."""
+    import numpy as np
+
+    masks = [(summary.benchmark == b) & (summary.metric == m) & ((summary.placement == p) if p else True)
+             for b, m, p in NEEDS.values()]
+    need = np.select(masks, list(NEEDS), default="")
+    return summary.assign(need=need)[need != ""]
+
+
+def welch(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """Two-sided p-value of Welch's t-test from summary statistics; None where it cannot be tested."""
+    from scipy import stats
+
+    if min(a["n"], b["n"]) < 2 or a["std"] is None or b["std"] is None:
+        return None
+    if a["std"] == 0 and b["std"] == 0:
+        return 1.0 if a["mean"] == b["mean"] else 0.0
+    return float(stats.ttest_ind_from_stats(a["mean"], a["std"], a["n"], b["mean"], b["std"], b["n"],
+                                            equal_var=False).pvalue)
+
+
+def _clean(value: Any) -> Any:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def compare(summary: pd.DataFrame, types: list[str], *, region: str | None = None) -> dict[str, Any]:
+    """2-4 types side by side, each measure with its interval, and each type against the first (the baseline)."""
+    names = list(dict.fromkeys(types))
+    if not 2 <= len(names) <= MAX_COMPARED:
+        raise ValueError(f"compare takes 2 to {MAX_COMPARED} different instance types, got {names}")
+    rows = summary[summary.instance_type.isin(names)]
+    if region:
+        rows = rows[rows.region == region]
+    measured = set(rows.instance_type)
+    rows = rows.assign(measure=[measure_of(*k) for k in zip(rows.benchmark, rows.metric, rows.placement,
+                                                            strict=True)])
+    order = {name: i for i, name in enumerate(names)}
+    measures = []
+    for measure, group in rows.groupby("measure", sort=True):
+        group = group.sort_values(ENTRY, key=lambda c: c.map(order) if c.name == "instance_type" else c)
+        entries = [{key: _clean(r[key]) for key in [*ENTRY, "n", "mean", "std", "ci95_low", "ci95_high", "unit",
+                                                    "price_per_hour_on_demand", "price_per_hour_spot",
+                                                    "value_per_dollar_on_demand", "value_per_dollar_spot"]}
+                   for r in group.to_dict("records")]
+        base = entries[0]
+        for entry in entries:
+            p = None if entry is base else welch(base, entry)
+            overlap = None if entry is base or None in (entry["ci95_low"], base["ci95_low"]) else \
+                not (entry["ci95_high"] < base["ci95_low"] or base["ci95_high"] < entry["ci95_low"])
+            entry["vs_baseline"] = None if entry is base else {
+                "ratio": entry["mean"] / base["mean"] if base["mean"] else None, "p_value": p,
+                "significant": None if p is None else p < ALPHA, "intervals_overlap": overlap}
+        measures.append({"measure": measure, "unit": base["unit"], "baseline": base["instance_type"],
+                         "entries": entries})
+    return {"types": names, "region": region, "test": TEST, "measures": measures,
+            "not_measured": [name for name in names if name not in measured]}
+
+
+def _verdict(low: float | None, mean: float, n: int, need: float) -> str | None:
+    """surely: the 95% interval's low end meets the need; likely: the mean does; None: it does not."""
+    if mean < need:
+        return None
+    if low is not None and low >= need:
+        return "surely"
+    return "likely" if n > 1 else "single sample"
+
+
+def recommend(summary: pd.DataFrame, *, min_triad: float | None = None, min_hpl: float | None = None,
+              like: str | None = None, region: str | None = None, strict: bool = False, limit: int = 10,
+              catalog: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The cheapest types that meet a need, on demand and on spot, with how sure each is.
+
+    `like`: meet that type's own triad and HPL means and cost less than it, market by market.
+    `strict`: only types whose whole 95% interval meets the need. `catalog` (catalog_refresh's
+    rows): the benchmarkable types never measured, which might meet it too.
+    """
+    table = headline(summary)
+    if region:
+        table = table[table.region == region]
+    needs = {key: value for key, value in (("triad", min_triad), ("hpl", min_hpl)) if value is not None}
+    reference = None
+    if like:
+        ref = table[table.instance_type == like]
+        if ref.empty:
+            raise LookupError(f"{like} has no measurement{' in ' + region if region else ''} to compare with")
+        reference = {"instance_type": like, "figures": {r.need: float(r.mean) for r in ref.itertuples()},
+                     "price_per_hour_on_demand": _clean(ref.price_per_hour_on_demand.min()),
+                     "price_per_hour_spot": _clean(ref.price_per_hour_spot.min())}
+        needs = {**reference["figures"], **needs}
+        table = table[table.instance_type != like]
+    if not needs:
+        raise ValueError("state a need: min_triad (GB/s), min_hpl (GFLOPS), or like=<instance type>")
+
+    candidates, lacking = [], []
+    for (reg, name, cpu), group in table.groupby(ENTRY, sort=True):
+        figures = {r.need: r for r in group.itertuples()}
+        if any(key not in figures for key in needs):
+            lacking.append({"region": reg, "instance_type": name, "cpu_model": cpu,
+                            "not_measured": sorted(set(needs) - set(figures))})
+            continue
+        verdicts = {key: _verdict(_clean(figures[key].ci95_low), figures[key].mean, figures[key].n, need)
+                    for key, need in needs.items()}
+        if None in verdicts.values() or (strict and set(verdicts.values()) != {"surely"}):
+            continue
+        first = next(iter(figures.values()))
+        candidates.append({
+            "region": reg, "instance_type": name, "cpu_model": cpu,
+            "meets": "surely" if set(verdicts.values()) == {"surely"} else
+                     ("single sample" if "single sample" in verdicts.values() else "likely"),
+            "figures": {key: {"mean": float(r.mean), "ci95_low": _clean(r.ci95_low), "ci95_high": _clean(r.ci95_high),
+                              "n": int(r.n), "unit": r.unit} for key, r in figures.items()},
+            "price_per_hour_on_demand": _clean(first.price_per_hour_on_demand),
+            "price_per_hour_spot": _clean(first.price_per_hour_spot),
+        })
+    markets = {}
+    for market in ("on_demand", "spot"):
+        column = f"price_per_hour_{market}"
+        cap = (reference or {}).get(column)
+        priced = [c for c in candidates if c[column] is not None and (cap is None or c[column] < cap)]
+        markets[market] = sorted(priced, key=lambda c: (c[column], c["instance_type"]))[:limit]
+    measured = set(summary.instance_type)
+    never = []
+    if catalog is not None and not catalog.empty:
+        pool = catalog[catalog.benchmarkable] if "benchmarkable" in catalog else catalog
+        if region and "region" in pool:
+            pool = pool[pool.region == region]
+        never = sorted(set(pool.instance_type) - measured)
+    return {
+        "need": {key: {"at_least": value, "unit": "GB/s" if key == "triad" else "GFLOPS"} for key, value in
+                 needs.items()},
+        "like": reference, "region": region, "strict": strict,
+        "rule": "surely: the 95% interval's low end meets the need; likely: the mean meets it, the interval "
+                "reaches below; single sample: one sample, no interval",
+        **markets,
+        "unpriced": [c for c in candidates if c["price_per_hour_on_demand"] is None][:limit],
+        "measured_without_the_needed_benchmark": lacking[:limit],
+        "never_measured": {"count": len(never), "instance_types": never[:50],
+                           "note": "never benchmarked: they may meet the need; nothing is estimated for them"
+                           if catalog is not None else "no catalog under results_uri: run catalog_refresh to "
+                           "list the types never measured"},
+    }
+
+
+def recommend_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """One flat row per recommended type and market (the CSV form)."""
+    rows = []
+    for market in ("on_demand", "spot"):
+        for rank, c in enumerate(answer[market], start=1):
+            row = {"market": market, "rank": rank, "region": c["region"], "instance_type": c["instance_type"],
+                   "cpu_model": c["cpu_model"], "meets": c["meets"], "price_per_hour": c[f"price_per_hour_{market}"]}
+            for key, figure in c["figures"].items():
+                row.update({f"{key}_mean": figure["mean"], f"{key}_ci95_low": figure["ci95_low"],
+                            f"{key}_ci95_high": figure["ci95_high"], f"{key}_n": figure["n"]})
+            rows.append(row)
+    return rows
+
+
+def compare_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """One flat row per measure and type (the CSV form)."""
+    return [{"measure": m["measure"], **{k: v for k, v in e.items() if k != "vs_baseline"},
+             **{f"vs_{m['baseline']}_{k}": v for k, v in (e["vs_baseline"] or {}).items()}}
+            for m in answer["measures"] for e in m["entries"]]
+
+
+def trends(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per type, headline figure and run: date, n, mean and 95% interval (the drift data over time)."""
+    import numpy as np
+    from scipy import stats
+
+    masks = [(rows.benchmark == b) & (rows.metric == m) & ((rows.placement == p) if p else True)
+             for b, m, p in NEEDS.values()]
+    need = np.select(masks, list(NEEDS), default="")
+    keep = rows.assign(need=need)[need != ""]
+    if keep.empty:
+        return keep
+    runs = (keep.groupby(["region", "instance_type", "need", "run_id", "unit"], sort=False)
+            .agg(started_at=("started_at", "min"), n=("value", "count"), mean=("value", "mean"),
+                 std=("value", "std")).reset_index())
+    half = stats.t.ppf(0.5 + 0.95 / 2, runs["n"] - 1) * runs["std"] / np.sqrt(runs["n"])
+    runs["ci95_low"], runs["ci95_high"] = runs["mean"] - half, runs["mean"] + half
+    return runs.sort_values(["region", "instance_type", "need", "started_at"], kind="stable").reset_index(drop=True)

@@ -340,6 +340,8 @@ def rebuild(store: ResultStore) -> dict[str, Any]:
     What it read comes back too (`stored`: (uri, document) pairs, `prices`: the snapshots), so a
     caller that also wants one run's part reads nothing twice.
     """
+    from instance_benchmarks import answers
+
     stored = store.stored_documents()
     docs = [doc for _, doc in stored]
     prices = store.price_snapshots()
@@ -358,6 +360,7 @@ def rebuild(store: ResultStore) -> dict[str, Any]:
         "rankings": [] if summary is None else rankings(summary),
         "drift": [] if rows.empty else drift(rows, prices),
         "numa": [] if rows.empty else numa_matrices(rows),
+        "trends": [] if rows.empty else records(answers.trends(rows)),
         "documents": docs,
         "stored": stored,
         "prices": prices,

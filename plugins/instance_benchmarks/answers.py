@@ -71,7 +71,8 @@ def compare(summary: pd.DataFrame, types: list[str], *, region: str | None = Non
     order = {name: i for i, name in enumerate(names)}
     measures = []
     for measure, group in rows.groupby("measure", sort=True):
-        group = group.sort_values(ENTRY, key=lambda c: c.map(order) if c.name == "instance_type" else c)
+        group = group.sort_values(["instance_type", "region", "cpu_model"],  # the asked order first
+                                  key=lambda c: c.map(order) if c.name == "instance_type" else c)
         entries = [{key: _clean(r[key]) for key in [*ENTRY, "n", "mean", "std", "ci95_low", "ci95_high", "unit",
                                                     "price_per_hour_on_demand", "price_per_hour_spot",
                                                     "value_per_dollar_on_demand", "value_per_dollar_spot"]}

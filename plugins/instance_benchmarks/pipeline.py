@@ -445,7 +445,8 @@ def analyze(*, params: dict[str, Any], run_id: str | None, planned: dict[str, li
     page = report.render(title="EC2 instance benchmarks", generated_at=summary["generated_at"], run_id=run_id,
                          summaries=built["summaries"], docs=built["documents"], rankings=built["rankings"],
                          drift=built["drift"], numa=built["numa"], run_documents=summary["documents"],
-                         quarantined=quarantined, skipped=skipped, unaccounted=failed, stopped=stopped)
+                         quarantined=quarantined, skipped=skipped, unaccounted=failed, stopped=stopped,
+                         trends=built["trends"])
     report_dir = store_.root / "reports" / now.date().isoformat()
     for directory in (report_dir, store_.root / "reports" / "latest"):
         directory.mkdir(parents=True, exist_ok=True)

@@ -7,9 +7,12 @@ matrix; then rankings, drift, the full summary table, the hosts, and this run's 
 
 from __future__ import annotations
 
+import datetime
 import html
 import io
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 STYLE = """
@@ -22,6 +25,8 @@ th { background: #f6f6f6; cursor: pointer; user-select: none; position: sticky; 
 th:first-child, td:first-child, td.text { text-align: left; }
 .bad { color: #a00; } .warn { color: #a60; } .note { color: #666; font-size: 0.85rem; }
 .plot svg { max-width: 100%; height: auto; } .plots { display: flex; flex-wrap: wrap; gap: 1rem; }
+tr.filters input { width: 6em; font-size: 0.75rem; } tr.filters td { position: sticky; top: 1.6rem; background: #fff; }
+.answers label { margin-right: 1rem; white-space: nowrap; } .answers { background: #f8f9fb; padding: 0.2rem 1rem; }
 """
 
 # Click a column header to sort by it (numbers by their data-v value); no library, works offline.
@@ -30,7 +35,9 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
   table.querySelectorAll("th").forEach(function (th, column) {
     th.title = "sort";
     th.addEventListener("click", function () {
-      var rows = Array.prototype.slice.call(table.querySelectorAll("tr")).slice(1);
+      var rows = Array.prototype.slice.call(table.querySelectorAll("tr")).filter(function (tr, i) {
+        return i > 0 && tr.className !== "filters";
+      });
       var descending = th.dataset.order !== "desc";
       th.dataset.order = descending ? "desc" : "asc";
       function key(row) {
@@ -48,6 +55,39 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
   });
 });
 """
+
+# A filter box under every header of a filterable table: text matches anywhere (case-insensitive);
+# a number column also takes a comparison: >200, >=0.5, <1, =2.
+FILTER_SCRIPT = """
+document.querySelectorAll("table.filterable").forEach(function (table) {
+  var head = table.querySelector("tr"), row = document.createElement("tr");
+  row.className = "filters";
+  Array.prototype.forEach.call(head.children, function (th, column) {
+    var cell = document.createElement("td"), box = document.createElement("input");
+    box.placeholder = "filter"; box.title = "text, or >200, >=0.5, <1, =2 on numbers"; box.dataset.column = column;
+    box.addEventListener("input", apply); cell.appendChild(box); row.appendChild(cell);
+  });
+  head.insertAdjacentElement("afterend", row);
+  function matches(cell, query) {
+    var m = query.match(/^(>=|<=|>|<|=)\\s*(-?[0-9.]+)$/), v = cell.dataset.v;
+    if (m && v !== undefined && v !== "") {
+      var x = parseFloat(v), y = parseFloat(m[2]);
+      return {">": x > y, ">=": x >= y, "<": x < y, "<=": x <= y, "=": x === y}[m[1]];
+    }
+    if (m) return false;
+    return cell.textContent.toLowerCase().indexOf(query.toLowerCase()) >= 0;
+  }
+  function apply() {
+    var queries = Array.prototype.map.call(row.querySelectorAll("input"), function (b) { return b.value.trim(); });
+    Array.prototype.slice.call(table.querySelectorAll("tr")).slice(2).forEach(function (tr) {
+      var keep = queries.every(function (q, i) { return !q || matches(tr.children[i], q); });
+      tr.style.display = keep ? "" : "none";
+    });
+  }
+});
+"""
+
+ANSWERS_SCRIPT = (Path(__file__).parent / "static" / "answers.js").read_text()
 
 PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#e45756")
 
@@ -70,8 +110,9 @@ def _cell(value: Any, *, text: str | None = None, css: str = "") -> str:
     return f"<td{attr}>{html.escape(text if text is not None else _fmt(value))}</td>"
 
 
-def _table(head: tuple[str, ...], rows: list[str], *, sortable: bool = True) -> str:
-    css = ' class="sortable"' if sortable else ""
+def _table(head: tuple[str, ...], rows: list[str], *, sortable: bool = True, filterable: bool = False) -> str:
+    classes = " ".join(c for c, on in (("sortable", sortable), ("filterable", filterable)) if on)
+    css = f' class="{classes}"' if classes else ""
     return (f"<table{css}><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
             + "".join(rows) + "</table>")
 
@@ -197,6 +238,81 @@ def _numa_chart(matrix: dict[str, Any]) -> str:
     return _svg(fig)
 
 
+def _trend_chart(points: list[dict[str, Any]], *, most: int = 10) -> str:
+    """Each type's headline figures run by run (mean, 95% CI): the drift data as a picture."""
+    if not points:
+        return ""
+    plt = _pyplot()
+    runs: dict[tuple[str, str], int] = {}
+    for p in points:
+        runs[(p["region"], p["instance_type"])] = runs.get((p["region"], p["instance_type"]), 0) + 1
+    shown = sorted((k for k, n in runs.items() if n > 1), key=lambda k: (-runs[k], k))[:most]
+    if not shown:
+        return ""
+    needs = [n for n in ("triad", "hpl") if any(p["need"] == n for p in points)]
+    fig, axes = plt.subplots(1, len(needs), figsize=(6.5 * len(needs), 4.2), squeeze=False)
+    for ax, need in zip(axes[0], needs, strict=True):
+        for index, (region, name) in enumerate(shown):
+            line = [p for p in points if (p["region"], p["instance_type"], p["need"]) == (region, name, need)]
+            if not line:
+                continue
+            dates = [datetime.datetime.fromisoformat(p["started_at"].replace("Z", "+00:00")) for p in line]
+            low = [0 if p["ci95_low"] is None else p["mean"] - p["ci95_low"] for p in line]
+            high = [0 if p["ci95_high"] is None else p["ci95_high"] - p["mean"] for p in line]
+            ax.errorbar(dates, [p["mean"] for p in line], yerr=[low, high], marker="o", capsize=3,
+                        color=PALETTE[index % len(PALETTE)], label=name if len({r for r, _ in shown}) == 1
+                        else f"{name} ({region})")
+        ax.set_title(("STREAM triad, all cores" if need == "triad" else "HPL") + " per run (mean, 95% CI)")
+        ax.set_ylabel(line[0]["unit"] if line else "")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.autofmt_xdate()
+    note = "" if len(shown) == sum(1 for n in runs.values() if n > 1) else \
+        f'<p class="note">The {most} types with the most runs; the drift table lists every type.</p>'
+    return _svg(fig) + note
+
+
+def _answers(headline: list[dict[str, Any]]) -> str:
+    """Recommend and compare, computed in the page (static/answers.js) over the headline rows embedded here."""
+    if not headline:
+        return "<p>No results yet to answer from.</p>"
+    keep = ("region", "instance_type", "cpu_model", "need", "unit", "n", "mean", "std", "ci95_low", "ci95_high",
+            "price_per_hour_on_demand", "price_per_hour_spot")
+    data = [{k: r.get(k) for k in keep} for r in headline]
+    types = sorted({r["instance_type"] for r in headline})
+    regions = sorted({r["region"] for r in headline})
+    type_options = "".join(f"<option>{html.escape(t)}</option>" for t in types)
+    region_options = '<option value="">any</option>' + "".join(f"<option>{html.escape(r)}</option>"
+                                                                for r in regions)
+    selects = "".join(f'<select aria-label="type {i + 1}"><option value="">–</option>{type_options}</select> '
+                      for i in range(4))
+    # No markup can start inside the script element: <, > and & as JSON escapes (JSON.parse reads them back).
+    payload = json.dumps(data, allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e") \
+        .replace("&", "\\u0026")
+    return f"""
+<div class="answers">
+<div id="recommend"><h3>Find the cheapest type that meets a need</h3>
+<p><label>STREAM triad at least <input id="need-triad" type="number" min="0" step="any" size="7"> GB/s</label>
+<label>HPL at least <input id="need-hpl" type="number" min="0" step="any" size="7"> GFLOPS</label>
+<label>or like <select id="need-like"><option value="">–</option>{type_options}</select> but cheaper</label>
+<label>region <select id="need-region">{region_options}</select></label>
+<label><input id="need-strict" type="checkbox"> only where the whole 95% interval meets it</label>
+<button id="recommend-go">Recommend</button></p>
+<p class="note">Surely: the 95% interval's low end meets the need; likely: the mean does, the interval reaches
+below; single sample: one sample, no interval. Only measured types are listed: a type never benchmarked is not
+estimated (the API, <code>/benchmarks/api/recommend</code>, lists the catalog's unmeasured types).</p>
+<div id="recommend-result"></div></div>
+<div id="compare"><h3>Compare 2 to 4 types</h3>
+<p>{selects}<label>region <select id="compare-region">{region_options}</select></label>
+<button id="compare-go">Compare</button></p>
+<p class="note">Each figure with its 95% interval; against the first type, Welch's two-sided t-test (alpha 0.05)
+on the samples' mean, standard deviation and n; not testable where either side has n &lt; 2. Every measure, not
+only these two: <code>/benchmarks/api/compare?types=a,b</code>.</p>
+<div id="compare-result"></div></div>
+</div>
+<script type="application/json" id="headline-data">{payload}</script>"""
+
+
 def _is_headline(r: dict[str, Any]) -> bool:
     return (r["benchmark"] == "stream" and r["metric"] == "triad" and r["placement"] == "all-cores") \
         or r["benchmark"] == "hpl"
@@ -207,13 +323,14 @@ def _ci_text(r: dict[str, Any]) -> str:
 
 
 def _summary_table(summaries: list[dict[str, Any]]) -> str:
-    head = ("instance type", "region", "CPU", "benchmark", "metric", "placement", "threads", "n", "mean",
-            "95% CI", "median", "std", "CV", "outliers", "efficiency", "$/h on-demand", "$/h spot",
-            "per $/h on-demand", "first seen", "last seen")
+    head = ("instance type", "family", "architecture", "region", "CPU", "benchmark", "metric", "placement",
+            "threads", "n", "mean", "95% CI", "median", "std", "CV", "outliers", "efficiency", "$/h on-demand",
+            "$/h spot", "per $/h on-demand", "per $/h spot", "first seen", "last seen")
     rows = []
     for s in summaries:
         rows.append("<tr>" + "".join([
-            _cell(s["instance_type"], css="text"), _cell(s["region"], css="text"), _cell(s["cpu_model"], css="text"),
+            _cell(s["instance_type"], css="text"), _cell(s["instance_family"], css="text"),
+            _cell(s["family"], css="text"), _cell(s["region"], css="text"), _cell(s["cpu_model"], css="text"),
             _cell(s["benchmark"], css="text"), _cell(s["metric"], css="text"), _cell(s["placement"], css="text"),
             _cell(s["threads"]), _cell(s["n"]), _cell(s["mean"]),
             f'<td data-v="{s["ci95_low"] if s["ci95_low"] is not None else ""}">{html.escape(_ci_text(s))}</td>',
@@ -222,10 +339,10 @@ def _summary_table(summaries: list[dict[str, Any]]) -> str:
             _cell(s["efficiency"], text="–" if s["efficiency"] is None else f"{100 * s['efficiency']:.1f}%"),
             _cell(s["price_per_hour_on_demand"], text=_fmt(s["price_per_hour_on_demand"], 4)),
             _cell(s["price_per_hour_spot"], text=_fmt(s["price_per_hour_spot"], 4)),
-            _cell(s["value_per_dollar_on_demand"]),
+            _cell(s["value_per_dollar_on_demand"]), _cell(s["value_per_dollar_spot"]),
             _cell(s["first_seen"][:10], css="text"), _cell(s["last_seen"][:10], css="text"),
         ]) + "</tr>")
-    return _table(head, rows)
+    return _table(head, rows, filterable=True)
 
 
 def _efficiency_notes(headline: list[dict[str, Any]]) -> str:
@@ -256,7 +373,9 @@ def _drift(drift: list[dict[str, Any]]) -> str:
         return "<p>No instance type has two runs yet.</p>"
     rows = []
     for item in drift:
-        flags = "; ".join(f"{f['kind']}: {f['before']} → {f['after']}" + (f" ({f['detail']})" if "detail" in f else "")
+        flags = "; ".join(f"{f['kind']}: {_fmt(f['before'], 4 if 'price' in f['kind'] else 2)} → "
+                          f"{_fmt(f['after'], 4 if 'price' in f['kind'] else 2)}"
+                          + (f" ({f['detail']})" if "detail" in f else "")
                           for f in item["flags"]) or "no change beyond the noise"
         rows.append("<tr>" + _cell(item["instance_type"], css="text") + _cell(item["region"], css="text")
                     + _cell(item["previous"]["started_at"][:10], css="text")
@@ -316,11 +435,12 @@ def render(*, title: str, generated_at: str, summaries: list[dict[str, Any]], do
            drift: list[dict[str, Any]] | None = None, numa: list[dict[str, Any]] | None = None,
            run_documents: list[str] | None = None, quarantined: list[dict[str, Any]] | None = None,
            skipped: list[dict[str, Any]] | None = None, unaccounted: list[dict[str, Any]] | None = None,
-           stopped: dict[str, Any] | None = None) -> str:
-    """The whole page. `summaries`: the summary table's rows (analysis.records)."""
+           stopped: dict[str, Any] | None = None, trends: list[dict[str, Any]] | None = None) -> str:
+    """The whole page. `summaries`: the summary table's rows (analysis.records); `trends`: answers.trends rows."""
     triad = [s for s in summaries if s["benchmark"] == "stream" and s["metric"] == "triad"]
     hpl = [s for s in summaries if s["benchmark"] == "hpl"]
-    headline = [s for s in summaries if _is_headline(s)]
+    headline = [{**s, "need": "triad" if s["benchmark"] == "stream" else "hpl"} for s in summaries
+                if _is_headline(s)]
     plots = []
     if triad:
         plots.append(_interval_chart(triad, title="STREAM triad bandwidth", unit="GB/s", series="placement"))
@@ -338,6 +458,8 @@ def render(*, title: str, generated_at: str, summaries: list[dict[str, Any]], do
 {'· run ' + html.escape(run_id) if run_id else ''}</p>
 <h2>Bandwidth and GFLOPS</h2>
 <div class="plots">{''.join(plots) or '<p>No valid results yet.</p>'}</div>
+<h2>Which type? (all cores: STREAM triad and HPL)</h2>
+{_answers(headline)}
 <h2>Efficiency against theoretical peak</h2>
 <p class="note">Peak FLOPS = physical cores × sustained GHz × FP64 FLOPs per cycle; peak bandwidth = sockets ×
 memory channels × MT/s × 8 bytes, of whole sockets (an instance smaller than a socket shares its channels).
@@ -352,12 +474,15 @@ Sources per processor in plugins/instance_benchmarks/peaks.py.</p>
 {_rankings(rankings or [])}
 <h2>Drift (latest run against the previous one)</h2>
 {_drift(drift or [])}
-<h2>Summary (mean with 95% confidence interval from the t-distribution; click a header to sort)</h2>
+<h2>Trends (each type's figure run by run)</h2>
+{_trend_chart(trends or []) or '<p>No instance type has two runs yet.</p>'}
+<h2>Summary (mean with 95% confidence interval from the t-distribution; click a header to sort, type under it
+to filter)</h2>
 <div class="wide">{_summary_table(summaries)}</div>
 <h2>Hosts and toolchains (latest run of each type)</h2>
 <div class="wide">{_hosts_table(docs)}</div>
 <h2>This run</h2>
 {_run_section(run_id, run_documents or [], quarantined or [], skipped or [], unaccounted or [], stopped)}
-<script>{SORT_SCRIPT}</script>
+<script>{SORT_SCRIPT}{FILTER_SCRIPT}{ANSWERS_SCRIPT}</script>
 </body></html>
 """

@@ -10,7 +10,8 @@ included (it scales with the documents, not the samples).
 
     .venv/bin/python benchmarks/analysis_scale.py [--rows 1000000] [--repeats 3]
 
-Target: under 10 s and 2 GB peak memory. The last line is exactly
+Then times the /benchmarks API's recommend and compare over that dataset, as served (target: under
+200 ms), each on its own line. Target: under 10 s and 2 GB peak memory. The last line is exactly
 `analysis_rows: <int> seconds: <float> peak_rss_mb: <float>` (median seconds of the repeats;
 peak RSS of the whole process, generation included). Not a test: it prints, never asserts.
 """
@@ -70,12 +71,48 @@ def synthetic_rows(total: int):
     return rows.iloc[:total].copy() if len(rows) > total else rows
 
 
+def synthetic_prices(rows) -> dict:
+    """Synthetic, clearly made-up prices (so recommend has something to sort): $0.01 per type index."""
+    types = sorted(rows.instance_type.unique())
+    table = {name: {"on_demand": 0.01 * (1 + i), "spot": 0.004 * (1 + i) if i % 3 else None}
+             for i, name in enumerate(types)}
+    return {f"synthetic-run-{run}": {"prices": table} for run in range(RUNS)}
+
+
+def time_answers(results: Path, requests: int) -> dict[str, list[float]]:
+    """The /benchmarks API's recommend and compare over the written dataset, through FastAPI as served
+    (Parquet read included; Airflow's auth check stubbed: it is not what is measured)."""
+    from fastapi.testclient import TestClient
+
+    from instance_benchmarks import plugin
+    from instance_benchmarks.results import ResultStore
+
+    store = ResultStore(results.as_uri())
+    (auth,) = plugin.app.router.dependencies
+    plugin.app.dependency_overrides = {plugin.get_store: lambda: store, auth.dependency: lambda: None}
+    client = TestClient(plugin.app)
+    asks = {"recommend": [("/api/recommend", {"min_triad": 60, "min_hpl": 400}),
+                          ("/api/recommend", {"like": "syn5x.5xlarge"}),
+                          ("/api/recommend", {"min_triad": 61, "strict": "true", "format": "csv"})],
+            "compare": [("/api/compare", {"types": "syn1x.1xlarge,syn2x.2xlarge,syn3x.3xlarge"})]}
+    timings: dict[str, list[float]] = {}
+    for name, calls in asks.items():
+        for index in range(requests):
+            path, params = calls[index % len(calls)]
+            start = time.perf_counter()
+            response = client.get(path, params=params)
+            timings.setdefault(name, []).append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200, response.text  # a timing of an error answer means nothing
+    plugin.app.dependency_overrides = {}
+    return timings
+
+
 def analyse(rows, directory: Path) -> None:
     from airflow.sdk import ObjectStoragePath
 
     from instance_benchmarks import analysis
 
-    prices = {f"synthetic-run-{run}": {"prices": {}} for run in range(RUNS)}
+    prices = synthetic_prices(rows)
     summary = analysis.summarize(rows, prices)
     analysis.rankings(summary)
     analysis.drift(rows, prices)
@@ -89,6 +126,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=30, help="timed API requests of each kind")
     args = parser.parse_args()
     rows = synthetic_rows(args.rows)
     print(f"generated {len(rows):,} synthetic rows ({rows.instance_type.nunique():,} types x {RUNS} runs)")
@@ -96,9 +134,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="analysis-scale-") as tmp:
         for repeat in range(args.repeats):
             start = time.perf_counter()
-            analyse(rows, Path(tmp) / f"dataset-{repeat}")
+            analyse(rows, Path(tmp) / f"results-{repeat}" / "dataset" / "v1")
             seconds.append(time.perf_counter() - start)
             print(f"repeat {repeat + 1}: {seconds[-1]:.2f} s")
+        timings = time_answers(Path(tmp) / "results-0", args.requests)
+    types = rows.instance_type.nunique()
+    for name, values in timings.items():
+        print(f"{name}_ms_median: {statistics.median(values):.1f} p90: {statistics.quantiles(values, n=10)[-1]:.1f} "
+              f"max: {max(values):.1f} "
+              f"({len(values)} requests over {types} types x {RUNS} runs; target under 200 ms)")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"analysis_rows: {len(rows)} seconds: {statistics.median(seconds):.2f} peak_rss_mb: {peak_mb:.1f}")
 

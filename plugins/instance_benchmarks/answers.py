@@ -91,15 +91,6 @@ def compare(summary: pd.DataFrame, types: list[str], *, region: str | None = Non
             "not_measured": [name for name in names if name not in measured]}
 
 
-def _verdict(low: float | None, mean: float, n: int, need: float) -> str | None:
-    """surely: the 95% interval's low end meets the need; likely: the mean does; None: it does not."""
-    if mean < need:
-        return None
-    if low is not None and low >= need:
-        return "surely"
-    return "likely" if n > 1 else "single sample"
-
-
 def recommend(summary: pd.DataFrame, *, min_triad: float | None = None, min_hpl: float | None = None,
               like: str | None = None, region: str | None = None, strict: bool = False, limit: int = 10,
               catalog: pd.DataFrame | None = None) -> dict[str, Any]:
@@ -109,6 +100,8 @@ def recommend(summary: pd.DataFrame, *, min_triad: float | None = None, min_hpl:
     `strict`: only types whose whole 95% interval meets the need. `catalog` (catalog_refresh's
     rows): the benchmarkable types never measured, which might meet it too.
     """
+    import pandas as pd
+
     table = headline(summary)
     if region:
         table = table[table.region == region]
@@ -126,33 +119,37 @@ def recommend(summary: pd.DataFrame, *, min_triad: float | None = None, min_hpl:
     if not needs:
         raise ValueError("state a need: min_triad (GB/s), min_hpl (GFLOPS), or like=<instance type>")
 
-    candidates, lacking = [], []
-    for (reg, name, cpu), group in table.groupby(ENTRY, sort=True):
-        figures = {r.need: r for r in group.itertuples()}
-        if any(key not in figures for key in needs):
-            lacking.append({"region": reg, "instance_type": name, "cpu_model": cpu,
-                            "not_measured": sorted(set(needs) - set(figures))})
-            continue
-        verdicts = {key: _verdict(_clean(figures[key].ci95_low), figures[key].mean, figures[key].n, need)
-                    for key, need in needs.items()}
-        if None in verdicts.values() or (strict and set(verdicts.values()) != {"surely"}):
-            continue
-        first = next(iter(figures.values()))
-        candidates.append({
-            "region": reg, "instance_type": name, "cpu_model": cpu,
-            "meets": "surely" if set(verdicts.values()) == {"surely"} else
-                     ("single sample" if "single sample" in verdicts.values() else "likely"),
-            "figures": {key: {"mean": float(r.mean), "ci95_low": _clean(r.ci95_low), "ci95_high": _clean(r.ci95_high),
-                              "n": int(r.n), "unit": r.unit} for key, r in figures.items()},
-            "price_per_hour_on_demand": _clean(first.price_per_hour_on_demand),
-            "price_per_hour_spot": _clean(first.price_per_hour_spot),
-        })
+    wide = _entries(table)
+    have = {key: wide[("mean", key)].notna() if ("mean", key) in wide else pd.Series(False, index=wide.index)
+            for key in needs}
+    complete = pd.concat(have, axis=1).all(axis=1)
+    lacking = [{"region": reg, "instance_type": name, "cpu_model": cpu,
+                "not_measured": sorted(key for key in needs if not have[key].loc[(reg, name, cpu)])}
+               for reg, name, cpu in wide.index[~complete][:limit]]
+    wide = wide[complete]
+    surely = pd.Series(True, index=wide.index)
+    single = pd.Series(False, index=wide.index)
+    passes = pd.Series(True, index=wide.index)
+    # surely: the 95% interval's low end meets the need; likely: the mean does; single sample: no interval.
+    for key, need in needs.items():
+        passes &= wide[("mean", key)] >= need
+        surely &= wide[("ci95_low", key)].fillna(-math.inf) >= need
+        single |= wide[("n", key)] < 2
+    if strict:
+        passes &= surely
+    wide = wide[passes]
+    meets = pd.Series("likely", index=wide.index).mask(single[passes], "single sample").mask(surely[passes],
+                                                                                             "surely")
     markets = {}
     for market in ("on_demand", "spot"):
-        column = f"price_per_hour_{market}"
-        cap = (reference or {}).get(column)
-        priced = [c for c in candidates if c[column] is not None and (cap is None or c[column] < cap)]
-        markets[market] = sorted(priced, key=lambda c: (c[column], c["instance_type"]))[:limit]
+        price = wide[("price", market)]
+        cap = (reference or {}).get(f"price_per_hour_{market}")
+        chosen = price.notna() & (price < cap if cap is not None else True)
+        order = (pd.DataFrame({"price": price[chosen], "name": wide.index[chosen].get_level_values(1)})
+                 .sort_values(["price", "name"], kind="stable").index[:limit])
+        markets[market] = [_candidate(wide.loc[k], k, meets[k]) for k in order]
+    unpriced = wide.index[wide[("price", "on_demand")].isna()][:limit]
+    markets["unpriced"] = [_candidate(wide.loc[k], k, meets[k]) for k in unpriced]
     measured = set(summary.instance_type)
     never = []
     if catalog is not None and not catalog.empty:
@@ -167,13 +164,43 @@ def recommend(summary: pd.DataFrame, *, min_triad: float | None = None, min_hpl:
         "rule": "surely: the 95% interval's low end meets the need; likely: the mean meets it, the interval "
                 "reaches below; single sample: one sample, no interval",
         **markets,
-        "unpriced": [c for c in candidates if c["price_per_hour_on_demand"] is None][:limit],
         "measured_without_the_needed_benchmark": lacking[:limit],
         "never_measured": {"count": len(never), "instance_types": never[:50],
                            "note": "never benchmarked: they may meet the need; nothing is estimated for them"
                            if catalog is not None else "no catalog under results_uri: run catalog_refresh to "
                            "list the types never measured"},
     }
+
+
+def _entries(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per (region, type, CPU), its figures in columns (mean, triad) ...: the last row of a figure wins,
+    as in the page. The entry's price is its triad row's, else its HPL row's (one document priced both)."""
+    import pandas as pd
+
+    table = table.drop_duplicates([*ENTRY, "need"], keep="last")
+    wide = table.set_index([*ENTRY, "need"])[["mean", "ci95_low", "ci95_high", "n", "unit",
+                                              "price_per_hour_on_demand", "price_per_hour_spot"]].unstack("need")
+    wide = wide.sort_index()
+    for market in ("on_demand", "spot"):
+        column = f"price_per_hour_{market}"
+        found = pd.Series(float("nan"), index=wide.index)
+        for key in reversed(list(NEEDS)):  # triad's price over HPL's
+            if (column, key) in wide:
+                mine = wide[(column, key)].astype(float)
+                found = mine.where(wide[("mean", key)].notna() & mine.notna(), found)
+        wide[("price", market)] = found
+    return wide
+
+
+def _candidate(row: pd.Series, entry: tuple[str, str, str], meets: str) -> dict[str, Any]:
+    region, name, cpu = entry
+    figures = {key: {"mean": float(row[("mean", key)]), "ci95_low": _clean(float(row[("ci95_low", key)])),
+                     "ci95_high": _clean(float(row[("ci95_high", key)])), "n": int(row[("n", key)]),
+                     "unit": row[("unit", key)]}
+               for key in NEEDS if ("mean", key) in row.index and not math.isnan(row[("mean", key)])}
+    return {"region": region, "instance_type": name, "cpu_model": cpu, "meets": meets, "figures": figures,
+            "price_per_hour_on_demand": _clean(float(row[("price", "on_demand")])),
+            "price_per_hour_spot": _clean(float(row[("price", "spot")]))}
 
 
 def recommend_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:

@@ -85,6 +85,11 @@ var IB = (function () {
     return {measures: measures, not_measured: types.filter(function (t) { return measured.indexOf(t) < 0; })};
   }
 
+  // The entry's price: its triad row's, else its HPL row's (one document priced both).
+  function price(e, column) {
+    var r = e.figures.triad || e.figures.hpl;
+    return r[column] === null && e.figures.hpl ? e.figures.hpl[column] : r[column];
+  }
   function verdict(low, mean, n, need) {
     if (mean < need) return null;
     if (low !== null && low >= need) return "surely";
@@ -121,12 +126,11 @@ var IB = (function () {
       });
       if (verdicts.indexOf(null) >= 0) return;
       if (ask.strict && verdicts.some(function (v) { return v !== "surely"; })) return;
-      var first = e.figures[Object.keys(e.figures)[0]];
       candidates.push({region: e.region, instance_type: e.instance_type, cpu_model: e.cpu_model,
                        meets: verdicts.every(function (v) { return v === "surely"; }) ? "surely" :
                          (verdicts.indexOf("single sample") >= 0 ? "single sample" : "likely"),
-                       figures: e.figures, price_per_hour_on_demand: first.price_per_hour_on_demand,
-                       price_per_hour_spot: first.price_per_hour_spot});
+                       figures: e.figures, price_per_hour_on_demand: price(e, "price_per_hour_on_demand"),
+                       price_per_hour_spot: price(e, "price_per_hour_spot")});
     });
     var answer = {needs: needs, reference: reference};
     ["on_demand", "spot"].forEach(function (market) {

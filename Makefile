@@ -28,7 +28,7 @@ help:
 	@echo "make test                                     ruff and pytest"
 	@echo "make up                                       airflow standalone with this project's DAGs"
 	@echo "make check-forms                              submit each DAG's trigger form in Chromium (make up running)"
-	@echo "make aws-smoke RESULTS_URI=s3://bucket/prefix  one c7g.medium on AWS (needs credentials; see README)"
+	@echo "make aws-smoke RESULTS_URI=s3://bucket/prefix  one c7g.medium on AWS (needs credentials; see docs/aws.md)"
 
 $(BIN)/.requirements-installed: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -24,7 +24,7 @@ and reports means with 95% confidence intervals.
 
 * `target=local` benchmarks the machine Airflow runs on (provision and terminate are no-ops).
 * `target=aws` launches one EC2 instance per type through the `aws_conn_id` connection, runs
-  the benchmarks over SSM in the runner image, and terminates it (see the README's AWS set-up).
+  the benchmarks over SSM in the runner image, and terminates it (see docs/aws.md).
 
 Per architecture family (`intel`, `amd`, `graviton`) a mapped task group runs, per host:
 quota check → provision (setup) → wait for host (SSM agent, deferred) → container → STREAM →

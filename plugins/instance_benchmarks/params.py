@@ -136,7 +136,7 @@ def benchmark_params() -> dict[str, Param]:
 
 
 def aws_params() -> dict[str, Param]:
-    """target=aws only: the connection, where instances launch, and how (README: "Running on AWS")."""
+    """target=aws only: the connection, where instances launch, and how (docs/aws.md)."""
     section = "AWS (target=aws)"
     return {
         "aws_conn_id": Param(

@@ -200,12 +200,17 @@ class Stack:
             self._start(name, [*airflow, *command, "--celery-hostname", f"{name}@%h"], env=env)
         self._wait(lambda: _get(f"{self.api}/api/v2/monitor/health") is not None, "api-server", 180)
 
-    def token(self) -> str:
+    def credentials(self) -> tuple[str, str]:
+        """The admin's user name and the password the simple auth manager generated for it."""
         users = self.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"]
         username = users.split(",")[0].split(":")[0]
         passwords = Path(self.env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
         self._wait(passwords.exists, "the admin password file", 60)
-        body = json.dumps({"username": username, "password": json.loads(passwords.read_text())[username]})
+        return username, json.loads(passwords.read_text())[username]
+
+    def token(self) -> str:
+        username, password = self.credentials()
+        body = json.dumps({"username": username, "password": password})
         request = urllib.request.Request(f"{self.api}/auth/token", data=body.encode(),  # noqa: S310 - loopback
                                          method="POST", headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback

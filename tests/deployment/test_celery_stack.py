@@ -319,3 +319,47 @@ def test_a_run_marked_failed_mid_run_cancels_its_commands_and_still_terminates(s
     states = {i["InstanceId"]: i["State"]["Name"] for r in ec2.describe_instances(
         InstanceIds=[leaked, untagged])["Reservations"] for i in r["Instances"]}
     assert states == {leaked: "terminated", untagged: "running"}
+
+
+def test_a_user_signs_in_and_triggers_one_aws_type_from_the_form_and_it_runs_against_moto(stack, gap_server,
+                                                                                          moto_endpoint):
+    """The UI path end to end on the production-shaped stack: sign in, fill the trigger form as a user does
+    (target aws, one type, a small budget), press Trigger; the run executes on the Celery workers against
+    moto and the fakes, and its document lands in (moto's) S3."""
+    import boto3
+
+    from tests.conftest import SCREENSHOTS
+    from tests.ui.browser import choose, chromium_page, fill, open_form, sign_in, submit
+
+    token = stack.token()
+    unpaused(stack, token)  # waits for the dag-processor's parse
+    username, password = stack.credentials()
+    gap_server[1].faults = {}
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with chromium_page() as page:
+        sign_in(page, stack.api, username, password)
+        dialog = open_form(page, stack.api, DAG_ID)
+        choose(page, "target", "aws")
+        fill(page, "instance_types", HEALTHY)
+        fill(page, "repetitions", 1)
+        fill(page, "time_budget_s", 120)
+        fill(page, "results_uri", f"s3://{BUCKET}/ui-form")
+        dialog.get_by_role("button", name="AWS (target=aws)").click()
+        fill(page, "agent_timeout_s", 60)
+        fill(page, "poll_interval_s", 1)
+        page.screenshot(path=str(SCREENSHOTS / "stack-aws-form.png"), full_page=True)
+        done = submit(page, dialog, DAG_ID)
+        assert done.run_id, done.message or done.invalid_fields
+        run = {"dag_run_id": done.run_id}
+        state = wait_for_run(stack, token, run)
+        page.goto(f"{stack.api}/dags/{DAG_ID}/runs/{urllib.parse.quote(done.run_id, safe='')}")
+        page.wait_for_selector("text=graviton")
+        page.screenshot(path=str(SCREENSHOTS / "stack-aws-run.png"))
+
+    conf = api_call(run_url(stack, run), token)["conf"]
+    assert conf["target"] == "aws" and conf["instance_types"] == [HEALTHY] and conf["repetitions"] == 1
+    assert state == "success", {ti["task_id"]: ti["state"] for ti in task_instances(stack, token, run)}
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint, aws_access_key_id="testing",
+                      aws_secret_access_key="testing")
+    stored = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="ui-form/results/v1/").get("Contents", [])]
+    assert len(stored) == 1 and f"instance_type={HEALTHY}" in stored[0]

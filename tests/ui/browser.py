@@ -99,6 +99,22 @@ def choose(page: Any, param: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
+def sign_in(page: Any, base: str, username: str, password: str) -> None:
+    """The simple auth manager's login page, as a user fills it."""
+    page.goto(f"{base}/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/auth/login" not in url)
+
+
+def fill(page: Any, param: str, value: Any) -> None:
+    """Type into a param's field: a text field, or a number field's input (then leave it, as a user does)."""
+    field = page.locator(f"#element_{param}, [id='number-input:element_{param}'] input").first
+    field.fill(str(value))
+    field.press("Tab")
+
+
 def submit(page: Any, dialog: Any, dag_id: str) -> Submission:
     """Press Trigger; a created run is read from the run page the UI opens, a refusal from the dialog."""
     button = dialog.get_by_role("button", name="Trigger", exact=True)

@@ -116,6 +116,8 @@ def test_all_results_of_one_instance_type(client):
     ("/api/instance-types/m5.metal/results", {}, 404),  # a real type without results
     ("/api/instance-types/m7i.large/results", {"x": "1"}, 400),
     ("/reports", {"date": "x"}, 400),
+    ("/api/summary", {"sort": "price"}, 422),  # no such column: the error lists them
+    ("/api/summary", {"sort": "mean; drop"}, 422),
     ("/api/compare", {"types": "m7i.large"}, 422),
     ("/api/compare", {"types": "m7i.large,m7g.large;reboot"}, 422),
     ("/api/compare", {}, 422),
@@ -189,3 +191,13 @@ def test_recommend_the_cheapest_that_meet_a_need_in_json_and_csv(client):
                                                                    ("on_demand", "c7a.large"), ("spot", "m7g.large")]
     like = client.get("/api/recommend", params={"like": "m7i.large"}).json()
     assert [c["instance_type"] for c in like["on_demand"]] == ["m7g.large"]  # as fast or faster, and cheaper
+
+
+def test_summary_sorts_by_any_column_either_way(client):
+    rows = client.get("/api/summary", params={"metric": "triad", "sort": "-value_per_dollar_on_demand"}).json()
+    values = [r["value_per_dollar_on_demand"] for r in rows]
+    cheapest = client.get("/api/summary", params={"metric": "triad", "sort": "price_per_hour_on_demand",
+                                                  "limit": 2}).json()
+
+    assert values == sorted(values, reverse=True) and len(values) > 3
+    assert [r["instance_type"] for r in cheapest] == ["m7g.large", "m7g.large"]  # $0.0816: both placements

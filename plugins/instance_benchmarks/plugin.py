@@ -36,7 +36,16 @@ def _airflow_user() -> list[Any]:
     return [Depends(requires_access_view(AccessView.WEBSITE))]
 
 
-app = FastAPI(title="EC2 instance benchmarks", description=__doc__, dependencies=_airflow_user())
+# FastAPI serves /docs, /redoc and /openapi.json outside the app's dependencies, so they would answer
+# without a login: off, and the schema is served below behind the same check as everything else
+# (Swagger UI itself loads from a CDN, which an offline deployment cannot reach anyway).
+app = FastAPI(title="EC2 instance benchmarks", description=__doc__, dependencies=_airflow_user(), docs_url=None,
+              redoc_url=None, openapi_url=None)
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_schema() -> JSONResponse:
+    return JSONResponse(app.openapi())
 
 
 def get_store() -> ResultStore:

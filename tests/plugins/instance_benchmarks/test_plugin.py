@@ -52,6 +52,23 @@ def test_anonymous_callers_are_refused_by_airflow_s_own_check(store):
     assert response.status_code == 401
 
 
+@pytest.mark.parametrize("path", ["/openapi.json", "/docs", "/redoc", "/api/summary", "/"])
+def test_nothing_answers_without_a_login_not_even_the_api_schema(store, path):
+    plugin.app.dependency_overrides = {plugin.get_store: lambda: store}
+    try:
+        response = TestClient(plugin.app, raise_server_exceptions=False).get(path)
+    finally:
+        plugin.app.dependency_overrides = {}
+
+    assert response.status_code in (401, 404), (path, response.status_code)  # /docs, /redoc: not served
+
+
+def test_the_api_schema_is_served_to_a_signed_in_user(client):
+    schema = client.get("/openapi.json").json()
+
+    assert {"/api/summary", "/api/compare", "/api/recommend"} <= set(schema["paths"])
+
+
 def test_the_plugin_mounts_under_benchmarks_and_is_in_the_navigation():
     (app,) = plugin.InstanceBenchmarksPlugin.fastapi_apps
     (view,) = plugin.InstanceBenchmarksPlugin.external_views

@@ -122,7 +122,9 @@ def instance_benchmarks():
         from instance_benchmarks import pipeline
 
         params, dag_id, run_id, map_index = _context()
-        return pipeline.extract(state, params=params, dag_id=dag_id, run_id=run_id, map_index=map_index)
+        run_after = get_current_context()["dag_run"].run_after  # the run's date keys its documents
+        return pipeline.extract(state, params=params, dag_id=dag_id, run_id=run_id, map_index=map_index,
+                                run_date=run_after.date().isoformat())
 
     @task
     def validate(extracted: dict) -> dict:

@@ -273,8 +273,9 @@ def run_finish(state: dict[str, Any], benchmark: str, result: dict[str, Any], *,
 
 
 def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_id: str,
-            map_index: int | None) -> dict[str, Any]:
-    """Merge the staged documents into one result.json with the run's provenance."""
+            map_index: int | None, run_date: str | None = None) -> dict[str, Any]:
+    """Merge the staged documents into one result.json with the run's provenance (`run_date`: the DAG
+    run's date, YYYY-MM-DD, which keys the stored document)."""
     store_ = result_store(params)
     plan_dict = state["plan"]
     if state.get("failure"):
@@ -306,6 +307,7 @@ def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_i
         else:
             merged["provenance"] = {
                 "dag_id": dag_id, "run_id": run_id, "map_index": map_index,
+                **({"run_date": run_date} if run_date else {}),
                 "instance_type": plan_dict["instance_type"], "family": plan_dict["family"],
                 "target": plan_dict["target"], "plan": plan_dict,
             }

@@ -112,13 +112,15 @@ class ResultStore:
         return self.root / "staging" / safe_segment(run_id) / safe_segment(instance_type) / name
 
     def result_path(self, doc: dict[str, Any]) -> ObjectStoragePath:
+        """Keyed by the run, not by when the benchmark ran: a group cleared and re-measured after midnight
+        overwrites its document instead of adding a second one (documents before run_date: started_at)."""
         prov = doc["provenance"]
         return (
             self.root / "results" / "v1"
             / f"region={safe_segment(prov.get('region') or 'local')}"
             / f"family={safe_segment(prov['family'])}"
             / f"instance_type={safe_segment(prov['instance_type'])}"
-            / f"date={doc['started_at'][:10]}"
+            / f"date={prov.get('run_date') or doc['started_at'][:10]}"
             / f"{safe_segment(prov['run_id'])}.json"
         )
 

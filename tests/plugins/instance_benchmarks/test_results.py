@@ -39,6 +39,27 @@ def test_storing_twice_overwrites_instead_of_duplicating(store):
     assert len(store.stored_documents()) == 1
 
 
+def test_a_group_re_measured_after_midnight_replaces_its_document_not_adds_one(store):
+    """Issue 17 item 10: the date partition came from started_at, so a clear across midnight stored two."""
+    from instance_benchmarks import analysis
+
+    before = json.loads(VALID.read_text())
+    before["provenance"]["run_date"] = "2026-11-29"
+    before["started_at"] = "2026-11-29T23:50:00+00:00"
+    after = json.loads(VALID.read_text())
+    after["provenance"]["run_date"] = "2026-11-29"
+    after["started_at"] = "2026-11-30T00:20:00+00:00"  # cleared, re-measured after midnight
+
+    store.store(before, [], run_id=RUN_ID, instance_type="local")
+    outcome = store.store(after, [], run_id=RUN_ID, instance_type="local")
+
+    stored = store.stored_documents()
+    assert [uri for uri, _ in stored] == [outcome["uri"]] and "date=2026-11-29" in outcome["uri"]
+    assert stored[0][1]["started_at"] == after["started_at"]
+    rows = analysis.rows_frame([doc for _, doc in stored])
+    assert len(rows) == len(analysis.document_rows(after))  # no sample twice in the dataset
+
+
 def test_invalid_document_is_quarantined_with_reasons(store, tmp_path):
     doc = json.loads((FIXTURES / "documents/invalid/hpl-residual-failed.json").read_text())
     reasons = validation_reasons(doc)

@@ -108,11 +108,9 @@ def instance_benchmarks():
         from instance_benchmarks.hosts import CapacityUnavailable
 
         params, dag_id, run_id, map_index = _context()
-        tags = pipeline.tags_for(dag_id=dag_id, run_id=run_id, map_index=map_index,
-                                 time_budget_s=params["time_budget_s"])
         ti = get_current_context()["ti"]
         try:
-            return pipeline.provision(state, params=params, run_id=run_id, tags=tags,
+            return pipeline.provision(state, params=params, dag_id=dag_id, run_id=run_id, map_index=map_index,
                                       last_try=ti.try_number > ti.max_tries)
         except CapacityUnavailable as exc:
             raise AirflowSkipException(f"{state['plan']['instance_type']} skipped: {exc}") from exc

@@ -16,10 +16,10 @@ DOC_MD = """
 ### Janitor
 
 Hourly sweep of the instances `instance_benchmarks` launched (tag `project=instance-benchmarks`;
-nothing without that tag is ever touched). It terminates an instance when its `expires-at` tag
-has passed, or when the DAG run named by its `dag-id`/`run-id` tags has ended in this deployment,
-and logs every decision. `dry_run` logs what it would terminate. Without AWS credentials (a
-laptop running `target=local` only) it skips, saying so.
+nothing without that tag is ever touched). It terminates an instance when its time-to-live (tag
+`ttl-seconds`, from its launch) has passed, or when the DAG run named by its `dag-id`/`run-id` tags
+has ended in this deployment, and logs every decision. `dry_run` logs what it would terminate.
+Without AWS credentials or a region (a laptop running `target=local` only) it skips, saying so.
 """
 
 

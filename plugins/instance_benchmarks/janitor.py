@@ -3,7 +3,7 @@
 Last line but one of defence (the last is each instance's own shutdown timer): the
 teardown terminates every instance a run made, but a killed scheduler, a cleared task
 or a crashed worker can leave one behind. Only instances tagged `project=instance-benchmarks`
-are ever looked at; an instance is terminated when its `expires-at` has passed, or
+are ever looked at; an instance is terminated when its time-to-live has passed, or
 when the DAG run in its `dag-id`/`run-id` tags has ended in this deployment. A run this
 deployment does not know (another deployment sharing the account) is left to the expiry.
 """
@@ -16,16 +16,16 @@ from collections.abc import Callable
 from typing import Any
 
 from instance_benchmarks.hosts.ec2 import terminate_instances
+from instance_benchmarks.lifetime import MAX_AGENT_TIMEOUT_S, PROJECT_TAG, expiry, instance_tags, time_to_live
 from instance_benchmarks.params import MAX_TIME_BUDGET_S
-from instance_benchmarks.pipeline import PROJECT_TAG, time_to_live
 
 log = logging.getLogger(__name__)
 
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 ENDED_RUN_STATES = frozenset({"success", "failed"})
-# An instance without a readable expires-at tag gets the longest time-to-live a run can ask for,
-# counted from its launch.
-FALLBACK_TTL = time_to_live(MAX_TIME_BUDGET_S)
+# An instance without a readable ttl-seconds (or older expires-at) tag gets the longest time-to-live a run
+# can ask for, counted from its launch.
+FALLBACK_TTL = time_to_live(time_budget_s=MAX_TIME_BUDGET_S, agent_timeout_s=MAX_AGENT_TIMEOUT_S)
 
 
 def project_instances(ec2_client: Any) -> list[dict[str, Any]]:
@@ -35,34 +35,19 @@ def project_instances(ec2_client: Any) -> list[dict[str, Any]]:
     found = []
     for page in ec2_client.get_paginator("describe_instances").paginate(Filters=filters):
         for reservation in page["Reservations"]:
-            found.extend(i for i in reservation["Instances"] if _tags(i).get("project") == PROJECT_TAG)
+            found.extend(i for i in reservation["Instances"] if instance_tags(i).get("project") == PROJECT_TAG)
     return found
 
 
-def _tags(instance: dict[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
-
-
-def _expiry(instance: dict[str, Any]) -> tuple[datetime.datetime, str]:
-    text = _tags(instance).get("expires-at", "")
-    try:
-        expires = datetime.datetime.fromisoformat(text)
-        if expires.tzinfo is None:
-            raise ValueError("no time zone")
-        return expires, f"expires-at {text}"
-    except ValueError:
-        launched = instance["LaunchTime"]
-        return launched + FALLBACK_TTL, (f"no valid expires-at ({text!r}): launch {launched.isoformat()} + "
-                                         f"{FALLBACK_TTL.total_seconds() / 3600:g} h")
 
 
 def why_terminate(instance: dict[str, Any], *, now: datetime.datetime,
                   run_state: Callable[[str, str], str | None]) -> str | None:
     """The reason to terminate this project instance now, or None to leave it."""
-    expires, basis = _expiry(instance)
+    expires, basis = expiry(instance, fallback=FALLBACK_TTL)
     if now >= expires:
         return f"expired ({basis})"
-    tags = _tags(instance)
+    tags = instance_tags(instance)
     if tags.get("dag-id") and tags.get("run-id"):
         state = run_state(tags["dag-id"], tags["run-id"])
         if state in ENDED_RUN_STATES:
@@ -76,7 +61,7 @@ def sweep(ec2_client: Any, *, now: datetime.datetime, run_state: Callable[[str, 
     decisions = []
     for instance in project_instances(ec2_client):
         reason = why_terminate(instance, now=now, run_state=run_state)
-        tags = _tags(instance)
+        tags = instance_tags(instance)
         decision = {"instance_id": instance["InstanceId"], "instance_type": instance["InstanceType"],
                     "state": instance["State"]["Name"], "run_id": tags.get("run-id"), "terminate": reason is not None,
                     "reason": reason or "within its time-to-live, run not ended"}

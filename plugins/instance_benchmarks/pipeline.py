@@ -12,14 +12,13 @@ import json
 import logging
 from typing import Any
 
-from instance_benchmarks import FAMILIES
+from instance_benchmarks import FAMILIES, lifetime
 from instance_benchmarks.hosts import CapacityUnavailable, HostHandle, RunOutcome, get_host
 from instance_benchmarks.planning import BenchmarkPlan, by_family, plan, summarize_plans
 from instance_benchmarks.results import ResultStore, merge_documents, safe_segment, validation_reasons
 
 log = logging.getLogger(__name__)
 
-PROJECT_TAG = "instance-benchmarks"
 BENCHMARKS = ("stream", "hpl")
 # Measured: a quick-profile document from this machine (STREAM 2 placements x 3 repetitions, HPL 2 runs)
 # is 28,069 bytes (tests/fixtures/documents/valid/local-amd-epyc-quick.json); the limit is 600 times that,
@@ -150,23 +149,21 @@ def quota_check(plan_dict: dict[str, Any], *, params: dict[str, Any], run_id: st
     return {"plan": plan_dict, "capacity": checked}
 
 
-def time_to_live(time_budget_s: int) -> datetime.timedelta:
-    """How long an instance may live: twice its time budget plus 30 minutes for boot, image and teardown."""
-    return datetime.timedelta(seconds=2 * time_budget_s + 1800)
+def tags_for(params: dict[str, Any], *, dag_id: str, run_id: str, map_index: int | None) -> dict[str, str]:
+    """The host's tags: the run, the map index and a time-to-live that covers every stage's own timeout."""
+    from instance_benchmarks.hosts.ec2 import AwsSettings
+
+    ttl = lifetime.time_to_live(time_budget_s=params["time_budget_s"],
+                                agent_timeout_s=AwsSettings.from_params(params).agent_timeout_s)
+    return lifetime.tags_for(dag_id=dag_id, run_id=run_id, map_index=map_index, ttl=ttl)
 
 
-def tags_for(*, dag_id: str, run_id: str, map_index: int | None, time_budget_s: int) -> dict[str, str]:
-    """Every resource carries these; `expires-at` is the hard time-to-live the janitor enforces."""
-    expires = datetime.datetime.now(datetime.UTC) + time_to_live(time_budget_s)
-    return {"project": PROJECT_TAG, "dag-id": dag_id, "run-id": run_id,
-            "map-index": str(map_index), "expires-at": expires.isoformat(timespec="seconds")}
-
-
-def provision(state: dict[str, Any], *, params: dict[str, Any], run_id: str, tags: dict[str, str],
+def provision(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_id: str, map_index: int | None,
               last_try: bool = True) -> dict[str, Any]:
     """`last_try`: a failure other than capacity is recorded for the run's summary only when no retry
     follows (a retry that then succeeds must not leave a stale record)."""
     plan_dict = state["plan"]
+    tags = tags_for(params, dag_id=dag_id, run_id=run_id, map_index=map_index)
     try:
         handle = get_host(plan_dict["target"], params).provision(plan_dict, tags=tags)
     except CapacityUnavailable as exc:

@@ -128,7 +128,7 @@ def test_every_instance_was_tagged_and_ends_terminated(full_run, moto_endpoint):
     for instance in instances:
         tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
         assert instance["State"]["Name"] == "terminated", instance["InstanceId"]
-        assert tags["dag-id"] == "instance_benchmarks" and tags["map-index"].isdigit() and tags["expires-at"]
+        assert tags["dag-id"] == "instance_benchmarks" and tags["map-index"].isdigit() and tags["ttl-seconds"]
         assert instance["MetadataOptions"]["HttpTokens"] == "required"
 
 
@@ -186,7 +186,9 @@ def test_metrics_are_put_per_instance_type(full_run, moto_endpoint):
 
 
 IAM_PREFIX = {"ec2": "ec2", "ssm": "ssm", "service-quotas": "servicequotas", "cloudwatch": "cloudwatch",
-              "pricing": "pricing"}
+              "pricing": "pricing", "sts": "sts"}
+# AWS: "No permissions are required to perform this operation" (plan's configuration check).
+NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
 
 
 def test_the_airflow_role_policy_grants_every_call_the_run_made(full_run):
@@ -199,9 +201,9 @@ def test_the_airflow_role_policy_grants_every_call_the_run_made(full_run):
                ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])}
     made = {f"{IAM_PREFIX[service]}:{operation}" for service, operation in calls if service in IAM_PREFIX}
 
-    assert {"ec2:RunInstances", "ssm:SendCommand", "servicequotas:ListServiceQuotas",
+    assert {"ec2:RunInstances", "ssm:SendCommand", "servicequotas:ListServiceQuotas", "sts:GetCallerIdentity",
             "cloudwatch:PutMetricData", "pricing:GetProducts", "ec2:DescribeSpotPriceHistory"} <= made
-    assert made - granted == set()
+    assert made - granted - NEEDS_NO_PERMISSION == set()
     # Nothing granted that is never called, except what AWS checks inside another call (PassRole and
     # CreateTags inside RunInstances/CreateSecurityGroup), CancelCommand (only when a task is killed:
     # tests/plugins/.../test_ssm.py), and S3, which s3fs calls where this cannot see.
@@ -237,6 +239,7 @@ FAULTS = {  # instance type -> injected fault, and the reason its quarantine rec
     "r7i.large": ("agent-offline", "wait_for_host: the SSM agent on i-"),  # after agent_timeout_s
 }
 PROVISION_FAILS = "r7a.large"  # RunInstances answers, then provision fails on the answer
+ANSWER_LOST = "c6i.large"  # RunInstances launches, its answer never reaches the task (a lost worker)
 
 
 def break_the_launch_answer(gaps: AwsGaps, instance_type: str) -> None:
@@ -253,20 +256,43 @@ def break_the_launch_answer(gaps: AwsGaps, instance_type: str) -> None:
     gaps.wrap("ec2", "RunInstances", handler)
 
 
+def lose_the_launch_answer(gaps: AwsGaps, instance_type: str) -> list[str]:
+    """The first RunInstances of this type launches, then its answer is lost, as when the worker dies right
+    after the call or the connection drops: provision has no handle to clean up with. Its retry must get that
+    same instance back through the ClientToken (issue 17 item 1: the retry's parameters differed, AWS refused
+    it with IdempotentParameterMismatch, and the instance was orphaned)."""
+    from botocore.exceptions import ReadTimeoutError
+
+    lost: list[str] = []
+
+    def handler(client, params, passthrough):
+        response = passthrough()
+        if params.get("InstanceType") == instance_type and not lost:
+            lost.append(response["Instances"][0]["InstanceId"])
+            raise ReadTimeoutError(endpoint_url=f"https://ec2.{REGION}.amazonaws.com")
+        return response
+
+    gaps.wrap("ec2", "RunInstances", handler)
+    return lost
+
+
 def test_faults_in_some_types_are_quarantined_with_their_reasons_while_the_healthy_one_is_stored(moto_endpoint,
                                                                                                  monkeypatch):
     gaps, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=True)
     fake_ssm.faults = {instance_type: fault for instance_type, (fault, _) in FAULTS.items()}
     break_the_launch_answer(gaps, PROVISION_FAILS)
+    lost = lose_the_launch_answer(gaps, ANSWER_LOST)
     try:
-        dag_run = cli.load_dag().test(run_conf={**conf([HEALTHY, *FAULTS, PROVISION_FAILS]), "repetitions": 1,
-                                                "agent_timeout_s": 60})
+        dag_run = cli.load_dag().test(run_conf={**conf([HEALTHY, *FAULTS, PROVISION_FAILS, ANSWER_LOST]),
+                                                "repetitions": 1, "agent_timeout_s": 60})
     finally:
         fake_ssm.close()
 
     assert str(dag_run.state) in ("failed", "DagRunState.FAILED")  # quarantines fail the run, visibly
     stored = [k for k in s3_keys(moto_endpoint, "ib/results/v1/") if k.endswith(".json")]
-    assert [k.split("instance_type=")[1].split("/")[0] for k in stored] == [HEALTHY]
+    assert sorted(k.split("instance_type=")[1].split("/")[0] for k in stored) == sorted([HEALTHY, ANSWER_LOST])
+    (recovered,) = [s3_json(moto_endpoint, k) for k in stored if f"instance_type={ANSWER_LOST}/" in k]
+    assert recovered["provenance"]["instance_id"] == lost[0]  # the lost answer's instance, got back
     reasons = {key.split("/")[-2]: s3_json(moto_endpoint, key)["reasons"]
                for key in s3_keys(moto_endpoint, "ib/quarantine/") if key.endswith("reason.json")}
     assert sorted(reasons) == sorted(FAULTS)
@@ -274,10 +300,11 @@ def test_faults_in_some_types_are_quarantined_with_their_reasons_while_the_healt
         assert any(expected in reason for reason in reasons[instance_type]), (fault, reasons[instance_type])
     instances = project_instances(moto_endpoint, dag_run.run_id)
     launches = [i["InstanceType"] for i in instances]
-    assert sorted(launches) == sorted([HEALTHY, *FAULTS, PROVISION_FAILS])  # three provision tries, one launch
+    # three provision tries, one launch; the lost answer's retry, no second launch
+    assert sorted(launches) == sorted([HEALTHY, *FAULTS, PROVISION_FAILS, ANSWER_LOST])
     assert {i["State"]["Name"] for i in instances} == {"terminated"}
     summary = s3_json(moto_endpoint, "ib/reports/latest/summary.json")
-    assert len(summary["documents"]) == 1 and len(summary["quarantined"]) == len(FAULTS)
+    assert len(summary["documents"]) == 2 and len(summary["quarantined"]) == len(FAULTS)
     (skipped,) = summary["skipped"]
     assert skipped["instance_type"] == PROVISION_FAILS and skipped["stage"] == "provision"
     assert skipped["reason"].startswith("failed on its last try: KeyError") and "Placement" in skipped["reason"]

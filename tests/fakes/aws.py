@@ -17,6 +17,7 @@ machine's CPU).
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import subprocess
@@ -91,16 +92,24 @@ class AwsGaps:
 
     def honour_client_tokens(self) -> None:
         """RunInstances with a ClientToken already used returns that first launch, as AWS does (moto
-        launches again)."""
-        launched: dict[str, Any] = {}
+        launches again); with any other parameter different, AWS refuses it with
+        IdempotentParameterMismatch, and so does this."""
+        launched: dict[str, tuple[dict[str, Any], Any]] = {}
 
         def handler(client, params, passthrough):
             token = params.get("ClientToken")
             if token in launched:
-                return launched[token]
+                first, response = launched[token]
+                if first != params:
+                    changed = sorted(k for k in {*first, *params} if first.get(k) != params.get(k))
+                    raise client_error("IdempotentParameterMismatch", "The client token you have provided is "
+                                       f"associated with a resource that is already deleted or has different "
+                                       f"parameters ({', '.join(changed)} differ).", "RunInstances")
+                return response
+            asked = copy.deepcopy(params)  # botocore encodes UserData in place on the way out
             response = passthrough()
             if token:
-                launched[token] = response
+                launched[token] = (asked, response)
             return response
 
         self.wrap("ec2", "RunInstances", handler)

@@ -13,7 +13,6 @@ import hashlib
 import io
 import logging
 import tarfile
-import time
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -359,7 +358,7 @@ class Ec2Host(Host):
         ami_id = resolve_ami(self.ssm, spec.architecture)
         subnets = self.settings.subnet_ids or default_subnets(self.ec2)
         groups = self.settings.security_group_ids or (no_inbound_security_group(self.ec2, subnets[0]),)
-        ttl_minutes = max(30, int((_parse_time(tags["expires-at"]) - time.time()) // 60))
+        ttl_minutes = int(tags["ttl-seconds"]) // 60  # from the tags: the same on every try, like all of it
         base = LaunchSettings(subnet_ids=subnets, security_group_ids=groups,
                               instance_profile=self.settings.instance_profile, public_ip=self.settings.public_ip,
                               time_to_live_minutes=ttl_minutes)
@@ -487,9 +486,3 @@ class Ec2Host(Host):
     def terminate(self, handle: HostHandle) -> None:
         terminate_instances(self.ec2, [handle.host_id])
         log.info("%s (%s) is terminated", handle.host_id, handle.instance_type)
-
-
-def _parse_time(text: str) -> float:
-    import datetime
-
-    return datetime.datetime.fromisoformat(text).timestamp()

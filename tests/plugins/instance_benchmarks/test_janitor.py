@@ -66,8 +66,22 @@ def test_an_unreadable_expiry_falls_back_to_the_longest_time_to_live(ec2):
     instance_id = launch(ec2, project("soon"))
     (instance,) = janitor.project_instances(ec2)
 
-    assert janitor.why_terminate(instance, now=instance["LaunchTime"] + datetime.timedelta(hours=48),
+    longest = janitor.FALLBACK_TTL  # the longest any run may ask for: a 24 h budget, a 1 h agent timeout
+    assert longest >= datetime.timedelta(hours=50)
+    assert janitor.why_terminate(instance, now=instance["LaunchTime"] + longest - datetime.timedelta(minutes=1),
                                  run_state=lambda *_: None) is None
-    reason = janitor.why_terminate(instance, now=instance["LaunchTime"] + datetime.timedelta(hours=49),
-                                   run_state=lambda *_: None)
-    assert instance["InstanceId"] == instance_id and reason.startswith("expired (no valid expires-at ('soon')")
+    reason = janitor.why_terminate(instance, now=instance["LaunchTime"] + longest, run_state=lambda *_: None)
+    assert instance["InstanceId"] == instance_id and reason.startswith("expired (no valid ttl-seconds ('') or "
+                                                                       "expires-at ('soon')")
+
+
+def test_the_time_to_live_counts_from_the_instance_s_own_launch(ec2):
+    launch(ec2, {"project": "instance-benchmarks", "dag-id": "instance_benchmarks", "run-id": "manual__1",
+                 "ttl-seconds": "3600"})
+    (instance,) = janitor.project_instances(ec2)
+    launched = instance["LaunchTime"]
+
+    assert janitor.why_terminate(instance, now=launched + datetime.timedelta(seconds=3599),
+                                 run_state=lambda *_: None) is None
+    assert janitor.why_terminate(instance, now=launched + datetime.timedelta(seconds=3600),
+                                 run_state=lambda *_: None).startswith("expired (launch ")

@@ -13,7 +13,7 @@ from instance_benchmarks.hosts import CapacityUnavailable, ConfigurationError, e
 
 SPEC = InstanceSpec(instance_type="m7i.large", family="intel", architecture="x86_64", cpu_model="Intel", vcpus=2,
                     physical_cores=1, memory_bytes=8 * 2**30, last_level_cache_bytes=0, instance_family="m7i")
-TAGS = {"project": "instance-benchmarks", "run-id": "manual__1", "map-index": "0", "expires-at": "2026-11-28T23:00Z"}
+TAGS = {"project": "instance-benchmarks", "run-id": "manual__1", "map-index": "0", "ttl-seconds": "11700"}
 
 
 @pytest.fixture
@@ -226,13 +226,21 @@ def test_a_provision_that_fails_after_run_instances_terminates_its_instance(host
 
 
 def test_a_retried_provision_gets_the_same_instance_back(host, monkeypatch):
+    """Issue 17 item 1: the tags carried a clock time, so a retry's RunInstances differed from the first and AWS
+    refused the reused ClientToken (IdempotentParameterMismatch): a lost worker's instance was never got back."""
+    import time
+
+    from instance_benchmarks import pipeline
     from tests.fakes.aws import AwsGaps
 
     AwsGaps().install(monkeypatch).honour_client_tokens()
-    tags = {**TAGS, "dag-id": "instance_benchmarks"}
+    params = {"time_budget_s": 600, "agent_timeout_s": 900}
+    tags = pipeline.tags_for(params, dag_id="instance_benchmarks", run_id="manual__1", map_index=0)
 
     first = host.provision(_plan("m7i.large"), tags=tags)
-    retried = host.provision(_plan("m7i.large"), tags=tags)
+    time.sleep(1.1)  # a retry comes later: nothing may depend on when
+    retried = host.provision(_plan("m7i.large"), tags=pipeline.tags_for(params, dag_id="instance_benchmarks",
+                                                                         run_id="manual__1", map_index=0))
     other_index = host.provision(_plan("m7i.large"), tags={**tags, "map-index": "1"})
 
     assert retried.host_id == first.host_id != other_index.host_id
@@ -304,3 +312,13 @@ def test_a_usable_configuration_names_the_account_and_region(host):
     found = host.check_configuration()
 
     assert found["account"] == "123456789012" and found["region"] == "us-east-1"
+
+
+def test_the_fake_refuses_a_reused_client_token_with_other_parameters_as_aws_does(host, monkeypatch):
+    from tests.fakes.aws import AwsGaps
+
+    AwsGaps().install(monkeypatch).honour_client_tokens()
+    host.provision(_plan("m7i.large"), tags={**TAGS, "dag-id": "instance_benchmarks"})
+
+    with pytest.raises(ClientError, match="IdempotentParameterMismatch"):
+        host.provision(_plan("m7i.large"), tags={**TAGS, "dag-id": "instance_benchmarks", "ttl-seconds": "60"})

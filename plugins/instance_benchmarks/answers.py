@@ -120,8 +120,7 @@ def recommend(summary: pd.DataFrame, *, min_triad: float | None = None, min_hpl:
         raise ValueError("state a need: min_triad (GB/s), min_hpl (GFLOPS), or like=<instance type>")
 
     wide = _entries(table)
-    have = {key: wide[("mean", key)].notna() if ("mean", key) in wide else pd.Series(False, index=wide.index)
-            for key in needs}
+    have = {key: wide[("mean", key)].notna() for key in needs}
     complete = pd.concat(have, axis=1).all(axis=1)
     lacking = [{"region": reg, "instance_type": name, "cpu_model": cpu,
                 "not_measured": sorted(key for key in needs if not have[key].loc[(reg, name, cpu)])}
@@ -177,17 +176,17 @@ def _entries(table: pd.DataFrame) -> pd.DataFrame:
     as in the page. The entry's price is its triad row's, else its HPL row's (one document priced both)."""
     import pandas as pd
 
+    fields = ["mean", "ci95_low", "ci95_high", "n", "unit", "price_per_hour_on_demand", "price_per_hour_spot"]
     table = table.drop_duplicates([*ENTRY, "need"], keep="last")
-    wide = table.set_index([*ENTRY, "need"])[["mean", "ci95_low", "ci95_high", "n", "unit",
-                                              "price_per_hour_on_demand", "price_per_hour_spot"]].unstack("need")
-    wide = wide.sort_index()
+    wide = table.set_index([*ENTRY, "need"])[fields].unstack("need")
+    # Every (field, need) column, measured or not (NaN), so a need nobody measured is a column of gaps.
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([fields, list(NEEDS)])).sort_index()
     for market in ("on_demand", "spot"):
         column = f"price_per_hour_{market}"
         found = pd.Series(float("nan"), index=wide.index)
         for key in reversed(list(NEEDS)):  # triad's price over HPL's
-            if (column, key) in wide:
-                mine = wide[(column, key)].astype(float)
-                found = mine.where(wide[("mean", key)].notna() & mine.notna(), found)
+            mine = wide[(column, key)].astype(float)
+            found = mine.where(wide[("mean", key)].notna() & mine.notna(), found)
         wide[("price", market)] = found
     return wide
 
@@ -197,7 +196,7 @@ def _candidate(row: pd.Series, entry: tuple[str, str, str], meets: str) -> dict[
     figures = {key: {"mean": float(row[("mean", key)]), "ci95_low": _clean(float(row[("ci95_low", key)])),
                      "ci95_high": _clean(float(row[("ci95_high", key)])), "n": int(row[("n", key)]),
                      "unit": row[("unit", key)]}
-               for key in NEEDS if ("mean", key) in row.index and not math.isnan(row[("mean", key)])}
+               for key in NEEDS if not math.isnan(row[("mean", key)])}
     return {"region": region, "instance_type": name, "cpu_model": cpu, "meets": meets, "figures": figures,
             "price_per_hour_on_demand": _clean(float(row[("price", "on_demand")])),
             "price_per_hour_spot": _clean(float(row[("price", "spot")]))}

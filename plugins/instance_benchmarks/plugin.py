@@ -227,7 +227,8 @@ def recommend(
         raise HTTPException(422, f"like: not an instance type: {like!r} (e.g. like=m7i.4xlarge)")
     frame = _table(store, "summary", {"region": region}, headline_only=True)
     if frame.empty:
-        raise HTTPException(404, "no results yet: trigger instance_benchmarks first")
+        raise HTTPException(404, f"no results in {region}" if region else
+                            "no results yet: trigger instance_benchmarks first")
     try:
         answer = answers.recommend(frame, min_triad=min_triad, min_hpl=min_hpl, like=like, region=region,
                                    strict=strict, limit=limit, catalog=_catalog(store))

@@ -3,7 +3,7 @@
 // no network: the page works as a file:// report and inside the Airflow UI alike.
 var IB = (function () {
   "use strict";
-  var ROWS = JSON.parse(document.getElementById("headline-data").textContent);
+  var DATA = document.getElementById("headline-data"), ROWS = DATA ? JSON.parse(DATA.textContent) : [];
   var ALPHA = 0.05, NEEDS = ["triad", "hpl"];
 
   // Student's t via the regularized incomplete beta (Lanczos log-gamma, Lentz's continued fraction).

@@ -88,6 +88,13 @@ def test_recommend_names_types_measured_without_the_needed_benchmark_and_never_m
     assert answer["never_measured"]["instance_types"] == ["e.large"]
 
 
+def test_recommend_with_nothing_to_answer_from_answers_nothing_and_says_what_lacks(summary):
+    assert answers.recommend(summary, min_triad=1, region="eu-west-1")["on_demand"] == []
+    triad_only = summary[summary.benchmark == "stream"]
+    answer = answers.recommend(triad_only, min_hpl=1)  # nobody ran HPL here
+    assert answer["on_demand"] == [] and len(answer["measured_without_the_needed_benchmark"]) == 4
+
+
 def test_recommend_like_a_type_but_cheaper(summary):
     answer = answers.recommend(summary, like="c.large")  # triad 170, HPL 81, $0.05 on demand
 

@@ -143,6 +143,7 @@ def test_all_results_of_one_instance_type(client):
     ("/api/recommend", {"like": "m5.metal"}, 404),  # never measured: nothing to be like
     ("/api/recommend", {"like": "x;y"}, 422),
     ("/api/recommend", {"min_tirad": "10"}, 400),
+    ("/api/recommend", {"min_triad": "1", "region": "eu-west-1"}, 404),  # nothing measured there
 ])
 def test_bad_input_is_a_4xx_that_says_what_is_wrong(client, path, params, status):
     response = client.get(path, params=params)

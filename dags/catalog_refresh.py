@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import os
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Asset, Param, dag, get_current_context, task
@@ -14,11 +13,12 @@ from instance_benchmarks.params import (
     HOUSEKEEPING_DEFAULT_ARGS,
     REGION_PATTERN,
     RESULTS_URI_PATTERN,
+    catalog_regions,
+    default_aws_conn_id,
     default_results_uri,
 )
 
 CATALOG = Asset(name="instance_benchmarks_catalog")
-DEFAULT_REGIONS = [r for r in os.environ.get("INSTANCE_BENCHMARKS_CATALOG_REGIONS", "us-east-1").split(",") if r]
 
 DOC_MD = """
 ### Catalog refresh
@@ -43,11 +43,11 @@ triggered for it.
     max_active_runs=1,
     default_args=HOUSEKEEPING_DEFAULT_ARGS,
     params={
-        "regions": Param(DEFAULT_REGIONS, type="array", minItems=1, uniqueItems=True,
+        "regions": Param(catalog_regions(), type="array", minItems=1, uniqueItems=True,
                          items={"type": "string", "pattern": REGION_PATTERN},
                          title="Regions",
                          description="Where to read the catalog ($INSTANCE_BENCHMARKS_CATALOG_REGIONS)."),
-        "aws_conn_id": Param("aws_default", type="string", pattern=CONN_ID_PATTERN,
+        "aws_conn_id": Param(default_aws_conn_id(), type="string", pattern=CONN_ID_PATTERN,
                              title="AWS connection id"),
         "results_uri": Param(default_results_uri(), type="string", pattern=RESULTS_URI_PATTERN,
                              title="Results URI", description="The catalog is published under catalog/ here."),

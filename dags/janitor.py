@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from instance_benchmarks.params import CONN_ID_PATTERN, HOUSEKEEPING_DEFAULT_ARGS, REGION_PATTERN
+from instance_benchmarks.params import (
+    CONN_ID_PATTERN,
+    HOUSEKEEPING_DEFAULT_ARGS,
+    REGION_PATTERN,
+    catalog_regions,
+    default_aws_conn_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +26,13 @@ Hourly sweep of the instances `instance_benchmarks` launched (tag `project=insta
 nothing without that tag is ever touched). It terminates an instance when its time-to-live (tag
 `ttl-seconds`, from its launch) has passed, or when the DAG run named by its `dag-id`/`run-id` tags
 has ended in this deployment, and logs every decision. `dry_run` logs what it would terminate.
-Without AWS credentials or a region (a laptop running `target=local` only) it skips, saying so.
+
+It sweeps every region this deployment launches in: the `regions` param, the catalog's
+(`$INSTANCE_BENCHMARKS_CATALOG_REGIONS`, where new families launch) and the connection's own
+(`region_name`, else `AWS_DEFAULT_REGION`), through `$INSTANCE_BENCHMARKS_AWS_CONN_ID`. A region
+it cannot sweep (access denied, unreachable) fails the run, loudly, after the others are swept;
+only where AWS is not set up at all (no credentials: a laptop running `target=local` only) does
+it skip, saying so. It is created unpaused, even where new DAGs start paused.
 """
 
 
@@ -29,14 +42,17 @@ Without AWS credentials or a region (a laptop running `target=local` only) it sk
     start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
     catchup=False,
     max_active_runs=1,
+    is_paused_upon_creation=False,  # a safety net must not wait for someone to switch it on
     default_args=HOUSEKEEPING_DEFAULT_ARGS,
     params={
         "dry_run": Param(False, type="boolean", title="Dry run",
                          description="Log what would be terminated; terminate nothing."),
-        "aws_conn_id": Param("aws_default", type="string", pattern=CONN_ID_PATTERN,
-                             title="AWS connection id"),
-        "region": Param(None, type=["null", "string"], pattern=REGION_PATTERN,
-                        title="Region", description="Empty: the connection's region_name."),
+        "aws_conn_id": Param(default_aws_conn_id(), type="string", pattern=CONN_ID_PATTERN,
+                             title="AWS connection id", description="$INSTANCE_BENCHMARKS_AWS_CONN_ID"),
+        "regions": Param(None, type=["null", "array"], uniqueItems=True,
+                         items={"type": "string", "pattern": REGION_PATTERN}, title="More regions",
+                         description="Swept besides the catalog's ($INSTANCE_BENCHMARKS_CATALOG_REGIONS) and the "
+                         "connection's own."),
     },
     doc_md=DOC_MD,
     tags=["benchmarks", "ec2", "janitor"],
@@ -46,12 +62,12 @@ def janitor():
     def sweep() -> dict:
         from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
         from botocore.config import Config
-        from botocore.exceptions import NoCredentialsError, NoRegionError
 
         from instance_benchmarks import janitor as janitor_module
 
         context = get_current_context()
         params, ti = context["params"], context["ti"]
+        config = Config(retries={"mode": "standard", "total_max_attempts": 10})
 
         def run_state(dag_id: str, run_id: str) -> str | None:
             try:
@@ -61,18 +77,20 @@ def janitor():
                 return None
             return str(getattr(found, "value", found))
 
+        def client_for(region: str):
+            return EC2Hook(aws_conn_id=params["aws_conn_id"], region_name=region, api_type="client_type",
+                           config=config).conn
+
+        own = EC2Hook(aws_conn_id=params["aws_conn_id"], api_type="client_type").region_name
+        regions = list(dict.fromkeys([*(params["regions"] or []), *catalog_regions(),
+                                      *([own] if own else []), *filter(None, [os.environ.get("AWS_DEFAULT_REGION")])]))
+        log.info("Sweeping %s through %s", regions, params["aws_conn_id"])
         try:
-            client = EC2Hook(aws_conn_id=params["aws_conn_id"], region_name=params["region"] or None,
-                             api_type="client_type",
-                             config=Config(retries={"mode": "standard", "total_max_attempts": 10})).conn
-        except NoRegionError as exc:  # AWS not set up at all (a laptop's `make up`): nothing can have launched
-            raise AirflowSkipException(f"no AWS region for {params['aws_conn_id']} (nor the region param, nor "
-                                       "AWS_DEFAULT_REGION): nothing to sweep") from exc
-        try:
-            return janitor_module.sweep(client, now=datetime.datetime.now(datetime.UTC), run_state=run_state,
-                                        dry_run=params["dry_run"])
-        except NoCredentialsError as exc:
-            raise AirflowSkipException(f"no AWS credentials for {params['aws_conn_id']}: nothing to sweep") from exc
+            return janitor_module.sweep_regions(client_for, regions, now=datetime.datetime.now(datetime.UTC),
+                                                run_state=run_state, dry_run=params["dry_run"])
+        except janitor_module.NothingToSweep as exc:
+            raise AirflowSkipException(f"AWS is not set up for {params['aws_conn_id']} ({exc}): nothing to "
+                                       "sweep") from exc
 
     sweep()
 

@@ -8,7 +8,7 @@ import logging
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
 from instance_benchmarks import RESULTS_ASSET_NAME
-from instance_benchmarks.params import CONN_ID_PATTERN, RESULTS_URI_PATTERN, default_results_uri
+from instance_benchmarks.params import CONN_ID_PATTERN, RESULTS_URI_PATTERN, default_aws_conn_id, default_results_uri
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ Triggered by hand, it rebuilds the `results_uri` param's location.
     params={
         "results_uri": Param(default_results_uri(), type="string", pattern=RESULTS_URI_PATTERN,
                              title="Results URI", description="Rebuilt when triggered by hand."),
-        "aws_conn_id": Param("aws_default", type="string", pattern=CONN_ID_PATTERN,
+        "aws_conn_id": Param(default_aws_conn_id(), type="string", pattern=CONN_ID_PATTERN,
                              title="AWS connection id", description="For an s3:// results_uri."),
     },
     doc_md=DOC_MD,

@@ -55,6 +55,36 @@ def why_terminate(instance: dict[str, Any], *, now: datetime.datetime,
     return None
 
 
+class NothingToSweep(Exception):
+    """AWS is not set up here at all (no credentials): nothing can have launched, so nothing is swept."""
+
+
+def sweep_regions(client_for: Callable[[str], Any], regions: list[str], *, now: datetime.datetime,
+                  run_state: Callable[[str, str], str | None], dry_run: bool = False) -> dict[str, Any]:
+    """Sweep every region; one that cannot be swept (denied, unreachable) does not stop the others, then fails
+    the sweep loudly, naming each. No credentials at all raises NothingToSweep. `client_for(region)`: EC2."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    if not regions:
+        raise NothingToSweep("no region: neither the regions param, nor $INSTANCE_BENCHMARKS_CATALOG_REGIONS, nor "
+                             "the connection's region_name or AWS_DEFAULT_REGION")
+    swept, failed = {}, {}
+    for region in regions:
+        try:
+            swept[region] = sweep(client_for(region), now=now, run_state=run_state, dry_run=dry_run)
+        except NoCredentialsError as exc:
+            raise NothingToSweep(f"no AWS credentials: {exc}") from exc
+        except (ClientError, BotoCoreError) as exc:
+            log.error("Could not sweep %s: %s", region, exc)
+            failed[region] = f"{type(exc).__name__}: {exc}"
+    if failed:
+        raise RuntimeError(f"the janitor could not sweep {sorted(failed)} (swept {sorted(swept)}): "
+                           + "; ".join(f"{r}: {why}" for r, why in sorted(failed.items()))
+                           + ". Instances there may be running past their time-to-live: check the connection's "
+                             "permissions (ec2:DescribeInstances, ec2:TerminateInstances) and its reach")
+    return {"regions": swept, "terminated": [i for record in swept.values() for i in record["terminated"]]}
+
+
 def sweep(ec2_client: Any, *, now: datetime.datetime, run_state: Callable[[str, str], str | None],
           dry_run: bool = False) -> dict[str, Any]:
     """Decide for every project instance, log each decision, terminate (unless dry_run); returns the record."""

@@ -45,6 +45,17 @@ def default_target() -> str:
     return os.environ.get("INSTANCE_BENCHMARKS_TARGET", "local")
 
 
+def default_aws_conn_id() -> str:
+    """The deployment's AWS connection ($INSTANCE_BENCHMARKS_AWS_CONN_ID), for every DAG that calls AWS."""
+    return os.environ.get("INSTANCE_BENCHMARKS_AWS_CONN_ID", "aws_default")
+
+
+def catalog_regions() -> list[str]:
+    """Where the catalog is read and new families launch ($INSTANCE_BENCHMARKS_CATALOG_REGIONS, comma-separated)."""
+    return [r.strip() for r in os.environ.get("INSTANCE_BENCHMARKS_CATALOG_REGIONS", "us-east-1").split(",")
+            if r.strip()]
+
+
 def default_instance_types() -> list[str]:
     """What the weekly schedule benchmarks: $INSTANCE_BENCHMARKS_INSTANCE_TYPES (comma-separated, e.g. `all`)."""
     return [t.strip() for t in os.environ.get("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "").split(",") if t.strip()]
@@ -140,7 +151,7 @@ def aws_params() -> dict[str, Param]:
     section = "AWS (target=aws)"
     return {
         "aws_conn_id": Param(
-            os.environ.get("INSTANCE_BENCHMARKS_AWS_CONN_ID", "aws_default"),
+            default_aws_conn_id(),
             type="string",
             pattern=CONN_ID_PATTERN,
             title="AWS connection id",

@@ -50,12 +50,9 @@ def openapi_schema() -> JSONResponse:
 
 def get_store() -> ResultStore:
     """The deployment's results location (INSTANCE_BENCHMARKS_RESULTS_URI, as the DAGs' default)."""
-    import os
+    from instance_benchmarks.params import default_aws_conn_id, default_results_uri
 
-    from instance_benchmarks.params import default_results_uri
-
-    return ResultStore(default_results_uri(), conn_id=os.environ.get("INSTANCE_BENCHMARKS_AWS_CONN_ID",
-                                                                       "aws_default"))
+    return ResultStore(default_results_uri(), conn_id=default_aws_conn_id())
 
 
 Store = Annotated[ResultStore, Depends(get_store)]

@@ -143,3 +143,14 @@ def test_optional_params_accept_null_as_the_form_sends_them(dagbag):
     params = dagbag.get_dag("instance_benchmarks").params
     for name in ("instance_types", "repetitions", "budget_usd", "price_per_hour", "region", "image_registry"):
         jsonschema.validate(None, params.get_param(name).schema)
+
+
+def test_the_janitor_is_unpaused_on_creation_and_every_dag_uses_the_deployment_s_connection(monkeypatch):
+    """The compose file pauses new DAGs; a safety net must not wait for someone to switch it on."""
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_AWS_CONN_ID", "benchmarks_aws")
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+
+    assert bag.get_dag("janitor").is_paused_upon_creation is False
+    for dag_id in ("instance_benchmarks", "janitor", "catalog_refresh", "results_analysis"):
+        assert bag.get_dag(dag_id).params["aws_conn_id"] == "benchmarks_aws", dag_id

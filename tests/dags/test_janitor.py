@@ -65,3 +65,28 @@ def test_without_any_aws_set_up_the_janitor_skips_instead_of_failing_every_hour(
 
     (ti,) = dag_run.get_task_instances()
     assert str(ti.state) in ("skipped", "TaskInstanceState.SKIPPED")
+
+
+def test_the_janitor_sweeps_every_region_the_deployment_launches_in(dag, moto_env, monkeypatch):
+    """Issue 17 item 2: it swept one region. Now the param's, the catalog's and the connection's own."""
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_CATALOG_REGIONS", "us-east-1,ap-south-1")
+    expired = {"project": "instance-benchmarks", "dag-id": "instance_benchmarks", "run-id": "elsewhere__1",
+               "ttl-seconds": "0"}
+    launched = {}
+    for region in ("us-east-1", "ap-south-1", "eu-west-1", "sa-east-1"):
+        ec2 = boto3.client("ec2", region_name=region)
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        launched[region] = ec2.run_instances(
+            ImageId=image, InstanceType="m7i.large", MinCount=1, MaxCount=1,
+            TagSpecifications=[{"ResourceType": "instance",
+                                "Tags": [{"Key": k, "Value": v} for k, v in expired.items()]}],
+        )["Instances"][0]["InstanceId"]
+
+    dag_run = dag.test(run_conf={"aws_conn_id": "no_such_connection", "dry_run": False, "regions": ["eu-west-1"]})
+
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+    states = {region: boto3.client("ec2", region_name=region).describe_instances(InstanceIds=[instance])
+              ["Reservations"][0]["Instances"][0]["State"]["Name"] for region, instance in launched.items()}
+    assert {r for r, s in states.items() if s in ("shutting-down", "terminated")} == {"us-east-1", "ap-south-1",
+                                                                                      "eu-west-1"}
+    assert states["sa-east-1"] == "running"  # this deployment never launches there

@@ -85,3 +85,29 @@ def test_the_time_to_live_counts_from_the_instance_s_own_launch(ec2):
                                  run_state=lambda *_: None) is None
     assert janitor.why_terminate(instance, now=launched + datetime.timedelta(seconds=3600),
                                  run_state=lambda *_: None).startswith("expired (launch ")
+
+
+def test_a_region_that_cannot_be_swept_fails_loudly_after_the_others_are_swept(ec2):
+    from botocore.exceptions import ClientError, NoCredentialsError
+
+    expired = launch(ec2, {"project": "instance-benchmarks", "dag-id": "instance_benchmarks", "run-id": "x",
+                           "ttl-seconds": "0"})
+
+    class Denied:
+        def get_paginator(self, _):
+            raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "You are not authorized"}},
+                              "DescribeInstances")
+
+    clients = {"us-east-1": ec2, "eu-west-1": Denied()}
+    with pytest.raises(RuntimeError, match=r"could not sweep \['eu-west-1'\] \(swept \['us-east-1'\]\).*"
+                                           "UnauthorizedOperation"):
+        janitor.sweep_regions(clients.__getitem__, ["eu-west-1", "us-east-1"], run_state=lambda *_: None,
+                              now=datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=1))
+    assert state(ec2, expired) in ("shutting-down", "terminated")  # the denied region did not stop this one
+
+    class NoCredentials:
+        def get_paginator(self, _):
+            raise NoCredentialsError()
+
+    with pytest.raises(janitor.NothingToSweep, match="no AWS credentials"):  # not set up at all: the DAG skips
+        janitor.sweep_regions(lambda _: NoCredentials(), ["us-east-1"], now=NOW, run_state=lambda *_: None)

@@ -26,7 +26,10 @@ def triggered_runs(conf_family: str, results_uri: str) -> list:
                 and (r.conf or {}).get("results_uri") == results_uri]
 
 
-def test_a_new_family_triggers_exactly_one_run_for_its_types(moto_env, tmp_path):
+def test_a_new_family_triggers_exactly_one_run_for_its_types(moto_env, tmp_path, monkeypatch):
+    from tests.fakes.aws import AwsGaps, airflow_role_actions, iam_actions
+
+    gaps = AwsGaps().install(monkeypatch)  # handles nothing: records every call for the policy check
     dag = load_dag("catalog_refresh")
     conf = {"regions": ["us-east-1"], "results_uri": tmp_path.as_uri()}
     latest = tmp_path / "catalog" / "region=us-east-1" / "latest.parquet"
@@ -49,6 +52,9 @@ def test_a_new_family_triggers_exactly_one_run_for_its_types(moto_env, tmp_path)
     assert run_conf["results_uri"] == tmp_path.as_uri()
     history = list((tmp_path / "catalog" / "region=us-east-1").glob("date=*/catalog.parquet"))
     assert history  # each refresh keeps its day's catalog
+    made = iam_actions(gaps.calls)  # the Airflow role may make every call catalog_refresh made (it could not)
+    assert {"ec2:DescribeInstanceTypes", "ec2:DescribeInstanceTypeOfferings"} <= made
+    assert made - airflow_role_actions() == set()
 
 
 @pytest.mark.usefixtures("no_aws_anywhere")

@@ -69,6 +69,8 @@ def test_without_any_aws_set_up_the_janitor_skips_instead_of_failing_every_hour(
 
 def test_the_janitor_sweeps_every_region_the_deployment_launches_in(dag, moto_env, monkeypatch):
     """Issue 17 item 2: it swept one region. Now the param's, the catalog's and the connection's own."""
+    from tests.fakes.aws import AwsGaps, airflow_role_actions, iam_actions
+
     monkeypatch.setenv("INSTANCE_BENCHMARKS_CATALOG_REGIONS", "us-east-1,ap-south-1")
     expired = {"project": "instance-benchmarks", "dag-id": "instance_benchmarks", "run-id": "elsewhere__1",
                "ttl-seconds": "0"}
@@ -82,6 +84,7 @@ def test_the_janitor_sweeps_every_region_the_deployment_launches_in(dag, moto_en
                                 "Tags": [{"Key": k, "Value": v} for k, v in expired.items()]}],
         )["Instances"][0]["InstanceId"]
 
+    gaps = AwsGaps().install(monkeypatch)  # records the janitor's calls for the policy check
     dag_run = dag.test(run_conf={"aws_conn_id": "no_such_connection", "dry_run": False, "regions": ["eu-west-1"]})
 
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
@@ -90,3 +93,5 @@ def test_the_janitor_sweeps_every_region_the_deployment_launches_in(dag, moto_en
     assert {r for r, s in states.items() if s in ("shutting-down", "terminated")} == {"us-east-1", "ap-south-1",
                                                                                       "eu-west-1"}
     assert states["sa-east-1"] == "running"  # this deployment never launches there
+    made = iam_actions(gaps.calls)
+    assert {"ec2:DescribeInstances", "ec2:TerminateInstances"} <= made and made - airflow_role_actions() == set()

@@ -43,6 +43,29 @@ REPO = Path(__file__).resolve().parents[2]
 Handler = Callable[[BaseClient, dict[str, Any], Callable[[], Any]], Any]
 
 
+# botocore service name -> IAM action prefix, for checking calls against include/iam/airflow-role-policy.json.
+IAM_PREFIX = {"ec2": "ec2", "ssm": "ssm", "service-quotas": "servicequotas", "cloudwatch": "cloudwatch",
+              "pricing": "pricing", "sts": "sts"}
+# AWS: "No permissions are required to perform this operation" (plan's configuration check).
+NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
+
+
+def airflow_role_actions() -> set[str]:
+    """Every action the Airflow role's policy grants."""
+    import json
+
+    from instance_benchmarks import INCLUDE_DIR
+
+    policy = json.loads((INCLUDE_DIR / "iam" / "airflow-role-policy.json").read_text())
+    return {action for statement in policy["Statement"] for action in
+            ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])}
+
+
+def iam_actions(calls: Any) -> set[str]:
+    """The IAM actions of (service, operation) calls seen at botocore's API layer (S3 goes through s3fs)."""
+    return {f"{IAM_PREFIX[service]}:{operation}" for service, operation in calls if service in IAM_PREFIX}
+
+
 def client_error(code: str, message: str, operation: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": message}}, operation)
 

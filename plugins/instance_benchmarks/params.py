@@ -168,7 +168,7 @@ def aws_params() -> dict[str, Param]:
         ),
         "subnet_ids": Param(
             [],
-            type="array",
+            type=["null", "array"],  # optional: a cleared field is submitted as null
             items={"type": "string", "pattern": whole(r"subnet-[0-9a-f]{8,17}")},
             uniqueItems=True,
             title="Subnets",
@@ -178,7 +178,7 @@ def aws_params() -> dict[str, Param]:
         ),
         "security_group_ids": Param(
             [],
-            type="array",
+            type=["null", "array"],
             items={"type": "string", "pattern": whole(r"sg-[0-9a-f]{8,17}")},
             uniqueItems=True,
             title="Security groups",

@@ -141,7 +141,8 @@ def test_optional_params_accept_null_as_the_form_sends_them(dagbag):
     import jsonschema
 
     params = dagbag.get_dag("instance_benchmarks").params
-    for name in ("instance_types", "repetitions", "budget_usd", "price_per_hour", "region", "image_registry"):
+    for name in ("instance_types", "repetitions", "budget_usd", "price_per_hour", "region", "image_registry",
+                 "subnet_ids", "security_group_ids"):
         jsonschema.validate(None, params.get_param(name).schema)
 
 

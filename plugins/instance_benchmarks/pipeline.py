@@ -226,7 +226,8 @@ def prepare_finish(state: dict[str, Any], result: dict[str, Any], *, params: dic
 def _benchmark_request(state: dict[str, Any], benchmark: str, *, params: dict[str, Any], run_id: str
                        ) -> dict[str, Any]:
     plan_obj = BenchmarkPlan.from_dict(state["plan"])
-    staging = result_store(params).staging(run_id, plan_obj.instance_type, f"{benchmark}.json")
+    staging = result_store(params).staging(run_id, plan_obj.instance_type, f"{benchmark}.json",
+                                           host_id=state["handle"]["host_id"])
     return {
         "args": plan_obj.stream_args() if benchmark == "stream" else plan_obj.hpl_args(),
         "staging_uri": staging.as_uri(),
@@ -292,9 +293,17 @@ def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_i
                 missing.append(f"{benchmark}: staged document is {size:,} bytes, over the "
                                f"{MAX_DOCUMENT_BYTES:,}-byte limit: not read")
                 continue
-            parts.append(json.loads(staged.read_text()))
+            part = json.loads(staged.read_text())
         except (OSError, ValueError) as exc:
             missing.append(f"{benchmark}: staged document unreadable: {exc}")
+            continue
+        host = part.get("host") if isinstance(part, dict) else None
+        ran_on = host.get("instance_id") if isinstance(host, dict) else None
+        if plan_dict["target"] == "aws" and ran_on != state["handle"]["host_id"]:
+            missing.append(f"{benchmark}: the staged document was written on {ran_on or 'an unnamed host'}, not on "
+                           f"this attempt's instance {state['handle']['host_id']}: an earlier attempt's, not adopted")
+            continue
+        parts.append(part)
     document_uri = None
     if parts:
         try:
@@ -318,7 +327,9 @@ def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_i
                     "instance_id": state["handle"]["host_id"], "ami_id": details["ami_id"],
                     "market": details["market"], "container": state.get("prepared"),
                 })
-            path = store_.staging(run_id, plan_dict["instance_type"], "result.json")
+            path = store_.staging(run_id, plan_dict["instance_type"], "result.json",
+                                  host_id=state["handle"]["host_id"])
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(merged, indent=2) + "\n")
             document_uri = path.as_uri()
     return {"plan": plan_dict, "document_uri": document_uri, "missing": missing}

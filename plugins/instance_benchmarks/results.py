@@ -108,8 +108,11 @@ class ResultStore:
 
         return ObjectStoragePath(uri, conn_id=self.conn_id)
 
-    def staging(self, run_id: str, instance_type: str, name: str) -> ObjectStoragePath:
-        return self.root / "staging" / safe_segment(run_id) / safe_segment(instance_type) / name
+    def staging(self, run_id: str, instance_type: str, name: str, *, host_id: str | None = None) -> ObjectStoragePath:
+        """Where a host stages a document: under its own id, so a re-run on a new instance can never find (and
+        adopt) what an earlier attempt's instance left at the same key."""
+        base = self.root / "staging" / safe_segment(run_id) / safe_segment(instance_type)
+        return (base / safe_segment(host_id) if host_id else base) / name
 
     def result_path(self, doc: dict[str, Any]) -> ObjectStoragePath:
         """Keyed by the run, not by when the benchmark ran: a group cleared and re-measured after midnight

@@ -26,6 +26,46 @@ def staged_state(tmp_path, documents: dict[str, str]) -> tuple[dict, dict]:
     return params, {"plan": plan, "handle": {"host_id": "vm"}, "outcomes": outcomes}
 
 
+def aws_state(tmp_path, instance_id: str, ran_on: str) -> tuple[dict, dict]:
+    """An AWS host whose staged STREAM and HPL documents say they ran on `ran_on`."""
+    params = {"results_uri": tmp_path.as_uri(), "target": "aws"}
+    store = ResultStore(params["results_uri"])
+    outcomes = {}
+    for benchmark in ("stream", "hpl"):
+        doc = json.loads(json.dumps(VALID))
+        doc["host"].update(target="aws", instance_id=ran_on)
+        path = store.staging("manual__1", "m7i.large", f"{benchmark}.json", host_id=instance_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc))
+        outcomes[benchmark] = {"staged_uri": path.as_uri(), "exit_code": 0, "stderr_tail": "", "note": ""}
+    plan = {"instance_type": "m7i.large", "family": "intel", "target": "aws"}
+    handle = {"host_id": instance_id, "details": {"region": "us-east-1", "availability_zone": "us-east-1a",
+                                                   "ami_id": "ami-1", "market": "on-demand"}}
+    return params, {"plan": plan, "handle": handle, "outcomes": outcomes, "prepared": None}
+
+
+def test_a_document_staged_by_another_instance_is_never_adopted(tmp_path):
+    """Issue 17 item 11: finish_run accepted any object at the staging key, and a re-run used the same key."""
+    params, state = aws_state(tmp_path, instance_id="i-0new", ran_on="i-0old")
+
+    extracted = pipeline.extract(state, params=params, dag_id="d", run_id="manual__1", map_index=0)
+
+    assert extracted["document_uri"] is None and len(extracted["missing"]) == 2
+    assert all("written on i-0old, not on this attempt's instance i-0new" in m for m in extracted["missing"])
+    assert "/m7i.large/i-0new/stream.json" in state["outcomes"]["stream"]["staged_uri"]  # keyed by the instance
+
+
+def test_the_instance_s_own_documents_are_merged(tmp_path):
+    params, state = aws_state(tmp_path, instance_id="i-0new", ran_on="i-0new")
+
+    extracted = pipeline.extract(state, params=params, dag_id="d", run_id="manual__1", map_index=0,
+                                 run_date="2026-11-30")
+
+    assert extracted["missing"] == [] and "/i-0new/result.json" in extracted["document_uri"]
+    merged = json.loads(ResultStore(params["results_uri"]).path(extracted["document_uri"]).read_text())
+    assert merged["provenance"]["instance_id"] == "i-0new" and merged["provenance"]["run_date"] == "2026-11-30"
+
+
 def test_a_huge_staged_document_is_not_read_and_says_why(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "MAX_DOCUMENT_BYTES", 1000)
     params, state = staged_state(tmp_path, {"stream": json.dumps(VALID), "hpl": json.dumps(VALID)})
@@ -104,7 +144,7 @@ def test_a_planned_type_without_any_record_is_named_with_the_task_that_stopped_i
 def test_a_provision_that_fails_for_good_is_recorded_once_its_last_try_fails(tmp_path, monkeypatch):
     from instance_benchmarks.hosts import local
 
-    params = {"results_uri": tmp_path.as_uri(), "target": "local"}
+    params = {"results_uri": tmp_path.as_uri(), "target": "local", "time_budget_s": 600}
     state = {"plan": {"instance_type": "local", "family": "amd", "target": "local"}}
 
     def broken(self, plan_dict, *, tags):
@@ -113,9 +153,9 @@ def test_a_provision_that_fails_for_good_is_recorded_once_its_last_try_fails(tmp
     monkeypatch.setattr(local.LocalHost, "provision", broken)
     store = ResultStore(params["results_uri"])
     with pytest.raises(KeyError):
-        pipeline.provision(state, params=params, run_id="r", tags={}, last_try=False)
+        pipeline.provision(state, params=params, dag_id="d", run_id="r", map_index=0, last_try=False)
     assert store.skipped("r") == []  # a retry follows: nothing recorded yet
     with pytest.raises(KeyError):
-        pipeline.provision(state, params=params, run_id="r", tags={}, last_try=True)
+        pipeline.provision(state, params=params, dag_id="d", run_id="r", map_index=0, last_try=True)
     (skipped,) = store.skipped("r")
     assert skipped["stage"] == "provision" and skipped["reason"] == "failed on its last try: KeyError: 'Placement'"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
@@ -13,7 +12,6 @@ from instance_benchmarks.params import (
     CONN_ID_PATTERN,
     HOUSEKEEPING_DEFAULT_ARGS,
     REGION_PATTERN,
-    catalog_regions,
     default_aws_conn_id,
 )
 
@@ -82,8 +80,7 @@ def janitor():
                            config=config).conn
 
         own = EC2Hook(aws_conn_id=params["aws_conn_id"], api_type="client_type").region_name
-        regions = list(dict.fromkeys([*(params["regions"] or []), *catalog_regions(),
-                                      *([own] if own else []), *filter(None, [os.environ.get("AWS_DEFAULT_REGION")])]))
+        regions = janitor_module.regions_to_sweep(params["regions"], own)
         log.info("Sweeping %s through %s", regions, params["aws_conn_id"])
         try:
             return janitor_module.sweep_regions(client_for, regions, now=datetime.datetime.now(datetime.UTC),

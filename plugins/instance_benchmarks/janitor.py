@@ -55,6 +55,17 @@ def why_terminate(instance: dict[str, Any], *, now: datetime.datetime,
     return None
 
 
+def regions_to_sweep(extra: list[str] | None, connection_region: str | None) -> list[str]:
+    """Every region this deployment launches in, in order, once: the param's, the catalog's (where new families
+    launch), the connection's own, and AWS_DEFAULT_REGION (where a run without a region param lands)."""
+    import os
+
+    from instance_benchmarks.params import catalog_regions
+
+    found = [*(extra or []), *catalog_regions(), connection_region, os.environ.get("AWS_DEFAULT_REGION")]
+    return list(dict.fromkeys(region for region in found if region))
+
+
 class NothingToSweep(Exception):
     """AWS is not set up here at all (no credentials): nothing can have launched, so nothing is swept."""
 

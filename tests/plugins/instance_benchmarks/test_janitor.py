@@ -111,3 +111,13 @@ def test_a_region_that_cannot_be_swept_fails_loudly_after_the_others_are_swept(e
 
     with pytest.raises(janitor.NothingToSweep, match="no AWS credentials"):  # not set up at all: the DAG skips
         janitor.sweep_regions(lambda _: NoCredentials(), ["us-east-1"], now=NOW, run_state=lambda *_: None)
+
+
+def test_the_regions_to_sweep_are_every_region_the_deployment_launches_in_once(monkeypatch):
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_CATALOG_REGIONS", "us-east-1,eu-west-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+
+    assert janitor.regions_to_sweep(["ap-south-1", "us-east-1"], "eu-west-1") == [
+        "ap-south-1", "us-east-1", "eu-west-1", "us-west-2"]
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert janitor.regions_to_sweep(None, None) == ["us-east-1", "eu-west-1"]

@@ -93,7 +93,9 @@ def sweep_regions(client_for: Callable[[str], Any], regions: list[str], *, now: 
                            + "; ".join(f"{r}: {why}" for r, why in sorted(failed.items()))
                            + ". Instances there may be running past their time-to-live: check the connection's "
                              "permissions (ec2:DescribeInstances, ec2:TerminateInstances) and its reach")
-    return {"regions": swept, "terminated": [i for record in swept.values() for i in record["terminated"]]}
+    return {"checked_at": now.isoformat(timespec="seconds"), "dry_run": dry_run, "regions": sorted(swept),
+            "decisions": [{**d, "region": region} for region, record in swept.items() for d in record["decisions"]],
+            "terminated": [i for record in swept.values() for i in record["terminated"]]}
 
 
 def sweep(ec2_client: Any, *, now: datetime.datetime, run_state: Callable[[str, str], str | None],

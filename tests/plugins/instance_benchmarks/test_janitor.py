@@ -105,6 +105,12 @@ def test_a_region_that_cannot_be_swept_fails_loudly_after_the_others_are_swept(e
                               now=datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=1))
     assert state(ec2, expired) in ("shutting-down", "terminated")  # the denied region did not stop this one
 
+    launch(ec2, {"project": "instance-benchmarks", "dag-id": "instance_benchmarks", "run-id": "y",
+                 "ttl-seconds": "3600"})
+    record = janitor.sweep_regions({"us-east-1": ec2}.__getitem__, ["us-east-1"], run_state=lambda *_: None,
+                                   now=datetime.datetime.now(datetime.UTC), dry_run=True)
+    assert record["regions"] == ["us-east-1"] and {d["region"] for d in record["decisions"]} == {"us-east-1"}
+
     class NoCredentials:
         def get_paginator(self, _):
             raise NoCredentialsError()

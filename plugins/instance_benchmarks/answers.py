@@ -14,11 +14,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from instance_benchmarks.analysis import CONFIDENCE, HEADLINE
+
 if TYPE_CHECKING:
     import pandas as pd
 
 # The figures a need is stated in: STREAM triad on all cores (GB/s) and HPL (GFLOPS).
-NEEDS = {"triad": ("stream", "triad", "all-cores"), "hpl": ("hpl", "gflops", None)}
+NEEDS = dict(zip(("triad", "hpl"), HEADLINE, strict=True))
 ALPHA = 0.05
 TEST = ("Welch's two-sided t-test on each figure's samples (mean, standard deviation, n), alpha 0.05; "
         "not testable where either side has n < 2")
@@ -228,15 +230,12 @@ def trends(rows: pd.DataFrame) -> pd.DataFrame:
     import numpy as np
     from scipy import stats
 
-    masks = [(rows.benchmark == b) & (rows.metric == m) & ((rows.placement == p) if p else True)
-             for b, m, p in NEEDS.values()]
-    need = np.select(masks, list(NEEDS), default="")
-    keep = rows.assign(need=need)[need != ""]
+    keep = headline(rows)  # raw rows carry the same benchmark, metric and placement columns
     if keep.empty:
         return keep
     runs = (keep.groupby(["region", "instance_type", "need", "run_id", "unit"], sort=False)
             .agg(started_at=("started_at", "min"), n=("value", "count"), mean=("value", "mean"),
                  std=("value", "std")).reset_index())
-    half = stats.t.ppf(0.5 + 0.95 / 2, runs["n"] - 1) * runs["std"] / np.sqrt(runs["n"])
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, runs["n"] - 1) * runs["std"] / np.sqrt(runs["n"])
     runs["ci95_low"], runs["ci95_high"] = runs["mean"] - half, runs["mean"] + half
     return runs.sort_values(["region", "instance_type", "need", "started_at"], kind="stable").reset_index(drop=True)

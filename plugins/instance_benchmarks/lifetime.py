@@ -16,7 +16,9 @@ import datetime
 from typing import Any
 
 PROJECT_TAG = "instance-benchmarks"
-MARGIN_S = 1800  # launch, extract, validate, store, terminate, and waiting for a slot of the hosts pool
+# An assumption, not a measurement (no AWS here): launch, extract, validate, store, terminate, and waiting for
+# a slot of the hosts pool; the 30 minutes the earlier formula allowed for boot, image and teardown.
+MARGIN_S = 1800
 MAX_AGENT_TIMEOUT_S = 3600  # the agent_timeout_s param's maximum
 
 

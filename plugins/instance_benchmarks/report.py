@@ -243,9 +243,10 @@ def _trend_chart(points: list[dict[str, Any]], *, most: int = 10) -> str:
     if not points:
         return ""
     plt = _pyplot()
-    runs: dict[tuple[str, str], int] = {}
-    for p in points:
-        runs[(p["region"], p["instance_type"])] = runs.get((p["region"], p["instance_type"]), 0) + 1
+    run_ids: dict[tuple[str, str], set[str]] = {}
+    for p in points:  # a run has a point per figure: count runs, not points
+        run_ids.setdefault((p["region"], p["instance_type"]), set()).add(p["run_id"])
+    runs = {key: len(ids) for key, ids in run_ids.items()}
     shown = sorted((k for k, n in runs.items() if n > 1), key=lambda k: (-runs[k], k))[:most]
     if not shown:
         return ""

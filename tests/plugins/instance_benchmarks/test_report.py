@@ -74,3 +74,12 @@ def test_the_hosts_table_shows_each_type_s_latest_document_only():
     hosts = render(docs).split("Hosts and toolchains")[1].split("</table>")[0]
 
     assert "0xnew" in hosts and "0xold" not in hosts and hosts.count("<tr>") == 2  # header + one host
+
+
+def test_a_type_with_one_run_has_no_trend_even_with_two_figures():
+    one_run = [{"region": "r", "instance_type": "a.large", "need": need, "run_id": "run-1", "unit": "GB/s",
+                "started_at": "2026-11-01T00:00:00Z", "n": 2, "mean": 1.0, "ci95_low": 0.5, "ci95_high": 1.5}
+               for need in ("triad", "hpl")]
+
+    assert report._trend_chart(one_run) == ""
+    assert report._trend_chart([*one_run, {**one_run[0], "run_id": "run-2"}]).count("<svg") == 1

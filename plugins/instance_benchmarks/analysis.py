@@ -105,6 +105,9 @@ def document_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         "physical_cores": system["physical_cores"],
         "sockets": system.get("sockets") or 1,
         "sustained_ghz": spec.get("sustained_clock_ghz"),
+        # What ran: the runner image (None when the benchmarks ran bare on the host).
+        "image": doc["host"].get("container_image"),
+        "image_digest": doc["host"].get("container_digest"),
     }
     rows = []
     for measurement in (doc.get("stream") or {}).get("measurements", []):
@@ -116,8 +119,12 @@ def document_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
                              "cpu_node": numa.get("cpu_node"), "memory_node": numa.get("memory_node"),
                              "repetition": index, "value": result["best_rate_mb_s"] / 1000.0, "unit": "GB/s"})
     hpl = doc.get("hpl") or {}
+    # The BLAS kernel the library chose on this CPU, and whether it uses the CPU's widest vectors.
+    blas = (hpl.get("binary") or {}).get("blas") or {}
+    blas_columns = {"blas": blas.get("name"), "blas_kernel": blas.get("kernel"),
+                    "blas_matches_cpu": blas.get("matches_cpu")}
     for index, run in enumerate(hpl.get("runs", [])):
-        rows.append({**base, "benchmark": "hpl", "metric": "gflops",
+        rows.append({**base, **blas_columns, "benchmark": "hpl", "metric": "gflops",
                      "placement": f"{run['p']}x{run['q']} ranks", "threads": hpl["mpi_ranks"],
                      "cpu_node": None, "memory_node": None,
                      "repetition": index, "value": run["gflops"], "unit": "GFLOPS"})
@@ -178,6 +185,8 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
     latest_row = frame.sort_values(["g", "started_at"], kind="stable").drop_duplicates("g", keep="last").index
     latest = rows.iloc[latest_row.to_numpy()].reset_index(drop=True)
     summary["latest_run_id"] = latest["run_id"].to_numpy()
+    for column in ("image", "blas", "blas_kernel", "blas_matches_cpu"):
+        summary[column] = latest[column].to_numpy() if column in latest else None
     summary = pd.concat([latest[GROUP_KEYS], summary.reset_index(drop=True)], axis=1)
 
     peak_cache: dict[tuple, dict[str, Any]] = {}

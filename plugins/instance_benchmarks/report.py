@@ -355,6 +355,19 @@ def _efficiency_notes(headline: list[dict[str, Any]]) -> str:
     return f'<p class="note">No efficiency for:</p><ul class="note">{items}</ul>'
 
 
+def _blas_fallbacks(headline: list[dict[str, Any]]) -> str:
+    """HPL figures whose BLAS ran kernels narrower than the CPU's vectors: they measure the library."""
+    flagged = sorted({(r["instance_type"], r.get("blas") or "BLAS", r.get("blas_kernel") or "?")
+                      for r in headline if r["benchmark"] == "hpl" and r.get("blas_matches_cpu") is False})
+    if not flagged:
+        return ""
+    items = "".join(f"<li>{html.escape(t)}: {html.escape(b)} selected <code>{html.escape(k)}</code></li>"
+                    for t, b, k in flagged)
+    return ('<p class="note warn">BLAS fallback: on these types the library chose kernels narrower than the '
+            "CPU's vector units, so the HPL figure measures the library, not the CPU:</p>"
+            f'<ul class="note">{items}</ul>')
+
+
 def _rankings(rankings: list[dict[str, Any]]) -> str:
     if not rankings:
         return "<p>No results yet.</p>"
@@ -466,7 +479,7 @@ def render(*, title: str, generated_at: str, summaries: list[dict[str, Any]], do
 memory channels × MT/s × 8 bytes, of whole sockets (an instance smaller than a socket shares its channels).
 Sources per processor in plugins/instance_benchmarks/peaks.py.</p>
 {efficiency or '<p>No processor in these results is in the peak table.</p>'}
-{_efficiency_notes(headline)}
+{_efficiency_notes(headline)}{_blas_fallbacks(headline)}
 <h2>Price-performance</h2>
 {price or '<p>No prices for these results (for a local run, give the <code>price_per_hour</code> param).</p>'}
 <h2>NUMA bandwidth matrix</h2>

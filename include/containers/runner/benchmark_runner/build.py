@@ -30,6 +30,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from benchmark_runner import blas
 from benchmark_runner._log import log
 
 SRC_DIR = Path(__file__).resolve().parent.parent / "src"
@@ -353,6 +354,7 @@ def _link_info(binary: Path) -> dict[str, Any]:
         if re.search(r"blas|blis|mkl|armpl", name) and info["blas_library"] is None:
             info["blas_library"] = real
             info["blas_config"] = _openblas_config(real)
+            info["blas"] = blas.probe(real)
         elif name.startswith("libmpi.") and info["mpi_library"] is None:
             info["mpi_library"] = real
     return info

@@ -1,6 +1,7 @@
 # make run   - set everything up, then benchmark this machine through the instance_benchmarks DAG
 # make test  - set everything up, then ruff and pytest
 # make up    - airflow standalone with this project's DAGs, for the UI
+# make images - build the four runner images in this machine's own Docker engine and registry
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -21,13 +22,15 @@ export AIRFLOW__CORE__PARALLELISM ?= 4
 export PYTHONPATH := $(CURDIR)/plugins
 export BENCHRUN_BUILD_DIR := $(CURDIR)/.build/local
 
-.PHONY: help setup deps deps-test run test lint up check-forms clean aws-smoke
+.PHONY: help setup deps deps-test deps-engine run test lint up check-forms clean aws-smoke images engine-stop
 
 help:
 	@echo "make run [CONF='{\"profile\": \"standard\"}']   benchmark this machine through the DAG"
 	@echo "make test                                     ruff and pytest"
 	@echo "make up                                       airflow standalone with this project's DAGs"
 	@echo "make check-forms                              submit each DAG's trigger form in Chromium (make up running)"
+	@echo "make images [VARIANT=generic,amd]             build, push and list the runner images (this machine's engine)"
+	@echo "make images REGISTRY=<ecr repository uri>     ... against DOCKER_HOST's engine and a real registry instead"
 	@echo "make aws-smoke RESULTS_URI=s3://bucket/prefix  one c7g.medium on AWS (needs credentials; see docs/aws.md)"
 
 $(BIN)/.requirements-installed: requirements.txt
@@ -39,9 +42,13 @@ $(BIN)/.requirements-installed: requirements.txt
 deps:
 	@include/containers/runner/install-debian-packages.sh
 
-# What only the tests need (chromium for the browser test of the report and dashboard).
-deps-test:
+# What only the tests need (chromium for the browser test of the report and dashboard, the Docker engine).
+deps-test: deps-engine
 	@include/containers/runner/install-debian-packages.sh tests/debian-packages.txt
+
+# Debian's Docker Engine, registry, debootstrap and qemu-user (instance_benchmarks.engine starts them by hand).
+deps-engine:
+	@include/containers/runner/install-debian-packages.sh include/containers/engine-packages.txt
 
 $(AIRFLOW_HOME)/airflow.db: $(BIN)/.requirements-installed
 	@mkdir -p $(AIRFLOW_HOME)
@@ -82,5 +89,18 @@ UI_URL ?= http://localhost:8080
 check-forms: $(BIN)/.requirements-installed deps-test
 	$(BIN)/python -m tests.ui.browser --url $(UI_URL)
 
+# The four runner images, built by the project's driver; one line per image:
+#   image <variant> <reference>@<digest> built_in_s <s>
+# Without REGISTRY: this machine's engine and registry under .build/engine (started, and left running
+# for make run and the tests to reuse; `make engine-stop` stops them). With REGISTRY: DOCKER_HOST's engine.
+VARIANT ?= all
+REGISTRY ?=
+images: $(BIN)/.requirements-installed deps-engine
+	$(BIN)/python -m instance_benchmarks.images --variant $(VARIANT) $(if $(REGISTRY),--registry $(REGISTRY),--local)
+
+engine-stop: $(BIN)/.requirements-installed
+	$(BIN)/python -m instance_benchmarks.engine stop
+
 clean:
+	-@test -x $(BIN)/python && $(BIN)/python -m instance_benchmarks.engine stop
 	rm -rf $(VENV) $(AIRFLOW_HOME) .build .pytest_cache .ruff_cache

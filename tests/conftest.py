@@ -100,7 +100,16 @@ def local_run(airflow_db, tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
     conf = {"target": "local", "profile": "quick", "repetitions": 2, "time_budget_s": 60,
             "results_uri": results.as_uri(), "price_per_hour": 0.0832}
-    dag_run = cli.load_dag().test(run_conf=conf)
+    # No engine answers for this run, whatever this machine has: the bare path (the image path has its own test).
+    previous = os.environ.get("DOCKER_HOST")
+    os.environ["DOCKER_HOST"] = f"unix://{results}/no-engine.sock"
+    try:
+        dag_run = cli.load_dag().test(run_conf=conf)
+    finally:
+        if previous is None:
+            os.environ.pop("DOCKER_HOST", None)
+        else:
+            os.environ["DOCKER_HOST"] = previous
     return dag_run, results
 
 
@@ -117,3 +126,31 @@ def ui_api_server(local_run, tmp_path_factory):
     log = tmp_path_factory.mktemp("api-server") / "api-server.log"
     with api_server({"INSTANCE_BENCHMARKS_RESULTS_URI": results.as_uri()}, log) as base:
         yield base
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """This machine's Docker engine and registry (instance_benchmarks.engine), started unless already up.
+
+    Their data roots stay under .build/engine between runs, so a second `make test` reuses the
+    base images and the image layers; what this fixture started it stops, a SIGTERM-killed run too.
+    """
+    import signal
+
+    from instance_benchmarks import engine
+
+    def interrupted(signum, _frame):  # pytest tears its fixtures down on KeyboardInterrupt, not on SIGTERM
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    local_engine, registry = engine.Engine(), engine.Registry()
+    try:
+        local_engine.start()
+        registry.start()
+        yield local_engine, registry
+    finally:
+        if registry.started_here:
+            registry.stop()
+        if local_engine.started_here:
+            local_engine.stop()
+        signal.signal(signal.SIGTERM, previous)

@@ -1,8 +1,8 @@
-# generic: GCC and OpenBLAS (Debian), OpenMPI. Any x86-64-v3 (AVX2) EC2 instance, Intel or AMD.
+# generic: GCC and OpenBLAS 0.3.29 (Debian 13), OpenMPI. Any x86-64-v3 (AVX2) EC2 instance, Intel or AMD.
 # HPL is built from Debian's hpcc source with portable flags (the BLAS dispatches its kernels at
 # run time, so HPL loses nothing); STREAM is compiled on the instance with -march=native at first use.
 # Build with the driver (python -m instance_benchmarks.images), which pins BASE_DIGEST.
-ARG BASE_IMAGE=debian:bookworm-slim
+ARG BASE_IMAGE=debian:trixie-slim
 ARG BASE_DIGEST
 
 FROM ${BASE_IMAGE}@${BASE_DIGEST} AS build
@@ -18,7 +18,7 @@ COPY runner/ /opt/benchrun/
 ARG HPL_ARCH_FLAGS="-march=x86-64-v3"
 RUN BENCHRUN_BUILD_DIR=/opt/build BENCHRUN_ARCH_FLAGS="${HPL_ARCH_FLAGS}" python3 -c "\
 import sys, shutil; sys.path.insert(0, '/opt/benchrun'); \
-from benchmark_runner.build import build_hpl; built = build_hpl(); \
+from benchmark_runner.build import build_xhpl_from_source as build; built = build(); \
 shutil.copy(built['path'], '/opt/xhpl'); print(built)"
 
 FROM ${BASE_IMAGE}@${BASE_DIGEST}
@@ -26,7 +26,7 @@ ARG RUNNER_VERSION=unknown
 ARG HPL_ARCH_FLAGS="-march=x86-64-v3"
 LABEL org.opencontainers.image.title="instance-benchmarks runner (generic)" \
       io.instance-benchmarks.variant="generic" \
-      io.instance-benchmarks.compiler="gcc (Debian bookworm)" \
+      io.instance-benchmarks.compiler="gcc (Debian 13 trixie)" \
       io.instance-benchmarks.blas="OpenBLAS (Debian, DYNAMIC_ARCH)" \
       io.instance-benchmarks.hpl="HPL 2.0 from Debian hpcc_1.5.0 source, ${HPL_ARCH_FLAGS}" \
       io.instance-benchmarks.runner-version="${RUNNER_VERSION}"

@@ -319,7 +319,11 @@ def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_i
             }
             merged["provenance"]["cost"] = actual_cost(plan_dict, state["handle"])
             if plan_dict["target"] == "local":
-                merged["provenance"]["region"] = "local"
+                # In the runner image or bare on this host, and why (no engine answered).
+                prepared = state.get("prepared") or {}
+                merged["provenance"].update({"region": "local", "container": {
+                    key: prepared[key] for key in ("mode", "image", "digest", "source", "docker_engine")
+                    if key in prepared} or None})
             else:
                 details = state["handle"]["details"]
                 merged["provenance"].update({

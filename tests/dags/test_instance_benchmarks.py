@@ -43,6 +43,36 @@ def test_local_run_succeeds_and_stores_a_valid_document(local_run):
     assert all(run["passed"] and run["residual"] < run["threshold"] for run in doc["hpl"]["runs"])
     assert all(rule["passed"] for rule in doc["run_rules"])
     assert not (results / "quarantine").exists()
+    container = doc["provenance"]["container"]  # no engine answered: bare, and the document says why
+    assert container["mode"] == "bare" and container["docker_engine"].startswith("none at unix://")
+    assert doc["host"]["container_image"] is None
+
+
+@pytest.mark.e2e
+def test_local_run_uses_the_runner_image_when_an_engine_answers(docker_engine, tmp_path, monkeypatch):
+    from instance_benchmarks.containers import variant_for_host
+    from instance_benchmarks.hosts.local import LocalHost
+
+    local_engine, registry = docker_engine
+    monkeypatch.setenv("DOCKER_HOST", local_engine.docker_host)
+    conf = {"target": "local", "profile": "quick", "repetitions": 2, "time_budget_s": 60,
+            "results_uri": tmp_path.as_uri()}
+
+    dag_run = cli.load_dag().test(run_conf=conf)
+
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+    (path,) = list((tmp_path / "results" / "v1").rglob("*.json"))
+    doc = json.loads(path.read_text())
+    assert schema_errors(doc) == []
+    container = doc["provenance"]["container"]
+    variant = variant_for_host(LocalHost().topology())
+    assert container["mode"] == "container" and container["source"] == "built"
+    assert container["image"] == f"{registry.address}/instance-benchmarks-runner@{container['digest']}"
+    assert doc["host"]["container_image"] == container["image"]
+    assert doc["host"]["container_digest"] == container["digest"]
+    assert doc["hpl"]["binary"]["path"] == "/opt/benchrun-bin/xhpl"  # the image's xhpl, not one built here
+    assert doc["hpl"]["binary"]["blas"]["name"] == {"generic": "OpenBLAS", "amd": "BLIS", "intel": "oneMKL"}[variant]
+    assert all(rule["passed"] for rule in doc["run_rules"])
 
 
 @pytest.mark.e2e

@@ -14,7 +14,7 @@ def get_host(target: str, params: dict[str, Any] | None = None) -> Host:
     if target == "local":
         from instance_benchmarks.hosts.local import LocalHost
 
-        return LocalHost()
+        return LocalHost(image_registry=(params or {}).get("image_registry"))
     if target == "aws":
         from instance_benchmarks.hosts.ec2 import AwsSettings, Ec2Host
 

@@ -1,7 +1,12 @@
-"""This machine as a benchmark host: the runner runs as a subprocess.
+"""This machine as a benchmark host: the runner runs in its image, or bare as a subprocess.
 
 Provision and terminate are no-ops that say so in the log; the capacity check
 asks whether this machine has the cores and memory the plan needs right now.
+`prepare` is the design's build/pull container stage: when a Docker engine answers
+(DOCKER_HOST, else the default socket), the family's runner image is pulled by
+digest from `image_registry` or, with none configured, built here; the benchmarks
+then run in that container as they do on an instance. Only when no engine answers
+do they run bare, and the log and the document say so.
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ def meminfo_available_bytes() -> int:
 
 class LocalHost(Host):
     target = "local"
+
+    def __init__(self, *, image_registry: str | None = None) -> None:
+        self.image_registry = image_registry or None
 
     def _benchrun(self, args: list[str], *, timeout_s: float, env: dict[str, str] | None = None
                   ) -> tuple[int, str, list[str]]:
@@ -114,8 +122,15 @@ class LocalHost(Host):
                           details={"tags": tags, "launched_at": launched})
 
     def prepare(self, handle: HostHandle, *, context_uri: str | None = None) -> dict[str, Any]:
-        engine = docker_engine_status()
-        log.info("Docker engine: %s; building the benchmarks bare on this host", engine)
+        client, engine = docker_engine()
+        if client is not None:
+            from instance_benchmarks import containers
+
+            variant = containers.variant_for_host(self.topology())
+            log.info("Docker engine %s: the benchmarks run in the %s runner image", engine, variant)
+            image = containers.local_image(client, variant, registry=self.image_registry)
+            return {"mode": "container", "docker_engine": engine, **image}
+        log.warning("No Docker engine answers (%s): building and running the benchmarks bare on this host", engine)
         code, out, tail = self._benchrun(["build"], timeout_s=1800)
         if code != 0:
             raise RuntimeError("building the benchmarks failed: " + " | ".join(tail[-10:]))
@@ -127,7 +142,18 @@ class LocalHost(Host):
 
         with tempfile.TemporaryDirectory(prefix="benchrun-out-") as tmp:
             out = Path(tmp) / "result.json"
-            code, _, tail = self._benchrun([*args, "--out", str(out)], timeout_s=timeout_s, env=env)
+            if (prepared or {}).get("mode") == "container":
+                from instance_benchmarks import containers
+
+                client, _ = docker_engine()
+                if client is None:
+                    raise RuntimeError("the Docker engine that prepared the runner image no longer answers")
+                code, tail = containers.run_benchrun(
+                    client, prepared["image"], args, out_dir=Path(tmp), timeout_s=timeout_s,
+                    env={"BENCHRUN_TARGET": "local", "BENCHRUN_CONTAINER_IMAGE": prepared["image"],
+                         "BENCHRUN_CONTAINER_DIGEST": prepared.get("digest") or "", **env})
+            else:
+                code, _, tail = self._benchrun([*args, "--out", str(out)], timeout_s=timeout_s, env=env)
             if not out.exists():
                 return RunOutcome(staged_uri=None, exit_code=code, stderr_tail="\n".join(tail))
             target = ObjectStoragePath(staging_uri)
@@ -148,13 +174,15 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def docker_engine_status() -> str:
-    """Whether a Docker engine answers (the CLI alone is not enough)."""
+def docker_engine() -> tuple[Any, str]:
+    """(a client, how it answered) when a Docker engine answers at DOCKER_HOST or the default socket;
+    (None, why not) otherwise. The CLI alone is not enough: the daemon must answer."""
+    where = os.environ.get("DOCKER_HOST") or "the default socket"
     try:
         import docker
 
-        client = docker.from_env(timeout=3)
+        client = docker.from_env(timeout=3600)
         client.ping()
-        return f"answers (version {client.version().get('Version', '?')})"
+        return client, f"at {where} (version {client.version().get('Version', '?')})"
     except Exception as exc:  # noqa: BLE001 - any failure means "no engine" here
-        return f"not available ({type(exc).__name__})"
+        return None, f"none at {where}: {type(exc).__name__}"

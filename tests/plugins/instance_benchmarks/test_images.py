@@ -1,4 +1,4 @@
-"""The image build driver against a fake docker client (no engine here) and moto's ECR."""
+"""The image build driver against a fake docker client and moto's ECR (the real engine: test_images_in_engine)."""
 
 from __future__ import annotations
 
@@ -11,26 +11,56 @@ PUSHED = "sha256:" + "cd" * 32
 
 
 class FakeImages:
-    def __init__(self, push_events):
-        self.calls: list[tuple[str, dict]] = []
+    def __init__(self, calls, push_events):
+        self.calls = calls
         self.push_events = push_events
 
     def get_registry_data(self, reference):
         self.calls.append(("get_registry_data", {"reference": reference}))
         return type("RegistryData", (), {"id": DIGEST})()
 
-    def build(self, **kwargs):
-        self.calls.append(("build", kwargs))
-        return type("Image", (), {"id": "sha256:" + "ee" * 32})(), iter([{"stream": "Step 1/9 : FROM x\n"}])
+    def get(self, reference):
+        return type("Image", (), {"id": "sha256:" + "ee" * 32, "attrs": {"Size": 123}})()
 
     def push(self, repository, **kwargs):
         self.calls.append(("push", {"repository": repository, **kwargs}))
         return iter(self.push_events)
 
 
+class FakeApi:
+    def __init__(self, calls, build_events):
+        self.calls = calls
+        self.build_events = build_events
+
+    def build(self, **kwargs):
+        self.calls.append(("build", kwargs))
+        return iter(self.build_events)
+
+
 class FakeClient:
-    def __init__(self, push_events=()):
-        self.images = FakeImages(list(push_events))
+    def __init__(self, push_events=(), build_events=None):
+        self.calls: list[tuple[str, dict]] = []
+        self.images = FakeImages(self.calls, list(push_events))
+        self.api = FakeApi(self.calls, build_events if build_events is not None else [
+            {"stream": "Step 1/9 : FROM x\n"}, {"aux": {"ID": "sha256:" + "ee" * 32}},
+            {"stream": "Successfully built eeeeeeeeeeee\n"}])
+
+
+@pytest.fixture
+def builder_for(tmp_path, monkeypatch):
+    """An ImageBuilder on a fake client whose contexts go to tmp_path; wheels are not downloaded."""
+    def fake_download(requirements, cache):
+        cache.mkdir(parents=True, exist_ok=True)
+        wheel = cache / "mkl-2026.2.0-py2.py3-none-manylinux_2_28_x86_64.whl"
+        wheel.write_bytes(b"wheel")
+        return [wheel]
+
+    monkeypatch.setattr(images, "download_wheels", fake_download)
+
+    def make(client, **kwargs):
+        return images.ImageBuilder(client, context_root=tmp_path, **kwargs)
+
+    return make
 
 
 def test_every_variant_has_a_linted_dockerfile():
@@ -39,46 +69,79 @@ def test_every_variant_has_a_linted_dockerfile():
     assert set(images.VARIANT_FOR_FAMILY.values()) <= set(images.VARIANTS)
 
 
-def test_build_pins_bases_by_digest_and_tags_with_the_runner_version():
+def test_build_pins_bases_by_digest_and_tags_with_the_runner_version(builder_for, tmp_path):
     client = FakeClient()
-    builder = images.ImageBuilder(client, repository="localhost:5000/bench", version="0.1.0")
+    builder = builder_for(client, repository="localhost:5000/bench", version="0.1.0")
 
     built = builder.build(images.VARIANTS["graviton"])
 
-    (kind, kwargs) = client.images.calls[-1]
+    (kind, kwargs) = client.calls[-1]
     assert kind == "build"
     assert kwargs["platform"] == "linux/arm64" and kwargs["dockerfile"] == "graviton.Dockerfile"
     assert kwargs["tag"] == "localhost:5000/bench:graviton-0.1.0"
     assert kwargs["buildargs"] == {"RUNNER_VERSION": "0.1.0", "BASE_IMAGE": "debian", "BASE_DIGEST": DIGEST}
-    assert built.base_digests == {"BASE": DIGEST} and built.build_log_tail == ["Step 1/9 : FROM x"]
+    assert kwargs["network_mode"] == "host" and kwargs["pull"] is True
+    assert kwargs["path"] == str(tmp_path / "context" / "graviton")
+    assert (tmp_path / "context" / "graviton" / "graviton.Dockerfile").is_file()
+    assert not list((tmp_path / "context" / "graviton").rglob("__pycache__"))
+    assert built.base_digests == {"BASE": DIGEST} and built.size_bytes == 123
+    assert built.build_log_tail == ["Step 1/9 : FROM x", "Successfully built eeeeeeeeeeee"]
 
 
-def test_intel_pins_its_build_and_runtime_images():
+def test_a_local_base_stands_in_for_the_public_one_as_a_build_argument(builder_for):
     client = FakeClient()
+    local = "127.0.0.1:5001/debian:trixie-amd64"
+    builder = builder_for(client, repository="r/x", version="1",
+                          base_for={("debian:trixie-slim", "linux/amd64"): local})
 
-    images.ImageBuilder(client, repository="r/x", version="1").build(images.VARIANTS["intel"])
+    builder.build(images.VARIANTS["generic"])
 
-    args = client.images.calls[-1][1]["buildargs"]
-    assert args["BUILD_IMAGE"] == "intel/oneapi-hpckit" and args["RUNTIME_IMAGE"] == "intel/oneapi-runtime"
-    assert args["BUILD_DIGEST"] == args["RUNTIME_DIGEST"] == DIGEST
+    assert ("get_registry_data", {"reference": local}) in client.calls
+    args = client.calls[-1][1]["buildargs"]
+    assert args["BASE_IMAGE"] == "127.0.0.1:5001/debian" and args["BASE_DIGEST"] == DIGEST
 
 
-def test_push_reports_the_pushed_digest():
-    events = [{"status": "Pushing"}, {"status": "graviton-0.1.0: digest"},
-              {"aux": {"Tag": "graviton-0.1.0", "Digest": PUSHED, "Size": 1}}]
+def test_intel_gets_its_hash_pinned_wheels_in_its_context(builder_for, tmp_path):
+    builder_for(FakeClient(), repository="r/x", version="1").build(images.VARIANTS["intel"])
+
+    context = tmp_path / "context" / "intel"
+    assert (context / "intel" / "requirements.txt").is_file()
+    assert [p.name for p in (context / "intel" / "wheels").iterdir()] == [
+        "mkl-2026.2.0-py2.py3-none-manylinux_2_28_x86_64.whl"]
+    pinned = [line for line in (context / "intel" / "requirements.txt").read_text().splitlines()
+              if line and not line.startswith("#")]
+    assert pinned and all("--hash=sha256:" in line and "==" in line for line in pinned)
+
+
+def test_a_build_error_names_the_variant_and_the_failing_step(builder_for):
+    client = FakeClient(build_events=[
+        {"stream": "Step 1/3 : FROM x\n"}, {"stream": "Step 2/3 : RUN make\n"}, {"stream": "cc: error\n"},
+        {"error": "The command '/bin/sh -c make' returned a non-zero code: 2",
+         "errorDetail": {"message": "The command '/bin/sh -c make' returned a non-zero code: 2"}}])
+
+    with pytest.raises(images.ImageBuildError) as raised:
+        builder_for(client, repository="r/x", version="1").build(images.VARIANTS["amd"])
+
+    assert str(raised.value).startswith("building amd failed at Step 2/3 : RUN make: The command")
+    assert "cc: error" in str(raised.value)
+
+
+def test_push_reports_the_pushed_digest(builder_for):
+    events = [{"status": "Pushing"}, {"status": "generic-0.1.0: digest"},
+              {"aux": {"Tag": "generic-0.1.0", "Digest": PUSHED, "Size": 1}}]
     client = FakeClient(events)
-    builder = images.ImageBuilder(client, repository="r/x", version="0.1.0", auth_config={"username": "AWS"})
+    builder = builder_for(client, repository="r/x", version="0.1.0", auth_config={"username": "AWS"})
 
     built = builder.push(builder.build(images.VARIANTS["generic"]))
 
     assert built.pushed_digest == PUSHED and built.reference == f"r/x@{PUSHED}"
-    push = client.images.calls[-1][1]
+    push = client.calls[-1][1]
     assert push["tag"] == "generic-0.1.0" and push["auth_config"] == {"username": "AWS"}
 
 
-def test_push_error_is_raised_with_the_daemon_message():
+def test_push_error_is_raised_with_the_daemon_message(builder_for):
     client = FakeClient([{"error": "denied: not authorized to perform ecr:InitiateLayerUpload"}])
-    builder = images.ImageBuilder(client, repository="r/x", version="1")
+    builder = builder_for(client, repository="r/x", version="1")
 
     with pytest.raises(images.ImageBuildError, match="not authorized"):
         builder.push(builder.build(images.VARIANTS["amd"]))

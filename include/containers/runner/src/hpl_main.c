@@ -12,6 +12,9 @@
 
 #include "hpl.h"
 
+/* HPCC's renamed HPL driver (testing/ptest/HPL_pddriver.c); HPCC declares it in its own hpcc.h. */
+int HPL_main(int ARGC, char **ARGV, HPL_RuntimeData *rdata, int *failure);
+
 int HPCC_Defaults(HPL_T_test *TEST, int *NS, int *N, int *NBS, int *NB, HPL_T_ORDER *PMAPPIN, int *NPQS,
                   int *P, int *Q, int *NPFS, HPL_T_FACT *PF, int *NBMS, int *NBM, int *NDVS, int *NDV,
                   int *NRFS, HPL_T_FACT *RF, int *NTPS, HPL_T_TOP *TP, int *NDHS, int *DH,

@@ -91,17 +91,37 @@ class _FakeDockerClient:
         return {"Version": "27.0.3"}
 
 
-def test_docker_engine_status_with_and_without_an_engine(monkeypatch):
+def test_docker_engine_with_and_without_an_engine(monkeypatch):
     import docker
 
+    monkeypatch.setenv("DOCKER_HOST", "unix:///run/engine.sock")
     monkeypatch.setattr(docker, "from_env", lambda **_: _FakeDockerClient())
-    assert local.docker_engine_status() == "answers (version 27.0.3)"
+    client, how = local.docker_engine()
+    assert isinstance(client, _FakeDockerClient) and how == "at unix:///run/engine.sock (version 27.0.3)"
 
     def no_engine(**_):
         raise docker.errors.DockerException("Error while fetching server API version")
 
     monkeypatch.setattr(docker, "from_env", no_engine)
-    assert local.docker_engine_status() == "not available (DockerException)"
+    assert local.docker_engine() == (None, "none at unix:///run/engine.sock: DockerException")
+
+
+def test_without_an_engine_prepare_builds_bare_and_says_so(monkeypatch, caplog):
+    monkeypatch.setattr(local, "docker_engine", lambda: (None, "none at the default socket: DockerException"))
+    host = local.LocalHost()
+    monkeypatch.setattr(host, "_benchrun", lambda args, **_: (0, '{"stream": {}, "hpl": {}}', []))
+    handle = HostHandle(target="local", host_id="here", instance_type="local", details={})
+
+    with caplog.at_level("WARNING"):
+        prepared = host.prepare(handle)
+
+    assert prepared["mode"] == "bare" and prepared["docker_engine"].startswith("none at the default socket")
+    assert "No Docker engine answers" in caplog.text and "bare" in caplog.text
+
+
+def test_local_target_takes_the_image_registry_from_the_params():
+    assert get_host("local", {"image_registry": "127.0.0.1:5000/runner"}).image_registry == "127.0.0.1:5000/runner"
+    assert get_host("local", {"image_registry": None}).image_registry is None
 
 
 def test_aws_target_takes_its_settings_from_the_params():

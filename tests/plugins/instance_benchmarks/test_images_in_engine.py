@@ -1,0 +1,120 @@
+"""The runner images, built by the project's driver and run in a real Docker engine.
+
+generic, amd and intel are built from this machine's debootstrapped Debian 13 base (pushed to the
+local registry and pinned by digest, as a public base is in production), pushed, pulled back by
+digest, and run with `benchrun all --profile quick`; each document must pass the schema and name
+the digest it ran from and the BLAS kernel its library chose here. The bad inputs a user meets
+(a Dockerfile that fails, a registry that refuses, no engine) each get an error that says which.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pytest
+
+from instance_benchmarks import containers, images
+from instance_benchmarks.results import schema_errors
+
+BUILT_HERE = ("generic", "amd", "intel")
+EXPECTED_BLAS = {"generic": "OpenBLAS", "amd": "BLIS", "intel": "oneMKL"}
+EXPECTED_MPI = {"generic": "Open MPI", "amd": "Open MPI", "intel": "Intel(R) MPI"}
+
+log = logging.getLogger(__name__)
+
+
+@pytest.fixture(scope="module")
+def builder(docker_engine):
+    from instance_benchmarks import engine
+
+    local_engine, registry = docker_engine
+    base_for = engine.local_bases(local_engine, registry, {"linux/amd64"})
+    return images.ImageBuilder(local_engine.client(timeout=3600),
+                               repository=f"{registry.address}/{containers.LOCAL_REPOSITORY}", base_for=base_for)
+
+
+@pytest.fixture(scope="module")
+def pushed(builder):
+    """Each variant built and pushed once for the module (layers cached in .build/engine between runs)."""
+    done = {}
+    for name in BUILT_HERE:
+        started = time.monotonic()
+        done[name] = builder.push(builder.build(images.VARIANTS[name]))
+        log.info("built and pushed %s in %.0f s", done[name].reference, time.monotonic() - started)
+    return done
+
+
+@pytest.mark.parametrize("variant", BUILT_HERE)
+def test_image_pulled_by_digest_runs_the_quick_profile(variant, pushed, builder, tmp_path):
+    built = pushed[variant]
+    client = builder.client
+    client.images.remove(f"{built.repository}:{built.tag}", force=True)  # what runs must come from the registry
+
+    image = containers.pull_by_digest(client, f"{built.repository}:{built.tag}")
+    assert image["digest"] == built.pushed_digest and image["image"] == built.reference
+
+    code, tail = containers.run_benchrun(
+        client, image["image"], ["all", "--profile", "quick"], out_dir=tmp_path, timeout_s=900,
+        env={"BENCHRUN_CONTAINER_IMAGE": image["image"], "BENCHRUN_CONTAINER_DIGEST": image["digest"]})
+    assert code == 0, tail
+    doc = json.loads((tmp_path / "result.json").read_text())
+
+    assert schema_errors(doc) == []
+    assert doc["errors"] == [] and all(rule["passed"] for rule in doc["run_rules"]), doc["run_rules"]
+    assert doc["host"]["container_image"] == built.reference
+    assert doc["host"]["container_digest"] == built.pushed_digest
+    assert doc["stream"]["measurements"] and doc["hpl"]["runs"]
+    binary = doc["hpl"]["binary"]
+    assert binary["kind"] == "xhpl" and binary["path"] == "/opt/benchrun-bin/xhpl"
+    assert EXPECTED_MPI[variant] in binary["mpi"]
+    blas = binary["blas"]
+    assert blas["name"] == EXPECTED_BLAS[variant] and blas["version"] and blas["kernel"], blas
+    assert blas["matches_cpu"] in (True, False, None) and blas["cpu_isa"]
+    if blas["matches_cpu"] is not True:
+        assert blas["detail"]  # a fallback or an unknown width is explained, never silent
+
+
+def test_a_failing_dockerfile_names_the_variant_and_the_step(builder, tmp_path, monkeypatch):
+    context = tmp_path / "containers"
+    context.mkdir()
+    (context / "broken.Dockerfile").write_text(
+        "ARG BASE_IMAGE\nARG BASE_DIGEST\nFROM ${BASE_IMAGE}@${BASE_DIGEST}\n"
+        "RUN echo preparing\nRUN echo 'no such compiler' >&2 && exit 3\n")
+    monkeypatch.setattr(images, "CONTEXT", context)
+    broken = images.Variant("broken", "linux/amd64", "broken.Dockerfile", {"BASE": "debian:trixie-slim"})
+
+    with pytest.raises(images.ImageBuildError) as raised:
+        builder.build(broken)
+
+    message = str(raised.value)
+    assert message.startswith("building broken failed at Step 5/5 : RUN echo 'no such compiler'")
+    assert "returned a non-zero code: 3" in message and "no such compiler" in message
+
+
+def test_a_registry_that_refuses_the_push_is_named(builder, pushed):
+    import socket
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    built = pushed["generic"]
+    target = f"127.0.0.1:{port}/{containers.LOCAL_REPOSITORY}"
+    builder.client.images.get(built.image_id).tag(target, tag=built.tag)
+    refused = images.BuiltImage(variant="generic", platform=built.platform, repository=target, tag=built.tag,
+                                image_id=built.image_id, base_digests=built.base_digests)
+
+    with pytest.raises(images.ImageBuildError, match=rf"pushing {target}:{built.tag} failed: .*connection refused"):
+        builder.push(refused)
+    assert refused.pushed_digest is None
+
+
+def test_no_engine_says_how_to_get_one(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/docker.sock")
+
+    assert images.main(["--registry", "localhost:1/x", "--variant", "generic", "--no-push"]) == 1
+
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: no Docker engine answers at unix://{tmp_path}/docker.sock")
+    assert "--local to start this machine's own (make images)" in error

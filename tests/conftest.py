@@ -154,3 +154,23 @@ def docker_engine():
         if local_engine.started_here:
             local_engine.stop()
         signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.fixture(scope="session")
+def image_builder(docker_engine):
+    """The project's image driver on this machine's engine, pushing to its registry, from its Debian bases."""
+    from instance_benchmarks import containers, engine, images
+
+    local_engine, registry = docker_engine
+    base_for = engine.local_bases(local_engine, registry, {"linux/amd64"})
+    return images.ImageBuilder(local_engine.client(timeout=3600),
+                               repository=f"{registry.address}/{containers.LOCAL_REPOSITORY}", base_for=base_for)
+
+
+@pytest.fixture(scope="session")
+def runner_images(image_builder):
+    """generic, amd and intel built and pushed once per session (layers cached in .build/engine between runs)."""
+    from instance_benchmarks import images
+
+    return {name: image_builder.push(image_builder.build(images.VARIANTS[name]))
+            for name in ("generic", "amd", "intel")}

@@ -1,14 +1,15 @@
 """The runner image on this machine's Docker engine: get it (pull by digest, or build), run benchrun in it.
 
 What target=local does when an engine answers, and what the tests do with the real
-images. The container runs as on an instance (ssm.runner_script): no network,
-CAP_SYS_NICE for numactl's memory binding, the document written to a mounted /out.
+images. The container runs as on an instance (ssm.runner_script): the host's hostname, no
+network, CAP_SYS_NICE for numactl's memory binding, the document written to a mounted /out.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,9 @@ def run_benchrun(client: Any, image: str, args: list[str], *, out_dir: Path, tim
     """
     out_dir.chmod(0o777)  # the image runs as an unprivileged user
     container = client.containers.run(
-        image, [*args, "--out", "/out/result.json"], detach=True, network_mode="none", cap_add=["SYS_NICE"],
+        # The host's name, not the container's id: the STREAM and HPL documents of one host merge on it.
+        image, [*args, "--out", "/out/result.json"], detach=True, hostname=socket.gethostname(),
+        network_mode="none", cap_add=["SYS_NICE"],
         volumes={str(out_dir): {"bind": "/out", "mode": "rw"}}, environment=env,
     )
     timed_out = threading.Event()

@@ -89,7 +89,7 @@ def _wait(predicate, timeout_s: float, what: str, log_file: Path) -> None:
 def _require(binary: str, package: str) -> str:
     path = shutil.which(binary)
     if not path:
-        raise EngineError(f"{binary} not found: install Debian's {package} (make engine-deps does it as root)")
+        raise EngineError(f"{binary} not found: install Debian's {package} (make deps-engine installs them, as root)")
     return path
 
 

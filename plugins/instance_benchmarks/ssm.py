@@ -121,8 +121,9 @@ def runner_script(*, image: str, benchrun_args: list[str], staging_uri: str, env
         'out="$(mktemp -d)" && chmod 0777 "$out"',
         'docker image inspect "$image" >/dev/null 2>&1 || { echo "image $image is not on this instance: '
         f'did the container task run?" >&2; exit {EXIT_IMAGE}; }}',
-        # --network none: the benchmarks need no network; SYS_NICE lets numactl bind memory.
-        f'docker run --rm --network none --cap-add SYS_NICE -v "$out:/out" {env_flags} '
+        # --network none: the benchmarks need no network; SYS_NICE lets numactl bind memory; the
+        # instance's hostname, not the container id: the STREAM and HPL documents merge on it.
+        f'docker run --rm --hostname "$(hostname)" --network none --cap-add SYS_NICE -v "$out:/out" {env_flags} '
         f'-e "BENCHRUN_CONTAINER_IMAGE=$image" "$image" {args} --out /out/result.json',
         "status=$?",
         'if [ -s "$out/result.json" ]; then aws s3 cp --only-show-errors "$out/result.json" "$staging" '

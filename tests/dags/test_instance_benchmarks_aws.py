@@ -39,7 +39,8 @@ def moto_endpoint():
         yield endpoint
 
 
-def aws_world(monkeypatch, endpoint: str, *, ssm_executes: bool) -> tuple[AwsGaps, FakeSsm | None]:
+def aws_world(monkeypatch, endpoint: str, *, ssm_executes: bool, docker_host: str | None = None
+              ) -> tuple[AwsGaps, FakeSsm | None]:
     """A fresh moto account with the results bucket and instance profile, and the gap fakes installed."""
     requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
     for name, value in MOTO_ENV.items():
@@ -54,7 +55,7 @@ def aws_world(monkeypatch, endpoint: str, *, ssm_executes: bool) -> tuple[AwsGap
     gaps.honour_client_tokens()
     gaps.add_service_quotas(FakeServiceQuotas({STANDARD_ON_DEMAND: 32.0}))
     gaps.add_price_list(FakePriceList())
-    fake_ssm = FakeSsm(endpoint_url=endpoint)
+    fake_ssm = FakeSsm(endpoint_url=endpoint, docker_host=docker_host)
     if ssm_executes:
         fake_ssm.install(gaps)
     else:  # moto's own SendCommand/GetCommandInvocation (they execute nothing); only registration is faked
@@ -84,19 +85,27 @@ def project_instances(endpoint: str, run_id: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def full_run(moto_endpoint):
-    """The eight-type run; the fakes are uninstalled once it ends (moto keeps its state for the checks)."""
+def full_run(moto_endpoint, docker_engine, runner_images):
+    """The eight-type run; the fakes are uninstalled once it ends (moto keeps its state for the checks).
+
+    The instances pull their runner image from this machine's registry, as they would from ECR, and
+    the Intel and AMD ones run it in the real engine; the Graviton ones run the stand-in (no arm64
+    emulation for a benchmark)."""
+    local_engine, registry = docker_engine
     with pytest.MonkeyPatch.context() as monkeypatch:
-        gaps, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=True)
+        gaps, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=True,
+                                   docker_host=local_engine.docker_host)
         gaps.fail_run_instances({NO_CAPACITY})
         try:
-            dag_run = cli.load_dag().test(run_conf=conf([*STORED, NO_CAPACITY, OVER_QUOTA]))
+            dag_run = cli.load_dag().test(run_conf={
+                **conf([*STORED, NO_CAPACITY, OVER_QUOTA]),
+                "image_registry": f"{registry.address}/instance-benchmarks-runner"})
         finally:
             fake_ssm.close()
     return dag_run, set(gaps.calls), fake_ssm
 
 
-def test_every_healthy_type_is_stored_valid_with_its_instance_provenance(full_run, moto_endpoint):
+def test_every_healthy_type_is_stored_valid_with_its_instance_provenance(full_run, moto_endpoint, runner_images):
     dag_run, _, _ = full_run
 
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
@@ -112,7 +121,13 @@ def test_every_healthy_type_is_stored_valid_with_its_instance_provenance(full_ru
         assert prov["target"] == "aws" and prov["region"] == REGION and prov["instance_id"].startswith("i-")
         assert prov["availability_zone"].startswith(REGION) and prov["ami_id"].startswith("ami-")
         assert doc["host"]["instance_type"] == instance_type and doc["host"]["instance_id"] == prov["instance_id"]
-        assert prov["container"]["source"] == "built"  # no image_registry: built on the instance
+        assert prov["container"]["source"] == "pulled"  # from image_registry, this machine's stand-in for ECR
+        if family != "graviton":  # the real image, pulled by digest and run in the real engine
+            image = runner_images[family]
+            assert prov["container"]["digest"] == image.pushed_digest == doc["host"]["container_digest"]
+            assert prov["container"]["image"] == image.reference == doc["host"]["container_image"]
+            assert doc["hpl"]["binary"]["path"] == "/opt/benchrun-bin/xhpl"
+            assert doc["hpl"]["binary"]["blas"]["name"] == {"intel": "oneMKL", "amd": "BLIS"}[family]
         cost = prov["cost"]  # launch to extraction x the run's on-demand price
         assert cost["market"] == "on-demand" and cost["price_per_hour"] == RECORDED_US_EAST_1[instance_type]
         assert cost["usd"] == pytest.approx(cost["instance_seconds"] / 3600 * cost["price_per_hour"], abs=1e-6)

@@ -9,8 +9,9 @@ triggers run in-process under `dag.test()`, so they see it.
 
 `FakeSsm` is an SSM executor: SendCommand starts the AWS-RunShellScript commands with
 bash on this machine, with stand-ins for the instance's `docker`, `aws` and
-`cloud-init` (tests/fakes/instance_bin): `docker run` runs the real benchrun bare,
-`aws s3 cp` uploads into moto's S3. The benchmarks really run; only "this machine is
+`cloud-init` (tests/fakes/instance_bin): `docker` is the real engine running the real
+runner image when `docker_host` is given (x86-64 images), else `docker run` runs the real
+benchrun bare; `aws s3 cp` uploads into moto's S3. The benchmarks really run; only "this machine is
 the instance" is pretended, and the documents say so (their system section is this
 machine's CPU).
 """
@@ -218,6 +219,8 @@ class FakeSsm:
     # instance type -> fault the instance's stand-ins inject (tests/fakes/instance_bin): pull-fails,
     # benchrun-fails, invalid-document, no-upload, residual-failed, stream-hangs; agent-offline is injected here.
     faults: dict[str, str] = field(default_factory=dict)
+    # A real Docker engine (DOCKER_HOST form): the instances' docker uses it for the x86-64 runner images.
+    docker_host: str | None = None
     invocations: dict[tuple[str, str], _Invocation] = field(default_factory=dict)
     sent: list[dict[str, Any]] = field(default_factory=list)
     _agent_polls: dict[str, int] = field(default_factory=dict)
@@ -314,6 +317,7 @@ class FakeSsm:
             "AWS_DEFAULT_REGION": instance["Placement"]["AvailabilityZone"][:-1],
             "FAKE_INSTANCE_BENCHRUN": str(REPO / "include" / "containers" / "runner" / "benchrun"),
             "FAKE_FAULT": self.faults.get(instance["InstanceType"], ""),
+            **({"FAKE_DOCKER_HOST": self.docker_host} if self.docker_host else {}),
             "FAKE_FIXTURES": str(REPO / "tests" / "fixtures"),
             "BENCHRUN_BUILD_DIR": os.environ.get("BENCHRUN_BUILD_DIR", str(REPO / ".build" / "local")),
         }

@@ -426,8 +426,14 @@ class Ec2Host(Host):
             raise RuntimeError(f"getting the runner image on {handle.host_id} ended {result['status']} "
                                f"(exit {result['exit_code']}): {result['stderr_tail'][-1000:]}")
         found = ssm.parse_container_output(result["stdout_tail"])
-        prepared = {"mode": "container", "image": found.get("image") or self.image_for(handle),
-                    "source": found.get("source") or "unknown", "digest": found.get("digest") or None}
+        # `docker image inspect` gives repository@sha256:...: a pulled image then runs by that exact
+        # reference and the documents keep the bare digest; an image built on the instance has none.
+        repo_digest = found.get("digest") or ""
+        pinned = "@" in repo_digest
+        prepared = {"mode": "container",
+                    "image": repo_digest if pinned else found.get("image") or self.image_for(handle),
+                    "source": found.get("source") or "unknown",
+                    "digest": repo_digest.split("@", 1)[1] if pinned else None}
         log.info("Runner image on %s: %s", handle.host_id, prepared)
         return prepared
 

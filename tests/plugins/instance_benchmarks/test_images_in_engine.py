@@ -10,8 +10,6 @@ the digest it ran from and the BLAS kernel its library chose here. The bad input
 from __future__ import annotations
 
 import json
-import logging
-import time
 
 import pytest
 
@@ -22,28 +20,15 @@ BUILT_HERE = ("generic", "amd", "intel")
 EXPECTED_BLAS = {"generic": "OpenBLAS", "amd": "BLIS", "intel": "oneMKL"}
 EXPECTED_MPI = {"generic": "Open MPI", "amd": "Open MPI", "intel": "Intel(R) MPI"}
 
-log = logging.getLogger(__name__)
+
+@pytest.fixture
+def builder(image_builder):
+    return image_builder
 
 
-@pytest.fixture(scope="module")
-def builder(docker_engine):
-    from instance_benchmarks import engine
-
-    local_engine, registry = docker_engine
-    base_for = engine.local_bases(local_engine, registry, {"linux/amd64"})
-    return images.ImageBuilder(local_engine.client(timeout=3600),
-                               repository=f"{registry.address}/{containers.LOCAL_REPOSITORY}", base_for=base_for)
-
-
-@pytest.fixture(scope="module")
-def pushed(builder):
-    """Each variant built and pushed once for the module (layers cached in .build/engine between runs)."""
-    done = {}
-    for name in BUILT_HERE:
-        started = time.monotonic()
-        done[name] = builder.push(builder.build(images.VARIANTS[name]))
-        log.info("built and pushed %s in %.0f s", done[name].reference, time.monotonic() - started)
-    return done
+@pytest.fixture
+def pushed(runner_images):
+    return runner_images
 
 
 @pytest.mark.parametrize("variant", BUILT_HERE)

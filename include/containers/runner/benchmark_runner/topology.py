@@ -191,6 +191,21 @@ def cpu_topology(sys_cpu: Path = SYS_CPU, sys_node: Path = SYS_NODE, *,
     }
 
 
+def emulation(machine: str, cpuinfo: dict[str, str]) -> str | None:
+    """Why this process is emulated (qemu-user shows the real CPU's /proc/cpuinfo), or None.
+
+    Figures measured under emulation describe the emulator, not a CPU: the runner fails the
+    host.native rule for them, so they are quarantined, never stored as results.
+    """
+    x86_cpu = bool(cpuinfo.get("vendor_id")) or "sse2" in (cpuinfo.get("flags") or "").split()
+    arm_cpu = bool(cpuinfo.get("cpu implementer"))
+    if machine in ("aarch64", "arm64") and x86_cpu and not arm_cpu:
+        return f"{machine} code on an x86-64 CPU ({cpuinfo.get('model name') or 'unknown model'}): qemu-user emulation"
+    if machine in ("x86_64", "amd64") and arm_cpu and not x86_cpu:
+        return f"{machine} code on an Arm CPU: emulation"
+    return None
+
+
 def detect() -> dict[str, Any]:
     """The host as the result document's `system` section records it."""
     cpuinfo = parse_cpuinfo(_read(Path("/proc/cpuinfo")) or "")
@@ -216,6 +231,7 @@ def detect() -> dict[str, Any]:
         "memory_total_bytes": meminfo.get("MemTotal", 0),
         "memory_available_bytes": meminfo.get("MemAvailable", meminfo.get("MemFree", 0)),
         "numactl": shutil.which("numactl"),
+        "emulated": emulation(machine, cpuinfo),
     }
 
 

@@ -73,3 +73,12 @@ def test_detect_this_host():
     assert detected["logical_cpus"] >= detected["physical_cores"] >= 1
     assert detected["memory_total_bytes"] > 0
     assert detected["numa_nodes"] and detected["cpu_model"]
+
+
+def test_emulation_is_told_from_the_cpu_the_kernel_describes():
+    x86 = {"vendor_id": "AuthenticAMD", "model name": "AMD EPYC", "flags": "fpu sse2 avx2"}
+    arm = {"cpu implementer": "0x41", "cpu part": "0xd40", "features": "fp asimd sve"}
+
+    assert topology.emulation("aarch64", x86) == "aarch64 code on an x86-64 CPU (AMD EPYC): qemu-user emulation"
+    assert topology.emulation("x86_64", arm) == "x86_64 code on an Arm CPU: emulation"
+    assert topology.emulation("x86_64", x86) is None and topology.emulation("aarch64", arm) is None

@@ -322,3 +322,20 @@ def test_the_fake_refuses_a_reused_client_token_with_other_parameters_as_aws_doe
 
     with pytest.raises(ClientError, match="IdempotentParameterMismatch"):
         host.provision(_plan("m7i.large"), tags={**TAGS, "dag-id": "instance_benchmarks", "ttl-seconds": "60"})
+
+
+@pytest.mark.parametrize(("stdout", "image", "digest"), [
+    # pulled: the instance reports repository@digest; runs go by that exact reference
+    ("source=pulled\nimage=r.example/runner:intel-1\ndigest=r.example/runner@sha256:" + "ab" * 32 + "\n",
+     "r.example/runner@sha256:" + "ab" * 32, "sha256:" + "ab" * 32),
+    # built on the instance: no registry digest exists
+    ("source=built\nimage=instance-benchmarks-runner:intel-1\ndigest=\n", "instance-benchmarks-runner:intel-1", None),
+])
+def test_the_prepared_image_is_pinned_by_the_digest_the_instance_reports(host, stdout, image, digest):
+    handle = ec2.HostHandle(target="aws", host_id="i-0abc", instance_type="m7i.large",
+                            details={"family": "intel"})
+
+    prepared = host.finish_prepare(handle, {"status": "Success", "exit_code": 0, "stdout_tail": stdout,
+                                            "stderr_tail": ""})
+
+    assert prepared["image"] == image and prepared["digest"] == digest

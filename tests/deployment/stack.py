@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -49,6 +50,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR:?error} and $$ for a literal $.
+_INTERPOLATION = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:-|:\?)(?P<arg>[^}]*))?\}")
+
+
+class MissingVariable(ValueError):
+    """A ${VAR:?message} whose variable is unset or empty: docker compose refuses to start."""
+
+
+def interpolate(value: str, dotenv: dict[str, str]) -> str:
+    """`value` as docker compose gives it to a container, with `dotenv` standing for .env."""
+    def substitute(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        found = dotenv.get(match.group("name"), "")
+        if match.group("op") == ":?" and not found:
+            raise MissingVariable(f"{match.group('name')}: {match.group('arg')}")
+        return found or (match.group("arg") if match.group("op") == ":-" else "")
+
+    return _INTERPOLATION.sub(substitute, value)
+
+
+def dotenv_for_tests() -> dict[str, str]:
+    """What an operator puts in .env from .env.example: every password made up for this stack."""
+    return {"POSTGRES_PASSWORD": secrets.token_urlsafe(16), "REDIS_PASSWORD": secrets.token_urlsafe(16),
+            "AIRFLOW__CORE__FERNET_KEY": _fernet_key(), "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32)}
+
+
 def service_environment(spec: dict[str, Any], service: str) -> dict[str, str]:
     """The environment docker compose would give `service` (YAML anchors are already merged)."""
     env = spec["services"][service].get("environment") or {}
@@ -67,15 +95,17 @@ def own_environment(spec: dict[str, Any], service: str) -> dict[str, str]:
 
 
 def local_environment(compose_env: dict[str, str], *, pg_port: int, redis_port: int, api_port: int,
-                      home: Path) -> dict[str, str]:
-    """The compose environment with container names and mounts mapped onto this machine."""
+                      home: Path, dotenv: dict[str, str]) -> dict[str, str]:
+    """The compose environment, interpolated from `dotenv` (.env), with container names and mounts
+    mapped onto this machine."""
     mapping = {
         "@postgres/": f"@127.0.0.1:{pg_port}/",
-        "redis://:@redis:6379": f"redis://:@127.0.0.1:{redis_port}",
+        "@redis:6379": f"@127.0.0.1:{redis_port}",
         "http://airflow-apiserver:8080": f"http://127.0.0.1:{api_port}",
     }
     env = {}
     for key, value in compose_env.items():
+        value = interpolate(value, dotenv)
         for container, local in mapping.items():
             value = value.replace(container, local)
         env[key] = value
@@ -88,9 +118,8 @@ def local_environment(compose_env: dict[str, str], *, pg_port: int, redis_port: 
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
-        # .env, as an operator fills it in from .env.example
-        "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        # .env, as an operator fills it in from .env.example (env_file: every service gets it)
+        **dotenv,
         "INSTANCE_BENCHMARKS_RESULTS_URI": (home / "data").as_uri(),
         "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "plugins")]),
     }
@@ -112,6 +141,7 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     pg_dir: Path | None = None
+    dotenv: dict[str, str] = field(default_factory=dotenv_for_tests)
 
     @property
     def api(self) -> str:
@@ -147,7 +177,7 @@ class Stack:
         self._wait(lambda: subprocess.run([str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.pg_port)],
                                           capture_output=True).returncode == 0, "postgres", 60)
         # What the postgres image does with POSTGRES_USER/PASSWORD/DB.
-        db = service_environment(compose(), "postgres")
+        db = {k: interpolate(v, self.dotenv) for k, v in service_environment(compose(), "postgres").items()}
         psql = [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-v",
                 "ON_ERROR_STOP=1", "-c"]
         subprocess.run([*psql, f"CREATE USER {db['POSTGRES_USER']} PASSWORD '{db['POSTGRES_PASSWORD']}'"],
@@ -159,9 +189,11 @@ class Stack:
         server = shutil.which("redis-server")
         if not server:
             raise RuntimeError("Redis is not installed: `make deps-test` (tests/debian-packages.txt)")
-        self._start("redis", [server, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-                              "--appendonly", "no"])
-        self._wait(lambda: _redis_ping(self.redis_port), "redis", 30)
+        # As the redis service runs it: with the password of .env (its command, interpolated).
+        command = [interpolate(part, self.dotenv) for part in compose()["services"]["redis"]["command"]]
+        self._start("redis", [server, *command[1:], "--port", str(self.redis_port), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no"])
+        self._wait(lambda: _redis_ping(self.redis_port, self.dotenv["REDIS_PASSWORD"]), "redis", 30)
 
     # Airflow, configured from docker-compose.yaml.
     def configure(self, extra: dict[str, str] | None = None) -> None:
@@ -171,7 +203,7 @@ class Stack:
         spec = compose()
         self.env = {**os.environ, **local_environment(
             common_environment(spec), pg_port=self.pg_port, redis_port=self.redis_port,
-            api_port=self.api_port, home=home), **(extra or {})}
+            api_port=self.api_port, home=home, dotenv=self.dotenv), **(extra or {})}
 
     def init(self) -> float:
         """What the airflow-init service runs (bash -c its command: migrate, pools); returns its seconds."""
@@ -190,11 +222,12 @@ class Stack:
         for service, extra in (("airflow-apiserver", ["--host", "127.0.0.1", "--port", str(self.api_port)]),
                                ("airflow-scheduler", []), ("airflow-dag-processor", []), ("airflow-triggerer", [])):
             command = spec["services"][service]["command"].split()
-            env = {**self.env, **own_environment(spec, service)}
+            env = {**self.env, **{k: interpolate(v, self.dotenv) for k, v in own_environment(spec, service).items()}}
             self._start(service, [*airflow, *command, *extra], env={**env, "STACK_HOSTNAME": service})
         command = spec["services"]["airflow-worker"]["command"].split()
         for name in workers:
-            env = {**self.env, **own_environment(spec, "airflow-worker"), "STACK_HOSTNAME": name,
+            own = {k: interpolate(v, self.dotenv) for k, v in own_environment(spec, "airflow-worker").items()}
+            env = {**self.env, **own, "STACK_HOSTNAME": name,
                    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.deployment.stack.hostname"}
             self._start(name, [*airflow, *command, "--celery-hostname", f"{name}@%h"], env=env)
@@ -248,11 +281,17 @@ def hostname() -> str:
     return os.environ.get("STACK_HOSTNAME") or socket.getfqdn()
 
 
-def _redis_ping(port: int) -> bool:
+def _redis_ping(port: int, password: str) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
+            s.sendall(f"AUTH {password}\r\nPING\r\n".encode())
+            answer = b""
+            while answer.count(b"\r\n") < 2:
+                chunk = s.recv(64)
+                if not chunk:
+                    break
+                answer += chunk
+            return answer == b"+OK\r\n+PONG\r\n"
     except OSError:
         return False
 

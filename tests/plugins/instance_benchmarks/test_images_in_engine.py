@@ -14,7 +14,7 @@ import json
 import pytest
 
 from instance_benchmarks import containers, images
-from instance_benchmarks.results import schema_errors
+from instance_benchmarks.results import schema_errors, validation_reasons
 
 BUILT_HERE = ("generic", "amd", "intel")
 EXPECTED_BLAS = {"generic": "OpenBLAS", "amd": "BLIS", "intel": "oneMKL"}
@@ -103,3 +103,36 @@ def test_no_engine_says_how_to_get_one(tmp_path, capsys, monkeypatch):
     error = capsys.readouterr().err
     assert error.startswith(f"error: no Docker engine answers at unix://{tmp_path}/docker.sock")
     assert "--local to start this machine's own (make images)" in error
+
+
+def test_graviton_runs_under_emulation_and_its_figures_never_count(docker_engine, image_builder, tmp_path):
+    """linux/arm64 under qemu-user: topology and a short STREAM in the real image, then refused as results.
+
+    The emulated build takes about 17 minutes here (README, images table), past make test's budget: it
+    runs in `make images`, and this test uses its image when the local registry has it.
+    """
+    import docker
+
+    from instance_benchmarks.images import runner_version
+
+    _, registry = docker_engine
+    client = image_builder.client
+    reference = f"{registry.address}/{containers.LOCAL_REPOSITORY}:graviton-{runner_version()}"
+    try:
+        image = containers.pull_by_digest(client, reference)
+    except docker.errors.APIError as exc:
+        pytest.skip(f"no {reference} in this machine's registry ({exc.explanation}): `make images` builds it "
+                    "under emulation")
+    topology = json.loads(client.containers.run(image["image"], ["topology"], remove=True, network_mode="none"))
+    assert topology["architecture"] == "aarch64" and topology["architecture_family"] == "graviton"
+    assert topology["emulated"].startswith("aarch64 code on an x86-64 CPU")
+
+    code, tail = containers.run_benchrun(
+        client, image["image"], ["stream", "--array-size", "2000000", "--ntimes", "2", "--repetitions", "1"],
+        out_dir=tmp_path, timeout_s=900, env={})
+    assert code == 0, tail
+    doc = json.loads((tmp_path / "result.json").read_text())
+    assert schema_errors(doc) == [] and doc["stream"]["measurements"]
+    assert doc["run_rules"][0]["rule"] == "host.native" and doc["run_rules"][0]["passed"] is False
+    assert any(reason.startswith("run rule host.native failed: aarch64 code on an x86-64 CPU")
+               for reason in validation_reasons(doc, require=("stream",)))

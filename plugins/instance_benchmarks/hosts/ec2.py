@@ -20,6 +20,7 @@ from typing import Any
 from instance_benchmarks import ssm
 from instance_benchmarks.catalog import InstanceSpec
 from instance_benchmarks.hosts.base import CapacityUnavailable, ConfigurationError, Host, HostHandle, RunOutcome
+from instance_benchmarks.lifetime import PROJECT_TAG
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ ROOT_DEVICE = "/dev/xvda"  # AL2023's root device name
 # A margin, not a measurement: the images cannot be built here (no Docker engine) to size them.
 # Raise it if an on-instance build runs out of space.
 ROOT_VOLUME_GIB = 40
+# IMDSv2 only, and one hop: the benchmark containers run with no network and never need the
+# instance's credentials (the host pulls the image and uploads the documents). The Airflow role's
+# policy requires HttpTokens=required on every launch.
+LAUNCH_METADATA_OPTIONS = {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1}
 # Errors that mean "not here, not now": try the next zone, then skip the type with the reason.
 CAPACITY_ERRORS = frozenset({
     "InsufficientInstanceCapacity", "InstanceLimitExceeded", "Unsupported", "VcpuLimitExceeded",
@@ -92,7 +97,7 @@ def run_instances_request(spec: InstanceSpec, *, ami_id: str, subnet_id: str, se
         "MaxCount": 1,
         "ClientToken": client_token,
         "NetworkInterfaces": [network],
-        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2},
+        "MetadataOptions": LAUNCH_METADATA_OPTIONS,
         "BlockDeviceMappings": [{"DeviceName": ROOT_DEVICE, "Ebs": {
             "VolumeSize": ROOT_VOLUME_GIB, "VolumeType": "gp3", "Encrypted": True, "DeleteOnTermination": True}}],
         "InstanceInitiatedShutdownBehavior": "terminate",
@@ -168,7 +173,7 @@ def no_inbound_security_group(ec2_client: Any, subnet_id: str) -> str:
                 GroupName=SECURITY_GROUP_NAME, VpcId=vpc_id,
                 Description="instance-benchmarks: no inbound rules, commands arrive through SSM",
                 TagSpecifications=[{"ResourceType": "security-group",
-                                    "Tags": [{"Key": "project", "Value": "instance-benchmarks"}]}],
+                                    "Tags": [{"Key": "project", "Value": PROJECT_TAG}]}],
             )["GroupId"]
         except ClientError as exc:  # another mapped task created it first
             if exc.response["Error"]["Code"] != "InvalidGroup.Duplicate":

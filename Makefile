@@ -56,8 +56,12 @@ $(AIRFLOW_HOME)/airflow.db: $(BIN)/.requirements-installed
 
 setup: deps $(BIN)/.requirements-installed $(AIRFLOW_HOME)/airflow.db
 
+# make run benchmarks in the runner image when an engine answers: DOCKER_HOST's, else this machine's own
+# when `make images` (or the tests) left it running, else the default socket; with none, bare.
+LOCAL_ENGINE := $(CURDIR)/.build/engine/docker.sock
 run: setup
-	$(BIN)/python -m instance_benchmarks.cli run --conf '$(CONF)'
+	DOCKER_HOST="$${DOCKER_HOST:-$(if $(wildcard $(LOCAL_ENGINE)),unix://$(LOCAL_ENGINE),)}" \
+	    $(BIN)/python -m instance_benchmarks.cli run --conf '$(CONF)'
 
 lint: $(BIN)/.requirements-installed
 	$(BIN)/ruff check .

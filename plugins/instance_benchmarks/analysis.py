@@ -11,7 +11,11 @@ processors (m5 on Skylake and on Cascade Lake) is two populations, not one noisy
 
 from __future__ import annotations
 
+import datetime
+import json
 import math
+import os
+import uuid
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -343,8 +347,57 @@ def write_table(frame: pd.DataFrame, target: Any) -> None:
     )
 
 
+# The dataset is rebuilt into a new version and then switched to by rewriting one small pointer object,
+# so a reader (the /benchmarks app, results_analysis, DuckDB, Athena) never sees a table half written
+# or half deleted, even with two rebuilds at once (each writes its own version; the last switch wins).
+DATASET_POINTER = "CURRENT.json"
+# A version is deleted only once it is neither current nor the one before, and older than this: a
+# reader that read the previous pointer has that long to finish.
+KEEP_OLD_VERSIONS_S = 3600
+
+
+def dataset_root(store: ResultStore) -> Any:
+    return store.root / "dataset" / "v1"
+
+
+def current_dataset(store: ResultStore) -> Any | None:
+    """The dataset version the pointer names (its raw/ and summary/ tables), or None before any rebuild."""
+    pointer = dataset_root(store) / DATASET_POINTER
+    if not pointer.exists():
+        return None
+    return dataset_root(store) / "versions" / json.loads(pointer.read_text())["version"]
+
+
+def _write_atomically(path: Any, text: str) -> None:
+    """A local file is replaced by rename; an object store's PUT is atomic already (old or new, never part)."""
+    if path.protocol in ("file", "local"):
+        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp.path, path.path)
+    else:
+        path.write_text(text)
+
+
+def _prune(root: Any, *, keep: set[str]) -> None:
+    """Delete old versions (never `keep`, never a young one) and the unversioned layout before them."""
+    now = datetime.datetime.now(datetime.UTC)
+    versions = root / "versions"
+    for version in (versions.iterdir() if versions.exists() else []):
+        try:
+            written = datetime.datetime.strptime(version.name.split("-", 1)[0], "%Y%m%dT%H%M%S%fZ").replace(
+                tzinfo=datetime.UTC)
+        except ValueError:
+            continue  # not ours
+        if version.name not in keep and (now - written).total_seconds() > KEEP_OLD_VERSIONS_S:
+            version.rmdir(recursive=True)
+    for legacy in ("raw", "summary"):  # dataset/v1/{raw,summary}, rebuilt in place before versions
+        if (root / legacy).exists():
+            (root / legacy).rmdir(recursive=True)
+
+
 def rebuild(store: ResultStore) -> dict[str, Any]:
-    """Rewrite dataset/v1/{raw,summary} from every stored document; return the summary and its analysis.
+    """Write dataset/v1/versions/<new>/{raw,summary} from every stored document, switch the pointer to it,
+    and return the summary and its analysis.
 
     What it read comes back too (`stored`: (uri, document) pairs, `prices`: the snapshots), so a
     caller that also wants one run's part reads nothing twice.
@@ -355,16 +408,19 @@ def rebuild(store: ResultStore) -> dict[str, Any]:
     docs = [doc for _, doc in stored]
     prices = store.price_snapshots()
     rows = rows_frame(docs)
-    root = store.root / "dataset" / "v1"
+    root = dataset_root(store)
     summary = summarize(rows, prices) if not rows.empty else None
-    write_table(rows, root / "raw")
+    version = f"{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}"
+    target = root / "versions" / version
+    write_table(rows, target / "raw")
     if summary is not None:
-        write_table(summary, root / "summary")
-    elif (root / "summary").exists():
-        (root / "summary").rmdir(recursive=True)
+        write_table(summary, target / "summary")
+    counts = {"raw_rows": len(rows), "summary_rows": 0 if summary is None else len(summary)}
+    previous = current_dataset(store)
+    _write_atomically(root / DATASET_POINTER, json.dumps({"version": version, **counts}) + "\n")
+    _prune(root, keep={version} | ({previous.name} if previous is not None else set()))
     return {
-        "dataset": {"uri": root.as_uri(), "raw_rows": len(rows),
-                    "summary_rows": 0 if summary is None else len(summary)},
+        "dataset": {"uri": target.as_uri(), "pointer": (root / DATASET_POINTER).as_uri(), **counts},
         "summaries": [] if summary is None else records(summary),
         "rankings": [] if summary is None else rankings(summary),
         "drift": [] if rows.empty else drift(rows, prices),

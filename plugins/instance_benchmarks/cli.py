@@ -36,6 +36,22 @@ def _ci(summary: dict[str, Any]) -> str:
     return f"{summary['mean']:.2f} ± {summary['ci95_high'] - summary['mean']:.2f}"
 
 
+def _blas_line(binary: dict[str, Any]) -> str:
+    blas = binary.get("blas") or {}
+    if not blas.get("kernel"):
+        return binary.get("blas_config") or "?"
+    verdict = {True: "uses the CPU's widest vectors", False: "FALLBACK: narrower than the CPU's vectors",
+               None: "vector width unknown"}[blas.get("matches_cpu")]
+    return f"{blas.get('name')} {blas.get('version') or ''}, kernel {blas['kernel']} ({verdict})"
+
+
+def _ran_in(container: dict[str, Any] | None) -> str:
+    if not container or container.get("mode") == "bare":
+        why = (container or {}).get("docker_engine")
+        return "bare on this host" + (f" (no Docker engine: {why})" if why else "")
+    return f"in the runner image {container.get('image')} ({container.get('source')})"
+
+
 def format_summary(summary: dict[str, Any], *, store: Any = None) -> str:
     """`store`: the ResultStore the documents are read from (its connection opens s3:// URIs)."""
     lines = [f"Run {summary['run_id']}"]
@@ -69,7 +85,8 @@ def format_summary(summary: dict[str, Any], *, store: Any = None) -> str:
                   f"{hpl['threads_per_rank']} BLAS thread(s) per rank, "
                   f"residuals {residuals} (threshold {hpl['runs'][0]['threshold']:g}): "
                   f"{'PASSED' if passed else 'FAILED'}",
-                  f"  CPU: {doc['system']['cpu_model']}, BLAS: {hpl['binary'].get('blas_config') or '?'}"]
+                  f"  CPU: {doc['system']['cpu_model']}, BLAS: {_blas_line(hpl['binary'])}",
+                  f"  Ran {_ran_in(doc['provenance'].get('container'))}"]
     lines += _value_lines(summary["summaries"])
     if summary.get("stopped"):
         lines += ["", f"Stopped at {summary['stopped']['stage']}: {summary['stopped']['reason']}"]

@@ -107,8 +107,11 @@ def _table(store: ResultStore, name: str, filters: dict[str, str | None], *, hea
     import pandas as pd
     import pyarrow.dataset as ds
 
-    path = store.root / "dataset" / "v1" / name
-    if not path.exists():
+    from instance_benchmarks.analysis import current_dataset
+
+    version = current_dataset(store)  # the pointer: never a table half rebuilt
+    path = version / name if version is not None else None
+    if path is None or not path.exists():
         return pd.DataFrame()
     expression = None
     for column, value in filters.items():

@@ -4,10 +4,13 @@ Two scripts per instance. `container_script` gets the runner image: pull it from
 registry (logging in first when it is ECR) or, with no registry, build it on the
 instance from the bundled context the DAG uploaded to S3, base images pinned by the
 digests they resolve to there. `runner_script` runs benchrun in that image and
-uploads the document to the staging key itself (SSM keeps only 24,000 characters
-of output), exiting with benchrun's status. Every value from a plan or a param
-reaches the shell through shlex.quote: an instance type like `m7i.large;reboot`
-stays a string.
+uploads the document itself (SSM keeps only 24,000 characters of output), exiting
+with benchrun's status. It uploads under its role session's user id (`<role id>:<instance
+id>`, from STS) inserted before the file name: the instance role may write only under
+`${aws:userid}` (include/iam/instance-role-policy.json), so no instance can write, or
+overwrite, another instance's document; the DAG takes the one whose id ends in its instance's.
+Every value from a plan or a param reaches the shell through shlex.quote: an instance
+type like `m7i.large;reboot` stays a string.
 """
 
 from __future__ import annotations
@@ -119,6 +122,11 @@ def runner_script(*, image: str, benchrun_args: list[str], staging_uri: str, env
         f"image={shlex.quote(image)}",
         f"staging={shlex.quote(staging_uri)}",
         'out="$(mktemp -d)" && chmod 0777 "$out"',
+        # The role session's user id ends in this instance's id: the only staging prefix this instance may write.
+        'userid="$(aws sts get-caller-identity --query UserId --output text)" || { echo "cannot read this '
+        "instance's role session (sts get-caller-identity): is the instance profile attached?\" >&2; "
+        f'exit {EXIT_UPLOAD}; }}',
+        'staged="${staging%/*}/${userid}/${staging##*/}"',
         'docker image inspect "$image" >/dev/null 2>&1 || { echo "image $image is not on this instance: '
         f'did the container task run?" >&2; exit {EXIT_IMAGE}; }}',
         # --network none: the benchmarks need no network; SYS_NICE lets numactl bind memory; the
@@ -126,8 +134,8 @@ def runner_script(*, image: str, benchrun_args: list[str], staging_uri: str, env
         f'docker run --rm --hostname "$(hostname)" --network none --cap-add SYS_NICE -v "$out:/out" {env_flags} '
         f'-e "BENCHRUN_CONTAINER_IMAGE=$image" "$image" {args} --out /out/result.json',
         "status=$?",
-        'if [ -s "$out/result.json" ]; then aws s3 cp --only-show-errors "$out/result.json" "$staging" '
-        f'|| {{ echo "upload to $staging failed" >&2; exit {EXIT_UPLOAD}; }}; '
+        'if [ -s "$out/result.json" ]; then aws s3 cp --only-show-errors "$out/result.json" "$staged" '
+        f'|| {{ echo "upload to $staged failed" >&2; exit {EXIT_UPLOAD}; }}; '
         'else echo "benchrun wrote no document" >&2; fi',
         'exit "$status"',
     ]
@@ -182,4 +190,19 @@ def agent_status(ssm_client: Any, instance_id: str) -> str | None:
     for info in response.get("InstanceInformationList", []):
         if info.get("InstanceId") == instance_id:
             return info.get("PingStatus")
+    return None
+
+
+def staged_by(staging: Any, instance_id: str) -> Any | None:
+    """The document `runner_script` staged for `staging` (an ObjectStoragePath) on `instance_id`, or None.
+
+    It lies under `<role id>:<instance id>/` beside where `staging` names it; a directory whose id
+    ends in another instance's is never taken.
+    """
+    parent = staging.parent
+    if not parent.exists():
+        return None
+    for session in parent.iterdir():
+        if session.name.endswith(f":{instance_id}") and (session / staging.name).exists():
+            return session / staging.name
     return None

@@ -7,6 +7,7 @@ small HPL, two repetitions each so that every figure has a confidence interval.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from airflow.sdk import ObjectStoragePath
@@ -90,6 +91,8 @@ def test_local_run_writes_report_summary_and_dataset(local_run):
     assert hpl["value_per_dollar_on_demand"] == pytest.approx(hpl["mean"] / 0.0832)
     table = cli.format_summary({**summary, "report_uri": "r"})
     assert "triad" in table and "PASSED" in table and "N=" in table and "per $/h" in table
+    assert "  Ran bare on this host (no Docker engine: none at unix://" in table  # local_run has no engine
+    assert re.search(r"BLAS: OpenBLAS [0-9.]+, kernel \w+ \((uses the CPU's widest vectors|FALLBACK)", table)
 
 
 @pytest.mark.e2e

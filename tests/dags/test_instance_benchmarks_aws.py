@@ -159,7 +159,8 @@ def test_capacity_and_quota_skips_are_recorded_and_summarised(full_run, moto_end
     assert "needs 64 vCPUs" in skipped[OVER_QUOTA]["reason"] and "is 32" in skipped[OVER_QUOTA]["reason"]
     assert summary["run_id"] == dag_run.run_id and len(summary["documents"]) == len(STORED)
     assert summary["quarantined"] == []
-    parquet = [k for k in s3_keys(moto_endpoint, "ib/dataset/v1/raw/") if k.endswith(".parquet")]
+    version = s3_json(moto_endpoint, "ib/dataset/v1/CURRENT.json")["version"]
+    parquet = [k for k in s3_keys(moto_endpoint, f"ib/dataset/v1/versions/{version}/raw/") if k.endswith(".parquet")]
     assert {k.split("family=")[1].split("/")[0] for k in parquet} == set(STORED.values())
     assert all(f"region={REGION}/" in k for k in parquet) and summary["dataset"]["raw_rows"] > 0
     assert summary["dataset"]["summary_rows"] == 9 * len(STORED)  # 8 STREAM (4 kernels x 2 placements) + HPL

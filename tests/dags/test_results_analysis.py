@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pyarrow.dataset as ds
 import pytest
 
+from instance_benchmarks.results import ResultStore
 from tests.conftest import load_dag
+from tests.plugins.instance_benchmarks.test_analysis import tables
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -26,15 +27,14 @@ def test_it_is_scheduled_on_the_asset_the_store_task_emits():
 @pytest.mark.e2e
 def test_rebuild_by_hand_gives_the_same_rows_and_a_fresh_report(local_run):
     _, results = local_run
-    before = ds.dataset(results / "dataset/v1/raw", format="parquet", partitioning="hive").to_table()
-    summary_before = ds.dataset(results / "dataset/v1/summary", format="parquet", partitioning="hive").to_table()
+    store = ResultStore(results.as_uri())
+    before, summary_before = tables(store)
     (results / "reports" / "latest" / "index.html").unlink()
 
     dag_run = load_dag("results_analysis").test(run_conf={"results_uri": results.as_uri()})
 
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
-    after = ds.dataset(results / "dataset/v1/raw", format="parquet", partitioning="hive").to_table()
-    summary_after = ds.dataset(results / "dataset/v1/summary", format="parquet", partitioning="hive").to_table()
+    after, summary_after = tables(store)
     assert before.equals(after) and summary_before.equals(summary_after)
     page = (results / "reports" / "latest" / "index.html").read_text()
     assert "<svg" in page and "Rebuilt from the stored results" in page

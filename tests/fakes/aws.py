@@ -317,6 +317,7 @@ class FakeSsm:
             "AWS_DEFAULT_REGION": instance["Placement"]["AvailabilityZone"][:-1],
             "FAKE_INSTANCE_BENCHRUN": str(REPO / "include" / "containers" / "runner" / "benchrun"),
             "FAKE_FAULT": self.faults.get(instance["InstanceType"], ""),
+            "FAKE_INSTANCE_ID": instance_id,
             **({"FAKE_DOCKER_HOST": self.docker_host} if self.docker_host else {}),
             "FAKE_FIXTURES": str(REPO / "tests" / "fixtures"),
             "BENCHRUN_BUILD_DIR": os.environ.get("BENCHRUN_BUILD_DIR", str(REPO / ".build" / "local")),

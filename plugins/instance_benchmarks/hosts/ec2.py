@@ -460,15 +460,18 @@ class Ec2Host(Host):
         code = result["exit_code"] if isinstance(result.get("exit_code"), int) else -1
         tail = result.get("stderr_tail") or ""
         notes = []
-        if result["status"] != "Success":
+        if result["status"] == "interrupted":  # the trigger saw AWS reclaim the spot instance
+            code = code or -1
+            notes.append(result.get("stderr_tail") or "interrupted: AWS reclaimed the spot instance")
+        elif result["status"] != "Success":
             code = code or -1
             notes.append(f"SSM status {result['status']} ({result.get('status_details')})")
-        staged = ObjectStoragePath(staging_uri, conn_id=self.settings.aws_conn_id)
-        if not staged.exists():
-            notes.append(f"no document at {staging_uri}: the instance uploaded nothing "
+        staged = ssm.staged_by(ObjectStoragePath(staging_uri, conn_id=self.settings.aws_conn_id), handle.host_id)
+        if staged is None:
+            notes.append(f"no document from {handle.host_id} beside {staging_uri}: the instance uploaded nothing "
                          f"(SSM said {result['status']}, exit {result.get('exit_code')})")
             return RunOutcome(staged_uri=None, exit_code=code or -1, stderr_tail=tail, note="; ".join(notes))
-        return RunOutcome(staged_uri=staging_uri, exit_code=code, stderr_tail=tail if code else "",
+        return RunOutcome(staged_uri=staged.as_uri(), exit_code=code, stderr_tail=tail if code else "",
                           note="; ".join(notes))
 
     def start_prepare(self, handle: HostHandle, *, context_uri: str | None) -> dict[str, Any]:

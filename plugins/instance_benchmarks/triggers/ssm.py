@@ -23,6 +23,8 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
 GONE_STATES = frozenset({"shutting-down", "terminated", "stopping", "stopped"})
+# StateReason code of an instance AWS reclaimed (spot interruption: terminate, stop or hibernate).
+SPOT_INTERRUPTION = "Server.SpotInstanceTermination"
 
 
 class _SsmPollTrigger(BaseTrigger):
@@ -64,10 +66,14 @@ class _SsmPollTrigger(BaseTrigger):
         return self._clients()["ssm"]
 
     def _instance_state(self) -> tuple[str, str]:
+        state, reason = self._instance_state_and_reason()
+        return state, reason.get("Message", "")
+
+    def _instance_state_and_reason(self) -> tuple[str, dict[str, str]]:
         ec2 = self._clients()["ec2"]
         reservations = ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"]
         instance = reservations[0]["Instances"][0]
-        return instance["State"]["Name"], (instance.get("StateReason") or {}).get("Message", "")
+        return instance["State"]["Name"], instance.get("StateReason") or {}
 
     async def _poll(self, poll) -> AsyncIterator[TriggerEvent]:
         """Call `poll()` (in a thread) until it returns an event payload or the timeout passes."""
@@ -102,7 +108,8 @@ class SsmAgentOnlineTrigger(_SsmPollTrigger):
 
     def timeout_message(self) -> str:
         return (f"the SSM agent on {self.instance_id} was not online after {self.timeout:.0f} s: check that the "
-                f"instance profile grants AmazonSSMManagedInstanceCore and that the subnet reaches the SSM "
+                f"instance profile grants the SSM agent's actions (include/iam/instance-role-policy.json) and that "
+                f"the subnet reaches the SSM "
                 f"endpoints (a NAT gateway, VPC endpoints, or public_ip=true in a public subnet)")
 
     def check(self) -> dict[str, Any] | None:
@@ -153,7 +160,18 @@ class SsmCommandTrigger(_SsmPollTrigger):
 
         result = ssm.outcome(self._ssm(), command_id=self.command_id, instance_id=self.instance_id)
         self.log.info("SSM command %s on %s: %s", self.command_id, self.instance_id, result["status"])
-        return {"status": "done", "command_id": self.command_id, "outcome": result} if result["done"] else None
+        if result["done"]:
+            return {"status": "done", "command_id": self.command_id, "outcome": result}
+        # An instance AWS reclaimed (or that is otherwise gone) never reports its command's end: SSM would
+        # say InProgress until the execution timeout. Stop now, naming why.
+        state, reason = self._instance_state_and_reason()
+        if state not in GONE_STATES:
+            return None
+        interrupted = reason.get("Code") == SPOT_INTERRUPTION
+        what = "interrupted: AWS reclaimed the spot instance" if interrupted else f"{state} while its command ran"
+        return {"status": "interrupted" if interrupted else "error", "command_id": self.command_id,
+                "message": f"{self.instance_id} {what} ({reason.get('Code', '?')}: {reason.get('Message', '')}); "
+                           f"SSM command {self.command_id} abandoned"}
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         async for event in self._poll(self.check):

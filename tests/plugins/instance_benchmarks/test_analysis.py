@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.dataset as ds
@@ -149,17 +150,80 @@ def test_dataset_is_rebuilt_idempotently_and_partitioned(tmp_path):
         store.store(doc, [], run_id=doc["provenance"]["run_id"], instance_type=doc["provenance"]["instance_type"])
 
     first = analysis.rebuild(store)
-    raw_1 = ds.dataset(tmp_path / "dataset/v1/raw", format="parquet", partitioning="hive").to_table()
-    summary_1 = ds.dataset(tmp_path / "dataset/v1/summary", format="parquet", partitioning="hive").to_table()
+    raw_1, summary_1 = tables(store)
     second = analysis.rebuild(store)
-    raw_2 = ds.dataset(tmp_path / "dataset/v1/raw", format="parquet", partitioning="hive").to_table()
-    summary_2 = ds.dataset(tmp_path / "dataset/v1/summary", format="parquet", partitioning="hive").to_table()
+    raw_2, summary_2 = tables(store)
 
-    assert first["dataset"] == second["dataset"] and first["dataset"]["raw_rows"] == raw_2.num_rows > 0
+    counts = ("raw_rows", "summary_rows")
+    assert [first["dataset"][k] for k in counts] == [second["dataset"][k] for k in counts]
+    assert first["dataset"]["uri"] != second["dataset"]["uri"]  # a new version each time, switched to
+    assert first["dataset"]["raw_rows"] == raw_2.num_rows > 0
     assert raw_1.equals(raw_2) and summary_1.equals(summary_2)
-    assert {p.name for p in (tmp_path / "dataset/v1/raw").iterdir()} == {"region=local", "region=us-east-1"}
-    assert (tmp_path / "dataset/v1/summary/region=us-east-1/family=graviton").is_dir()
+    current = Path(analysis.current_dataset(store).path)
+    assert {p.name for p in (current / "raw").iterdir()} == {"region=local", "region=us-east-1"}
+    assert (current / "summary/region=us-east-1/family=graviton").is_dir()
     assert summary_2.num_rows == first["dataset"]["summary_rows"] == 3 * 9  # 3 hosts x (8 STREAM + 1 HPL)
+
+
+def tables(store):
+    """The current dataset's raw and summary tables, as a reader finds them: through the pointer."""
+    current = analysis.current_dataset(store).path
+    return tuple(ds.dataset(f"{current}/{name}", format="parquet", partitioning="hive").to_table()
+                 for name in ("raw", "summary"))
+
+
+def test_two_rebuilds_at_once_never_show_a_reader_a_partial_table(tmp_path):
+    import threading
+
+    store = ResultStore(tmp_path.as_uri())
+    for instance_type in ("m7i.large", "c7i.large", "m7a.large"):
+        doc = variant(instance_type=instance_type)
+        store.store(doc, [], run_id=doc["provenance"]["run_id"], instance_type=instance_type)
+    expected = analysis.rebuild(store)["dataset"]
+    stop, seen, errors = threading.Event(), [], []
+
+    def reader():
+        while not stop.is_set():
+            try:
+                raw, summary = tables(store)
+                seen.append((raw.num_rows, summary.num_rows))
+            except Exception as exc:  # noqa: BLE001 - a vanished file mid-read is exactly the failure sought
+                errors.append(repr(exc))
+
+    def rebuilder():
+        for _ in range(5):
+            analysis.rebuild(store)
+
+    threads = [threading.Thread(target=reader), threading.Thread(target=rebuilder),
+               threading.Thread(target=rebuilder)]
+    for thread in threads:
+        thread.start()
+    for thread in threads[1:]:
+        thread.join()
+    stop.set()
+    threads[0].join()
+
+    assert errors == [] and len(seen) > 10
+    assert set(seen) == {(expected["raw_rows"], expected["summary_rows"])}  # whole tables, every read
+    versions = list((tmp_path / "dataset/v1/versions").iterdir())
+    assert Path(analysis.current_dataset(store).path) in versions and len(versions) == 11  # young: all kept
+
+
+def test_old_versions_and_the_unversioned_layout_are_pruned(tmp_path, monkeypatch):
+    store = ResultStore(tmp_path.as_uri())
+    doc = variant()
+    store.store(doc, [], run_id=doc["provenance"]["run_id"], instance_type="m7i.large")
+    (tmp_path / "dataset/v1/raw/region=x").mkdir(parents=True)  # what rebuilds wrote before versions
+    analysis.rebuild(store)
+    analysis.rebuild(store)
+    previous = analysis.current_dataset(store).name
+    monkeypatch.setattr(analysis, "KEEP_OLD_VERSIONS_S", -1)  # every version counts as old now
+
+    analysis.rebuild(store)
+
+    kept = {p.name for p in (tmp_path / "dataset/v1/versions").iterdir()}
+    assert kept == {previous, analysis.current_dataset(store).name}  # the current and the one before
+    assert not (tmp_path / "dataset/v1/raw").exists()
 
 
 def test_clearing_rerunning_and_backfilling_never_duplicate_a_dataset_row(tmp_path):
@@ -177,7 +241,7 @@ def test_clearing_rerunning_and_backfilling_never_duplicate_a_dataset_row(tmp_pa
     backfilled = stored("backfill__2026-10-25", "2026-10-25T00:00:00Z")  # a missed week, its own run
 
     assert first == cleared == retried_later and backfilled == 2 * first
-    raw = ds.dataset(tmp_path / "dataset/v1/raw", format="parquet", partitioning="hive").to_table().to_pandas()
+    raw = tables(store)[0].to_pandas()
     keys = ["run_id", "benchmark", "metric", "placement", "repetition"]
     assert not raw.duplicated(keys).any() and sorted(raw.run_id.unique()) == ["backfill__2026-10-25",
                                                                               "scheduled__2026-11-01"]

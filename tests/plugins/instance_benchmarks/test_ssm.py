@@ -16,6 +16,9 @@ with open(os.environ["RECORD"], "a") as f:
     f.write(json.dumps([os.path.basename(sys.argv[0]), *sys.argv[1:]]) + "\\n")
 if sys.argv[1:2] == ["pull"] and os.environ.get("PULL_FAILS") and "runner" in sys.argv[-1]:
     sys.exit(1)
+if sys.argv[1:3] == ["sts", "get-caller-identity"]:  # an instance role session: <role id>:<instance id>
+    print("AROAEXAMPLEROLE:i-0123456789abcdef0")
+    sys.exit(int(os.environ.get("STS_EXIT", "0")))
 if sys.argv[1:2] == ["run"]:  # write a document where the container would, via the -v mount
     mount = next(a.split(":")[0] for a in sys.argv if a.endswith(":/out"))
     open(os.path.join(mount, "result.json"), "w").write("{}")
@@ -51,12 +54,41 @@ def test_runner_script_runs_in_the_prepared_image_and_uploads(instance):
     proc, calls = run_script(commands, instance)
 
     assert proc.returncode == 0, proc.stderr
-    assert [c[:2] for c in calls] == [["docker", "image"], ["docker", "run"], ["aws", "s3"]]
-    run = calls[1]
+    assert [c[:2] for c in calls] == [["aws", "sts"], ["docker", "image"], ["docker", "run"], ["aws", "s3"]]
+    run = calls[2]
     assert run[-6:] == ["123.dkr.ecr.us-east-1.amazonaws.com/bench:intel-0.1.0", "stream", "--repetitions", "5",
                         "--out", "/out/result.json"]
     assert "--network" in run and "SYS_NICE" in run and "BENCHRUN_INSTANCE_TYPE=m7i.large" in run
-    assert calls[2][-1] == "s3://bucket/staging/run/m7i.large/stream.json"
+    # under the role session's id, the only prefix the instance role may write (${aws:userid})
+    assert calls[3][-1] == "s3://bucket/staging/run/m7i.large/AROAEXAMPLEROLE:i-0123456789abcdef0/stream.json"
+
+
+def test_the_upload_key_is_one_the_instance_role_allows_and_only_for_this_instance(instance):
+    import fnmatch
+
+    from instance_benchmarks import INCLUDE_DIR
+
+    policy = json.loads((INCLUDE_DIR / "iam" / "instance-role-policy.json").read_text())
+    (allowed,) = [s["Resource"] for s in policy["Statement"] if s["Action"] == "s3:PutObject"]
+    commands = ssm.runner_script(image="img", benchrun_args=["hpl"], env={},
+                                 staging_uri="s3://bench-results/ib/staging/run-1/m7i.large/i-0123456789abcdef0/hpl.json")
+
+    _, calls = run_script(commands, instance)
+
+    key = calls[-1][-1].removeprefix("s3://")
+    pattern = allowed.replace("RESULTS_BUCKET/RESULTS_PREFIX", "bench-results/ib").removeprefix("arn:aws:s3:::")
+    this_session, another = "AROAEXAMPLEROLE:i-0123456789abcdef0", "AROAEXAMPLEROLE:i-0fedcba9876543210"
+    assert fnmatch.fnmatchcase(key, pattern.replace("${aws:userid}", this_session))
+    assert not fnmatch.fnmatchcase(key, pattern.replace("${aws:userid}", another))
+
+
+def test_without_its_role_session_the_script_stops_before_running_anything(instance):
+    commands = ssm.runner_script(image="img", benchrun_args=["hpl"], staging_uri="s3://b/k/hpl.json", env={})
+
+    proc, calls = run_script(commands, instance, STS_EXIT="255")
+
+    assert proc.returncode == ssm.EXIT_UPLOAD and "is the instance profile attached?" in proc.stderr
+    assert [c[:2] for c in calls] == [["aws", "sts"]]
 
 
 def test_hostile_values_stay_strings(instance, tmp_path):
@@ -69,8 +101,8 @@ def test_hostile_values_stay_strings(instance, tmp_path):
 
     assert proc.returncode == 0, proc.stderr
     assert not marker.exists()
-    assert f"$(touch {marker})" in calls[1] and f"BENCHRUN_INSTANCE_TYPE=m7i.large;touch {marker}" in calls[1]
-    assert calls[2][-1] == f"s3://b/k;touch {marker}"
+    assert f"$(touch {marker})" in calls[2] and f"BENCHRUN_INSTANCE_TYPE=m7i.large;touch {marker}" in calls[2]
+    assert calls[3][-1] == f"s3://b/k;touch {marker.parent}/AROAEXAMPLEROLE:i-0123456789abcdef0/{marker.name}"
 
 
 def test_benchrun_failure_still_uploads_its_document_and_keeps_the_status(instance):
@@ -185,3 +217,21 @@ def test_agent_status_is_the_ping_status_of_that_instance_or_none_before_it_regi
     assert ssm.agent_status(FakeSsmClient(information=[{"InstanceId": "i-1", "PingStatus": "ConnectionLost"}]),
                             "i-1") == "ConnectionLost"
     assert ssm.agent_status(FakeSsmClient(), "i-1") is None
+
+
+def test_only_the_document_this_instance_staged_is_taken(tmp_path):
+    """Under the role session's id (<role id>:<instance id>): another instance's upload is never taken."""
+    from airflow.sdk import ObjectStoragePath
+
+    staging = ObjectStoragePath((tmp_path / "staging" / "run-1" / "m7i.large" / "i-0aaa" / "hpl.json").as_uri())
+    assert ssm.staged_by(staging, "i-0aaa") is None  # nothing uploaded at all
+
+    other = tmp_path / "staging" / "run-1" / "m7i.large" / "i-0aaa" / "AROAROLE:i-0bbb"
+    other.mkdir(parents=True)
+    (other / "hpl.json").write_text("{}")
+    assert ssm.staged_by(staging, "i-0aaa") is None
+
+    own = other.parent / "AROAROLE:i-0aaa"
+    own.mkdir()
+    (own / "hpl.json").write_text("{}")
+    assert ssm.staged_by(staging, "i-0aaa").path == str(own / "hpl.json")

@@ -339,3 +339,4 @@ def test_the_prepared_image_is_pinned_by_the_digest_the_instance_reports(host, s
                                             "stderr_tail": ""})
 
     assert prepared["image"] == image and prepared["digest"] == digest
+

@@ -51,7 +51,7 @@ def test_agent_trigger_times_out_saying_what_to_check(instance_id, fake_ssm):
 
     event = first_event(agent_trigger(instance_id, timeout=0.2))
 
-    assert event["status"] == "timeout" and "AmazonSSMManagedInstanceCore" in event["message"]
+    assert event["status"] == "timeout" and "instance-role-policy.json" in event["message"]
 
 
 def test_agent_trigger_stops_when_the_instance_is_gone(instance_id, fake_ssm):
@@ -159,3 +159,38 @@ def test_a_cancel_during_a_poll_keeps_the_triggerer_s_message(instance_id, fake_
             return exc.args
 
     assert asyncio.run(cancelled_mid_poll()) == (user_action,)
+
+
+def test_a_reclaimed_spot_instance_ends_the_wait_at_once_naming_the_interruption(instance_id, fake_ssm, monkeypatch):
+    """SSM would say InProgress until the execution timeout (budget + 600 s); the instance's state says why now."""
+    client = boto3.client("ssm", region_name="us-east-1")
+    command_id = ssm.send(client, instance_id=instance_id, commands=["sleep 60"], timeout_s=600, comment="test")
+    boto3.client("ec2", region_name="us-east-1").terminate_instances(InstanceIds=[instance_id])
+
+    def as_aws_reclaims_it(_client, _params, passthrough):  # moto records every termination as the user's
+        answer = passthrough()
+        for reservation in answer["Reservations"]:
+            for instance in reservation["Instances"]:
+                instance["StateReason"] = {"Code": "Server.SpotInstanceTermination",
+                                           "Message": "Server.SpotInstanceTermination: Spot instance termination"}
+        return answer
+
+    AwsGaps().install(monkeypatch).on("ec2", "DescribeInstances", as_aws_reclaims_it)
+
+    event = first_event(SsmCommandTrigger(command_id=command_id, instance_id=instance_id, aws_conn_id=None,
+                                          region_name="us-east-1", poll_interval=0.05, timeout=600))
+
+    assert event["status"] == "interrupted" and event["command_id"] == command_id
+    assert event["message"].startswith(f"{instance_id} interrupted: AWS reclaimed the spot instance "
+                                       "(Server.SpotInstanceTermination")  # not a timeout after 600 s
+
+
+def test_an_instance_gone_for_another_reason_ends_the_wait_as_an_error(instance_id, fake_ssm):
+    client = boto3.client("ssm", region_name="us-east-1")
+    command_id = ssm.send(client, instance_id=instance_id, commands=["sleep 60"], timeout_s=600, comment="test")
+    boto3.client("ec2", region_name="us-east-1").terminate_instances(InstanceIds=[instance_id])
+
+    event = first_event(SsmCommandTrigger(command_id=command_id, instance_id=instance_id, aws_conn_id=None,
+                                          region_name="us-east-1", poll_interval=0.05, timeout=600))
+
+    assert event["status"] == "error" and f"{instance_id} terminated while its command ran" in event["message"]

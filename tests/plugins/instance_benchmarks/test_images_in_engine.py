@@ -108,7 +108,7 @@ def test_no_engine_says_how_to_get_one(tmp_path, capsys, monkeypatch):
 def test_graviton_runs_under_emulation_and_its_figures_never_count(docker_engine, image_builder, tmp_path):
     """linux/arm64 under qemu-user: topology and a short STREAM in the real image, then refused as results.
 
-    The emulated build takes about 17 minutes here (README, images table), past make test's budget: it
+    The emulated build takes 758 s here (README, images table), past make test's budget: it
     runs in `make images`, and this test uses its image when the local registry has it.
     """
     import docker

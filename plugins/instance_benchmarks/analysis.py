@@ -371,6 +371,7 @@ def current_dataset(store: ResultStore) -> Any | None:
 def _write_atomically(path: Any, text: str) -> None:
     """A local file is replaced by rename; an object store's PUT is atomic already (old or new, never part)."""
     if path.protocol in ("file", "local"):
+        path.parent.mkdir(parents=True, exist_ok=True)  # an empty dataset writes no table before its pointer
         tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
         tmp.write_text(text)
         os.replace(tmp.path, path.path)

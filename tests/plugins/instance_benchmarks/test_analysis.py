@@ -245,3 +245,12 @@ def test_clearing_rerunning_and_backfilling_never_duplicate_a_dataset_row(tmp_pa
     keys = ["run_id", "benchmark", "metric", "placement", "repetition"]
     assert not raw.duplicated(keys).any() and sorted(raw.run_id.unique()) == ["backfill__2026-10-25",
                                                                               "scheduled__2026-11-01"]
+
+
+def test_a_dataset_with_no_documents_yet_is_an_empty_current_version(tmp_path):
+    store = ResultStore(tmp_path.as_uri())
+
+    built = analysis.rebuild(store)["dataset"]
+
+    assert built["raw_rows"] == built["summary_rows"] == 0
+    assert not analysis.current_dataset(store).exists()  # named by the pointer, no table in it

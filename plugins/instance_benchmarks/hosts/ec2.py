@@ -397,10 +397,11 @@ class Ec2Host(Host):
 
     # Container: pull the variant's image (or build it on the instance from the bundled context).
     def image_for(self, handle: HostHandle) -> str:
+        from instance_benchmarks.containers import LOCAL_REPOSITORY
         from instance_benchmarks.images import VARIANT_FOR_FAMILY, runner_version
 
         variant = VARIANT_FOR_FAMILY[handle.details["family"]]
-        repository = self.settings.image_registry or "instance-benchmarks-runner"
+        repository = self.settings.image_registry or LOCAL_REPOSITORY
         return f"{repository}:{variant}-{runner_version()}"
 
     def prepare_commands(self, handle: HostHandle, *, context_uri: str | None) -> list[str]:

@@ -46,8 +46,9 @@ BLIS_ARCH_ISA = {
     "firestorm": "neon", "thunderx2": "neon", "cortexa57": "neon", "cortexa53": "neon", "generic": "generic",
 }
 # MKL's default path (libmkl_def) is where it sends CPUs it does not dispatch by feature, AMD's among
-# them; it carries kernels of its own (measured: 73 GFLOPS HPL on 2 Zen cores, beside 30 for BLIS's
-# AVX2 zen3 kernels), so its width is not known from its name and the probe does not guess.
+# them; it carries kernels of its own (measured, benchmarks/images_compare.py on 2 Zen cores: 63.7 GFLOPS
+# HPL, beside 66.2 for OpenBLAS's AVX2 Zen kernels), so its width is not known from its name and the
+# probe does not guess.
 MKL_PATH_ISA = {"def": None, "mc3": "sse", "avx": "avx", "avx2": "avx2", "avx512": "avx512", "avx10": "avx512"}
 
 

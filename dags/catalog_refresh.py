@@ -9,13 +9,11 @@ from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from instance_benchmarks.params import (
-    CONN_ID_PATTERN,
     HOUSEKEEPING_DEFAULT_ARGS,
     REGION_PATTERN,
-    RESULTS_URI_PATTERN,
+    aws_conn_id_param,
     catalog_regions,
-    default_aws_conn_id,
-    default_results_uri,
+    results_uri_param,
 )
 
 CATALOG = Asset(name="instance_benchmarks_catalog")
@@ -47,10 +45,8 @@ triggered for it.
                          items={"type": "string", "pattern": REGION_PATTERN},
                          title="Regions",
                          description="Where to read the catalog ($INSTANCE_BENCHMARKS_CATALOG_REGIONS)."),
-        "aws_conn_id": Param(default_aws_conn_id(), type="string", pattern=CONN_ID_PATTERN,
-                             title="AWS connection id"),
-        "results_uri": Param(default_results_uri(), type="string", pattern=RESULTS_URI_PATTERN,
-                             title="Results URI", description="The catalog is published under catalog/ here."),
+        "aws_conn_id": aws_conn_id_param("Reads the catalog."),
+        "results_uri": results_uri_param("The catalog is published under catalog/ here."),
         "trigger_new_families": Param(True, type="boolean", title="Trigger runs for new families"),
     },
     doc_md=DOC_MD,

@@ -9,10 +9,9 @@ from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from instance_benchmarks.params import (
-    CONN_ID_PATTERN,
     HOUSEKEEPING_DEFAULT_ARGS,
     REGION_PATTERN,
-    default_aws_conn_id,
+    aws_conn_id_param,
 )
 
 log = logging.getLogger(__name__)
@@ -45,8 +44,7 @@ it skip, saying so. It is created unpaused, even where new DAGs start paused.
     params={
         "dry_run": Param(False, type="boolean", title="Dry run",
                          description="Log what would be terminated; terminate nothing."),
-        "aws_conn_id": Param(default_aws_conn_id(), type="string", pattern=CONN_ID_PATTERN,
-                             title="AWS connection id", description="$INSTANCE_BENCHMARKS_AWS_CONN_ID"),
+        "aws_conn_id": aws_conn_id_param("Sweeps through it ($INSTANCE_BENCHMARKS_AWS_CONN_ID)."),
         "regions": Param(None, type=["null", "array"], uniqueItems=True,
                          items={"type": "string", "pattern": REGION_PATTERN}, title="More regions",
                          description="Swept besides the catalog's ($INSTANCE_BENCHMARKS_CATALOG_REGIONS) and the "

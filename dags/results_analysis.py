@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime
 import logging
 
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Asset, dag, get_current_context, task
 
 from instance_benchmarks import RESULTS_ASSET_NAME
-from instance_benchmarks.params import CONN_ID_PATTERN, RESULTS_URI_PATTERN, default_aws_conn_id, default_results_uri
+from instance_benchmarks.params import aws_conn_id_param, results_uri_param
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,8 @@ Triggered by hand, it rebuilds the `results_uri` param's location.
     default_args={"owner": "instance-benchmarks", "retries": 2, "retry_delay": datetime.timedelta(seconds=30),
                   "retry_exponential_backoff": True},
     params={
-        "results_uri": Param(default_results_uri(), type="string", pattern=RESULTS_URI_PATTERN,
-                             title="Results URI", description="Rebuilt when triggered by hand."),
-        "aws_conn_id": Param(default_aws_conn_id(), type="string", pattern=CONN_ID_PATTERN,
-                             title="AWS connection id", description="For an s3:// results_uri."),
+        "results_uri": results_uri_param("Rebuilt when triggered by hand."),
+        "aws_conn_id": aws_conn_id_param("For an s3:// results_uri."),
     },
     doc_md=DOC_MD,
     tags=["benchmarks", "analysis"],

@@ -9,6 +9,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,10 @@ os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO / "plugins"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
 os.environ.setdefault("BENCHRUN_BUILD_DIR", str(REPO / ".build" / "local"))
+# The trigger forms' allowlists (params.py), as a deployment sets them: the tests write under the temporary
+# directory and moto's bucket, and pull from this machine's registry (127.0.0.1, the default).
+os.environ.setdefault("INSTANCE_BENCHMARKS_RESULTS_PREFIXES",
+                      f"{Path(tempfile.gettempdir()).resolve().as_uri()},s3://bench-results")
 
 
 # Fake credentials for moto: nothing in the tests reaches AWS.

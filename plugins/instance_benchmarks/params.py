@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 from typing import Any
 
 from airflow.sdk import Param
@@ -29,8 +30,10 @@ INSTANCE_TYPE_PATTERN = whole(rf"{INSTANCE_TYPE}|[a-z][a-z0-9-]*|all")
 REGION = r"[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d"
 # Shared by every DAG's trigger form.
 REGION_PATTERN = whole(REGION)
-CONN_ID_PATTERN = whole(r"[A-Za-z0-9_.-]{1,250}")
-RESULTS_URI_PATTERN = whole(r"(?:file|s3)://\S+")
+# One path segment below an allowed prefix: never empty, never `.` or `..` (nor their percent-encoded forms).
+URI_SEGMENT = r"/(?!(?:\.|%2[eE]){1,2}(?:/|$))[^/\s]+"
+# A repository path in a registry, as Docker spells one (components start and end with a letter or digit).
+REPOSITORY = r"(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)+"
 # The housekeeping DAGs' defaults (janitor, catalog_refresh, weekly_refresh): retried after a minute, backing off.
 HOUSEKEEPING_DEFAULT_ARGS = {"owner": "instance-benchmarks", "retries": 2, "retry_delay": datetime.timedelta(minutes=1),
                              "retry_exponential_backoff": True}
@@ -38,6 +41,63 @@ HOUSEKEEPING_DEFAULT_ARGS = {"owner": "instance-benchmarks", "retries": 2, "retr
 
 def default_results_uri() -> str:
     return os.environ.get("INSTANCE_BENCHMARKS_RESULTS_URI") or DEFAULT_DATA_DIR.as_uri()
+
+
+def _listed(variable: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(variable, "").split(",") if item.strip()]
+
+
+def literal(text: str) -> str:
+    """`text` as a pattern that matches only itself, in Python's `re` and the browser's (with or without the `u` flag,
+    which refuses `re.escape`'s `\\-`)."""
+    return re.sub(r"[.^$*+?()\[\]{}|\\/]", r"\\\g<0>", text)
+
+
+# What a trigger may point at is the deployment's choice, not the triggering user's (Airflow leaves conf checking to
+# DAG authors): each allowlist below is read from the environment when the DAG is parsed and becomes the param's
+# schema, so the form, the REST API and dag.test refuse anything else, naming the param.
+def allowed_aws_conn_ids() -> list[str]:
+    """The deployment's connection, and those in $INSTANCE_BENCHMARKS_ALLOWED_AWS_CONN_IDS (comma-separated)."""
+    return list(dict.fromkeys([default_aws_conn_id(), *_listed("INSTANCE_BENCHMARKS_ALLOWED_AWS_CONN_IDS")]))
+
+
+def results_uri_prefixes() -> list[str]:
+    """The default results location, and those in $INSTANCE_BENCHMARKS_RESULTS_PREFIXES (comma-separated URIs)."""
+    prefixes = [default_results_uri(), *_listed("INSTANCE_BENCHMARKS_RESULTS_PREFIXES")]
+    return list(dict.fromkeys(prefix.rstrip("/") for prefix in prefixes))
+
+
+def allowed_image_registries() -> list[str]:
+    """Registries runner images may come from: $INSTANCE_BENCHMARKS_IMAGE_REGISTRIES (comma-separated `host` or
+    `host:port`; a bare host allows any port), else only this machine's (`127.0.0.1`, where `make images` pushes)."""
+    return _listed("INSTANCE_BENCHMARKS_IMAGE_REGISTRIES") or ["127.0.0.1"]
+
+
+def results_uri_pattern(prefixes: list[str]) -> str:
+    """A location at or below one of `prefixes`, with no `..`, `.` or empty segment that could step outside it."""
+    return whole("|".join(f"{literal(prefix)}(?:{URI_SEGMENT})*/?" for prefix in prefixes))
+
+
+def image_registry_pattern(registries: list[str]) -> str:
+    """Empty (each instance builds its image) or a repository in one of `registries`."""
+    hosts = [literal(r) if ":" in r else f"{literal(r)}(?::[0-9]{{1,5}})?" for r in registries]
+    return whole("|" + "|".join(f"{host}{REPOSITORY}" for host in hosts))
+
+
+def aws_conn_id_param(description: str = "Credentials, region and (for tests or a proxy) endpoint_url for every "
+                      "AWS call.", **kwargs: Any) -> Param:
+    """One of the deployment's connections (a drop-down in the form)."""
+    allowed = allowed_aws_conn_ids()
+    return Param(default_aws_conn_id(), type="string", enum=allowed, title="AWS connection id",
+                 description=f"{description} Allowed: {', '.join(allowed)} "
+                 "($INSTANCE_BENCHMARKS_ALLOWED_AWS_CONN_IDS).", **kwargs)
+
+
+def results_uri_param(description: str = "Where documents, the dataset and reports go.") -> Param:
+    prefixes = results_uri_prefixes()
+    return Param(default_results_uri(), type="string", pattern=results_uri_pattern(prefixes), title="Results URI",
+                 description=f"{description} At or below: {', '.join(prefixes)} "
+                 "($INSTANCE_BENCHMARKS_RESULTS_PREFIXES); no `..`.")
 
 
 def default_target() -> str:
@@ -136,28 +196,16 @@ def benchmark_params() -> dict[str, Param]:
             "Empty: no price metrics. On AWS, prices come from the Price List API and spot history.",
         ),
         **aws_params(),
-        "results_uri": Param(
-            default_results_uri(),
-            type="string",
-            pattern=RESULTS_URI_PATTERN,
-            title="Results URI",
-            description="Where documents, the dataset and reports go: `file:///abs/path` or `s3://bucket/prefix`.",
-        ),
+        "results_uri": results_uri_param(),
     }
 
 
 def aws_params() -> dict[str, Param]:
     """target=aws only: the connection, where instances launch, and how (docs/aws.md)."""
     section = "AWS (target=aws)"
+    registries = allowed_image_registries()
     return {
-        "aws_conn_id": Param(
-            default_aws_conn_id(),
-            type="string",
-            pattern=CONN_ID_PATTERN,
-            title="AWS connection id",
-            description="Credentials, region and (for tests or a proxy) endpoint_url for every AWS call.",
-            section=section,
-        ),
+        "aws_conn_id": aws_conn_id_param(section=section),
         "region": Param(
             None,
             type=["null", "string"],
@@ -196,11 +244,12 @@ def aws_params() -> dict[str, Param]:
         "image_registry": Param(
             None,
             type=["null", "string"],
-            pattern=whole(r"|[a-z0-9][a-z0-9.-]*(?::[0-9]+)?(?:/[a-z0-9._-]+)+"),
+            pattern=image_registry_pattern(registries),
             title="Runner image repository",
             description="e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com/instance-benchmarks` "
             "(push with `python -m instance_benchmarks.images`). Empty: each instance builds the image from "
-            "the bundled context (slower; the Intel image is large).",
+            f"the bundled context (slower; the Intel image is large). Registries allowed: {', '.join(registries)} "
+            "($INSTANCE_BENCHMARKS_IMAGE_REGISTRIES).",
             section=section,
         ),
         "market": Param(

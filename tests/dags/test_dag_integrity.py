@@ -125,7 +125,15 @@ def test_every_trigger_form_submits_with_its_defaults(dagbag):
 @pytest.mark.parametrize("conf", [{"instance_types": ["m7i.large\n"]}, {"region": "us-east-1\n"},
                                   {"aws_conn_id": "aws_default\n"}, {"results_uri": "file:///tmp/x\n"},
                                   {"subnet_ids": ["subnet-0123456789abcdef0\n"]}, {"image_registry": "r.io/x\n"},
-                                  {"instance_types": ["m7i.large;reboot"]}, {"repetitions": 0}])
+                                  {"instance_types": ["m7i.large;reboot"]}, {"repetitions": 0},
+                                  # outside the deployment's allowlists (tests/conftest.py sets them)
+                                  {"aws_conn_id": "prod_admin"}, {"results_uri": "file:///etc/airflow"},
+                                  {"results_uri": "s3://someone-elses-bucket/x"}, {"results_uri": "s3://bench-results-2"},
+                                  {"results_uri": "s3://bench-results/a/../../other"},
+                                  {"results_uri": "s3://bench-results/%2e%2E/other"},
+                                  {"results_uri": "s3://bench-results//x"},
+                                  {"image_registry": "evil.example/instance-benchmarks"},
+                                  {"image_registry": "127.0.0.1.evil.example/x"}])
 def test_a_trailing_newline_or_a_bad_value_is_refused_naming_the_param(dagbag, conf):
     """Python's `$` matches before a final newline: `^...$` let `m7i.large\\n` through jsonschema."""
     import jsonschema
@@ -134,6 +142,49 @@ def test_a_trailing_newline_or_a_bad_value_is_refused_naming_the_param(dagbag, c
     ((name, value),) = conf.items()
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(value, params.get_param(name).schema)
+
+
+@pytest.mark.parametrize("conf", [{"aws_conn_id": "aws_default"}, {"results_uri": "s3://bench-results"},
+                                  {"results_uri": "s3://bench-results/ib/v1/"},
+                                  {"results_uri": "s3://bench-results/a..b/.c"},
+                                  {"image_registry": "127.0.0.1:5000/instance-benchmarks-runner"},
+                                  {"image_registry": ""}])
+def test_what_the_deployment_allows_is_accepted(dagbag, conf):
+    import jsonschema
+
+    params = dagbag.get_dag("instance_benchmarks").params
+    ((name, value),) = conf.items()
+    jsonschema.validate(value, params.get_param(name).schema)
+
+
+def test_the_deployment_configures_its_allowlists_and_every_dag_applies_them(monkeypatch):
+    """Airflow leaves conf checking to DAG authors: which connections, results locations and registries a trigger
+    may name is the deployment's setting, read when the DAGs are parsed."""
+    import jsonschema
+
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_AWS_CONN_ID", "benchmarks_aws")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_ALLOWED_AWS_CONN_IDS", "benchmarks_aws_eu")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_RESULTS_URI", "s3://team-bench/prod")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_RESULTS_PREFIXES", "s3://team-bench/scratch/")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_IMAGE_REGISTRIES", "123456789012.dkr.ecr.us-east-1.amazonaws.com")
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+
+    for dag_id in ("instance_benchmarks", "janitor", "catalog_refresh", "results_analysis"):
+        schema = bag.get_dag(dag_id).params.get_param("aws_conn_id").schema
+        assert schema["enum"] == ["benchmarks_aws", "benchmarks_aws_eu"], dag_id
+    for dag_id in ("instance_benchmarks", "catalog_refresh", "results_analysis"):
+        schema = bag.get_dag(dag_id).params.get_param("results_uri").schema
+        for allowed in ("s3://team-bench/prod", "s3://team-bench/prod/eu", "s3://team-bench/scratch/me"):
+            jsonschema.validate(allowed, schema)
+        for refused in ("s3://team-bench", "s3://team-bench/prod/../../x", "s3://team-bench/production",
+                        "file:///tmp/x"):
+            with pytest.raises(jsonschema.ValidationError):
+                jsonschema.validate(refused, schema)
+    registry = bag.get_dag("instance_benchmarks").params.get_param("image_registry").schema
+    jsonschema.validate("123456789012.dkr.ecr.us-east-1.amazonaws.com/instance-benchmarks", registry)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate("127.0.0.1:5000/instance-benchmarks-runner", registry)  # no longer the default
 
 
 def test_optional_params_accept_null_as_the_form_sends_them(dagbag):

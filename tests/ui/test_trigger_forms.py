@@ -90,6 +90,51 @@ def test_a_bad_value_is_refused_and_the_message_names_the_param(ui_api_server, p
     assert run_count(ui_api_server, "instance_benchmarks") == before
 
 
+def test_a_results_uri_outside_the_deployment_s_prefixes_is_refused_naming_it(ui_api_server, page):
+    before = run_count(ui_api_server, "instance_benchmarks")
+    dialog = open_form(page, ui_api_server, "instance_benchmarks")
+    page.locator("#element_results_uri").fill("s3://bench-results/../someone-elses")
+
+    done = submit(page, dialog, "instance_benchmarks")
+
+    assert done.run_id is None
+    assert "Invalid input for param results_uri" in done.message
+    assert run_count(ui_api_server, "instance_benchmarks") == before
+
+
+def test_every_pattern_means_the_same_in_the_browser_as_in_python(page):
+    """The form's patterns are checked by the api-server (Python's `re`) and may be by the browser (ECMAScript,
+    with or without the `u` flag): each must compile in both and give the same verdict on the same values."""
+    import re
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import REPO
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    patterns, samples = set(), {"", "m7i.large", "us-east-1", "aws_default", "s3://bench-results/x/../y",
+                                "s3://bench-results/%2E%2e", "127.0.0.1:5000/runner", "evil.example/runner",
+                                "subnet-0123456789abcdef0", "sg-0123456789abcdef0"}
+    for dag in bag.dags.values():
+        for name in dag.params:
+            schema = dag.params.get_param(name).schema
+            pattern = schema.get("pattern") or (schema.get("items") or {}).get("pattern")
+            if pattern:
+                patterns.add(pattern)
+                default = dag.params[name]
+                for value in default if isinstance(default, list) else [default]:
+                    if isinstance(value, str):
+                        samples |= {value, value + "\n", value + "/..", value + "/ok", value + "x"}
+    verdicts = page.evaluate("""([patterns, samples]) => patterns.map(p => ['', 'u'].map(
+        flags => samples.map(s => new RegExp(p, flags).test(s))))""", [sorted(patterns), sorted(samples)])
+
+    assert len(patterns) >= 6
+    for pattern, (plain, unicode) in zip(sorted(patterns), verdicts, strict=True):
+        python = [re.search(pattern, s) is not None for s in sorted(samples)]
+        assert plain == python == unicode, pattern
+        assert any(python) and not all(python), pattern  # each pattern both admits and refuses a sample
+
+
 def test_a_cleared_optional_field_still_submits(ui_api_server, page, created):
     """Typing a type and then clearing it (target=local needs none) must not lock the form."""
     dialog = open_form(page, ui_api_server, "instance_benchmarks")

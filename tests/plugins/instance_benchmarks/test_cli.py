@@ -14,3 +14,30 @@ def test_bad_conf_is_refused_before_anything_runs(conf, message, capsys):
 
     assert excinfo.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def _runs_of(dag_id: str) -> int:
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        return session.scalar(select(func.count()).select_from(DagRun).where(DagRun.dag_id == dag_id))
+
+
+@pytest.mark.usefixtures("airflow_db")
+@pytest.mark.parametrize(("conf", "param"), [
+    ({"target": "aws", "instance_types": ["m7i.large\n"]}, "instance_types"),  # the README's check
+    ({"target": "aws", "instance_types": ["m7i.large"], "aws_conn_id": "prod_admin"}, "aws_conn_id"),
+    ({"results_uri": "file:///etc/airflow"}, "results_uri"),
+    ({"target": "aws", "instance_types": ["m7i.large"], "image_registry": "evil.example/runner"}, "image_registry"),
+])
+def test_make_run_refuses_a_conf_the_form_would_naming_the_param_and_runs_nothing(conf, param, capsys):
+    import json
+
+    before = _runs_of(cli.DAG_ID)
+
+    assert cli.main(["run", "--conf", json.dumps(conf)]) == 2
+
+    assert f"The DAG conf was refused: Invalid input for param {param}:" in capsys.readouterr().err
+    assert _runs_of(cli.DAG_ID) == before

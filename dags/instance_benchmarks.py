@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Asset, dag, get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
@@ -33,7 +34,9 @@ terminate (teardown, runs whatever failed); then `analyze` rebuilds the dataset 
 (each stored document also emits the `instance_benchmarks_results` Asset, which schedules
 `results_analysis`).
 A type over its vCPU quota or without capacity in any zone is skipped with its reason, which
-the run's summary (`reports/latest/summary.json`) lists.
+the run's summary (`reports/latest/summary.json`) lists. A spot instance AWS reclaims mid-run ends
+its wait at once and the type is quarantined as interrupted; with `market=spot-then-on-demand`,
+`relaunch_on_demand` then triggers a run of those types on demand (`<run_id>__on_demand`).
 
 Valid documents land in `results/v1/...` under `results_uri`; invalid ones in `quarantine/`
 with their reasons (the store task fails so the run shows it). The report is at
@@ -166,6 +169,16 @@ def instance_benchmarks():
         return pipeline.analyze(params=params, run_id=run_id, planned=ti.xcom_pull(task_ids="plan") or {},
                                 task_states=states)
 
+    @task
+    def on_demand_conf(summary: dict) -> dict:
+        """market=spot-then-on-demand: the types AWS reclaimed from spot run again on demand, in a run of their
+        own (this run keeps them quarantined with the interruption as the reason)."""
+        if not summary.get("relaunch_on_demand"):
+            raise AirflowSkipException("no spot instance of this run was reclaimed, or the market param does "
+                                       "not fall back to on-demand")
+        params = dict(get_current_context()["params"])
+        return {**params, "instance_types": summary["relaunch_on_demand"], "market": "on-demand"}
+
     @task(trigger_rule="one_failed", retries=0)
     def watcher() -> None:
         """A leaf that fails the run when anything upstream failed.
@@ -193,6 +206,9 @@ def instance_benchmarks():
 
     plans = plan()
     report = analyze()
+    TriggerDagRunOperator(task_id="relaunch_on_demand", trigger_dag_id="instance_benchmarks",
+                          conf=on_demand_conf(report), trigger_run_id="{{ run_id }}__on_demand",
+                          skip_when_already_exists=True)
     verdict = watcher()
     plans >> verdict
     for family in FAMILIES:

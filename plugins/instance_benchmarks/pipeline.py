@@ -185,18 +185,25 @@ def _context_uri(params: dict[str, Any], run_id: str) -> str | None:
     return result_store(params).staging(run_id, "build-context", "containers.tar.gz").as_uri()
 
 
-def host_failed(state: dict[str, Any], stage: str, message: str) -> dict[str, Any]:
+def host_failed(state: dict[str, Any], stage: str, message: str, *, interrupted: bool = False) -> dict[str, Any]:
     """A host that cannot run the benchmarks: later stages pass the reason on, and the store task
-    quarantines the type with it (recorded, the run fails, the teardown still terminates)."""
+    quarantines the type with it (recorded, the run fails, the teardown still terminates).
+    `interrupted`: AWS reclaimed the host (spot), which market=spot-then-on-demand relaunches on demand."""
     failure = f"{stage}: {message}"
     log.error("%s cannot be benchmarked: %s", state["plan"]["instance_type"], failure)
-    return {**state, "failure": failure, "outcomes": state.get("outcomes", {})}
+    return {**state, "failure": failure, "outcomes": state.get("outcomes", {}),
+            **({"interrupted": failure} if interrupted else {})}
+
+
+def stopped_by(state: dict[str, Any]) -> str | None:
+    """Why no further stage can run on this host: it failed, or AWS reclaimed it."""
+    return state.get("failure") or state.get("interrupted")
 
 
 def not_run(state: dict[str, Any], benchmark: str) -> dict[str, Any]:
-    log.warning("%s not run on %s: %s", benchmark, state["plan"]["instance_type"], state["failure"])
+    log.warning("%s not run on %s: %s", benchmark, state["plan"]["instance_type"], stopped_by(state))
     return _record_outcome(state, benchmark, RunOutcome(staged_uri=None, exit_code=-1, stderr_tail="",
-                                                        note=f"not run: {state['failure']}"))
+                                                        note=f"not run: {stopped_by(state)}"))
 
 
 def prepare(state: dict[str, Any], *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
@@ -216,6 +223,8 @@ def prepare_start(state: dict[str, Any], *, params: dict[str, Any], run_id: str)
 
 def prepare_finish(state: dict[str, Any], result: dict[str, Any], *, params: dict[str, Any]) -> dict[str, Any]:
     handle = HostHandle.from_dict(state["handle"])
+    if result["status"] == "interrupted":
+        return host_failed(state, "container", result.get("stderr_tail") or "interrupted", interrupted=True)
     try:
         prepared = get_host(handle.target, params).finish_prepare(handle, result)
     except RuntimeError as exc:
@@ -240,7 +249,10 @@ def _record_outcome(state: dict[str, Any], benchmark: str, outcome: RunOutcome) 
     if outcome.exit_code != 0:
         log.warning("benchrun %s exited %d%s; its document (if any) will be quarantined. Last lines:\n%s",
                     benchmark, outcome.exit_code, f" ({outcome.note})" if outcome.note else "", outcome.stderr_tail)
-    return {**state, "outcomes": {**state.get("outcomes", {}), benchmark: outcome.to_dict()}}
+    recorded = {**state, "outcomes": {**state.get("outcomes", {}), benchmark: outcome.to_dict()}}
+    if outcome.interrupted:  # what ran before is kept (quarantined with the reason); nothing more runs there
+        recorded["interrupted"] = f"{benchmark}: {outcome.note}"
+    return recorded
 
 
 def run_benchmark(state: dict[str, Any], benchmark: str, *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
@@ -276,8 +288,9 @@ def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_i
     run's date, YYYY-MM-DD, which keys the stored document)."""
     store_ = result_store(params)
     plan_dict = state["plan"]
+    interrupted = {"interrupted": state["interrupted"]} if state.get("interrupted") else {}
     if state.get("failure"):
-        return {"plan": plan_dict, "document_uri": None, "missing": [state["failure"]]}
+        return {"plan": plan_dict, "document_uri": None, "missing": [state["failure"]], **interrupted}
     parts, missing = [], []
     for benchmark in BENCHMARKS:
         outcome = state["outcomes"].get(benchmark) or {}
@@ -336,7 +349,7 @@ def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_i
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(merged, indent=2) + "\n")
             document_uri = path.as_uri()
-    return {"plan": plan_dict, "document_uri": document_uri, "missing": missing}
+    return {"plan": plan_dict, "document_uri": document_uri, "missing": missing, **interrupted}
 
 
 def actual_cost(plan_dict: dict[str, Any], handle: dict[str, Any]) -> dict[str, Any]:
@@ -376,7 +389,8 @@ def store(validated: dict[str, Any], *, params: dict[str, Any], run_id: str) -> 
     doc = None
     if validated["document_uri"]:
         doc = json.loads(store_.path(validated["document_uri"]).read_text())
-    stored = store_.store(doc, validated["reasons"], run_id=run_id, instance_type=validated["plan"]["instance_type"])
+    stored = store_.store(doc, validated["reasons"], run_id=run_id, instance_type=validated["plan"]["instance_type"],
+                          interrupted=bool(validated.get("interrupted")))
     log.info("%s: %s", stored["status"], stored["uri"])
     if stored["status"] == "stored" and validated["plan"]["target"] == "aws":
         from botocore.exceptions import BotoCoreError, ClientError
@@ -449,12 +463,16 @@ def analyze(*, params: dict[str, Any], run_id: str | None, planned: dict[str, li
     accounted = {doc["host"]["instance_type"] for _, doc in stored} | \
         {item["instance_type"] for item in [*quarantined, *skipped]}
     failed = unaccounted(planned or {}, accounted, task_states or {})
+    # The types AWS reclaimed from spot, run again on demand when the market param falls back to it.
+    relaunch = sorted({q["instance_type"] for q in quarantined if q.get("interrupted")}) \
+        if params.get("market") == "spot-then-on-demand" else []
     run_rows = analysis.rows_frame([doc for _, doc in stored])
     run_summaries = [] if run_rows.empty else analysis.records(analysis.summarize(run_rows, built["prices"]))
     now = datetime.datetime.now(datetime.UTC)
     summary = {"run_id": run_id, "generated_at": now.isoformat(timespec="seconds"),
                "documents": [uri for uri, _ in stored], "quarantined": quarantined, "skipped": skipped,
-               "unaccounted": failed, "stopped": stopped, "summaries": run_summaries, "dataset": built["dataset"],
+               "unaccounted": failed, "stopped": stopped, "relaunch_on_demand": relaunch,
+               "summaries": run_summaries, "dataset": built["dataset"],
                "rankings": built["rankings"], "drift": built["drift"]}
     page = report.render(title="EC2 instance benchmarks", generated_at=summary["generated_at"], run_id=run_id,
                          summaries=built["summaries"], docs=built["documents"], rankings=built["rankings"],
@@ -474,6 +492,9 @@ def analyze(*, params: dict[str, Any], run_id: str | None, planned: dict[str, li
         log.info("Skipped %s at %s: %s", item["instance_type"], item["stage"], item["reason"])
     for item in failed:
         log.error("No record for %s: %s", item["instance_type"], item["reason"])
+    if relaunch:
+        log.warning("AWS reclaimed the spot instances of %s: relaunching on demand (market=spot-then-on-demand)",
+                    ", ".join(relaunch))
     for s in run_summaries:
         log.info("%-10s %-6s %-6s %-16s n=%d mean=%.2f %s 95%% CI [%s, %s] efficiency %s", s["instance_type"],
                  s["benchmark"], s["metric"], s["placement"], s["n"], s["mean"], s["unit"], s["ci95_low"],

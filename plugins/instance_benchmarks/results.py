@@ -130,8 +130,10 @@ class ResultStore:
     def quarantine_dir(self, run_id: str, instance_type: str) -> ObjectStoragePath:
         return self.root / "quarantine" / safe_segment(run_id) / safe_segment(instance_type)
 
-    def store(self, doc: Any, reasons: list[str], *, run_id: str, instance_type: str) -> dict[str, Any]:
-        """Valid documents go to results/, everything else to quarantine/ with its reasons."""
+    def store(self, doc: Any, reasons: list[str], *, run_id: str, instance_type: str,
+              interrupted: bool = False) -> dict[str, Any]:
+        """Valid documents go to results/, everything else to quarantine/ with its reasons (`interrupted`: AWS
+        reclaimed the spot host, which a spot-then-on-demand run relaunches on demand)."""
         if not reasons:
             path = self.result_path(doc)
             _write_json(path, doc)
@@ -146,10 +148,11 @@ class ResultStore:
                 "instance_type": instance_type,
                 "quarantined_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 "reasons": reasons,
+                "interrupted": interrupted,
             },
         )
         return {"status": "quarantined", "uri": directory.as_uri(), "instance_type": instance_type,
-                "reasons": reasons}
+                "reasons": reasons, "interrupted": interrupted}
 
     def record_skip(self, *, run_id: str, instance_type: str, stage: str, reason: str) -> str:
         """Why a type did not run (quota, capacity): the run's summary lists it."""
@@ -198,7 +201,8 @@ class ResultStore:
         for reason in sorted(base.glob("*/reason.json"), key=str):
             data = json.loads(reason.read_text())
             found.append({"status": "quarantined", "uri": reason.parent.as_uri(),
-                          "instance_type": data["instance_type"], "reasons": data["reasons"]})
+                          "instance_type": data["instance_type"], "reasons": data["reasons"],
+                          "interrupted": data.get("interrupted", False)})
         return found
 
     def stored_documents(self) -> list[tuple[str, dict[str, Any]]]:

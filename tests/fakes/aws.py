@@ -51,14 +51,32 @@ IAM_PREFIX = {"ec2": "ec2", "ssm": "ssm", "service-quotas": "servicequotas", "cl
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
 
 
-def airflow_role_actions() -> set[str]:
-    """Every action the Airflow role's policy grants."""
-    import json
+# What docs/aws.md's set-up substitutes in include/iam/ before attaching the policies (as the end-to-end tests
+# set the account up).
+PLACEHOLDERS = {"RESULTS_BUCKET": "bench-results", "RESULTS_PREFIX": "ib", "ACCOUNT_ID": "123456789012",
+                "VPC_ID": "vpc-0123456789abcdef0", "AMI_OWNER": "amazon"}
+# The fake instances sign with this key (the Airflow side with "testing"), so the wire tells the two roles apart.
+INSTANCE_ACCESS_KEY = "instance-role-session"
 
+
+def policy_text(name: str) -> str:
     from instance_benchmarks import INCLUDE_DIR
 
-    policy = json.loads((INCLUDE_DIR / "iam" / "airflow-role-policy.json").read_text())
-    return {action for statement in policy["Statement"] for action in
+    text = (INCLUDE_DIR / "iam" / name).read_text()
+    for placeholder, value in PLACEHOLDERS.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
+def airflow_role_statements() -> list[dict[str, Any]]:
+    import json
+
+    return json.loads(policy_text("airflow-role-policy.json"))["Statement"]
+
+
+def airflow_role_actions() -> set[str]:
+    """Every action the Airflow role's policy grants."""
+    return {action for statement in airflow_role_statements() for action in
             ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])}
 
 
@@ -217,8 +235,10 @@ class FakeSsm:
     agent_polls_before_online: int = 1
     offline_instance_ids: set[str] = field(default_factory=set)
     # instance type -> fault the instance's stand-ins inject (tests/fakes/instance_bin): pull-fails,
-    # benchrun-fails, invalid-document, no-upload, residual-failed, stream-hangs; agent-offline is injected here.
+    # benchrun-fails, invalid-document, no-upload, residual-failed, stream-hangs; injected here: agent-offline,
+    # and spot-reclaimed (AWS reclaims a spot instance of the type as STREAM starts; on demand it runs).
     faults: dict[str, str] = field(default_factory=dict)
+    reclaimed: set[str] = field(default_factory=set)
     # A real Docker engine (DOCKER_HOST form): the instances' docker uses it for the x86-64 runner images.
     docker_host: str | None = None
     invocations: dict[tuple[str, str], _Invocation] = field(default_factory=dict)
@@ -228,6 +248,7 @@ class FakeSsm:
     _ids: itertools.count = field(default_factory=itertools.count)
 
     def install(self, gaps: AwsGaps) -> FakeSsm:
+        gaps.wrap("ec2", "DescribeInstances", self._state_reasons)
         gaps.on("ssm", "SendCommand", lambda c, p, _: self.send_command(c, p))
         gaps.on("ssm", "GetCommandInvocation", lambda c, p, _: self.get_command_invocation(p))
         gaps.on("ssm", "DescribeInstanceInformation", lambda c, p, _: self.describe_instance_information(c, p))
@@ -247,16 +268,32 @@ class FakeSsm:
                 invocation.status = invocation.status_details = "Cancelled"
         return {}
 
-    def _running(self, client: BaseClient, instance_ids: list[str]) -> dict[str, dict[str, Any]]:
+    def _ec2(self, client: BaseClient) -> BaseClient:
         import boto3
         from botocore.config import Config
 
         # The fake's own look at moto (what AWS knows internally): retried through a Throttle like any client.
-        ec2 = boto3.client("ec2", region_name=client.meta.region_name, endpoint_url=self.endpoint_url,
-                           aws_access_key_id="testing", aws_secret_access_key="testing",
-                           config=Config(retries={"mode": "standard", "total_max_attempts": 10}))
+        return boto3.client("ec2", region_name=client.meta.region_name, endpoint_url=self.endpoint_url,
+                            aws_access_key_id="testing", aws_secret_access_key="testing",
+                            config=Config(retries={"mode": "standard", "total_max_attempts": 10}))
+
+    def _state_reasons(self, _client: BaseClient, _params: dict[str, Any], passthrough: Any) -> dict[str, Any]:
+        """A reclaimed instance reads as AWS shows one (moto records every termination as the user's)."""
+        answer = passthrough()
+        for reservation in answer.get("Reservations", []):
+            for instance in reservation["Instances"]:
+                if instance["InstanceId"] in self.reclaimed:
+                    instance["StateReason"] = {"Code": "Server.SpotInstanceTermination",
+                                               "Message": "Server.SpotInstanceTermination: Spot instance termination"}
+        return answer
+
+    def _reclaims(self, instance: dict[str, Any], script: str) -> bool:
+        spot = {"Key": "market", "Value": "spot"} in instance.get("Tags", [])
+        return spot and self.faults.get(instance["InstanceType"]) == "spot-reclaimed" and '"$image" stream ' in script
+
+    def _running(self, client: BaseClient, instance_ids: list[str]) -> dict[str, dict[str, Any]]:
         found = {}
-        for reservation in ec2.describe_instances(InstanceIds=instance_ids)["Reservations"]:
+        for reservation in self._ec2(client).describe_instances(InstanceIds=instance_ids)["Reservations"]:
             for instance in reservation["Instances"]:
                 if instance["State"]["Name"] == "running":
                     found[instance["InstanceId"]] = instance
@@ -292,8 +329,12 @@ class FakeSsm:
         timeout_s = float(params["Parameters"].get("executionTimeout", ["3600"])[0])
         self.sent.append({"CommandId": command_id, **params})
         for instance_id in instance_ids:
-            self.invocations[(command_id, instance_id)] = self._start(command_id, instance_id, script,
-                                                                      running[instance_id], timeout_s)
+            reclaim = self._reclaims(running[instance_id], script)
+            self.invocations[(command_id, instance_id)] = self._start(
+                command_id, instance_id, "sleep 3600" if reclaim else script, running[instance_id], timeout_s)
+            if reclaim:  # SSM goes on saying InProgress: a gone instance never reports its command's end
+                self._ec2(client).terminate_instances(InstanceIds=[instance_id])
+                self.reclaimed.add(instance_id)
         return {"Command": {"CommandId": command_id, "DocumentName": params["DocumentName"],
                             "InstanceIds": instance_ids, "Status": "Pending"}}
 
@@ -312,7 +353,7 @@ class FakeSsm:
             "HOME": str(directory),
             "TMPDIR": str(directory),
             **({"AWS_ENDPOINT_URL": self.endpoint_url} if self.endpoint_url else {}),
-            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_ACCESS_KEY_ID": INSTANCE_ACCESS_KEY,
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": instance["Placement"]["AvailabilityZone"][:-1],
             "FAKE_INSTANCE_BENCHRUN": str(REPO / "include" / "containers" / "runner" / "benchrun"),

@@ -49,12 +49,15 @@ class RunOutcome:
 
     `note`: what the host itself observed (SSM status, no document uploaded), kept apart
     from benchrun's stderr so neither hides the other in a quarantine reason.
+    `interrupted`: AWS reclaimed the (spot) host mid-run: nothing later can run on it, and
+    market=spot-then-on-demand relaunches the type on demand.
     """
 
     staged_uri: str | None
     exit_code: int
     stderr_tail: str
     note: str = ""
+    interrupted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

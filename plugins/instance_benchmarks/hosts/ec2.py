@@ -461,7 +461,8 @@ class Ec2Host(Host):
         code = result["exit_code"] if isinstance(result.get("exit_code"), int) else -1
         tail = result.get("stderr_tail") or ""
         notes = []
-        if result["status"] == "interrupted":  # the trigger saw AWS reclaim the spot instance
+        interrupted = result["status"] == "interrupted"  # the trigger saw AWS reclaim the spot instance
+        if interrupted:
             code = code or -1
             notes.append(result.get("stderr_tail") or "interrupted: AWS reclaimed the spot instance")
         elif result["status"] != "Success":
@@ -471,9 +472,10 @@ class Ec2Host(Host):
         if staged is None:
             notes.append(f"no document from {handle.host_id} beside {staging_uri}: the instance uploaded nothing "
                          f"(SSM said {result['status']}, exit {result.get('exit_code')})")
-            return RunOutcome(staged_uri=None, exit_code=code or -1, stderr_tail=tail, note="; ".join(notes))
+            return RunOutcome(staged_uri=None, exit_code=code or -1, stderr_tail=tail, note="; ".join(notes),
+                              interrupted=interrupted)
         return RunOutcome(staged_uri=staged.as_uri(), exit_code=code, stderr_tail=tail if code else "",
-                          note="; ".join(notes))
+                          note="; ".join(notes), interrupted=interrupted)
 
     def start_prepare(self, handle: HostHandle, *, context_uri: str | None) -> dict[str, Any]:
         """Upload the build context (if any) and send the container script."""

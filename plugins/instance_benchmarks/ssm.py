@@ -55,6 +55,11 @@ def container_script(*, image: str, pull: bool, context_uri: str | None = None, 
         "command -v docker >/dev/null || { echo 'docker is not installed: see /var/log/cloud-init-output.log' >&2; "
         f"exit {EXIT_NO_DOCKER}; }}",
         "source=",
+        # The repo@sha256 of the reference's own repository: an engine that pulled the same image from two
+        # registries lists both RepoDigests, in no order that says which was pulled.
+        'repo_digest() { local repo="${1%@*}"; case "${repo##*/}" in *:*) repo="${repo%:*}";; esac; '
+        "docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' \"$1\" 2>/dev/null "
+        '| grep -F "$repo@" | head -n 1; }',
     ]
     ecr = ECR_REGISTRY.match(image)
     if pull and ecr:
@@ -76,8 +81,7 @@ def container_script(*, image: str, pull: bool, context_uri: str | None = None, 
             build += [
                 f"  docker pull --quiet {shlex.quote(reference)} >/dev/null || {{ echo 'cannot pull base "
                 f"{reference}' >&2; exit {EXIT_IMAGE}; }}",
-                f"  {var}=\"$(docker image inspect --format '{{{{index .RepoDigests 0}}}}' {shlex.quote(reference)}"
-                " | cut -d@ -f2)\"",
+                f"  {var}=\"$(repo_digest {shlex.quote(reference)} | cut -d@ -f2)\"",
             ]
             repository = reference.split("@", 1)[0].rsplit(":", 1)[0] if "/" in reference or ":" in reference \
                 else reference
@@ -93,7 +97,7 @@ def container_script(*, image: str, pull: bool, context_uri: str | None = None, 
     lines += [
         f'[ -n "$source" ] || {{ echo "no image $image: pull failed and nothing to build from" >&2; '
         f'exit {EXIT_IMAGE}; }}',
-        "digest=\"$(docker image inspect --format '{{index .RepoDigests 0}}' \"$image\" 2>/dev/null || true)\"",
+        'digest="$(repo_digest "$image" || true)"',
         'echo "source=$source"',
         'echo "image=$image"',
         'echo "digest=$digest"',

@@ -52,7 +52,7 @@ def test_a_failed_container_stage_is_passed_on_with_stderr_and_nothing_runs_afte
     assert failed["failure"].endswith("docker pull failed")
     ran = HostCommandOperator(task_id="s", stage="stream", state=failed).execute(CONTEXT)  # no SSM call made
     assert ran["outcomes"]["stream"] == {"staged_uri": None, "exit_code": -1, "stderr_tail": "",
-                                         "note": f"not run: {failed['failure']}"}
+                                         "note": f"not run: {failed['failure']}", "interrupted": False}
 
 
 def test_unknown_stage_is_refused():

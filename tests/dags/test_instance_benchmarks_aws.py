@@ -17,9 +17,10 @@ import requests
 
 from instance_benchmarks import cli
 from instance_benchmarks.results import safe_segment, schema_errors
-from tests.conftest import MOTO_ENV, moto_server
+from tests.conftest import E2E_TIME_BUDGET_S, MOTO_ENV, moto_server
 from tests.fakes.aws import AwsGaps, FakeSsm, Throttle
 from tests.fakes.pricing import RECORDED_US_EAST_1, FakePriceList
+from tests.fakes.s3_access import denied, recorded, s3_accesses
 from tests.fakes.service_quotas import FakeServiceQuotas
 
 pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.e2e]
@@ -39,15 +40,20 @@ def moto_endpoint():
         yield endpoint
 
 
-def aws_world(monkeypatch, endpoint: str, *, ssm_executes: bool, docker_host: str | None = None
-              ) -> tuple[AwsGaps, FakeSsm | None]:
-    """A fresh moto account with the results bucket and instance profile, and the gap fakes installed."""
-    requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
+def connect(monkeypatch, endpoint: str) -> None:
+    """The `aws_default` connection pointed at moto_server, as a user points it at any endpoint."""
     for name, value in MOTO_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({
         "conn_type": "aws", "login": "testing", "password": "testing",
         "extra": {"endpoint_url": endpoint, "region_name": REGION}}))
+
+
+def aws_world(monkeypatch, endpoint: str, *, ssm_executes: bool, docker_host: str | None = None
+              ) -> tuple[AwsGaps, FakeSsm | None]:
+    """A fresh moto account with the results bucket and instance profile, and the gap fakes installed."""
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    connect(monkeypatch, endpoint)
     boto3.client("s3", region_name=REGION, endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
     iam = boto3.client("iam", region_name=REGION, endpoint_url=endpoint)
     iam.create_instance_profile(InstanceProfileName="instance-benchmarks")
@@ -65,7 +71,7 @@ def aws_world(monkeypatch, endpoint: str, *, ssm_executes: bool, docker_host: st
 
 def conf(instance_types: list[str]) -> dict:
     return {"target": "aws", "instance_types": instance_types, "profile": "quick", "repetitions": 2,
-            "time_budget_s": 60, "results_uri": f"s3://{BUCKET}/ib", "poll_interval_s": 0.2}
+            "time_budget_s": E2E_TIME_BUDGET_S, "results_uri": f"s3://{BUCKET}/ib", "poll_interval_s": 0.2}
 
 
 def s3_json(endpoint: str, key: str) -> dict:
@@ -97,16 +103,17 @@ def full_run(moto_endpoint, docker_engine, runner_images):
                                    docker_host=local_engine.docker_host)
         gaps.fail_run_instances({NO_CAPACITY})
         try:
-            dag_run = cli.load_dag().test(run_conf={
-                **conf([*STORED, NO_CAPACITY, OVER_QUOTA]),
-                "image_registry": f"{registry.address}/instance-benchmarks-runner"})
+            with recorded(moto_endpoint) as wire:  # S3 goes through s3fs, below the layer `gaps` sees
+                dag_run = cli.load_dag().test(run_conf={
+                    **conf([*STORED, NO_CAPACITY, OVER_QUOTA]),
+                    "image_registry": f"{registry.address}/instance-benchmarks-runner"})
         finally:
             fake_ssm.close()
-    return dag_run, set(gaps.calls), fake_ssm
+    return dag_run, set(gaps.calls), fake_ssm, s3_accesses(wire, bucket=BUCKET, access_key="testing")
 
 
 def test_every_healthy_type_is_stored_valid_with_its_instance_provenance(full_run, moto_endpoint, runner_images):
-    dag_run, _, _ = full_run
+    dag_run, *_ = full_run
 
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
     keys = [k for k in s3_keys(moto_endpoint, "ib/results/v1/") if k.endswith(".json")]
@@ -136,7 +143,7 @@ def test_every_healthy_type_is_stored_valid_with_its_instance_provenance(full_ru
 
 
 def test_every_instance_was_tagged_and_ends_terminated(full_run, moto_endpoint):
-    dag_run, _, _ = full_run
+    dag_run, *_ = full_run
 
     instances = project_instances(moto_endpoint, dag_run.run_id)
     assert sorted(i["InstanceType"] for i in instances) == sorted(STORED)
@@ -148,7 +155,7 @@ def test_every_instance_was_tagged_and_ends_terminated(full_run, moto_endpoint):
 
 
 def test_capacity_and_quota_skips_are_recorded_and_summarised(full_run, moto_endpoint):
-    dag_run, _, _ = full_run
+    dag_run, *_ = full_run
 
     summary = s3_json(moto_endpoint, "ib/reports/latest/summary.json")
     skipped = {s["instance_type"]: s for s in summary["skipped"]}
@@ -167,7 +174,7 @@ def test_capacity_and_quota_skips_are_recorded_and_summarised(full_run, moto_end
 
 
 def test_every_stored_type_is_priced_from_the_run_s_price_snapshot(full_run, moto_endpoint):
-    dag_run, _, _ = full_run
+    dag_run, *_ = full_run
 
     summary = s3_json(moto_endpoint, "ib/reports/latest/summary.json")
     hpl = {s["instance_type"]: s for s in summary["summaries"] if s["benchmark"] == "hpl"}
@@ -184,7 +191,7 @@ def test_every_stored_type_is_priced_from_the_run_s_price_snapshot(full_run, mot
 
 
 def test_each_stage_was_one_ssm_command_on_its_own_instance(full_run):
-    _, _, fake_ssm = full_run
+    _, _, fake_ssm, _ = full_run
 
     assert len(fake_ssm.sent) == 3 * len(STORED)  # container, stream, hpl
     assert all(len(s["InstanceIds"]) == 1 and s["DocumentName"] == "AWS-RunShellScript" for s in fake_ssm.sent)
@@ -204,21 +211,43 @@ def test_metrics_are_put_per_instance_type(full_run, moto_endpoint):
 
 
 def test_the_airflow_role_policy_grants_every_call_the_run_made(full_run):
-    """boto3 calls seen at botocore's API layer (S3 goes through s3fs/aiobotocore: checked by hand in the README)."""
-    from tests.fakes.aws import NEEDS_NO_PERMISSION, airflow_role_actions, iam_actions
+    """boto3 calls seen at botocore's API layer; S3 (through s3fs/aiobotocore) seen on the wire by moto_server."""
+    from tests.fakes.aws import NEEDS_NO_PERMISSION, airflow_role_actions, airflow_role_statements, iam_actions
 
-    _, calls, _ = full_run
+    _, calls, _, s3 = full_run
     granted, made = airflow_role_actions(), iam_actions(calls)
+
+    assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket"} <= {a.action for a in s3}
+    assert denied(s3, airflow_role_statements()) == []
 
     assert {"ec2:RunInstances", "ssm:SendCommand", "servicequotas:ListServiceQuotas", "sts:GetCallerIdentity",
             "cloudwatch:PutMetricData", "pricing:GetProducts", "ec2:DescribeSpotPriceHistory"} <= made
     assert made - granted - NEEDS_NO_PERMISSION == set()
     # Nothing granted that is never called, except what AWS checks inside another call (PassRole and
     # CreateTags inside RunInstances/CreateSecurityGroup), CancelCommand (only when a task is killed:
-    # tests/plugins/.../test_ssm.py), and S3, which s3fs calls where this cannot see.
+    # tests/plugins/.../test_ssm.py), and s3:DeleteObject (the dataset's versions older than an hour, pruned).
     implicit = {"iam:PassRole", "ec2:CreateTags", "ssm:CancelCommand",
                 "ec2:DescribeInstanceTypeOfferings"}  # catalog_refresh's: tests/dags/test_catalog_refresh.py
-    assert {a for a in granted - made if not a.startswith("s3:")} == implicit
+    # s3:GetBucketLocation: s3fs's fallback probe when AWS denies HeadBucket (moto does not; tests/fakes/s3_access.py)
+    assert granted - made - {a.action for a in s3} - {a.fallback for a in s3} == implicit | {"s3:DeleteObject"}
+
+
+def test_results_analysis_over_s3_needs_only_what_the_airflow_role_grants(full_run, moto_endpoint, monkeypatch):
+    """The Asset-scheduled rebuild, on the full run's S3 results: every request on the wire is granted."""
+    from tests.conftest import load_dag
+    from tests.fakes.aws import airflow_role_statements
+
+    connect(monkeypatch, moto_endpoint)
+    gaps = AwsGaps().install(monkeypatch)  # records the botocore-level calls (there should be none but S3's)
+
+    with recorded(moto_endpoint) as wire:
+        dag_run = load_dag("results_analysis").test(run_conf={"results_uri": f"s3://{BUCKET}/ib"})
+
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+    s3 = s3_accesses(wire, bucket=BUCKET, access_key="testing")
+    assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket"} <= {a.action for a in s3}
+    assert denied(s3, airflow_role_statements()) == []
+    assert {service for service, _ in gaps.calls} <= {"s3", "sts"}
 
 
 def test_plain_moto_runs_nothing_every_type_fails_and_nothing_is_left_running(moto_endpoint, monkeypatch):
@@ -363,3 +392,54 @@ def test_aws_throttling_every_call_for_a_while_slows_the_run_but_it_completes(mo
     stored = [k for k in s3_keys(moto_endpoint, "ib/results/v1/") if k.endswith(".json")]
     assert len(stored) == 1 and "instance_type=m7g.large" in stored[0]
     assert {i["State"]["Name"] for i in project_instances(moto_endpoint, dag_run.run_id)} == {"terminated"}
+
+
+RECLAIMED = "m7g.medium"  # AWS reclaims its spot instance as STREAM starts (the fake's spot-reclaimed fault)
+
+
+def runs_named(run_id: str) -> list:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return [(r.run_id, r.conf) for r in session.scalars(select(DagRun).where(DagRun.run_id == run_id))]
+
+
+def test_a_reclaimed_spot_instance_is_recorded_as_interrupted_and_its_type_relaunched_on_demand(moto_endpoint,
+                                                                                              monkeypatch):
+    """Issue 17 item 3: the wait ends at once (not after budget + 600 s), nothing more is sent to the gone
+    instance, the type is quarantined as interrupted, and market=spot-then-on-demand runs it again on demand."""
+    gaps, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=True)
+    fake_ssm.faults = {RECLAIMED: "spot-reclaimed"}
+    dag = cli.load_dag()
+    try:
+        first = dag.test(run_conf={**conf([RECLAIMED]), "repetitions": 1, "market": "spot-then-on-demand"})
+        ((relaunch_id, relaunch_conf),) = runs_named(f"{first.run_id}__on_demand")
+        # dag.test runs a conf of its own; the triggered run stays queued (no scheduler here)
+        second = dag.test(run_conf=relaunch_conf)
+    finally:
+        fake_ssm.close()
+
+    assert str(first.state) in ("failed", "DagRunState.FAILED")
+    (gone,) = project_instances(moto_endpoint, first.run_id)
+    assert gone["InstanceId"] in fake_ssm.reclaimed and {"Key": "market", "Value": "spot"} in gone["Tags"]
+    sent = [c for c in fake_ssm.sent if gone["InstanceId"] in c["InstanceIds"]]
+    assert len(sent) == 2  # the container and STREAM; HPL never sent to a reclaimed instance
+    (key,) = [k for k in s3_keys(moto_endpoint, f"ib/quarantine/{safe_segment(first.run_id)}/")
+              if k.endswith("reason.json")]
+    reason = s3_json(moto_endpoint, key)
+    assert reason["interrupted"] is True and reason["instance_type"] == RECLAIMED
+    assert any("interrupted: AWS reclaimed the spot instance (Server.SpotInstanceTermination" in r
+               for r in reason["reasons"]), reason["reasons"]
+    assert relaunch_conf["market"] == "on-demand" and relaunch_conf["instance_types"] == [RECLAIMED]
+    kept = {k: v for k, v in first.conf.items() if k not in ("market", "instance_types")}
+    assert {k: relaunch_conf[k] for k in kept} == kept  # the same results_uri, budget, connection, ...
+
+    assert str(second.state) in ("success", "DagRunState.SUCCESS")
+    (on_demand,) = project_instances(moto_endpoint, second.run_id)
+    assert {"Key": "market", "Value": "on-demand"} in on_demand["Tags"]
+    assert {i["State"]["Name"] for i in [gone, on_demand]} == {"terminated"}
+    stored = [s3_json(moto_endpoint, k) for k in s3_keys(moto_endpoint, "ib/results/v1/") if k.endswith(".json")]
+    (doc,) = [d for d in stored if d["provenance"]["run_id"] == second.run_id]
+    assert doc["provenance"]["market"] == "on-demand" and doc["provenance"]["instance_type"] == RECLAIMED

@@ -24,14 +24,19 @@ def benchmark_runs_with(budget: float) -> list[dict]:
 
 
 def test_the_week_triggers_one_run_of_the_configured_catalog(monkeypatch):
+    """It makes no AWS call of its own (so the Airflow role needs nothing for it): the run it starts does."""
+    from tests.fakes.aws import AwsGaps
+
     budget = round(random.uniform(10, 20), 6)  # noqa: S311 - tells this run from earlier ones in the same database
     monkeypatch.setenv("INSTANCE_BENCHMARKS_TARGET", "aws")
     monkeypatch.setenv("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "m7i, c7g")
     monkeypatch.setenv("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD", str(budget))
+    gaps = AwsGaps().install(monkeypatch)
 
     dag_run = load_dag("weekly_refresh").test()
 
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+    assert gaps.calls == []
     assert benchmark_runs_with(budget) == [{"target": "aws", "instance_types": ["m7i", "c7g"],
                                             "profile": "standard", "budget_usd": budget}]
 

@@ -16,10 +16,8 @@ from functools import cache
 import pytest
 
 from instance_benchmarks import INCLUDE_DIR
+from tests.fakes.aws import PLACEHOLDERS, policy_text
 
-# What docs/aws.md's set-up substitutes before attaching the policies.
-PLACEHOLDERS = {"RESULTS_BUCKET": "bench-results", "RESULTS_PREFIX": "ib", "ACCOUNT_ID": "123456789012",
-                "VPC_ID": "vpc-0123456789abcdef0", "AMI_OWNER": "amazon"}
 POLICIES = ("airflow-role-policy.json", "instance-role-policy.json", "api-server-policy.json")
 # Parliament findings that are parliament's limits, not the policy's, each with why.
 ACCEPTED = {
@@ -36,13 +34,6 @@ ACCEPTED = {
 # Condition keys AWS adds to every request.
 GLOBAL_KEYS = {"aws:RequestedRegion", "aws:SecureTransport", "aws:SourceIp", "aws:PrincipalTag/${TagKey}",
                "aws:PrincipalArn", "aws:userid", "aws:CalledVia", "aws:ViaAWSService"}
-
-
-def policy_text(name: str) -> str:
-    text = (INCLUDE_DIR / "iam" / name).read_text()
-    for placeholder, value in PLACEHOLDERS.items():
-        text = text.replace(placeholder, value)
-    return text
 
 
 def statements(name: str) -> list[dict]:

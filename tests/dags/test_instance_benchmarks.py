@@ -14,6 +14,7 @@ from airflow.sdk import ObjectStoragePath
 
 from instance_benchmarks import cli
 from instance_benchmarks.results import schema_errors
+from tests.conftest import E2E_TIME_BUDGET_S
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -56,7 +57,7 @@ def test_local_run_uses_the_runner_image_when_an_engine_answers(docker_engine, t
 
     local_engine, registry = docker_engine
     monkeypatch.setenv("DOCKER_HOST", local_engine.docker_host)
-    conf = {"target": "local", "profile": "quick", "repetitions": 2, "time_budget_s": 60,
+    conf = {"target": "local", "profile": "quick", "repetitions": 2, "time_budget_s": E2E_TIME_BUDGET_S,
             "results_uri": tmp_path.as_uri()}
 
     dag_run = cli.load_dag().test(run_conf=conf)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import moto_server
+from tests.conftest import E2E_TIME_BUDGET_S, moto_server
 from tests.dags.test_instance_benchmarks_aws import BUCKET, REGION, project_instances, s3_json
 from tests.deployment.stack import Stack, api_call
 from tests.fakes.aws import AwsGaps, FakeSsm
@@ -163,7 +163,7 @@ def test_a_run_triggered_through_the_rest_api_succeeds_on_both_celery_workers(st
 
     dag = unpaused(stack, token)
     assert dag["is_paused"]  # AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION, as in the compose file
-    conf = {"target": "local", "profile": "quick", "repetitions": 2, "time_budget_s": 60,
+    conf = {"target": "local", "profile": "quick", "repetitions": 2, "time_budget_s": E2E_TIME_BUDGET_S,
             "results_uri": (tmp_path / "results").as_uri()}
     run, state, seconds, instances = trigger_and_wait(stack, token, conf)
     by_host = {}

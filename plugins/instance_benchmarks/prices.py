@@ -9,17 +9,76 @@ The Price List endpoint lives in us-east-1 whatever the region priced. The Amazo
 has no hook for it, so it is `AwsBaseHook(client_type="pricing")` on the run's connection.
 A price that cannot be had (no permission, no such product) is None with the error
 recorded; the analysis then has no price metrics for that type, never a made-up one.
+
+Where the Price List cannot be reached at all, on-demand prices come from a recorded snapshot
+(include/prices/, with its provenance) when one exists for the region, and the snapshot's
+`source` says so; a type the recording lacks stays unpriced.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime
+import hashlib
 import json
 import logging
 import statistics
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+from instance_benchmarks import INCLUDE_DIR
+
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A recorded on-demand price table (include/prices/README.md gives its provenance)."""
+
+    path: Path
+    sha256: str
+    recorded_on: str
+    origin: str
+
+    @property
+    def label(self) -> str:
+        return f"recorded {self.recorded_on} ({self.origin}; {self.path.name})"
+
+
+RECORDINGS = {
+    "us-east-1": Recording(INCLUDE_DIR / "prices" / "us-east-1-on-demand-2026-07-20.csv",
+                           "8c5172b5069180b0d4a7089bbbb381ba08162b6fd25281a7c13bc1cb0e53e989", "2026-07-20",
+                           "AWS Price List via aws/karpenter-provider-aws@6fc13b5"),
+}
+
+
+@cache
+def recorded_on_demand(region: str) -> dict[str, float]:
+    """The recorded on-demand USD per hour of `region` (empty: none recorded), its checksum verified."""
+    recording = RECORDINGS.get(region)
+    if recording is None:
+        return {}
+    data = recording.path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != recording.sha256:
+        raise ValueError(f"{recording.path} has SHA-256 {digest}, not the recorded {recording.sha256}: "
+                         "it was changed; restore it from include/prices/README.md's source")
+    rows = csv.DictReader(data.decode().splitlines())
+    return {row["instance_type"]: float(row["usd_per_hour"]) for row in rows}
+
+
+def recorded_snapshot(region: str, instance_types: list[str]) -> dict[str, Any]:
+    """A snapshot (the format of `aws_snapshot`) from the recording alone: on demand only, a missing type unpriced."""
+    table = recorded_on_demand(region)
+    recording = RECORDINGS.get(region)
+    prices = {name: {"on_demand": table.get(name), "spot": None, "spot_zones": {}} for name in instance_types}
+    missing = sorted(name for name, p in prices.items() if p["on_demand"] is None)
+    errors = [f"no recorded prices for {region}"] if recording is None else \
+        [f"{len(missing)} type(s) not in the recording, unpriced: {', '.join(missing[:10])}"
+         + (" ..." if len(missing) > 10 else "")] if missing else []
+    return {"region": region, "source": recording.label if recording else None, "prices": prices, "errors": errors}
 
 PRICING_REGION = "us-east-1"
 ON_DEMAND_FILTERS = {
@@ -97,12 +156,17 @@ def aws_snapshot(*, aws_conn_id: str | None, region: str, instance_types: list[s
     errors: list[str] = []
     on_demand: dict[str, float] = {}
     spot: dict[str, dict[str, float]] = {}
+    source = "aws"
     try:
         pricing = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="pricing", region_name=PRICING_REGION,
                               config=config).conn
         on_demand = on_demand_prices(pricing, region, instance_types)
     except (BotoCoreError, ClientError) as exc:
         errors.append(f"Price List API: {exc}")
+        on_demand = {name: usd for name, usd in recorded_on_demand(region).items() if name in instance_types}
+        if region in RECORDINGS:
+            source = f"aws spot history; on demand {RECORDINGS[region].label}, the Price List unreachable"
+            errors.append(f"on-demand prices from the recording of {RECORDINGS[region].recorded_on}, not live")
     try:
         ec2 = EC2Hook(aws_conn_id=aws_conn_id, region_name=region, api_type="client_type", config=config).conn
         spot = spot_prices(ec2, instance_types)
@@ -117,7 +181,7 @@ def aws_snapshot(*, aws_conn_id: str | None, region: str, instance_types: list[s
             errors.append(f"{name}: the Price List has no Linux on-demand price in {region}")
     for error in errors:
         log.warning("Prices: %s", error)
-    return {"region": region, "source": "aws", "prices": prices, "errors": errors}
+    return {"region": region, "source": source, "prices": prices, "errors": errors}
 
 
 def given_snapshot(instance_type: str, price_per_hour: float | None) -> dict[str, Any]:

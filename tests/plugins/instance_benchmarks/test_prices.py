@@ -82,10 +82,49 @@ def test_no_permission_means_no_price_and_a_recorded_reason(moto_env, monkeypatc
 
     gaps.on("pricing", "GetProducts", denied)
 
-    snapshot = prices.aws_snapshot(aws_conn_id=None, region="us-east-1", instance_types=["m7i.large"])
+    snapshot = prices.aws_snapshot(aws_conn_id=None, region="eu-west-1", instance_types=["m7i.large"])
 
-    assert snapshot["prices"]["m7i.large"]["on_demand"] is None
-    assert any("AccessDeniedException" in e for e in snapshot["errors"])
+    assert snapshot["prices"]["m7i.large"]["on_demand"] is None  # no recording for eu-west-1: no price
+    assert any("AccessDeniedException" in e for e in snapshot["errors"]) and snapshot["source"] == "aws"
+
+
+def test_without_the_price_list_the_recording_prices_on_demand_and_says_so(moto_env, monkeypatch):
+    gaps = AwsGaps().install(monkeypatch)
+
+    def denied(client, params, passthrough):
+        raise client_error("AccessDeniedException", "not authorized to perform: pricing:GetProducts", "GetProducts")
+
+    gaps.on("pricing", "GetProducts", denied)
+
+    snapshot = prices.aws_snapshot(aws_conn_id=None, region="us-east-1", instance_types=["m7i.large", "m99z.large"])
+
+    assert snapshot["prices"]["m7i.large"]["on_demand"] == 0.1008  # the recording's, as its README quotes it
+    assert snapshot["prices"]["m99z.large"]["on_demand"] is None  # not recorded: unpriced, never guessed
+    assert "recorded 2026-07-20" in snapshot["source"] and "Price List unreachable" in snapshot["source"]
+    assert any("not live" in e for e in snapshot["errors"]) and any("AccessDenied" in e for e in snapshot["errors"])
+
+
+def test_the_recording_is_the_one_its_readme_describes():
+    table = prices.recorded_on_demand("us-east-1")
+
+    assert len(table) == 1367 and sum(name.endswith(".metal") or ".metal-" in name for name in table) == 142
+    assert table["c7g.16xlarge"] == 2.32 and table["hpc7g.16xlarge"] == 1.6832 and table["m7a.48xlarge"] == 11.12832
+    assert prices.recorded_on_demand("eu-west-1") == {}
+    snapshot = prices.recorded_snapshot("us-east-1", ["m7i.large", "m99z.large"])
+    assert snapshot["prices"]["m7i.large"]["on_demand"] == 0.1008 and "m99z.large" in snapshot["errors"][0]
+
+
+def test_a_changed_recording_is_refused(tmp_path, monkeypatch):
+    changed = tmp_path / "prices.csv"
+    changed.write_text("instance_type,usd_per_hour\nm7i.large,0.01\n")
+    recording = prices.RECORDINGS["us-east-1"]
+    monkeypatch.setitem(prices.RECORDINGS, "us-east-1", prices.Recording(changed, recording.sha256, "x", "y"))
+    prices.recorded_on_demand.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="was changed"):
+            prices.recorded_on_demand("us-east-1")
+    finally:
+        prices.recorded_on_demand.cache_clear()
 
 
 def test_local_price_is_what_the_user_gave_or_nothing():

@@ -4,14 +4,14 @@ Reads moto's catalog (in-process, nothing reaches AWS), resolves `all` as the DA
 every type with the production settings (quick profile, 1,800 s time budget, a prebuilt image in
 a registry), then prints the predicted stage times and costs and why each miss misses.
 
-Prices: a snapshot in the format the DAG records at prices/<run_id>.json (`--prices FILE`). Record
-one on a machine with AWS credentials (read-only Price List and spot history):
+Prices, by default: the recorded us-east-1 on-demand table (include/prices/, 2026-07-20, with its
+provenance); a type it lacks is unpriced and counts as not within $5 (its cost cannot be bounded): the script
+never invents a price. Or a snapshot in the format the DAG records at prices/<run_id>.json (`--prices FILE`),
+recorded on a machine with AWS credentials (read-only Price List and spot history):
 
     .venv/bin/python benchmarks/catalog_plan.py --record-prices us-east-1 --prices prices-us-east-1.json
     .venv/bin/python benchmarks/catalog_plan.py --prices prices-us-east-1.json
 
-Without a snapshot, only the nine types the tests price (tests/fakes/pricing.py) are priced, and every other
-type counts as not within $5 (its cost cannot be bounded): the script never invents a price.
 The last line is exactly `within_10min_and_5usd: <k> of <n>`.
 """
 
@@ -21,6 +21,7 @@ import argparse
 import collections
 import json
 import os
+import statistics
 import sys
 from pathlib import Path
 
@@ -44,15 +45,25 @@ def moto_catalog():
         return [catalog.spec_from_description(d) for d in catalog.describe_instance_types(client)]
 
 
+def kind_of(reason: str, metal_launch_s: int) -> str:
+    """One of the reasons a plan misses the targets (planning.misses_targets' wording)."""
+    if reason.startswith("no on-demand price"):
+        return "unpriced"
+    if reason.startswith("predicted $"):
+        return "price"
+    return "metal boot" if f"launch {metal_launch_s} s" in reason else "time"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--prices", type=Path, help="a price snapshot (prices/<run_id>.json format)")
+    parser.add_argument("--prices", type=Path, help="a price snapshot (prices/<run_id>.json format); default: "
+                        "the recorded us-east-1 on-demand table (include/prices/)")
     parser.add_argument("--record-prices", metavar="REGION",
                         help="fetch a snapshot from the real Price List and spot history into --prices first")
     parser.add_argument("--show", type=int, default=25, help="misses to list")
     args = parser.parse_args()
 
-    from instance_benchmarks import catalog, planning, prices
+    from instance_benchmarks import catalog, launch_timings, planning, prices
 
     selected, left_out = catalog.resolve(["all"], moto_catalog())
     names = [s.instance_type for s in selected]
@@ -66,25 +77,32 @@ def main() -> None:
     if args.prices:
         snapshot, source = json.loads(args.prices.read_text()), str(args.prices)
     else:
-        from tests.fakes.pricing import RECORDED_US_EAST_1
+        snapshot = prices.recorded_snapshot("us-east-1", names)
+        source = snapshot["source"]
+    def plan_all(**kwargs):
+        return [planning.plan(spec, target="aws", profile="quick", repetitions=None, time_budget_s=1800,
+                              prices=snapshot["prices"].get(spec.instance_type), image_registry="registry", **kwargs)
+                for spec in selected]
 
-        snapshot = {"prices": {name: {"on_demand": usd} for name, usd in RECORDED_US_EAST_1.items()}}
-        source = "the tests' nine price inputs (tests/fakes/pricing.py) only"
-    plans = [planning.plan(spec, target="aws", profile="quick", repetitions=None, time_budget_s=1800,
-                           prices=snapshot["prices"].get(spec.instance_type), image_registry="registry")
-             for spec in selected]
+    plans = plan_all()
     summary = planning.summarize_plans(plans)
+    graviton_metal = statistics.median(launch_timings.recorded_launches()["graviton metal"])
+    if_recorded = planning.summarize_plans(plan_all(x86_metal_launch_s=graviton_metal))
     within_time = sum(p.predicted_s <= planning.TARGET_SECONDS for p in plans)
     print(f"catalog: {len(selected) + len(left_out)} types in moto's catalog; `all` selects {len(selected)} "
           f"({dict(collections.Counter(s.family for s in selected))}); left out {len(left_out)}")
     print(f"prices: {source}; {len(plans) - summary['unpriced']} of {len(plans)} types priced")
     print(f"predicted: {summary['instance_hours']} instance-hours, ${summary['usd']} on-demand for the priced types")
     print(f"within 10 minutes: {within_time} of {len(plans)} (the time model: planning.py's stated assumptions)")
-    kinds = collections.Counter(reason.split(":")[0].split(" > ")[0].split(" (")[0][:40]
+    kinds = collections.Counter(kind_of(reason, launch_timings.X86_METAL_ASSUMED_S)
                                 for reasons in summary["not_within"].values() for reason in reasons)
-    print(f"why not: {dict(kinds)}")
+    for kind in ("unpriced", "metal boot", "time", "price"):
+        print(f"not within, {kind}: {kinds.get(kind, 0)}")
     for name, reasons in list(summary["not_within"].items())[:args.show]:
         print(f"  {name}: {'; '.join(reasons)}")
+    print(f"launch: virtualised and Graviton metal from {launch_timings.SOURCE}; Intel and AMD metal assumed "
+          f"{launch_timings.X86_METAL_ASSUMED_S} s. Had they launched like the recorded Graviton metal "
+          f"({graviton_metal:g} s): {if_recorded['within_targets']} of {len(plans)}")
     print(f"within_10min_and_5usd: {summary['within_targets']} of {len(plans)}")
 
 

@@ -5,10 +5,11 @@ own `hpl` module, both read here too, so the plan and `benchrun all --profile` c
 disagree. The runner still decides N on the host (after a timed probe); the plan's N is
 its prediction, capped by the time budget, so a 4 TB instance does not solve for hours.
 
-Stage times are a model, not a measurement: the constants below are stated assumptions
-(what an EC2 launch, an SSM agent registration or an image pull usually take), to be
-replaced by the stage timings real runs record. The HPL and STREAM stages follow from the
-profile and the time budget.
+Stage times are a model, not a measurement. The launch comes from public recordings
+(launch_timings.py: 61 virtualised and 9 Graviton metal launches; Intel and AMD metal stay an
+assumption); the constants below are stated assumptions (an SSM agent registration, an image
+pull), to be replaced by the stage timings real runs record. The HPL and STREAM stages follow
+from the profile and the time budget.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import Any
 
-from instance_benchmarks import RUNNER_DIR
+from instance_benchmarks import RUNNER_DIR, launch_timings
 from instance_benchmarks.catalog import InstanceSpec
 
 # STREAM's run rule: three arrays, each at least 4x the last-level cache.
@@ -28,8 +29,7 @@ STREAM_LLC_MULTIPLE = 4
 # HPL's probe and smallest useful solve: a few thousand unknowns (N=3000: 72 MB).
 HPL_MIN_MEMORY_BYTES = 3000 * 3000 * 8
 
-# Assumed stage times, seconds (see the module docstring). Bare metal boots through firmware.
-LAUNCH_S, LAUNCH_METAL_S = 45, 480
+# Assumed stage times, seconds (see the module docstring); the launch is launch_timings.py's.
 AGENT_ONLINE_S = 60
 IMAGE_PULL_S, IMAGE_BUILD_S = 90, 480  # from image_registry; or built on the instance (no registry)
 TERMINATE_S = 60  # Linux instances are billed per second with a 60 s minimum
@@ -112,8 +112,10 @@ class BenchmarkPlan:
 
 
 def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | None,
-         time_budget_s: int, prices: dict[str, Any] | None = None, image_registry: str = "") -> BenchmarkPlan:
-    """`prices`: this type's entry of the run's price snapshot ({on_demand, spot} USD per hour)."""
+         time_budget_s: int, prices: dict[str, Any] | None = None, image_registry: str = "",
+         x86_metal_launch_s: float = launch_timings.X86_METAL_ASSUMED_S) -> BenchmarkPlan:
+    """`prices`: this type's entry of the run's price snapshot ({on_demand, spot} USD per hour);
+    `x86_metal_launch_s`: Intel and AMD metal's launch, an assumption (the catalog figure is given both ways)."""
     settings = profiles()[profile]
     hpl_budget = time_budget_s * settings["hpl_budget_share"]
     if settings["hpl_budget_cap_s"]:
@@ -130,7 +132,7 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
     placements = 2 if cores > 1 else 1
     stages: dict[str, float] = {}
     if target == "aws":
-        stages["launch"] = LAUNCH_METAL_S if spec.bare_metal else LAUNCH_S
+        stages["launch"] = launch_timings.launch_figure(spec, x86_metal_s=x86_metal_launch_s).seconds
         stages["agent online"] = AGENT_ONLINE_S
         stages["container"] = IMAGE_PULL_S if image_registry else IMAGE_BUILD_S
     stages["stream"] = stream_repetitions * placements * STREAM_PLACEMENT_S

@@ -210,7 +210,8 @@ class Stack:
         service = compose()["services"]["airflow-init"]
         env = {**self.env, "PATH": os.pathsep.join([str(Path(sys.executable).parent), self.env["PATH"]])}
         start = time.monotonic()
-        done = subprocess.run([service["entrypoint"], *service["command"]], env=env, capture_output=True, text=True,
+        command = [interpolate(part, self.dotenv) for part in service["command"]]  # compose's `$$` is bash's `$`
+        done = subprocess.run([service["entrypoint"], *command], env=env, capture_output=True, text=True,
                               timeout=600, cwd=self.root)
         if done.returncode:
             raise RuntimeError(f"airflow-init failed:\n{(done.stdout + done.stderr)[-4000:]}")

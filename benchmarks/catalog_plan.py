@@ -21,7 +21,6 @@ import argparse
 import collections
 import json
 import os
-import statistics
 import sys
 from pathlib import Path
 
@@ -79,6 +78,7 @@ def main() -> None:
     else:
         snapshot = prices.recorded_snapshot("us-east-1", names)
         source = snapshot["source"]
+
     def plan_all(**kwargs):
         return [planning.plan(spec, target="aws", profile="quick", repetitions=None, time_budget_s=1800,
                               prices=snapshot["prices"].get(spec.instance_type), image_registry="registry", **kwargs)
@@ -86,7 +86,7 @@ def main() -> None:
 
     plans = plan_all()
     summary = planning.summarize_plans(plans)
-    graviton_metal = statistics.median(launch_timings.recorded_launches()["graviton metal"])
+    graviton_metal = launch_timings.recorded_median("graviton metal")
     if_recorded = planning.summarize_plans(plan_all(x86_metal_launch_s=graviton_metal))
     within_time = sum(p.predicted_s <= planning.TARGET_SECONDS for p in plans)
     print(f"catalog: {len(selected) + len(left_out)} types in moto's catalog; `all` selects {len(selected)} "

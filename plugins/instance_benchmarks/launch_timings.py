@@ -8,13 +8,13 @@ figure stays a labelled assumption (older public reports say some Intel metal to
 from __future__ import annotations
 
 import csv
-import hashlib
 import statistics
 from dataclasses import dataclass
 from functools import cache
 
 from instance_benchmarks import INCLUDE_DIR
 from instance_benchmarks.catalog import InstanceSpec
+from instance_benchmarks.recordings import verified_text
 
 RECORDING = INCLUDE_DIR / "launch-timings" / "ec2-launch-timings.csv"
 RECORDING_SHA256 = "4f88dfd51a21fc463d5c013365a8ad6a608c850069318b762a1cf85659c19a89"
@@ -32,12 +32,8 @@ class LaunchFigure:
 @cache
 def recorded_launches() -> dict[str, list[float]]:
     """Seconds from the launch call to user data, by class (`virtualised`, `graviton metal`), checksum verified."""
-    data = RECORDING.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != RECORDING_SHA256:
-        raise ValueError(f"{RECORDING} has SHA-256 {digest}, not the recorded {RECORDING_SHA256}: it was changed")
     found: dict[str, list[float]] = {"virtualised": [], "graviton metal": []}
-    for row in csv.DictReader(data.decode().splitlines()):
+    for row in csv.DictReader(verified_text(RECORDING, RECORDING_SHA256).splitlines()):
         if not row["user_data_start_s"]:  # an incomplete run (3 of 73)
             continue
         kind = "graviton metal" if ".metal" in row["instance_type"] else "virtualised"
@@ -45,10 +41,15 @@ def recorded_launches() -> dict[str, list[float]]:
     return found
 
 
+def recorded_median(kind: str) -> float:
+    """The median recorded launch of `kind` (`virtualised` or `graviton metal`), seconds."""
+    return statistics.median(recorded_launches()[kind])
+
+
 def launch_figure(spec: InstanceSpec, *, x86_metal_s: float = X86_METAL_ASSUMED_S) -> LaunchFigure:
     """The launch stage of `spec`: the recorded median of its class, or the labelled x86 metal assumption."""
     if spec.bare_metal and spec.architecture != "arm64":
         return LaunchFigure(x86_metal_s, "assumed (no public measurement of Intel or AMD metal)")
     kind = "graviton metal" if spec.bare_metal else "virtualised"
-    runs = recorded_launches()[kind]
-    return LaunchFigure(statistics.median(runs), f"median of {len(runs)} recorded {kind} launches ({SOURCE})")
+    return LaunchFigure(recorded_median(kind),
+                        f"median of {len(recorded_launches()[kind])} recorded {kind} launches ({SOURCE})")

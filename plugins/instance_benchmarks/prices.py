@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import hashlib
 import json
 import logging
 import statistics
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from instance_benchmarks import INCLUDE_DIR
+from instance_benchmarks.recordings import verified_text
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,7 @@ def recorded_on_demand(region: str) -> dict[str, float]:
     recording = RECORDINGS.get(region)
     if recording is None:
         return {}
-    data = recording.path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != recording.sha256:
-        raise ValueError(f"{recording.path} has SHA-256 {digest}, not the recorded {recording.sha256}: "
-                         "it was changed; restore it from include/prices/README.md's source")
-    rows = csv.DictReader(data.decode().splitlines())
+    rows = csv.DictReader(verified_text(recording.path, recording.sha256).splitlines())
     return {row["instance_type"]: float(row["usd_per_hour"]) for row in rows}
 
 
@@ -75,9 +70,12 @@ def recorded_snapshot(region: str, instance_types: list[str]) -> dict[str, Any]:
     recording = RECORDINGS.get(region)
     prices = {name: {"on_demand": table.get(name), "spot": None, "spot_zones": {}} for name in instance_types}
     missing = sorted(name for name, p in prices.items() if p["on_demand"] is None)
-    errors = [f"no recorded prices for {region}"] if recording is None else \
-        [f"{len(missing)} type(s) not in the recording, unpriced: {', '.join(missing[:10])}"
-         + (" ..." if len(missing) > 10 else "")] if missing else []
+    errors = []
+    if recording is None:
+        errors.append(f"no recorded prices for {region}")
+    elif missing:
+        errors.append(f"{len(missing)} type(s) not in the recording, unpriced: {', '.join(missing[:10])}"
+                      + (" ..." if len(missing) > 10 else ""))
     return {"region": region, "source": recording.label if recording else None, "prices": prices, "errors": errors}
 
 PRICING_REGION = "us-east-1"
@@ -163,7 +161,8 @@ def aws_snapshot(*, aws_conn_id: str | None, region: str, instance_types: list[s
         on_demand = on_demand_prices(pricing, region, instance_types)
     except (BotoCoreError, ClientError) as exc:
         errors.append(f"Price List API: {exc}")
-        on_demand = {name: usd for name, usd in recorded_on_demand(region).items() if name in instance_types}
+        recorded = recorded_on_demand(region)
+        on_demand = {name: recorded[name] for name in instance_types if name in recorded}
         if region in RECORDINGS:
             source = f"aws spot history; on demand {RECORDINGS[region].label}, the Price List unreachable"
             errors.append(f"on-demand prices from the recording of {RECORDINGS[region].recorded_on}, not live")

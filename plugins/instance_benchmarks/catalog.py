@@ -41,6 +41,7 @@ class InstanceSpec:
     burstable: bool = False
     accelerators: tuple[str, ...] = ()  # gpu, fpga, inference, neuron
     sustained_clock_ghz: float | None = None
+    llc_instance_bytes: int = 0  # the largest last-level cache one core can fill (one CCD's, one socket's)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -63,6 +64,7 @@ def local_spec(topology: dict[str, Any]) -> InstanceSpec:
         physical_cores=topology["physical_cores"],
         memory_bytes=topology["memory_total_bytes"],
         last_level_cache_bytes=topology["last_level_cache_bytes"],
+        llc_instance_bytes=topology.get("llc_instance_bytes") or 0,
         instance_family=LOCAL_INSTANCE_TYPE,
     )
 

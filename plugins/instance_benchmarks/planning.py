@@ -8,8 +8,10 @@ its prediction, capped by the time budget, so a 4 TB instance does not solve for
 Stage times are a model, not a measurement. The launch comes from public recordings
 (launch_timings.py: 61 virtualised and 9 Graviton metal launches; Intel and AMD metal stay an
 assumption); the constants below are stated assumptions (an SSM agent registration, an image
-pull), to be replaced by the stage timings real runs record. The HPL and STREAM stages follow
-from the profile and the time budget.
+pull), to be replaced by the stage timings real runs record (every document's
+`provenance.stages` holds predicted against actual seconds; benchmarks/plan_accuracy.py compares
+them here). STREAM's stage follows from its array bytes, NTIMES, placements and an assumed
+bandwidth; HPL's from the profile and the time budget (the runner sizes N to fill it).
 """
 
 from __future__ import annotations
@@ -33,8 +35,25 @@ HPL_MIN_MEMORY_BYTES = 3000 * 3000 * 8
 AGENT_ONLINE_S = 60
 IMAGE_PULL_S, IMAGE_BUILD_S = 90, 480  # from image_registry; or built on the instance (no registry)
 TERMINATE_S = 60  # Linux instances are billed per second with a 60 s minimum
-HPL_PROBE_S = 20  # the timed probes that choose the layout and N
-STREAM_PLACEMENT_S = 10  # one repetition of one placement: four kernels, NTIMES each, rule-sized arrays
+# The timed probes that choose the layout and N: 2.9 s measured here (2 layouts and the probe at N=4608,
+# 2 cores, 2026-12-01), rounded up for hosts with more layouts to try.
+HPL_PROBE_S = 5
+# STREAM, one process: NTIMES x 10 array passes (copy and scale move 2 arrays, add and triad 3), plus about
+# 34 passes of setup (first touch, the timing check, the single-threaded validation): measured here with
+# 2.0 GB arrays, NTIMES 10 and 20 on 1 and 2 threads (29 and 35 passes, 2026-12-01).
+STREAM_PASSES_PER_NTIMES, STREAM_SETUP_PASSES = 10, 34
+# Assumed STREAM bandwidth until AWS runs replace it (this VM measured 21 GB/s on one core, 41 GB/s on two):
+# one core 20 GB/s; all cores 20 GB/s each, up to an assumed 250 GB/s per 48 cores (a DDR5 socket's order).
+STREAM_ONE_CORE_BPS = 20e9
+STREAM_SOCKET_BPS, STREAM_CORES_PER_SOCKET = 250e9, 48
+# The runner measures the regular and streaming-store variants alternately before it chooses (x86 only):
+# 2 pairs at NTIMES 10 on all cores; regular stores ran at 0.70 of streaming stores here.
+STREAM_CALIBRATION_PAIRS, STREAM_REGULAR_STORE_SHARE, STREAM_CALIBRATION_NTIMES = 2, 0.70, 10
+# The last-level cache a host of each family reports, where the catalog does not say (DescribeInstanceTypes
+# has no cache sizes): real lscpu of m7i.large (105 MiB, Xeon 8488C), m7a.48xlarge (32 MiB per 8-core CCD,
+# EPYC 9R14), c7g.16xlarge (32 MiB) and m8g.48xlarge (36 MiB per socket), ../shared/data/ec2-topologies.
+ASSUMED_LLC_BYTES = {"intel": 105 * 2**20, "graviton": 36 * 2**20}
+AMD_LLC_BYTES_PER_CCD, AMD_CORES_PER_CCD = 32 * 2**20, 8
 # Per-core DGEMM rate assumed to predict N before the probe measures it (this VM: 33 GFLOPS per core).
 HPL_GFLOPS_PER_CORE = 20.0
 TARGET_SECONDS, TARGET_USD = 600, 5.0  # what "cheap and short" means per type
@@ -71,6 +90,7 @@ class BenchmarkPlan:
     # Predictions (the runner measures and decides on the host; these size the run and its cost).
     stream_placements: int = 2
     stream_array_bytes: int = 0
+    llc_basis: str = "measured"  # or "assumed" (ASSUMED_LLC_BYTES): the catalog gives no cache sizes
     hpl_nb: int = 0
     hpl_grid: tuple[int, int] = (1, 1)
     hpl_n: int = 0
@@ -111,6 +131,44 @@ class BenchmarkPlan:
         return ["hpl", "--time-budget", f"{self.hpl_time_budget_s:g}", "--repetitions", str(self.hpl_repetitions)]
 
 
+def llc_bytes(spec: InstanceSpec) -> tuple[int, int, str]:
+    """The last-level cache STREAM's arrays are sized from: all of it (all cores), the largest instance one
+    core can fill (the one-core placement's arrays), and whether they were measured or assumed."""
+    if spec.last_level_cache_bytes:
+        return spec.last_level_cache_bytes, spec.llc_instance_bytes or spec.last_level_cache_bytes, "measured"
+    if spec.family == "amd":
+        return (AMD_LLC_BYTES_PER_CCD * max(1, -(-spec.physical_cores // AMD_CORES_PER_CCD)), AMD_LLC_BYTES_PER_CCD,
+                "assumed")
+    sockets = 2 if spec.bare_metal or spec.physical_cores > STREAM_CORES_PER_SOCKET else 1
+    per_socket = ASSUMED_LLC_BYTES.get(spec.family, ASSUMED_LLC_BYTES["intel"])
+    return sockets * per_socket, per_socket, "assumed"
+
+
+def stream_seconds(*, array_bytes: int, cores: int, ntimes: int, repetitions: int, placements: int,
+                   calibrates: bool, one_core_array_bytes: int | None = None) -> float:
+    """STREAM's predicted stage: the store calibration, then every placement `repetitions` times.
+
+    Placements beyond the first are one-core ones, whose arrays are 4x the cache one core can fill
+    (`one_core_array_bytes`). NUMA placements need the host's topology, which the plan does not know:
+    a multi-node host adds node-local and remote placements.
+    """
+    one_core_array_bytes = one_core_array_bytes or array_bytes
+    sockets = max(1, -(-cores // STREAM_CORES_PER_SOCKET))
+    all_cores_bps = min(cores * STREAM_ONE_CORE_BPS, sockets * STREAM_SOCKET_BPS)
+
+    def one_process(ntimes_: int, bps: float, size: int = array_bytes) -> float:
+        return (ntimes_ * STREAM_PASSES_PER_NTIMES + STREAM_SETUP_PASSES) * size / bps
+
+    calibration = 0.0
+    if calibrates:
+        calibration = STREAM_CALIBRATION_PAIRS * (
+            one_process(STREAM_CALIBRATION_NTIMES, all_cores_bps)
+            + one_process(STREAM_CALIBRATION_NTIMES, all_cores_bps * STREAM_REGULAR_STORE_SHARE))
+    per_repetition = one_process(ntimes, all_cores_bps) + (placements - 1) * one_process(
+        ntimes, STREAM_ONE_CORE_BPS, one_core_array_bytes)
+    return calibration + repetitions * per_repetition
+
+
 def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | None,
          time_budget_s: int, prices: dict[str, Any] | None = None, image_registry: str = "",
          x86_metal_launch_s: float = launch_timings.X86_METAL_ASSUMED_S) -> BenchmarkPlan:
@@ -121,6 +179,7 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
     if settings["hpl_budget_cap_s"]:
         hpl_budget = min(hpl_budget, settings["hpl_budget_cap_s"])
     stream_bytes = STREAM_ARRAYS * STREAM_LLC_MULTIPLE * spec.last_level_cache_bytes
+    llc, llc_instance, llc_basis = llc_bytes(spec)
     stream_repetitions = repetitions or settings["stream_repetitions"]
     hpl_repetitions = repetitions or settings["hpl_repetitions"]
     hpl = _runner_hpl()
@@ -135,7 +194,10 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
         stages["launch"] = launch_timings.launch_figure(spec, x86_metal_s=x86_metal_launch_s).seconds
         stages["agent online"] = AGENT_ONLINE_S
         stages["container"] = IMAGE_PULL_S if image_registry else IMAGE_BUILD_S
-    stages["stream"] = stream_repetitions * placements * STREAM_PLACEMENT_S
+    stages["stream"] = round(stream_seconds(
+        array_bytes=STREAM_LLC_MULTIPLE * llc, cores=cores, ntimes=settings["stream_ntimes"],
+        repetitions=stream_repetitions, placements=placements, calibrates=spec.architecture in ("x86_64", "amd64"),
+        one_core_array_bytes=STREAM_LLC_MULTIPLE * llc_instance), 1)
     stages["hpl"] = HPL_PROBE_S + hpl_budget
     if target == "aws":
         stages["terminate"] = TERMINATE_S
@@ -155,7 +217,8 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
         time_budget_s=time_budget_s,
         min_memory_bytes=max(stream_bytes, HPL_MIN_MEMORY_BYTES),
         stream_placements=placements,
-        stream_array_bytes=STREAM_LLC_MULTIPLE * spec.last_level_cache_bytes,
+        stream_array_bytes=STREAM_LLC_MULTIPLE * llc,
+        llc_basis=llc_basis,
         hpl_nb=nb,
         hpl_grid=grid,
         hpl_n=n,

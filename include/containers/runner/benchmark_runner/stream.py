@@ -10,6 +10,7 @@ import subprocess
 from typing import Any
 
 from benchmark_runner._log import log
+from benchmark_runner.topology import largest_cache_instance_bytes
 
 KERNELS = ("copy", "scale", "add", "triad")
 BYTES_PER_ELEMENT = 8
@@ -209,6 +210,7 @@ def measure(
     if len(memory_nodes) > 1 and numactl["usable"]:
         memory = min(memory, min(memory_nodes))  # --membind puts all three arrays on one node
     rule_elements, size_rule = rule_array_size(topology["last_level_cache_bytes"], memory)
+    explicit_size = array_elements
     if array_elements is None:
         array_elements = rule_elements
     elif array_elements < rule_elements:
@@ -226,6 +228,16 @@ def measure(
         },
     ]
     array_elements -= array_elements % 8  # whole vectors for the streaming-store kernels
+    # One core fills only the cache instance it shares (one CCD's L3 on AMD, one socket's on a two-socket
+    # host): its arrays need be 4x that, not 4x every instance summed, which on a 96-core EPYC is 24 times more.
+    one_core_elements = array_elements
+    instance_bytes = largest_cache_instance_bytes(topology.get("caches") or [])
+    if explicit_size is None and 0 < instance_bytes < topology["last_level_cache_bytes"]:
+        one_core_elements, _ = rule_array_size(instance_bytes, memory)
+        one_core_elements = min(array_elements, one_core_elements - one_core_elements % 8)
+        rules.append({"rule": "stream.one_core_array_at_least_4x_its_llc", "passed": True,
+                      "detail": f"one-core placement: {one_core_elements} elements per array = 4 x {instance_bytes} "
+                                f"bytes, the largest last-level cache instance one core can fill"})
     binary, selection = choose_variant(variants, array_elements, topology["physical_cores"], stores)
     if len(topology["numa_nodes"]) > 1 and not numactl["usable"]:
         log("STREAM: %d NUMA nodes but %s; measuring without NUMA placements", len(topology["numa_nodes"]),
@@ -234,7 +246,8 @@ def measure(
     for placement in placements(topology, threads, numactl):
         reps = []
         for rep in range(repetitions):
-            result = run_once(binary["path"], array_elements, ntimes, placement)
+            elements = one_core_elements if placement["placement"] == "one-core" else array_elements
+            result = run_once(binary["path"], elements, ntimes, placement)
             log(
                 "STREAM %s rep %d/%d: triad %.0f MB/s, copy %.0f MB/s, validated=%s",
                 placement["placement"], rep + 1, repetitions,

@@ -135,6 +135,16 @@ def last_level_cache_bytes(cache_list: list[dict[str, Any]]) -> int:
     return sum(c["size_bytes"] for c in data if c["level"] == top)
 
 
+def largest_cache_instance_bytes(cache_list: list[dict[str, Any]]) -> int:
+    """The largest single instance of the highest cache level: the most last-level cache one core can fill
+    (one CCD's L3 on AMD, one socket's on Intel, where last_level_cache_bytes sums them all)."""
+    data = [c for c in cache_list if c["type"] in ("data", "unified")]
+    if not data:
+        return 0
+    top = max(c["level"] for c in data)
+    return max(c["size_bytes"] for c in data if c["level"] == top)
+
+
 def numa_nodes(sys_node: Path = SYS_NODE, core_map: dict[int, tuple[int, int]] | None = None
                ) -> list[dict[str, Any]]:
     """NUMA nodes with their CPUs, physical cores, memory and SLIT distances (from /sys)."""
@@ -188,6 +198,7 @@ def cpu_topology(sys_cpu: Path = SYS_CPU, sys_node: Path = SYS_NODE, *,
         "numa_nodes": nodes,
         "caches": cache_list,
         "last_level_cache_bytes": last_level_cache_bytes(cache_list),
+        "llc_instance_bytes": largest_cache_instance_bytes(cache_list),
     }
 
 

@@ -61,3 +61,43 @@ def test_placements_all_cores_then_one_core():
 
     assert names == [("all-cores", 8), ("one-core", 1)]
     assert stream.placements(topology, threads=3)[0]["threads"] == 3
+
+
+def test_one_core_arrays_are_4x_the_cache_one_core_can_fill(monkeypatch, fixture_text):
+    """An EPYC's L3 is one 32 MiB instance per CCD: one core fills one, all cores fill them all."""
+    l3 = [{"level": 3, "type": "unified", "size_bytes": 32 * 2**20, "shared_cpus": list(range(8 * i, 8 * i + 8))}
+          for i in range(4)]
+    topology = {"physical_cores": 32, "memory_available_bytes": 64 * 2**30, "last_level_cache_bytes": 128 * 2**20,
+                "caches": l3, "numa_nodes": [{"node": 0, "cpus": list(range(32)), "memory_bytes": 64 * 2**30}]}
+    ran = []
+
+    def run_once(binary, array_elements, ntimes, placement):
+        ran.append((placement["placement"], array_elements))
+        return stream.parse_output(fixture_text("stream-output-2threads.txt"))
+
+    monkeypatch.setattr(stream, "run_once", run_once)
+    monkeypatch.setattr(stream, "numactl_status", lambda _: {"path": None, "usable": False, "detail": "absent"})
+
+    section, rules = stream.measure({"regular": {"path": "stream"}}, topology, repetitions=1)
+
+    assert ran == [("all-cores", 4 * 128 * 2**20 // 8), ("one-core", 4 * 32 * 2**20 // 8)]
+    assert section["array_elements"] == 4 * 128 * 2**20 // 8
+    (rule,) = [r for r in rules if r["rule"] == "stream.one_core_array_at_least_4x_its_llc"]
+    assert rule["passed"] and "4 x 33554432 bytes" in rule["detail"]
+
+
+def test_a_single_cache_instance_or_an_explicit_size_keeps_one_size(monkeypatch, fixture_text):
+    topology = {"physical_cores": 2, "memory_available_bytes": 8 * 2**30, "last_level_cache_bytes": 32 * 2**20,
+                "caches": [{"level": 3, "type": "unified", "size_bytes": 32 * 2**20, "shared_cpus": [0, 1]}],
+                "numa_nodes": [{"node": 0, "cpus": [0, 1], "memory_bytes": 8 * 2**30}]}
+    ran = []
+    monkeypatch.setattr(stream, "run_once", lambda b, n, t, p: ran.append(n) or stream.parse_output(
+        fixture_text("stream-output-2threads.txt")))
+    monkeypatch.setattr(stream, "numactl_status", lambda _: {"path": None, "usable": False, "detail": "absent"})
+
+    stream.measure({"regular": {"path": "stream"}}, topology, repetitions=1)
+    stream.measure({"regular": {"path": "stream"}}, {**topology, "last_level_cache_bytes": 64 * 2**20,
+                                                     "caches": topology["caches"] * 2}, repetitions=1,
+                   array_elements=10**6)
+
+    assert ran == [4 * 32 * 2**20 // 8] * 2 + [10**6] * 2

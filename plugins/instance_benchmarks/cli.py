@@ -64,6 +64,7 @@ def format_summary(summary: dict[str, Any], *, store: Any = None) -> str:
         for s in stream:
             lines.append(f"  {s['instance_type']:<10} {s['placement']:<10} {s['threads']:>3}  {s['metric']:<6} "
                          f"{_ci(s):>24} {s['n']:>3}")
+    plan_lines: list[str] = []
     for uri in summary["documents"]:
         if store is not None:
             path = store.path(uri)
@@ -72,6 +73,7 @@ def format_summary(summary: dict[str, Any], *, store: Any = None) -> str:
 
             path = ObjectStoragePath(uri)
         doc = json.loads(path.read_text())
+        plan_lines += _plan_lines(doc)
         hpl = doc.get("hpl")
         if not hpl:
             continue
@@ -87,7 +89,13 @@ def format_summary(summary: dict[str, Any], *, store: Any = None) -> str:
                   f"{'PASSED' if passed else 'FAILED'}",
                   f"  CPU: {doc['system']['cpu_model']}, BLAS: {_blas_line(hpl['binary'])}",
                   f"  Ran {_ran_in(doc['provenance'].get('container'))}"]
+        clock = (hpl.get("core_clock") or {}).get("during") or {}
+        if clock.get("median_mhz"):
+            lines.append(f"  Core clock during HPL: median {clock['median_mhz']:.0f} MHz "
+                         f"({clock['min_mhz']:.0f}-{clock['max_mhz']:.0f}, {clock['samples']} samples)")
     lines += _value_lines(summary["summaries"])
+    if plan_lines:
+        lines += ["", "Plan against actual (seconds; predicted/actual)"] + plan_lines
     if summary.get("stopped"):
         lines += ["", f"Stopped at {summary['stopped']['stage']}: {summary['stopped']['reason']}"]
     lines += ["", "Stored documents:"] + ([f"  {uri}" for uri in summary["documents"]] or ["  (none)"])
@@ -98,6 +106,23 @@ def format_summary(summary: dict[str, Any], *, store: Any = None) -> str:
         lines.append(f"Skipped: {skipped['instance_type']} at {skipped['stage']}: {skipped['reason']}")
     lines += ["Report:", f"  {summary['report_uri']}"]
     return "\n".join(lines)
+
+
+def _plan_lines(doc: dict[str, Any]) -> list[str]:
+    """Each stage's predicted and actual seconds, and the host's predicted and actual cost."""
+    provenance = doc["provenance"]
+    stages = ", ".join(
+        f"{row['stage']} {row['predicted_s'] if row['predicted_s'] is not None else '-'}/"
+        f"{row['actual_s'] if row['actual_s'] is not None else '-'}"
+        + (f" = {row['predicted_over_actual']:.2f}" if row.get("predicted_over_actual") else "")
+        for row in provenance.get("stages") or [])
+    lines = [f"  {provenance['instance_type']}: {stages or 'no stage times recorded'}"]
+    cost = provenance.get("cost") or {}
+    if cost.get("usd") is not None:
+        lines.append(f"  {provenance['instance_type']}: ${cost['usd']:.4f} for {cost['instance_seconds'] / 60:.1f} "
+                     f"instance-minutes; planned ${cost['predicted_usd']:.4f} for "
+                     f"{provenance['plan']['predicted_s'] / 60:.1f}")
+    return lines
 
 
 def _value_lines(summaries: list[dict[str, Any]]) -> list[str]:

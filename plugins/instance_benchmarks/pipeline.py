@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import time
 from typing import Any
 
 from instance_benchmarks import FAMILIES, lifetime
@@ -74,6 +75,10 @@ def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[st
         for name, reasons in list(summary["not_within"].items())[:50]:
             log.info("  not within the targets: %s: %s", name, "; ".join(reasons))
         return {family: [] for family in FAMILIES}
+    expected = summarize_plans(plans, market=market)
+    log.info("Expected for this run: %d type(s), %.2f instance-hours, $%.2f %s (%d unpriced); the report's "
+             "'Plan against actual' gives what it cost", expected["types"], expected["instance_hours"],
+             expected["usd"], market, expected["unpriced"])
     return by_family(plans, FAMILIES)
 
 
@@ -208,11 +213,12 @@ def not_run(state: dict[str, Any], benchmark: str) -> dict[str, Any]:
 
 def prepare(state: dict[str, Any], *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
     handle = HostHandle.from_dict(state["handle"])
+    started = time.monotonic()
     try:
         prepared = get_host(handle.target, params).prepare(handle, context_uri=_context_uri(params, run_id))
     except RuntimeError as exc:
         return host_failed(state, "container", str(exc))
-    return {**state, "prepared": prepared, "outcomes": {}}
+    return with_actual({**state, "prepared": prepared, "outcomes": {}}, "container", time.monotonic() - started)
 
 
 def prepare_start(state: dict[str, Any], *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
@@ -229,7 +235,7 @@ def prepare_finish(state: dict[str, Any], result: dict[str, Any], *, params: dic
         prepared = get_host(handle.target, params).finish_prepare(handle, result)
     except RuntimeError as exc:
         return host_failed(state, "container", str(exc))
-    return {**state, "prepared": prepared, "outcomes": {}}
+    return with_actual({**state, "prepared": prepared, "outcomes": {}}, "container", result.get("seconds"))
 
 
 def _benchmark_request(state: dict[str, Any], benchmark: str, *, params: dict[str, Any], run_id: str
@@ -245,11 +251,48 @@ def _benchmark_request(state: dict[str, Any], benchmark: str, *, params: dict[st
     }
 
 
-def _record_outcome(state: dict[str, Any], benchmark: str, outcome: RunOutcome) -> dict[str, Any]:
+def with_actual(state: dict[str, Any], stage: str, seconds: float | None) -> dict[str, Any]:
+    """The state with the seconds this stage took on the host (unchanged when they are unknown)."""
+    if seconds is None:
+        return state
+    planned = {row["stage"]: row["predicted_s"] for row in stage_times(state["plan"], {})}.get(stage)
+    log.info("%s took %.1f s; planned %s", stage, seconds, "no figure" if planned is None else f"{planned:.0f} s")
+    return {**state, "actual_s": {**state.get("actual_s", {}), stage: round(seconds, 1)}}
+
+
+def stage_times(plan_dict: dict[str, Any], actual_s: dict[str, float]) -> list[dict[str, Any]]:
+    """Predicted against actual seconds, stage by stage, as each document records them.
+
+    On EC2 the launch and the agent's registration are one measurement (LaunchTime to the agent
+    online); terminate follows the document, so its actual is not in it (null).
+    """
+    planned = dict(plan_dict.get("stages_s") or {})
+    if "launch" in planned:
+        planned = {"launch and agent online": planned.pop("launch") + planned.pop("agent online", 0), **planned}
+    rows = []
+    for stage in [*planned, *(s for s in actual_s if s not in planned)]:
+        predicted, actual = planned.get(stage), actual_s.get(stage)
+        rows.append({"stage": stage, "predicted_s": predicted, "actual_s": actual,
+                     "predicted_over_actual": round(predicted / actual, 2) if predicted and actual else None})
+    return rows
+
+
+def host_online(state: dict[str, Any], agent: dict[str, Any]) -> dict[str, Any]:
+    """The EC2 host takes commands: its launch is measured from LaunchTime to now."""
+    launched = (state["handle"].get("details") or {}).get("launched_at")
+    seconds = None
+    if launched:
+        seconds = (datetime.datetime.now(datetime.UTC) - datetime.datetime.fromisoformat(launched)).total_seconds()
+    return with_actual({**state, "agent": agent}, "launch and agent online", seconds)
+
+
+def _record_outcome(state: dict[str, Any], benchmark: str, outcome: RunOutcome,
+                    seconds: float | None = None) -> dict[str, Any]:
     if outcome.exit_code != 0:
         log.warning("benchrun %s exited %d%s; its document (if any) will be quarantined. Last lines:\n%s",
                     benchmark, outcome.exit_code, f" ({outcome.note})" if outcome.note else "", outcome.stderr_tail)
-    recorded = {**state, "outcomes": {**state.get("outcomes", {}), benchmark: outcome.to_dict()}}
+    recorded = with_actual({**state, "outcomes": {**state.get("outcomes", {}), benchmark: outcome.to_dict()}},
+                           benchmark, seconds)
     if outcome.interrupted:  # what ran before is kept (quarantined with the reason); nothing more runs there
         recorded["interrupted"] = f"{benchmark}: {outcome.note}"
     return recorded
@@ -259,10 +302,11 @@ def run_benchmark(state: dict[str, Any], benchmark: str, *, params: dict[str, An
     """Run one benchmark; its document is staged even when it failed (the document says why)."""
     handle = HostHandle.from_dict(state["handle"])
     request = _benchmark_request(state, benchmark, params=params, run_id=run_id)
+    started = time.monotonic()
     outcome = get_host(handle.target, params).run(handle, request["args"], staging_uri=request["staging_uri"],
                                                   timeout_s=request["timeout_s"], env=request["env"],
                                                   prepared=state.get("prepared"))
-    return _record_outcome(state, benchmark, outcome)
+    return _record_outcome(state, benchmark, outcome, time.monotonic() - started)
 
 
 def run_start(state: dict[str, Any], benchmark: str, *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
@@ -279,7 +323,7 @@ def run_finish(state: dict[str, Any], benchmark: str, result: dict[str, Any], *,
     handle = HostHandle.from_dict(state["handle"])
     request = _benchmark_request(state, benchmark, params=params, run_id=run_id)
     outcome = get_host(handle.target, params).finish_run(handle, result, staging_uri=request["staging_uri"])
-    return _record_outcome(state, benchmark, outcome)
+    return _record_outcome(state, benchmark, outcome, result.get("seconds"))
 
 
 def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_id: str,
@@ -329,6 +373,7 @@ def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_i
                 **({"run_date": run_date} if run_date else {}),
                 "instance_type": plan_dict["instance_type"], "family": plan_dict["family"],
                 "target": plan_dict["target"], "plan": plan_dict,
+                "stages": stage_times(plan_dict, state.get("actual_s") or {}),
             }
             merged["provenance"]["cost"] = actual_cost(plan_dict, state["handle"])
             if plan_dict["target"] == "local":

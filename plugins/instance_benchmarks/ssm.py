@@ -15,6 +15,7 @@ type like `m7i.large;reboot` stays a string.
 
 from __future__ import annotations
 
+import datetime
 import re
 import shlex
 from typing import Any
@@ -179,12 +180,26 @@ def outcome(ssm_client: Any, *, command_id: str, instance_id: str) -> dict[str, 
     status = invocation["Status"]
     return {
         "status": status,
+        "seconds": execution_seconds(invocation),
         "status_details": invocation.get("StatusDetails"),
         "done": status in TERMINAL_STATUSES,
         "exit_code": invocation.get("ResponseCode"),
         "stdout_tail": (invocation.get("StandardOutputContent") or "")[-OUTPUT_TAIL_CHARS:],
         "stderr_tail": (invocation.get("StandardErrorContent") or "")[-OUTPUT_TAIL_CHARS:],
     }
+
+
+def execution_seconds(invocation: dict[str, Any]) -> float | None:
+    """How long the command ran on the instance, from SSM's own ExecutionStart/EndDateTime (ISO 8601
+    strings, empty until the plugin starts and ends); None when either is missing."""
+    start, end = invocation.get("ExecutionStartDateTime"), invocation.get("ExecutionEndDateTime")
+    if not start or not end:
+        return None
+    try:
+        elapsed = datetime.datetime.fromisoformat(end) - datetime.datetime.fromisoformat(start)
+    except ValueError:
+        return None
+    return round(elapsed.total_seconds(), 1)
 
 
 def agent_status(ssm_client: Any, instance_id: str) -> str | None:

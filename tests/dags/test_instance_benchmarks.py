@@ -36,6 +36,10 @@ def test_local_run_succeeds_and_stores_a_valid_document(local_run):
     cost = doc["provenance"]["cost"]  # seconds of this host's use x the price_per_hour param
     assert cost["price_per_hour"] == 0.0832 and cost["instance_seconds"] >= 60
     assert cost["usd"] == pytest.approx(cost["instance_seconds"] / 3600 * 0.0832, abs=1e-6)
+    stages = {row["stage"]: row for row in doc["provenance"]["stages"]}  # issue 16 item 3
+    assert list(stages) == ["stream", "hpl", "container"]  # locally nothing is launched; preparing has no plan
+    assert all(stages[s]["predicted_s"] > 0 and stages[s]["actual_s"] > 0 for s in ("stream", "hpl"))
+    assert doc["timings"]["hpl_s"] <= stages["hpl"]["actual_s"]  # the host's time includes the runner's own
     for measurement in doc["stream"]["measurements"]:
         assert len(measurement["repetitions"]) == 2
         for rep in measurement["repetitions"]:

@@ -139,6 +139,10 @@ def test_every_healthy_type_is_stored_valid_with_its_instance_provenance(full_ru
         assert cost["market"] == "on-demand" and cost["price_per_hour"] == RECORDED_US_EAST_1[instance_type]
         assert cost["usd"] == pytest.approx(cost["instance_seconds"] / 3600 * cost["price_per_hour"], abs=1e-6)
         assert cost["predicted_usd"] > 0
+        stages = {row["stage"]: row for row in prov["stages"]}  # issue 16 item 3, SSM's own execution times
+        assert list(stages) == ["launch and agent online", "container", "stream", "hpl", "terminate"]
+        assert all(stages[s]["actual_s"] > 0 and stages[s]["predicted_s"] > 0 for s in list(stages)[:-1])
+        assert stages["terminate"]["actual_s"] is None  # it follows the document
         assert all(run["passed"] for run in doc["hpl"]["runs"]) and len(doc["hpl"]["runs"]) == 2
 
 

@@ -19,6 +19,7 @@ machine's CPU).
 from __future__ import annotations
 
 import copy
+import datetime
 import itertools
 import os
 import subprocess
@@ -209,6 +210,11 @@ class Throttle:
         monkeypatch.setattr(Endpoint, "_get_response", _get_response)
 
 
+def _iso_now() -> str:
+    """A timestamp as SSM writes them (2026-12-01T11:00:00.123Z)."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 @dataclass
 class _Invocation:
     command_id: str
@@ -221,6 +227,10 @@ class _Invocation:
     status: str = "InProgress"
     status_details: str = "InProgress"
     code: int = -1
+    # SSM's ExecutionStart/EndDateTime: ISO 8601 strings, empty until the plugin starts and ends (the end is
+    # stamped at the poll that sees the process gone, as late as AWS's own report of it can be)
+    start_time: str = ""
+    end_time: str = ""
 
 
 @dataclass
@@ -368,7 +378,7 @@ class FakeSsm:
             process = subprocess.Popen(["bash", "-c", script], stdout=out, stderr=err, env=env, cwd=directory,
                                        start_new_session=True)
         return _Invocation(command_id=command_id, instance_id=instance_id, process=process, stdout=stdout,
-                           stderr=stderr, started=time.monotonic(), timeout_s=timeout_s)
+                           stderr=stderr, started=time.monotonic(), timeout_s=timeout_s, start_time=_iso_now())
 
     def get_command_invocation(self, params: dict[str, Any]) -> dict[str, Any]:
         invocation = self.invocations.get((params["CommandId"], params["InstanceId"]))
@@ -380,9 +390,11 @@ class FakeSsm:
                 os.killpg(invocation.process.pid, 9)
                 invocation.process.wait()
                 invocation.status, invocation.status_details = "TimedOut", "ExecutionTimedOut"
+                invocation.end_time = _iso_now()
             elif code is not None:
                 invocation.code = code
                 invocation.status = invocation.status_details = "Success" if code == 0 else "Failed"
+                invocation.end_time = _iso_now()
         return {
             "CommandId": invocation.command_id,
             "InstanceId": invocation.instance_id,
@@ -390,6 +402,8 @@ class FakeSsm:
             "Status": invocation.status,
             "StatusDetails": invocation.status_details,
             "ResponseCode": invocation.code,
+            "ExecutionStartDateTime": invocation.start_time,
+            "ExecutionEndDateTime": invocation.end_time,
             "StandardOutputContent": invocation.stdout.read_text()[:OUTPUT_LIMIT],
             "StandardErrorContent": invocation.stderr.read_text()[:OUTPUT_LIMIT],
         }

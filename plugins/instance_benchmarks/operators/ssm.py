@@ -66,7 +66,7 @@ class WaitForHostOperator(AwsBaseOperator[SsmHook]):
             return pipeline.host_failed(self.state, "wait_for_host",
                                         event.get("message") or f"waiting for the SSM agent failed: {event}")
         self.log.info("SSM agent on %s is online", event["instance_id"])
-        return {**self.state, "agent": {"state": event["state"], "ping": event["ping"]}}
+        return pipeline.host_online(self.state, {"state": event["state"], "ping": event["ping"]})
 
 
 class HostCommandOperator(AwsBaseOperator[SsmHook]):

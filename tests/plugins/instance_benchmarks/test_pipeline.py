@@ -7,7 +7,7 @@ import json
 import pytest
 
 from instance_benchmarks import pipeline
-from instance_benchmarks.results import ResultStore
+from instance_benchmarks.results import ResultStore, schema_errors
 from tests.conftest import FIXTURES
 
 VALID = json.loads((FIXTURES / "documents" / "valid" / "local-amd-epyc-quick.json").read_text())
@@ -159,3 +159,35 @@ def test_a_provision_that_fails_for_good_is_recorded_once_its_last_try_fails(tmp
         pipeline.provision(state, params=params, dag_id="d", run_id="r", map_index=0, last_try=True)
     (skipped,) = store.skipped("r")
     assert skipped["stage"] == "provision" and skipped["reason"] == "failed on its last try: KeyError: 'Placement'"
+
+
+def test_each_document_records_every_stage_predicted_against_actual(tmp_path):
+    """Issue 16 item 3: launch and agent are one measurement on EC2; terminate comes after the document."""
+    params, state = aws_state(tmp_path, instance_id="i-0abc", ran_on="i-0abc")
+    state["plan"]["stages_s"] = {"launch": 31, "agent online": 60, "container": 90, "stream": 20.0, "hpl": 45,
+                                 "terminate": 60}
+    state["handle"]["details"]["launched_at"] = "2026-12-01T11:00:00+00:00"
+    state = pipeline.host_online(state, {"state": "running", "ping": "Online"})
+    state = pipeline.with_actual(state, "container", 72.04)
+    state = pipeline.with_actual(state, "stream", 25.0)
+    state = pipeline.with_actual(state, "hpl", None)  # the command's times were not reported: no figure
+
+    extracted = pipeline.extract(state, params=params, dag_id="d", run_id="manual__1", map_index=0)
+
+    merged = json.loads(ResultStore(params["results_uri"]).path(extracted["document_uri"]).read_text())
+    rows = {row["stage"]: row for row in merged["provenance"]["stages"]}
+    assert list(rows) == ["launch and agent online", "container", "stream", "hpl", "terminate"]
+    assert rows["launch and agent online"]["predicted_s"] == 91 and rows["launch and agent online"]["actual_s"] > 0
+    assert rows["container"] == {"stage": "container", "predicted_s": 90, "actual_s": 72.0,
+                                 "predicted_over_actual": 1.25}
+    assert rows["stream"]["predicted_over_actual"] == 0.8
+    assert rows["hpl"]["actual_s"] is None and rows["terminate"]["actual_s"] is None
+    assert schema_errors(merged) == []
+
+
+def test_a_stage_the_plan_has_no_figure_for_is_still_recorded():
+    rows = pipeline.stage_times({"stages_s": {"stream": 10, "hpl": 40}}, {"container": 3.0, "stream": 12.5})
+
+    assert rows == [{"stage": "stream", "predicted_s": 10, "actual_s": 12.5, "predicted_over_actual": 0.8},
+                    {"stage": "hpl", "predicted_s": 40, "actual_s": None, "predicted_over_actual": None},
+                    {"stage": "container", "predicted_s": None, "actual_s": 3.0, "predicted_over_actual": None}]

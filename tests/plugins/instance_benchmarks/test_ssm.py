@@ -235,3 +235,14 @@ def test_only_the_document_this_instance_staged_is_taken(tmp_path):
     own.mkdir()
     (own / "hpl.json").write_text("{}")
     assert ssm.staged_by(staging, "i-0aaa").path == str(own / "hpl.json")
+
+
+@pytest.mark.parametrize(("invocation", "seconds"), [
+    ({"ExecutionStartDateTime": "2026-12-01T11:00:00.100Z", "ExecutionEndDateTime": "2026-12-01T11:01:12.150Z"},
+     72.0),
+    ({"ExecutionStartDateTime": "2026-12-01T11:00:00.100Z", "ExecutionEndDateTime": ""}, None),  # still running
+    ({}, None),
+    ({"ExecutionStartDateTime": "yesterday", "ExecutionEndDateTime": "today"}, None),
+])
+def test_a_command_s_seconds_are_ssm_s_own_execution_times(invocation, seconds):
+    assert ssm.execution_seconds(invocation) == seconds

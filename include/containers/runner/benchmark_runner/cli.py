@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmark_runner import RUNNER_VERSION, SCHEMA_ID, build, hpl, stream, topology
+from benchmark_runner import RUNNER_VERSION, SCHEMA_ID, build, hpl, stream, topology, tuning
 from benchmark_runner._log import log
 
 PROFILES_FILE = Path(__file__).resolve().parent.parent / "profiles.json"
@@ -60,6 +60,7 @@ def host_identity() -> dict[str, Any]:
 
 def new_document(command: list[str], profile: str | None) -> dict[str, Any]:
     system = topology.detect()
+    system["tuning"] = tuning.detect(cpu_flags=system["cpu_flags"])
     # Emulated figures describe the emulator: the failed rule keeps them out of every dataset.
     native = {"rule": "host.native", "passed": not system["emulated"],
               "detail": system["emulated"] or "the code runs on the CPU it was built for"}
@@ -71,7 +72,7 @@ def new_document(command: list[str], profile: str | None) -> dict[str, Any]:
                    "python": sys.version.split()[0]},
         "host": host_identity(),
         "system": system,
-        "environment": {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "OMP_", "GOMP_"))},
+        "environment": {k: v for k, v in os.environ.items() if k.startswith(tuning.ENVIRONMENT_PREFIXES)},
         "started_at": _now(),
         "finished_at": None,
         "stream": None,
@@ -111,9 +112,13 @@ def run_stream(doc: dict[str, Any], args: argparse.Namespace) -> None:
 def run_hpl(doc: dict[str, Any], args: argparse.Namespace) -> None:
     def go() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         binary = {**build.build_hpl(), "mpi": build.mpi_version()}
-        return hpl.measure(binary, doc["system"], n=args.n, nb=args.nb, p=args.p, q=args.q,
-                           time_budget_s=args.time_budget, repetitions=args.repetitions,
-                           threads_per_rank=args.threads_per_rank)
+        before = tuning.summarize_mhz(tuning.core_mhz())
+        with tuning.ClockSampler() as during:
+            section, rules = hpl.measure(binary, doc["system"], n=args.n, nb=args.nb, p=args.p, q=args.q,
+                                         time_budget_s=args.time_budget, repetitions=args.repetitions,
+                                         threads_per_rank=args.threads_per_rank)
+        section["core_clock"] = {"before": before, "during": during.summary()}
+        return section, rules
 
     _stage(doc, "hpl", go)
 

@@ -1,0 +1,88 @@
+"""The host's tuning state from fake /sys and /proc trees, built from real EC2 descriptions where they exist."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from benchmark_runner import tuning
+from tests.conftest import FIXTURES
+
+TOPOLOGIES = FIXTURES / "ec2-topologies"
+
+
+def ec2_sys(root, instance_type: str) -> tuple:
+    """/sys/class/dmi/id as that EC2 host showed it (its recorded dmidecode), and its CPU flags (lscpu)."""
+    dmi = {entry["name"]: entry["props"] for entry in
+           json.loads((TOPOLOGIES / instance_type / "dmidecode.json").read_text())}
+    folder = root / "class" / "dmi" / "id"
+    folder.mkdir(parents=True)
+    for name, value in {"sys_vendor": dmi["System Information"]["Manufacturer"],
+                        "product_name": dmi["System Information"]["Product Name"],
+                        "bios_vendor": dmi["BIOS Information"]["Vendor"]}.items():
+        (folder / name).write_text(f"{value}\n")
+    lscpu = {e["field"].rstrip(":"): e["data"] for e in
+             json.loads((TOPOLOGIES / instance_type / "lscpu.json").read_text())["lscpu"]}
+    return root, lscpu["Flags"].split()
+
+
+@pytest.mark.parametrize(("instance_type", "kind"), [
+    ("m7i.large", "nitro"),
+    ("c7i.metal-48xl", "none (EC2 bare metal)"),  # no hypervisor flag on bare metal
+    ("x2iedn.32xlarge", "nitro"),
+])
+def test_the_hypervisor_is_read_from_dmi_and_the_cpu_flags(tmp_path, instance_type, kind):
+    sys_root, flags = ec2_sys(tmp_path, instance_type)
+
+    found = tuning.hypervisor(sys_root, flags)
+
+    assert found["kind"] == kind and found["sys_vendor"] == "Amazon EC2"
+
+
+def test_xen_is_named_and_an_unreadable_host_is_not_guessed(tmp_path):
+    (tmp_path / "xen" / "hypervisor").mkdir(parents=True)
+    (tmp_path / "xen" / "hypervisor" / "type").write_text("xen\n")
+
+    assert tuning.hypervisor(tmp_path / "xen", ["fpu", "hypervisor"])["kind"] == "xen"
+    assert tuning.hypervisor(tmp_path / "nothing", None)["kind"] is None
+
+
+def test_thp_governor_cmdline_and_mitigations_are_read_from_the_kernel(tmp_path):
+    sys_root, proc = tmp_path / "sys", tmp_path / "proc"
+    thp = sys_root / "kernel" / "mm" / "transparent_hugepage"
+    thp.mkdir(parents=True)
+    (thp / "enabled").write_text("always [madvise] never\n")
+    (thp / "defrag").write_text("always defer defer+madvise [madvise] never\n")
+    policy = sys_root / "devices" / "system" / "cpu" / "cpufreq" / "policy0"
+    policy.mkdir(parents=True)
+    (policy / "scaling_governor").write_text("performance\n")
+    (policy / "scaling_driver").write_text("intel_pstate\n")
+    (policy / "cpuinfo_max_freq").write_text("3800000\n")
+    vulnerabilities = sys_root / "devices" / "system" / "cpu" / "vulnerabilities"
+    vulnerabilities.mkdir(parents=True)
+    (vulnerabilities / "meltdown").write_text("Not affected\n")
+    (vulnerabilities / "spectre_v2").write_text("Mitigation; Enhanced IBRS\n")
+    proc.mkdir()
+    (proc / "cmdline").write_text("BOOT_IMAGE=/vmlinuz root=/dev/nvme0n1p1 mitigations=auto\n")
+
+    found = tuning.detect(sys=sys_root, proc=proc, cpu_flags=["hypervisor"])
+
+    assert found["transparent_hugepages"] == "madvise" and found["transparent_hugepages_defrag"] == "madvise"
+    assert found["frequency"] == {"governor": "performance", "driver": "intel_pstate", "max_khz": 3800000,
+                                  "min_khz": None}
+    assert found["kernel_cmdline"].endswith("mitigations=auto")
+    assert found["mitigations"] == {"meltdown": "Not affected", "spectre_v2": "Mitigation; Enhanced IBRS"}
+
+
+def test_the_clock_is_sampled_while_the_block_runs_or_said_to_be_unreported(tmp_path):
+    (tmp_path / "cpuinfo").write_text("processor : 0\ncpu MHz : 2900.100\n\nprocessor : 1\ncpu MHz : 3100.300\n")
+
+    with tuning.ClockSampler(interval_s=0.01, proc=tmp_path) as sampler:
+        time.sleep(0.1)
+
+    summary = sampler.summary()
+    assert summary["samples"] >= 2 and summary["min_mhz"] == 2900.1 and summary["max_mhz"] == 3100.3
+    assert summary["median_mhz"] == 3000.2
+    assert tuning.summarize_mhz([])["median_mhz"] is None  # arm64: not measured, and said

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 
 from instance_benchmarks import peaks
+from tests.conftest import FIXTURES
+
+TOPOLOGIES = FIXTURES / "ec2-topologies"
 
 # What the runner records for cpu_model on each processor (x86: /proc/cpuinfo model name; Arm: part number).
 RECORDED = {
@@ -70,3 +76,47 @@ def test_what_is_not_known_is_said_not_guessed():
     assert no_clock["peak_gb_s"] == pytest.approx(307.2)
     assert graviton1["peak_gflops"] == pytest.approx(4 * 2.3 * 8) and graviton1["peak_gb_s"] is None
     assert "not published" in graviton1["peak_gb_s_note"]
+
+
+# util-linux's names for Arm's part numbers (sys-utils/lscpu-arm.c): lscpu prints the name, the runner
+# records the number (/proc/cpuinfo on arm64 has no model name).
+ARM_PARTS = {"Cortex-A72": "0xd08", "Neoverse-N1": "0xd0c", "Neoverse-V1": "0xd40", "Neoverse-V2": "0xd4f",
+             "Neoverse-V3": "0xd84"}
+# Which row each real EC2 host must land in; None: no row, so no efficiency rather than a guess.
+EXPECTED_ROW = {
+    "m7i.large": "Golden Cove", "m7i.48xlarge": "Golden Cove", "c7i.metal-48xl": "Golden Cove",
+    "r7iz.32xlarge": "Golden Cove",  # Xeon Gold 6455B: Sapphire Rapids, not Emerald Rapids
+    "u7i-6tb.112xlarge": "Golden Cove", "x2iedn.32xlarge": "Ice Lake-SP",
+    "m7a.48xlarge": "Zen 4", "hpc7a.96xlarge": "Zen 4",
+    "c7g.16xlarge": "Neoverse V1", "m8g.48xlarge": "Neoverse V2",
+    "m9g.48xlarge": None,  # Neoverse V3: its clock, lanes and memory are not in the table yet
+}
+
+
+def lscpu(instance_type: str) -> dict[str, str]:
+    data = json.loads((TOPOLOGIES / instance_type / "lscpu.json").read_text())
+    return {entry["field"].rstrip(":"): entry["data"] for entry in data["lscpu"]}
+
+
+def runner_cpu_model(fields: dict[str, str]) -> str:
+    """What the runner records on that host: x86's model name as is; Arm's implementer and part."""
+    if fields["Architecture"] == "aarch64":
+        return f"ARM implementer 0x41 part {ARM_PARTS[fields['Model name']]}"
+    return fields["Model name"]
+
+
+def test_the_vendored_topologies_are_the_recorded_ones():
+    for line in (TOPOLOGIES / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split(maxsplit=1)
+        assert hashlib.sha256((TOPOLOGIES / name).read_bytes()).hexdigest() == digest, name
+    assert sorted(p.name for p in TOPOLOGIES.iterdir() if p.is_dir()) == sorted(EXPECTED_ROW)
+
+
+@pytest.mark.parametrize("instance_type", sorted(EXPECTED_ROW))
+def test_every_real_ec2_cpu_string_lands_in_its_row(instance_type):
+    """Issue 15 item 6: the peak rows' patterns against real EC2 CPU model strings."""
+    processor = peaks.processor_for(runner_cpu_model(lscpu(instance_type)))
+
+    assert (processor.microarchitecture if processor else None) == EXPECTED_ROW[instance_type]
+    if processor:
+        assert instance_type.split(".")[0].split("-")[0] in processor.families

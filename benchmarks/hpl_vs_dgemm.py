@@ -4,12 +4,13 @@
    time budget), one solve.
 2. DGEMM of the very library xhpl loads (resolved with ldd, called through
    cblas_dgemm) with as many BLAS threads as HPL used in total, best of three.
-3. Debian's hpcc against benchrun's HPL, alternating pairs at the same N, NB, P x Q and
-   threads (hpcc runs its whole suite each time, so pick --hpcc-n to bound the time).
+3. With --hpcc-pairs K: Debian's hpcc against benchrun's HPL, alternating pairs at the same N,
+   NB, P x Q and threads. hpcc runs its whole suite each time (three pairs did not finish within
+   20 minutes from a fresh clone, issue 15), so it is off by default.
 
 Prints the figures; the last line is exactly `hpl_over_dgemm: <float>`.
 
-    .venv/bin/python benchmarks/hpl_vs_dgemm.py [--time-budget 120] [--dgemm-n 6000]
+    .venv/bin/python benchmarks/hpl_vs_dgemm.py [--time-budget 120] [--dgemm-n 6000] [--hpcc-pairs 3]
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--time-budget", type=float, default=120, help="seconds for the HPL solve")
     parser.add_argument("--dgemm-n", type=int, default=6000)
-    parser.add_argument("--hpcc-pairs", type=int, default=3)
+    parser.add_argument("--hpcc-pairs", type=int, default=0, help="hpcc comparisons (each several minutes)")
     parser.add_argument("--hpcc-n", type=int, help="N for the hpcc pairs (default: the solve's N)")
     parser.add_argument("--hpcc-first", action="store_true", help="run hpcc first in each pair (order check)")
     args = parser.parse_args()
@@ -89,7 +90,8 @@ def main() -> None:
         ratios.append(ours["gflops"] / theirs)
         print(f"pair {pair} at N={n}: benchrun {ours['gflops']:.2f} GFLOPS, hpcc {theirs:.2f} GFLOPS "
               f"(residual {'PASSED' if hpcc['hpl_passed'] else 'FAILED'}), ratio {ratios[-1]:.3f}", flush=True)
-    print(f"hpl_over_hpcc_median: {statistics.median(ratios):.3f}")
+    if ratios:
+        print(f"hpl_over_hpcc_median: {statistics.median(ratios):.3f}")
     print(f"hpl_over_dgemm: {run['gflops'] / dgemm:.3f}")
 
 

@@ -1,8 +1,9 @@
 """Plan the whole catalog: how many current-generation, non-accelerated types fit 10 minutes and $5 each.
 
 Reads moto's catalog (in-process, nothing reaches AWS), resolves `all` as the DAG does, and plans
-every type with the production settings (quick profile, 1,800 s time budget, a prebuilt image in
-a registry), then prints the predicted stage times and costs and why each miss misses.
+every type with the production settings (the weekly refresh's: params.weekly_settings(), the standard
+profile with 540 s per type, and a prebuilt image in a registry), then prints the predicted stage times
+and costs and why each miss misses.
 
 Prices, by default: the recorded us-east-1 on-demand table (include/prices/, 2026-07-20, with its
 provenance); a type it lacks is unpriced and counts as not within $5 (its cost cannot be bounded): the script
@@ -62,7 +63,7 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=25, help="misses to list")
     args = parser.parse_args()
 
-    from instance_benchmarks import catalog, launch_timings, planning, prices
+    from instance_benchmarks import catalog, launch_timings, params, planning, prices
 
     selected, left_out = catalog.resolve(["all"], moto_catalog())
     names = [s.instance_type for s in selected]
@@ -79,9 +80,12 @@ def main() -> None:
         snapshot = prices.recorded_snapshot("us-east-1", names)
         source = snapshot["source"]
 
+    weekly = params.weekly_settings()
+
     def plan_all(**kwargs):
-        return [planning.plan(spec, target="aws", profile="quick", repetitions=None, time_budget_s=1800,
-                              prices=snapshot["prices"].get(spec.instance_type), image_registry="registry", **kwargs)
+        return [planning.plan(spec, target="aws", profile=weekly["profile"], repetitions=None,
+                              time_budget_s=weekly["time_budget_s"], prices=snapshot["prices"].get(spec.instance_type),
+                              image_registry="registry", **kwargs)
                 for spec in selected]
 
     plans = plan_all()
@@ -91,6 +95,8 @@ def main() -> None:
     within_time = sum(p.predicted_s <= planning.TARGET_SECONDS for p in plans)
     print(f"catalog: {len(selected) + len(left_out)} types in moto's catalog; `all` selects {len(selected)} "
           f"({dict(collections.Counter(s.family for s in selected))}); left out {len(left_out)}")
+    print(f"settings: the weekly refresh's, profile {weekly['profile']}, {weekly['time_budget_s']} s per type "
+          f"(HPL {plans[0].hpl_time_budget_s:g} s); STREAM arrays from each family's recorded cache")
     print(f"prices: {source}; {len(plans) - summary['unpriced']} of {len(plans)} types priced")
     print(f"predicted: {summary['instance_hours']} instance-hours, ${summary['usd']} on-demand for the priced types")
     print(f"within 10 minutes: {within_time} of {len(plans)} (the time model: planning.py's stated assumptions)")

@@ -121,9 +121,18 @@ def default_instance_types() -> list[str]:
     return [t.strip() for t in os.environ.get("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "").split(",") if t.strip()]
 
 
+# The weekly refresh's time budget per type: the standard profile gives HPL half of it (270 s), so a
+# virtualised type's whole plan (launch, agent, pull, STREAM, HPL, terminate) stays within 10 minutes.
+WEEKLY_TIME_BUDGET_S = 540
+
+
 def weekly_settings() -> dict[str, Any]:
-    """The weekly refresh's profile and budget ($INSTANCE_BENCHMARKS_WEEKLY_PROFILE, ..._WEEKLY_BUDGET_USD)."""
-    settings: dict[str, Any] = {"profile": os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_PROFILE", "standard")}
+    """The weekly refresh's profile, time budget per type and budget ($INSTANCE_BENCHMARKS_WEEKLY_PROFILE,
+    ..._WEEKLY_TIME_BUDGET_S, ..._WEEKLY_BUDGET_USD)."""
+    settings: dict[str, Any] = {
+        "profile": os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_PROFILE", "standard"),
+        "time_budget_s": int(os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_TIME_BUDGET_S", WEEKLY_TIME_BUDGET_S)),
+    }
     budget = os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD")
     if budget:
         settings["budget_usd"] = float(budget)

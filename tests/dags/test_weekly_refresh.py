@@ -38,7 +38,21 @@ def test_the_week_triggers_one_run_of_the_configured_catalog(monkeypatch):
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
     assert gaps.calls == []
     assert benchmark_runs_with(budget) == [{"target": "aws", "instance_types": ["m7i", "c7g"],
-                                            "profile": "standard", "budget_usd": budget}]
+                                            "profile": "standard", "time_budget_s": 540, "budget_usd": budget}]
+
+
+def test_a_preview_starts_a_dry_run_of_the_same_week(monkeypatch):
+    """Issue 16 item 5: the week's expected cost, before anything launches."""
+    budget = round(random.uniform(20, 30), 6)  # noqa: S311 - tells this run from earlier ones
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_TARGET", "aws")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "m7i")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD", str(budget))
+
+    dag_run = load_dag("weekly_refresh").test(run_conf={"preview_only": True})
+
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+    assert benchmark_runs_with(budget) == [{"target": "aws", "instance_types": ["m7i"], "profile": "standard",
+                                            "time_budget_s": 540, "budget_usd": budget, "dry_run": True}]
 
 
 def test_nothing_configured_on_aws_skips_saying_what_to_set(monkeypatch):

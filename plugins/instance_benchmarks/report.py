@@ -420,6 +420,84 @@ def _hosts_table(docs: list[dict[str, Any]]) -> str:
     return _table(head, rows)
 
 
+def _plan_rows(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per run and type: planned against actual instance-minutes and dollars, and each stage's seconds."""
+    rows = []
+    for d in docs:
+        prov = d["provenance"]
+        plan, cost = prov.get("plan") or {}, prov.get("cost") or {}
+        stages = prov.get("stages") or []
+        measured = [s for s in stages if s["actual_s"] is not None]
+        if not stages:
+            continue
+        # Instance time: from launch on EC2 (the cost's own count); the stages' sum on this machine.
+        actual_s = cost.get("instance_seconds") or sum(s["actual_s"] for s in measured)
+        rows.append({"run_id": prov["run_id"], "instance_type": prov["instance_type"],
+                     "region": prov.get("region") or "local", "planned_min": (plan.get("predicted_s") or 0) / 60,
+                     "actual_min": actual_s / 60, "planned_usd": cost.get("predicted_usd"),
+                     "actual_usd": cost.get("usd"),
+                     "stages": stages})
+    return sorted(rows, key=lambda r: (r["run_id"], r["region"], r["instance_type"]))
+
+
+def _plan_chart(rows: list[dict[str, Any]]) -> str:
+    """Each stage's predicted against actual seconds, log-log, with the 0.75-1.33 band around y = x."""
+    points = [(s["stage"], s["actual_s"], s["predicted_s"]) for r in rows for s in r["stages"]
+              if s["actual_s"] and s["predicted_s"]]
+    if not points:
+        return ""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    stages = sorted({p[0] for p in points})
+    for i, stage in enumerate(stages):
+        mine = [p for p in points if p[0] == stage]
+        ax.scatter([p[1] for p in mine], [p[2] for p in mine], label=stage, color=PALETTE[i % len(PALETTE)])
+    low, high = min(min(p[1], p[2]) for p in points) / 1.5, max(max(p[1], p[2]) for p in points) * 1.5
+    line = [low, high]
+    ax.plot(line, line, color="#888", linewidth=1)
+    ax.fill_between(line, [v * 0.75 for v in line], [v * 1.33 for v in line], color="#888", alpha=0.12,
+                    label="within 0.75-1.33")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("actual seconds")
+    ax.set_ylabel("predicted seconds")
+    ax.set_title("The plan against the run, per stage")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3, which="both")
+    return _svg(fig)
+
+
+def _plan_section(docs: list[dict[str, Any]]) -> str:
+    rows = _plan_rows(docs)
+    if not rows:
+        return "<p>No stored document records its stage times yet.</p>"
+    head = ("run", "instance type", "region", "planned min", "actual min", "planned $", "actual $",
+            "stages: predicted / actual s")
+    cells = []
+    for r in rows:
+        stages = "; ".join(f"{s['stage']} {_fmt(s['predicted_s'], 0)} / {_fmt(s['actual_s'], 0)}"
+                           for s in r["stages"])
+        cells.append("<tr>" + "".join([
+            _cell(r["run_id"], css="text"), _cell(r["instance_type"], css="text"), _cell(r["region"], css="text"),
+            _cell(round(r["planned_min"], 2)), _cell(round(r["actual_min"], 2)),
+            _cell(r["planned_usd"], text=_fmt(r["planned_usd"], 4)),
+            _cell(r["actual_usd"], text=_fmt(r["actual_usd"], 4)),
+            _cell(stages, css="text")]) + "</tr>")
+    runs: dict[str, list[float]] = {}
+    for r in rows:
+        totals = runs.setdefault(r["run_id"], [0.0, 0.0, 0.0, 0.0])
+        totals[0] += r["planned_min"]
+        totals[1] += r["actual_min"]
+        totals[2] += r["planned_usd"] or 0
+        totals[3] += r["actual_usd"] or 0
+    per_run = "".join(f"<li>{html.escape(run)}: planned {p_min:.1f} instance-minutes and ${p_usd:.2f}, actual "
+                      f"{a_min:.1f} and ${a_usd:.2f}</li>" for run, (p_min, a_min, p_usd, a_usd) in runs.items())
+    return (f'<p class="note">Planned: planning.py\'s model (launch from public recordings, the rest stated '
+            f"assumptions) at the run's price snapshot. Actual: instance time from launch to the document on EC2 "
+            f"(terminate follows it), the stages' sum on this machine; dollars only where the run had a price."
+            f"</p><ul>{per_run}</ul>{_plan_chart(rows)}<div class=\"wide\">{_table(head, cells)}</div>")
+
+
 def _run_section(run_id: str | None, documents: list[str], quarantined: list[dict[str, Any]],
                  skipped: list[dict[str, Any]], unaccounted: list[dict[str, Any]],
                  stopped: dict[str, Any] | None = None) -> str:
@@ -495,6 +573,8 @@ to filter)</h2>
 <div class="wide">{_summary_table(summaries)}</div>
 <h2>Hosts and toolchains (latest run of each type)</h2>
 <div class="wide">{_hosts_table(docs)}</div>
+<h2>Plan against actual (instance-minutes, dollars and seconds per stage, per run)</h2>
+{_plan_section(docs)}
 <h2>This run</h2>
 {_run_section(run_id, run_documents or [], quarantined or [], skipped or [], unaccounted or [], stopped)}
 <script>{SORT_SCRIPT}{FILTER_SCRIPT}{ANSWERS_SCRIPT}</script>

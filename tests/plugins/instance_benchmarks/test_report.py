@@ -83,3 +83,29 @@ def test_a_type_with_one_run_has_no_trend_even_with_two_figures():
 
     assert report._trend_chart(one_run) == ""
     assert report._trend_chart([*one_run, {**one_run[0], "run_id": "run-2"}]).count("<svg") == 1
+
+
+def test_each_run_shows_its_planned_and_actual_minutes_dollars_and_stages():
+    """Issue 16 item 5: the cost side of the report, per run, with the stages plotted against the plan."""
+    doc = variant(instance_type="m7i.large", cpu_model=SPR, sustained_ghz=3.2)
+    doc["provenance"].update(
+        run_id="week-48", plan={**doc["provenance"].get("plan", {}), "predicted_s": 540.0},
+        cost={"market": "on-demand", "price_per_hour": 0.1008, "instance_seconds": 600.0, "usd": 0.0168,
+              "predicted_usd": 0.01512},
+        stages=[{"stage": "launch and agent online", "predicted_s": 91, "actual_s": 70.0, "predicted_over_actual": 1.3},
+                {"stage": "stream", "predicted_s": 40, "actual_s": 50.0, "predicted_over_actual": 0.8},
+                {"stage": "terminate", "predicted_s": 60, "actual_s": None, "predicted_over_actual": None}])
+    older = real_document()  # stored before stage times were recorded: not in the section
+
+    page = render([doc, older])
+
+    section = page.split("<h2>Plan against actual", 1)[1].split("<h2>", 1)[0]
+    assert "week-48: planned 9.0 instance-minutes and $0.02, actual 10.0 and $0.02" in section
+    assert "launch and agent online 91 / 70; stream 40 / 50; terminate 60 / –" in section
+    assert section.count("<tr>") == 2 and len(_svgs(section)) == 1
+
+
+def test_without_stage_times_the_plan_section_says_so():
+    page = render([real_document()])
+
+    assert "No stored document records its stage times yet." in page

@@ -483,15 +483,20 @@ def _plan_section(docs: list[dict[str, Any]]) -> str:
             _cell(r["planned_usd"], text=_fmt(r["planned_usd"], 4)),
             _cell(r["actual_usd"], text=_fmt(r["actual_usd"], 4)),
             _cell(stages, css="text")]) + "</tr>")
-    runs: dict[str, list[float]] = {}
+    runs: dict[str, list[float | None]] = {}
     for r in rows:
-        totals = runs.setdefault(r["run_id"], [0.0, 0.0, 0.0, 0.0])
+        totals = runs.setdefault(r["run_id"], [0.0, 0.0, None, None])
         totals[0] += r["planned_min"]
         totals[1] += r["actual_min"]
-        totals[2] += r["planned_usd"] or 0
-        totals[3] += r["actual_usd"] or 0
-    per_run = "".join(f"<li>{html.escape(run)}: planned {p_min:.1f} instance-minutes and ${p_usd:.2f}, actual "
-                      f"{a_min:.1f} and ${a_usd:.2f}</li>" for run, (p_min, a_min, p_usd, a_usd) in runs.items())
+        for i, usd in ((2, r["planned_usd"]), (3, r["actual_usd"])):
+            if usd is not None:
+                totals[i] = (totals[i] or 0.0) + usd
+
+    def dollars(usd: float | None) -> str:
+        return "unpriced" if usd is None else f"${usd:.2f}"
+
+    per_run = "".join(f"<li>{html.escape(run)}: planned {p_min:.1f} instance-minutes ({dollars(p_usd)}), actual "
+                      f"{a_min:.1f} ({dollars(a_usd)})</li>" for run, (p_min, a_min, p_usd, a_usd) in runs.items())
     return (f'<p class="note">Planned: planning.py\'s model (launch from public recordings, the rest stated '
             f"assumptions) at the run's price snapshot. Actual: instance time from launch to the document on EC2 "
             f"(terminate follows it), the stages' sum on this machine; dollars only where the run had a price."

@@ -100,9 +100,17 @@ def test_each_run_shows_its_planned_and_actual_minutes_dollars_and_stages():
     page = render([doc, older])
 
     section = page.split("<h2>Plan against actual", 1)[1].split("<h2>", 1)[0]
-    assert "week-48: planned 9.0 instance-minutes and $0.02, actual 10.0 and $0.02" in section
+    assert "week-48: planned 9.0 instance-minutes ($0.02), actual 10.0 ($0.02)" in section
     assert "launch and agent online 91 / 70; stream 40 / 50; terminate 60 / –" in section
     assert section.count("<tr>") == 2 and len(_svgs(section)) == 1
+
+
+def test_an_unpriced_run_says_so_rather_than_zero_dollars():
+    doc = variant(instance_type="local", cpu_model=SPR, sustained_ghz=None)
+    doc["provenance"].update(run_id="r", stages=[{"stage": "hpl", "predicted_s": 45, "actual_s": 48.0}],
+                             cost={"usd": None, "predicted_usd": None, "instance_seconds": None})
+
+    assert "r: planned 0.0 instance-minutes (unpriced), actual 0.8 (unpriced)" in render([doc])
 
 
 def test_without_stage_times_the_plan_section_says_so():

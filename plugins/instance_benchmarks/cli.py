@@ -92,7 +92,8 @@ def format_summary(summary: dict[str, Any], *, store: Any = None) -> str:
         clock = (hpl.get("core_clock") or {}).get("during") or {}
         if clock.get("median_mhz"):
             lines.append(f"  Core clock during HPL: median {clock['median_mhz']:.0f} MHz "
-                         f"({clock['min_mhz']:.0f}-{clock['max_mhz']:.0f}, {clock['samples']} samples)")
+                         f"({clock['min_mhz']:.0f}-{clock['max_mhz']:.0f}, {clock['samples']} samples)"
+                         + (f"; {clock['note']}" if clock.get("note") else ""))
     lines += _value_lines(summary["summaries"])
     if plan_lines:
         lines += ["", "Plan against actual (seconds; predicted/actual)"] + plan_lines

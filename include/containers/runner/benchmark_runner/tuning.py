@@ -126,5 +126,9 @@ def summarize_mhz(samples: list[float]) -> dict[str, Any]:
     if not samples:
         return {"method": ClockSampler.METHOD, "median_mhz": None, "min_mhz": None, "max_mhz": None, "samples": 0,
                 "note": "the kernel reports no cpu MHz here (arm64, some hypervisors): not measured"}
-    return {"method": ClockSampler.METHOD, "median_mhz": round(statistics.median(samples), 1),
-            "min_mhz": round(min(samples), 1), "max_mhz": round(max(samples), 1), "samples": len(samples)}
+    summary = {"method": ClockSampler.METHOD, "median_mhz": round(statistics.median(samples), 1),
+               "min_mhz": round(min(samples), 1), "max_mhz": round(max(samples), 1), "samples": len(samples)}
+    if len(samples) > 1 and min(samples) == max(samples):
+        # A virtual machine's kernel often reports the nominal clock it was told at boot, whatever the load.
+        summary["note"] = "every sample equal: likely the nominal clock the kernel reports, not a measured one"
+    return summary

@@ -126,7 +126,9 @@ def document_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     # The BLAS kernel the library chose on this CPU, and whether it uses the CPU's widest vectors.
     blas = (hpl.get("binary") or {}).get("blas") or {}
     blas_columns = {"blas": blas.get("name"), "blas_kernel": blas.get("kernel"),
-                    "blas_matches_cpu": blas.get("matches_cpu")}
+                    "blas_matches_cpu": blas.get("matches_cpu"),
+                    # False: the time budget or memory stopped N short of the fitted asymptote (issue 15)
+                    "hpl_near_asymptote": (hpl.get("asymptote") or {}).get("near_asymptote")}
     for index, run in enumerate(hpl.get("runs", [])):
         rows.append({**base, **blas_columns, "benchmark": "hpl", "metric": "gflops",
                      "placement": f"{run['p']}x{run['q']} ranks", "threads": hpl["mpi_ranks"],
@@ -189,7 +191,7 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
     latest_row = frame.sort_values(["g", "started_at"], kind="stable").drop_duplicates("g", keep="last").index
     latest = rows.iloc[latest_row.to_numpy()].reset_index(drop=True)
     summary["latest_run_id"] = latest["run_id"].to_numpy()
-    for column in ("image", "blas", "blas_kernel", "blas_matches_cpu"):
+    for column in ("image", "blas", "blas_kernel", "blas_matches_cpu", "hpl_near_asymptote"):
         summary[column] = latest[column].to_numpy() if column in latest else None
     summary = pd.concat([latest[GROUP_KEYS], summary.reset_index(drop=True)], axis=1)
 
@@ -246,6 +248,13 @@ def _headline(summary: pd.DataFrame) -> pd.DataFrame:
     return summary[pd.concat(masks, axis=1).any(axis=1)] if masks else summary.iloc[0:0]
 
 
+def _flag(value: Any) -> bool | None:
+    """A yes/no column's cell as JSON: None where it was not judged (NaN, NA or None)."""
+    import pandas as pd
+
+    return None if pd.isna(value) else bool(value)
+
+
 def rankings(summary: pd.DataFrame) -> list[dict[str, Any]]:
     """Per region and headline metric: by performance, and by performance per on-demand dollar."""
     result = []
@@ -260,6 +269,7 @@ def rankings(summary: pd.DataFrame) -> list[dict[str, Any]]:
                 "unit": ranked["unit"].iloc[0] + (" per $/h" if by == "per dollar" else ""),
                 "entries": [{"rank": i + 1, "instance_type": r.instance_type, "cpu_model": r.cpu_model,
                              "value": float(getattr(r, column)), "mean": float(r.mean),
+                             "near_asymptote": _flag(getattr(r, "hpl_near_asymptote", None)),
                              "ci95_low": None if math.isnan(r.ci95_low) else float(r.ci95_low),
                              "ci95_high": None if math.isnan(r.ci95_high) else float(r.ci95_high)}
                             for i, r in enumerate(ranked.itertuples(index=False))],

@@ -368,18 +368,26 @@ def _blas_fallbacks(headline: list[dict[str, Any]]) -> str:
             f'<ul class="note">{items}</ul>')
 
 
+def _short_mark(entry: dict[str, Any]) -> str:
+    """The type, marked † where HPL stopped short of its asymptote."""
+    return entry["instance_type"] + (" †" if entry.get("near_asymptote") is False else "")
+
+
 def _rankings(rankings: list[dict[str, Any]]) -> str:
     if not rankings:
         return "<p>No results yet.</p>"
     blocks = []
     for r in rankings:
-        rows = ["<tr>" + _cell(e["rank"]) + _cell(e["instance_type"], css="text") + _cell(e["cpu_model"], css="text")
+        rows = ["<tr>" + _cell(e["rank"]) + _cell(_short_mark(e), css="text") + _cell(e["cpu_model"], css="text")
                 + _cell(e["value"]) + "</tr>" for e in r["entries"]]
         name = "STREAM triad" if r["benchmark"] == "stream" else "HPL"
         title = f"{r['region']}: {name} {'by performance' if r['by'] == 'performance' else 'per dollar'} ({r['unit']})"
         blocks.append(f"<div><h3>{html.escape(title)}</h3>"
                       + _table(("rank", "instance type", "CPU", r["unit"]), rows) + "</div>")
-    return '<div class="plots">' + "".join(blocks) + "</div>"
+    short = any(e.get("near_asymptote") is False for r in rankings for e in r["entries"])
+    note = ('<p class="note">† HPL ran short of its fitted asymptote (the time budget or memory capped N; the '
+            "document's hpl.asymptote says by how much): its GFLOPS understate the host.</p>") if short else ""
+    return '<div class="plots">' + "".join(blocks) + "</div>" + note
 
 
 def _drift(drift: list[dict[str, Any]]) -> str:

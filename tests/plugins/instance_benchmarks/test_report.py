@@ -117,3 +117,23 @@ def test_without_stage_times_the_plan_section_says_so():
     page = render([real_document()])
 
     assert "No stored document records its stage times yet." in page
+
+
+def test_a_type_whose_hpl_stopped_short_of_its_asymptote_is_marked_in_the_rankings():
+    """Issue 15 item 1: the rankings and report say which HPL figures understate their host."""
+    short = variant(instance_type="m7i.48xlarge", cpu_model=SPR, sustained_ghz=3.2, scale=2.0)
+    short["hpl"]["asymptote"] = {"near_asymptote": False, "predicted_share": 0.7}
+    near = variant(instance_type="m7i.large", cpu_model=SPR, sustained_ghz=3.2)
+    near["hpl"]["asymptote"] = {"near_asymptote": True, "predicted_share": 0.97}
+    old = variant(instance_type="c7i.large", cpu_model=SPR, sustained_ghz=3.2)  # recorded before: not judged
+
+    rows = analysis.rows_frame([short, near, old])
+    ranked = analysis.rankings(analysis.summarize(rows))
+    page = render([short, near, old])
+
+    (hpl,) = [r for r in ranked if r["benchmark"] == "hpl" and r["by"] == "performance"]
+    assert {e["instance_type"]: e["near_asymptote"] for e in hpl["entries"]} == {
+        "m7i.48xlarge": False, "m7i.large": True, "c7i.large": None}
+    rankings = page.split("<h2>Rankings</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "m7i.48xlarge †" in rankings and "m7i.large †" not in rankings and "c7i.large †" not in rankings
+    assert "ran short of its fitted asymptote" in rankings

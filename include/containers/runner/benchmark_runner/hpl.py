@@ -21,6 +21,11 @@ MEMORY_FRACTION = 0.8
 RESIDUAL_THRESHOLD = 16.0
 # Large enough that the BLAS, not MPI start-up, dominates; a second or two per layout.
 PROBE_N = 5000
+# A probe gives every process row and column at least this many NB blocks, so layouts are compared
+# where the grid does real work (a 96-rank 8x12 grid at N=5000 had about 2 block columns per rank).
+MIN_BLOCKS_PER_PROCESS = 4
+# The rate counted as the asymptote's: within 5% of the fitted asymptotic rate.
+ASYMPTOTE_SHARE = 0.95
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
 HPL_DAT_TEMPLATE = """\
@@ -229,9 +234,71 @@ def run_once(xhpl: str, *, n: int, nb: int, p: int, q: int, timeout_s: float, th
     return run, output
 
 
-def probe_n(nb: int, q: int, cap: int | None = None) -> int:
-    size = min(PROBE_N, cap) if cap else PROBE_N
+def probe_n(nb: int, q: int, cap: int | None = None, p: int = 1) -> int:
+    """The probe size: PROBE_N, or enough for MIN_BLOCKS_PER_PROCESS blocks per process row and column."""
+    size = max(PROBE_N, MIN_BLOCKS_PER_PROCESS * nb * max(p, q))
+    size = min(size, cap) if cap else size
     return max(nb * q, size // (nb * q) * (nb * q))
+
+
+def second_probe_n(probe: dict[str, Any], *, nb: int, q: int, memory_bytes: int,
+                   per_solve_budget: float | None) -> int | None:
+    """Twice the first probe's N (or 1.5 times), where memory and a quarter of one solve's budget allow it."""
+    n_memory = int(math.sqrt(MEMORY_FRACTION * memory_bytes / 8))
+    for factor in (2.0, 1.5):
+        n = int(probe["n"] * factor) // (nb * q) * (nb * q)
+        seconds = hpl_flops(n) / (probe["gflops"] * 1e9)
+        if probe["n"] < n <= n_memory and (per_solve_budget is None or seconds <= per_solve_budget / 4):
+            return n
+    return None
+
+
+def binding_limit(sizing: list[str]) -> str:
+    """Of size_problem's reasons, the one that capped N (the smallest bound)."""
+    bounds = [(int(m.group(1)), reason) for reason in sizing if (m := re.search(r"allows N <= (\d+)", reason))]
+    return min(bounds)[1] if bounds else "N was given"
+
+
+def fit_time_model(probes: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """time(N) = a N^3 + b N^2 through two probes: the N^3 term is the factorisation at the asymptotic rate,
+    the N^2 term what does not scale with it (panels, broadcasts, start-up). None when the probes cannot
+    tell them apart (the larger probe was not slower per N^3: noise)."""
+    (small, large) = sorted(probes, key=lambda r: r["n"])[-2:]
+    n1, t1, n2, t2 = small["n"], small["seconds"], large["n"], large["seconds"]
+    if n2 <= n1 or t1 <= 0 or t2 <= 0:
+        return None
+    a = (t2 / n2**2 - t1 / n1**2) / (n2 - n1)
+    b = t1 / n1**2 - a * n1
+    if a <= 0:
+        return None
+    return {"a": a, "b": b, "asymptote_gflops": 2.0 / 3.0 / a / 1e9}
+
+
+def predicted_gflops(model: dict[str, Any], n: int) -> float:
+    return hpl_flops(n) / (model["a"] * n**3 + model["b"] * n**2) / 1e9
+
+
+def asymptote(model: dict[str, Any] | None, n: int, nb: int, q: int, limit: str) -> dict[str, Any]:
+    """How close N comes to the fitted asymptote, the smallest N within ASYMPTOTE_SHARE of it, and why
+    N is not larger (`limit`: what capped it)."""
+    method = (f"two probes fit time(N) = a N^3 + b N^2; the asymptote is 2/3 / a; near means a predicted rate "
+              f"within {1 - ASYMPTOTE_SHARE:.0%} of it")
+    if model is None:
+        return {"method": method, "near_asymptote": None,
+                "note": "the probes could not separate the N^3 and N^2 terms (noise): not judged"}
+    step = nb * q
+    # a N^3 / (a N^3 + b N^2) >= share  <=>  N >= share / (1 - share) * b / a
+    n_near = step if model["b"] <= 0 else math.ceil(ASYMPTOTE_SHARE / (1 - ASYMPTOTE_SHARE) * model["b"] / model["a"]
+                                                    / step) * step
+    share = predicted_gflops(model, n) / model["asymptote_gflops"]
+    result = {"method": method, "asymptote_gflops": round(model["asymptote_gflops"], 2),
+              "predicted_gflops": round(predicted_gflops(model, n), 2), "predicted_share": round(share, 4),
+              "n_near_asymptote": n_near, "near_asymptote": share >= ASYMPTOTE_SHARE,
+              "fit": {"a": model["a"], "b": model["b"]}}
+    if share < ASYMPTOTE_SHARE:
+        result["note"] = (f"N = {n} is predicted at {share:.0%} of the asymptote ({1 - share:.0%} short); "
+                          f"N >= {n_near} would be within {1 - ASYMPTOTE_SHARE:.0%}, but {limit}")
+    return result
 
 
 def choose_layout(xhpl: str, topology: dict[str, Any], nb: int, cap: int | None = None, kind: str = "xhpl"
@@ -243,7 +310,7 @@ def choose_layout(xhpl: str, topology: dict[str, Any], nb: int, cap: int | None 
     candidates_layouts = layouts(topology)[:1] if kind == "hpcc" else layouts(topology)
     options = [(ranks, threads, *process_grid(ranks)) for ranks, threads in candidates_layouts]
     common_q = math.lcm(*(q for _, _, _, q in options))  # one N for every layout: a fair comparison
-    size = probe_n(nb, common_q, cap)
+    size = probe_n(nb, common_q, cap, p=max(max(p, q) for _, _, p, q in options))
     candidates = []
     for ranks, threads, p, q in options:
         run, _ = run_once(xhpl, n=size, nb=nb, p=p, q=q, timeout_s=900, threads_per_rank=threads, kind=kind)
@@ -287,17 +354,38 @@ def measure(
         layout_selection = {"method": "P and Q given on the command line", "candidates": []}
         probe = None
     per_solve_budget = time_budget_s / repetitions if time_budget_s else None
+    probes: list[dict[str, Any]] = []
     if n is None:
         if probe is None:
-            probe_run, _ = run_once(binary["path"], n=probe_n(nb, q), nb=nb, p=p, q=q, timeout_s=900,
+            probe_run, _ = run_once(binary["path"], n=probe_n(nb, q, p=p), nb=nb, p=p, q=q, timeout_s=900,
                                     threads_per_rank=threads, kind=kind)
             probe = _probe_record(probe_run)
+        probes = [probe]
+        # A second probe at twice the size, where memory and a quarter of one solve's budget allow it:
+        # with two sizes the rate's growth with N is fitted rather than assumed.
+        n_second = second_probe_n(probe, nb=nb, q=q, memory_bytes=topology["memory_available_bytes"],
+                                  per_solve_budget=per_solve_budget)
+        if n_second:
+            second, _ = run_once(binary["path"], n=n_second, nb=nb, p=p, q=q, timeout_s=900,
+                                 threads_per_rank=threads, kind=kind)
+            log("HPL second probe N=%d: %.1f GFLOPS in %.1f s", second["n"], second["gflops"], second["seconds"])
+            probes.append(_probe_record(second))
+            probe = max(probes, key=lambda r: r["n"])
         n, sizing = size_problem(
             memory_bytes=topology["memory_available_bytes"], nb=nb, q=q,
             gflops_estimate=probe["gflops"], time_budget_s=per_solve_budget,
         )
     else:
         sizing = [f"N = {n} given on the command line"]
+    model = fit_time_model(probes) if len(probes) == 2 else None
+    near = None
+    if len(probes) == 1:
+        near = {"near_asymptote": None, "note": "one probe only: a larger one fitted neither memory nor a quarter "
+                                                "of one solve's time budget, so the asymptote is not judged"}
+    elif probes:
+        near = asymptote(model, n, nb, q, binding_limit(sizing))
+    if near and near.get("note"):
+        log("HPL: %s", near["note"])
     predicted = hpl_flops(n) / (probe["gflops"] * 1e9) if probe else None
     timeout_s = max(120.0, 5 * predicted) if predicted else max(600.0, 4 * (per_solve_budget or 0))
     runs = []
@@ -328,6 +416,8 @@ def measure(
         "time_budget_s": time_budget_s,
         "predicted_seconds_per_solve": round(predicted, 2) if predicted else None,
         "probe": probe,
+        "probes": probes,
+        "asymptote": near,
         "repetitions": repetitions,
         "runs": runs,
         "summary": {

@@ -90,3 +90,60 @@ def test_launch_command_per_flavor(flavor, expected, monkeypatch):
     monkeypatch.setattr(hpl.os, "geteuid", lambda: 1000)
 
     assert hpl.mpirun_command(4, 2, flavor) == ["/usr/bin/mpirun", *expected]
+
+
+def fake_hpl(monkeypatch, *, a: float, b: float) -> list[int]:
+    """run_once on a host whose solve takes a N^3 + b N^2 seconds; returns the Ns it was asked for."""
+    asked = []
+
+    def run_once(xhpl, *, n, nb, p, q, timeout_s, threads_per_rank=1, kind="xhpl"):
+        asked.append(n)
+        seconds = a * n**3 + b * n**2
+        return {"n": n, "nb": nb, "p": p, "q": q, "seconds": seconds, "gflops": hpl.hpl_flops(n) / seconds / 1e9,
+                "residual": 0.001, "threshold": 16.0, "passed": True, "threads_per_rank": threads_per_rank}, ""
+
+    monkeypatch.setattr(hpl, "run_once", run_once)
+    return asked
+
+
+TWO_CORES = {"physical_cores": 2, "sockets": 1, "memory_available_bytes": 20 * 2**30,
+             "numa_nodes": [{"node": 0, "cpus": [0, 1], "memory_bytes": 20 * 2**30}]}
+
+
+def test_two_probes_fit_the_asymptote_and_a_budget_that_reaches_it_says_so(monkeypatch):
+    """Issue 15 item 1: a = 2/3 / 100 GFLOPS; b makes small solves slow (panels, start-up)."""
+    a, b = 2 / 3 / 100e9, 2e-9
+    asked = fake_hpl(monkeypatch, a=a, b=b)
+
+    section, _ = hpl.measure({"path": "xhpl"}, TWO_CORES, nb=256, time_budget_s=300, repetitions=1)
+
+    probe_sizes = sorted({p["n"] for p in section["probes"]})
+    assert len(probe_sizes) == 2 and probe_sizes[1] >= 1.5 * probe_sizes[0]
+    near = section["asymptote"]
+    assert near["asymptote_gflops"] == pytest.approx(100, rel=1e-6)
+    # N >= 19 b / a = 19 x 2e-9 / 6.67e-12 = 5700, rounded up to NB x Q
+    assert near["n_near_asymptote"] == pytest.approx(19 * b / a, abs=256 * 2)
+    assert near["near_asymptote"] is True and section["n"] > near["n_near_asymptote"]
+    assert asked[-1] == section["n"]
+
+
+def test_a_budget_that_cannot_reach_the_asymptote_says_by_how_much_and_why(monkeypatch):
+    """A big host's grid: N^2 work dominates small solves, so the quick budget stops far below."""
+    a, b = 2 / 3 / 3000e9, 1e-8
+    fake_hpl(monkeypatch, a=a, b=b)
+
+    section, rules = hpl.measure({"path": "xhpl"}, TWO_CORES, nb=256, time_budget_s=12, repetitions=3)
+
+    near = section["asymptote"]
+    assert near["near_asymptote"] is False and near["predicted_share"] < 0.95
+    assert near["n_near_asymptote"] > section["n"]
+    assert "short" in near["note"] and "time:" in near["note"]
+    assert all(rule["passed"] for rule in rules)  # a measurement short of the asymptote is not invalid
+
+
+def test_probes_give_every_process_row_and_column_several_blocks():
+    assert hpl.probe_n(256, 12, p=8) == 4 * 256 * 12  # 8x12 grid: 12288, not 5000
+    assert hpl.probe_n(256, 2) == 4608  # a small grid keeps PROBE_N (rounded to NB x Q)
+    assert hpl.probe_n(256, 12, cap=6000, p=8) == 3072  # a given N caps it
+    assert hpl.binding_limit(["memory: ... allows N <= 46010", "time: ... allows N <= 12009", "N = 11776"]) \
+        .startswith("time:")

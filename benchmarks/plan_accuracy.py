@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--profiles", nargs="+", choices=sorted(BUDGETS), default=["quick", "standard"])
     args = parser.parse_args()
 
-    subprocess.run([sys.executable, str(RUNNER / "benchrun"), "build", "--out", "/dev/null"], check=True,
+    subprocess.run([sys.executable, str(RUNNER / "benchrun"), "build"], check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     spec = catalog.local_spec(topology.detect())
     print(f"host: {spec.cpu_model}, {spec.physical_cores} cores, LLC {spec.last_level_cache_bytes / 2**20:.0f} MiB")

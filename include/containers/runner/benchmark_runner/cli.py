@@ -133,6 +133,10 @@ def emit(doc: dict[str, Any], out: str | None) -> None:
     text = json.dumps(doc, indent=2, sort_keys=False) + "\n"
     if out:
         path = Path(out)
+        if path.exists() and not path.is_file():  # /dev/null, a FIFO: written to, never renamed over
+            with path.open("w") as stream:
+                stream.write(text)
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".partial")
         tmp.write_text(text)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from benchmark_runner import cli
@@ -72,3 +75,18 @@ def test_hpl_through_debian_hpcc_when_asked(tmp_path, monkeypatch):
     assert hpl["binary"]["kind"] == "hpcc" and hpl["binary"]["reason"] == "BENCHRUN_HPL=hpcc"
     (run,) = hpl["runs"]
     assert run["n"] == 1024 and run["passed"] and run["gflops"] > 0
+
+
+def test_out_to_a_device_or_fifo_writes_to_it_and_never_replaces_it(tmp_path):
+    """`--out /dev/null` once renamed a regular file over /dev/null (the atomic write of a document)."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+
+    cli.emit({"a": 1}, str(fifo))
+    reader.join(timeout=10)
+
+    assert json.loads(received[0]) == {"a": 1}
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and not (tmp_path / "fifo.partial").exists()

@@ -259,16 +259,17 @@ def binding_limit(sizing: list[str]) -> str:
     return min(bounds)[1] if bounds else "N was given"
 
 
-def fit_time_model(probes: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """time(N) = a N^3 + b N^2 through two probes: the N^3 term is the factorisation at the asymptotic rate,
-    the N^2 term what does not scale with it (panels, broadcasts, start-up). None when the probes cannot
-    tell them apart (the larger probe was not slower per N^3: noise)."""
-    (small, large) = sorted(probes, key=lambda r: r["n"])[-2:]
-    n1, t1, n2, t2 = small["n"], small["seconds"], large["n"], large["seconds"]
-    if n2 <= n1 or t1 <= 0 or t2 <= 0:
+def fit_time_model(points: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """time(N) = a N^3 + b N^2, least squares on t / N^2 = a N + b over the probes and the solves: the N^3
+    term is the factorisation at the asymptotic rate, the N^2 term what does not scale with it (panels,
+    broadcasts). None with fewer than two sizes, or when the larger sizes were not slower per N^3 (noise)."""
+    xs = [float(r["n"]) for r in points if r["seconds"] > 0]
+    ys = [r["seconds"] / r["n"] ** 2 for r in points if r["seconds"] > 0]
+    if len(set(xs)) < 2:
         return None
-    a = (t2 / n2**2 - t1 / n1**2) / (n2 - n1)
-    b = t1 / n1**2 - a * n1
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    a = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+    b = mean_y - a * mean_x
     if a <= 0:
         return None
     return {"a": a, "b": b, "asymptote_gflops": 2.0 / 3.0 / a / 1e9}
@@ -281,11 +282,11 @@ def predicted_gflops(model: dict[str, Any], n: int) -> float:
 def asymptote(model: dict[str, Any] | None, n: int, nb: int, q: int, limit: str) -> dict[str, Any]:
     """How close N comes to the fitted asymptote, the smallest N within ASYMPTOTE_SHARE of it, and why
     N is not larger (`limit`: what capped it)."""
-    method = (f"two probes fit time(N) = a N^3 + b N^2; the asymptote is 2/3 / a; near means a predicted rate "
-              f"within {1 - ASYMPTOTE_SHARE:.0%} of it")
+    method = (f"time(N) = a N^3 + b N^2 fitted to the two probes and the solves; the asymptote is 2/3 / a; "
+              f"near means a fitted rate at N within {1 - ASYMPTOTE_SHARE:.0%} of it")
     if model is None:
         return {"method": method, "near_asymptote": None,
-                "note": "the probes could not separate the N^3 and N^2 terms (noise): not judged"}
+                "note": "the sizes could not separate the N^3 and N^2 terms (noise): not judged"}
     step = nb * q
     # a N^3 / (a N^3 + b N^2) >= share  <=>  N >= share / (1 - share) * b / a
     n_near = step if model["b"] <= 0 else math.ceil(ASYMPTOTE_SHARE / (1 - ASYMPTOTE_SHARE) * model["b"] / model["a"]
@@ -365,27 +366,17 @@ def measure(
         # with two sizes the rate's growth with N is fitted rather than assumed.
         n_second = second_probe_n(probe, nb=nb, q=q, memory_bytes=topology["memory_available_bytes"],
                                   per_solve_budget=per_solve_budget)
-        if n_second:
+        if n_second:  # for the fit only: N is sized from the layout's probe, as the plan's time model assumes
             second, _ = run_once(binary["path"], n=n_second, nb=nb, p=p, q=q, timeout_s=900,
                                  threads_per_rank=threads, kind=kind)
             log("HPL second probe N=%d: %.1f GFLOPS in %.1f s", second["n"], second["gflops"], second["seconds"])
             probes.append(_probe_record(second))
-            probe = max(probes, key=lambda r: r["n"])
         n, sizing = size_problem(
             memory_bytes=topology["memory_available_bytes"], nb=nb, q=q,
             gflops_estimate=probe["gflops"], time_budget_s=per_solve_budget,
         )
     else:
         sizing = [f"N = {n} given on the command line"]
-    model = fit_time_model(probes) if len(probes) == 2 else None
-    near = None
-    if len(probes) == 1:
-        near = {"near_asymptote": None, "note": "one probe only: a larger one fitted neither memory nor a quarter "
-                                                "of one solve's time budget, so the asymptote is not judged"}
-    elif probes:
-        near = asymptote(model, n, nb, q, binding_limit(sizing))
-    if near and near.get("note"):
-        log("HPL: %s", near["note"])
     predicted = hpl_flops(n) / (probe["gflops"] * 1e9) if probe else None
     timeout_s = max(120.0, 5 * predicted) if predicted else max(600.0, 4 * (per_solve_budget or 0))
     runs = []
@@ -400,6 +391,16 @@ def measure(
         runs.append(run)
     all_passed = all(r["passed"] for r in runs)
     gflops = [r["gflops"] for r in runs]
+    near = None
+    if len(probes) == 1:
+        near = {"near_asymptote": None, "note": "one probe only: a larger one fitted neither memory nor a quarter "
+                                                "of one solve's time budget, so the asymptote is not judged"}
+    elif probes:
+        near = asymptote(fit_time_model([*probes, *runs]), n, nb, q, binding_limit(sizing))
+        if near.get("asymptote_gflops"):
+            near["measured_share"] = round(statistics.median(gflops) / near["asymptote_gflops"], 4)
+    if near and near.get("note"):
+        log("HPL: %s", near["note"])
     section = {
         "implementation": "HPL (netlib algorithm, HPL.dat, scaled residual check)",
         "binary": binary,

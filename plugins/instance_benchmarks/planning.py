@@ -36,8 +36,9 @@ AGENT_ONLINE_S = 60
 IMAGE_PULL_S, IMAGE_BUILD_S = 90, 480  # from image_registry; or built on the instance (no registry)
 TERMINATE_S = 60  # Linux instances are billed per second with a 60 s minimum
 # The timed probes that choose the layout and N, and the second one the asymptote is fitted with: 2.9 s for
-# the layouts measured here (2 layouts at N=4608, 2 cores, 2026-12-01), plus the second probe at 1.5x or 2x
-# that N (about 2 and 5 s here), rounded up for hosts with more layouts to try.
+# the layouts measured here (2 layouts at N=4608, 2 cores, 2026-12-01); the second probe lengthened the quick
+# HPL stage from 46.7 to 50.6 s (benchmarks/plan_accuracy.py, before and after). Rounded up for hosts with
+# more layouts to try.
 HPL_PROBE_S = 8
 # STREAM, one process: NTIMES x 10 array passes (copy and scale move 2 arrays, add and triad 3), plus about
 # 34 passes of setup (first touch, the timing check, the single-threaded validation): measured here with

@@ -107,7 +107,11 @@ def time_answers(results: Path, requests: int) -> dict[str, list[float]]:
     return timings
 
 
-def analyse(rows, directory: Path) -> None:
+def analyse(rows, results: Path) -> None:
+    """What a rebuild does with the rows, into a dataset version under `results` and its pointer (which the
+    API reads through)."""
+    import json
+
     from airflow.sdk import ObjectStoragePath
 
     from instance_benchmarks import analysis
@@ -117,9 +121,11 @@ def analyse(rows, directory: Path) -> None:
     analysis.rankings(summary)
     analysis.drift(rows, prices)
     analysis.numa_matrices(rows)
-    root = ObjectStoragePath(directory.as_uri())
-    analysis.write_table(rows, root / "raw")
-    analysis.write_table(summary, root / "summary")
+    root = ObjectStoragePath(results.as_uri()) / "dataset" / "v1"
+    analysis.write_table(rows, root / "versions" / "scale" / "raw")
+    analysis.write_table(summary, root / "versions" / "scale" / "summary")
+    (root / analysis.DATASET_POINTER).write_text(json.dumps({"version": "scale", "raw_rows": len(rows),
+                                                             "summary_rows": len(summary)}))
 
 
 def main() -> None:
@@ -134,7 +140,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="analysis-scale-") as tmp:
         for repeat in range(args.repeats):
             start = time.perf_counter()
-            analyse(rows, Path(tmp) / f"results-{repeat}" / "dataset" / "v1")
+            analyse(rows, Path(tmp) / f"results-{repeat}")
             seconds.append(time.perf_counter() - start)
             print(f"repeat {repeat + 1}: {seconds[-1]:.2f} s")
         timings = time_answers(Path(tmp) / "results-0", args.requests)

@@ -6,7 +6,9 @@ Hive-partitioned by region and family) is rebuilt whole from `results/` each tim
 re-running, clearing or backfilling never duplicates a row.
 
 A summary groups samples by instance type *and* CPU model: the same type served by two
-processors (m5 on Skylake and on Cascade Lake) is two populations, not one noisy one.
+processors (m5 on Skylake and on Cascade Lake) is two populations, not one noisy one. It also
+groups by configuration (CONFIGURATION_KEYS): a quick smoke test and a standard run, or HPL at two
+sizes, are different measurements, so they never share a mean, an interval or a ranking.
 """
 
 from __future__ import annotations
@@ -30,8 +32,15 @@ CONFIDENCE = 0.95
 OUTLIER_THRESHOLD = 3.5
 MAD_CONSISTENCY = 0.6745
 MEAN_AD_CONSISTENCY = 1.253314
+# What was measured, then how: samples pool only within one configuration (issue 15). The profile (quick is a
+# smoke test, standard the weekly refresh), the image digest, STREAM's store variant, and HPL's N, NB, grid (in
+# placement) and BLAS. A column that does not apply to a row's benchmark is null there, and nulls group together.
+CONFIGURATION_KEYS = ["profile", "image_digest", "stream_variant", "hpl_n", "hpl_nb", "blas", "blas_version",
+                      "blas_kernel"]
 GROUP_KEYS = ["region", "family", "instance_family", "instance_type", "cpu_model", "benchmark", "metric",
-              "placement", "threads", "unit"]
+              "placement", "threads", "unit", *CONFIGURATION_KEYS]
+# Most thorough first: where a type was measured with both, its standard figures stand for it.
+PROFILE_ORDER = {"standard": 0, "quick": 1}
 PARTITIONS = ["region", "family"]
 # The figures rankings, efficiency and drift are about: STREAM triad on all cores, and HPL.
 HEADLINE = (("stream", "triad", "all-cores"), ("hpl", "gflops", None))
@@ -112,25 +121,30 @@ def document_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         # What ran: the runner image (None when the benchmarks ran bare on the host).
         "image": doc["host"].get("container_image"),
         "image_digest": doc["host"].get("container_digest"),
+        "profile": (prov.get("plan") or {}).get("profile"),
     }
+    none = dict.fromkeys(CONFIGURATION_KEYS[2:])  # the benchmark-specific keys, null unless set below
     rows = []
-    for measurement in (doc.get("stream") or {}).get("measurements", []):
+    stream = doc.get("stream") or {}
+    stream_variant = (stream.get("binary") or {}).get("variant")
+    for measurement in stream.get("measurements", []):
         numa = measurement.get("numa") or {}
         for index, rep in enumerate(measurement["repetitions"]):
             for kernel, result in rep["kernels"].items():
-                rows.append({**base, "benchmark": "stream", "metric": kernel,
+                rows.append({**base, **none, "stream_variant": stream_variant, "benchmark": "stream", "metric": kernel,
                              "placement": measurement["placement"], "threads": measurement["threads"],
                              "cpu_node": numa.get("cpu_node"), "memory_node": numa.get("memory_node"),
                              "repetition": index, "value": result["best_rate_mb_s"] / 1000.0, "unit": "GB/s"})
     hpl = doc.get("hpl") or {}
     # The BLAS kernel the library chose on this CPU, and whether it uses the CPU's widest vectors.
     blas = (hpl.get("binary") or {}).get("blas") or {}
-    blas_columns = {"blas": blas.get("name"), "blas_kernel": blas.get("kernel"),
+    blas_columns = {"blas": blas.get("name"), "blas_version": blas.get("version"), "blas_kernel": blas.get("kernel"),
                     "blas_matches_cpu": blas.get("matches_cpu"),
                     # False: the time budget or memory stopped N short of the fitted asymptote (issue 15)
                     "hpl_near_asymptote": (hpl.get("asymptote") or {}).get("near_asymptote")}
     for index, run in enumerate(hpl.get("runs", [])):
-        rows.append({**base, **blas_columns, "benchmark": "hpl", "metric": "gflops",
+        rows.append({**base, **none, **blas_columns, "hpl_n": run["n"], "hpl_nb": run["nb"],
+                     "benchmark": "hpl", "metric": "gflops",
                      "placement": f"{run['p']}x{run['q']} ranks", "threads": hpl["mpi_ranks"],
                      "cpu_node": None, "memory_node": None,
                      "repetition": index, "value": run["gflops"], "unit": "GFLOPS"})
@@ -148,7 +162,8 @@ def rows_frame(docs: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame([row for doc in docs for row in document_rows(doc)])
     if frame.empty:
         return frame
-    frame = frame.astype({"cpu_node": "Int64", "memory_node": "Int64", "sustained_ghz": "float64"})
+    frame = frame.astype({"cpu_node": "Int64", "memory_node": "Int64", "sustained_ghz": "float64",
+                          "hpl_n": "Int64", "hpl_nb": "Int64"})
     return frame.sort_values(RAW_SORT, kind="stable").reset_index(drop=True)
 
 
@@ -163,7 +178,9 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
 
     from instance_benchmarks.peaks import peaks
 
-    # Group once on the ten keys; everything after groups on the integer id (ten times faster).
+    # Tables built before configurations were recorded (and hand-made ones) lack those columns: null, one group.
+    rows = rows.assign(**{key: None for key in CONFIGURATION_KEYS if key not in rows})
+    # Group once on the keys; everything after groups on the integer id (ten times faster).
     group = rows.groupby(GROUP_KEYS, sort=True, dropna=False).ngroup().to_numpy()
     frame = pd.DataFrame({"g": group, "value": rows["value"].to_numpy(), "started_at": rows["started_at"].to_numpy(),
                           "run_id": rows["run_id"].to_numpy()})
@@ -191,9 +208,11 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
     latest_row = frame.sort_values(["g", "started_at"], kind="stable").drop_duplicates("g", keep="last").index
     latest = rows.iloc[latest_row.to_numpy()].reset_index(drop=True)
     summary["latest_run_id"] = latest["run_id"].to_numpy()
-    for column in ("image", "blas", "blas_kernel", "blas_matches_cpu", "hpl_near_asymptote"):
+    for column in ("image", "blas_matches_cpu", "hpl_near_asymptote"):
         summary[column] = latest[column].to_numpy() if column in latest else None
     summary = pd.concat([latest[GROUP_KEYS], summary.reset_index(drop=True)], axis=1)
+    summary["configuration"] = [configuration_label(row) for row in summary[["benchmark", "placement",
+                                                                             *CONFIGURATION_KEYS]].to_dict("records")]
 
     peak_cache: dict[tuple, dict[str, Any]] = {}
     efficiency, peak, notes, processor, on_demand, spot = [], [], [], [], [], []
@@ -221,6 +240,45 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
     summary["value_per_dollar_on_demand"] = summary["mean"] / summary["price_per_hour_on_demand"].astype(float)
     summary["value_per_dollar_spot"] = summary["mean"] / summary["price_per_hour_spot"].astype(float)
     return summary
+
+
+def configuration_label(row: dict[str, Any]) -> str:
+    """How a figure was measured, in one line: 'standard · N=24832 NB=256 1x2 ranks · OpenBLAS 0.3.21 (Haswell) ·
+    bare host'. `row`: a summary or raw row (benchmark, placement and CONFIGURATION_KEYS)."""
+    import pandas as pd
+
+    def known(key: str) -> Any:
+        value = row.get(key)
+        return None if value is None or pd.isna(value) else value
+
+    parts = [known("profile") or "profile unrecorded"]
+    if row["benchmark"] == "hpl":
+        parts.append(f"N={known('hpl_n')} NB={known('hpl_nb')} {row['placement']}")
+        blas = " ".join(str(v) for v in (known("blas"), known("blas_version")) if v) or "BLAS unrecorded"
+        parts.append(blas + (f" ({known('blas_kernel')})" if known("blas_kernel") else ""))
+    else:
+        parts.append(f"{known('stream_variant') or 'unrecorded'} stores")
+    digest = known("image_digest")
+    parts.append(f"image {digest.split(':')[-1][:12]}" if digest else "bare host")
+    return " · ".join(parts)
+
+
+def current(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per type and figure, the one that stands for it in rankings and answers: the most thorough
+    profile it was measured with (standard over quick), and of that the latest configuration.
+
+    HPL is one figure whatever its grid (the grid is part of its configuration); STREAM's placements
+    are separate figures.
+    """
+    if summary.empty:
+        return summary
+    figure = summary["placement"].where(summary["benchmark"] != "hpl", "")
+    profile = summary["profile"] if "profile" in summary else summary["benchmark"].map(lambda _: None)
+    order = profile.map(PROFILE_ORDER).fillna(len(PROFILE_ORDER))
+    ranked = summary.assign(_figure=figure, _order=order).sort_values(["_order", "last_seen"],
+                                                                      ascending=[True, False], kind="stable")
+    keys = ["region", "instance_type", "cpu_model", "benchmark", "metric", "_figure"]
+    return ranked.drop_duplicates(keys, keep="first").drop(columns=["_figure", "_order"]).sort_index()
 
 
 def _peak_for(benchmark: str, placement: str, p: dict[str, Any]) -> tuple[float | None, str | None]:
@@ -256,19 +314,28 @@ def _flag(value: Any) -> bool | None:
 
 
 def rankings(summary: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per region and headline metric: by performance, and by performance per on-demand dollar."""
+    """Per region, profile and headline metric: by performance, and by performance per on-demand dollar.
+
+    Each type enters once, with its `current` configuration; a quick smoke test is never ranked
+    against a standard run (their tables are separate and the quick one says it is a smoke test).
+    """
     result = []
-    headline = _headline(summary)
-    for (region, benchmark, metric), group in headline.groupby(["region", "benchmark", "metric"], sort=True):
+    headline = _headline(current(summary))
+    headline = headline.assign(profile=headline["profile"].fillna("profile unrecorded"))
+    groups = sorted(headline.groupby(["region", "profile", "benchmark", "metric"]),
+                    key=lambda item: (item[0][0], PROFILE_ORDER.get(item[0][1], len(PROFILE_ORDER)), *item[0][2:]))
+    for (region, profile, benchmark, metric), group in groups:
         for by, column in (("performance", "mean"), ("per dollar", "value_per_dollar_on_demand")):
             ranked = group.dropna(subset=[column]).sort_values([column, "instance_type"], ascending=[False, True])
             if ranked.empty:
                 continue
             result.append({
-                "region": region, "benchmark": benchmark, "metric": metric, "by": by,
+                "region": region, "profile": profile, "smoke_test": profile == "quick",
+                "benchmark": benchmark, "metric": metric, "by": by,
                 "unit": ranked["unit"].iloc[0] + (" per $/h" if by == "per dollar" else ""),
                 "entries": [{"rank": i + 1, "instance_type": r.instance_type, "cpu_model": r.cpu_model,
-                             "value": float(getattr(r, column)), "mean": float(r.mean),
+                             "value": float(getattr(r, column)), "mean": float(r.mean), "n": int(r.n),
+                             "configuration": r.configuration,
                              "near_asymptote": _flag(getattr(r, "hpl_near_asymptote", None)),
                              "ci95_low": None if math.isnan(r.ci95_low) else float(r.ci95_low),
                              "ci95_high": None if math.isnan(r.ci95_high) else float(r.ci95_high)}
@@ -278,38 +345,48 @@ def rankings(summary: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def drift(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Each instance type's latest run against its previous one: what changed, and whether it matters.
+    """Each instance type's latest run against its previous one of the same profile: what changed, and whether
+    it matters.
 
-    Flags a changed CPU model or microcode, a changed on-demand price, and a headline figure
-    whose 95% intervals no longer overlap (a change the noise cannot explain). Vectorised: the
-    per-run statistics of every type come from one groupby.
+    Flags a changed CPU model or microcode, a changed on-demand price, a headline figure whose
+    95% intervals no longer overlap (a change the noise cannot explain), and a headline figure
+    measured in another configuration (HPL at another N, another image or BLAS, ...), whose
+    intervals are then not compared: the configurations differ, not necessarily the host.
+    Vectorised: the per-run statistics of every type come from one groupby.
     """
     import numpy as np
     from scipy import stats
 
-    runs = (rows.groupby(["region", "instance_type", "run_id"], sort=False)
+    rows = rows.assign(profile=rows["profile"].fillna("profile unrecorded") if "profile" in rows
+                       else "profile unrecorded")
+    series = ["region", "instance_type", "profile"]
+    runs = (rows.groupby([*series, "run_id"], sort=False)
             .agg(started_at=("started_at", "min"), cpu_model=("cpu_model", "first"), microcode=("microcode", "first"))
-            .reset_index().sort_values(["region", "instance_type", "started_at", "run_id"], kind="stable"))
-    runs["order"] = runs.groupby(["region", "instance_type"]).cumcount(ascending=False)  # 0: latest
+            .reset_index().sort_values([*series, "started_at", "run_id"], kind="stable"))
+    runs["order"] = runs.groupby(series).cumcount(ascending=False)  # 0: latest
     pairs = runs[runs["order"] <= 1]
-    pairs = pairs[pairs.groupby(["region", "instance_type"])["run_id"].transform("size") == 2]
+    pairs = pairs[pairs.groupby(series)["run_id"].transform("size") == 2]
     if pairs.empty:
         return []
-    keep = rows.merge(pairs[["region", "instance_type", "run_id", "order"]], on=["region", "instance_type", "run_id"])
+    keep = rows.merge(pairs[[*series, "run_id", "order"]], on=[*series, "run_id"])
     masks = [(keep.benchmark == b) & (keep.metric == m) & ((keep.placement == p) if p else True)
              for b, m, p in HEADLINE]
     keep = keep.assign(headline=np.select(masks, [f"{b} {m}" for b, m, _ in HEADLINE], default=""))
     keep = keep[keep.headline != ""]
-    figures = keep.groupby(["region", "instance_type", "headline", "order"])["value"].agg(["count", "mean", "std"])
+    index = [*series, "headline", "order"]
+    figures = keep.groupby(index)["value"].agg(["count", "mean", "std"])
     half = stats.t.ppf(0.5 + CONFIDENCE / 2, figures["count"] - 1) * figures["std"] / np.sqrt(figures["count"])
     figures["low"], figures["high"] = figures["mean"] - half, figures["mean"] + half
-    stats_of = figures[["mean", "low", "high"]].to_dict("index")  # (region, type, headline, order) -> figures
-    pair_of: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+    stats_of = figures[["mean", "low", "high"]].to_dict("index")  # (region, type, profile, headline, order) -> figures
+    # A run's headline figure has one configuration (a document runs each benchmark one way).
+    firsts = keep.assign(**{key: None for key in CONFIGURATION_KEYS if key not in keep}).drop_duplicates(index)
+    configuration_of = {tuple(r[k] for k in index): configuration_label(r) for r in firsts.to_dict("records")}
+    pair_of: dict[tuple[str, str, str], dict[int, dict[str, Any]]] = {}
     for run in pairs.to_dict("records"):
-        pair_of.setdefault((run["region"], run["instance_type"]), {})[run["order"]] = run
+        pair_of.setdefault((run["region"], run["instance_type"], run["profile"]), {})[run["order"]] = run
 
     found = []
-    for (region, instance_type), pair in sorted(pair_of.items()):
+    for (region, instance_type, profile), pair in sorted(pair_of.items()):
         before, after = pair[1], pair[0]
         flags = [{"kind": label, "before": before[column], "after": after[column]}
                  for column, label in (("cpu_model", "CPU model"), ("microcode", "microcode"))
@@ -319,8 +396,15 @@ def drift(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = None) -
         if old_price is not None and new_price is not None and old_price != new_price:
             flags.append({"kind": "on-demand price", "before": old_price, "after": new_price})
         for benchmark, metric, _ in HEADLINE:
-            old = stats_of.get((region, instance_type, f"{benchmark} {metric}", 1))
-            new = stats_of.get((region, instance_type, f"{benchmark} {metric}", 0))
+            name = f"{benchmark} {metric}"
+            old = stats_of.get((region, instance_type, profile, name, 1))
+            new = stats_of.get((region, instance_type, profile, name, 0))
+            was = configuration_of.get((region, instance_type, profile, name, 1))
+            now = configuration_of.get((region, instance_type, profile, name, 0))
+            if was is not None and now is not None and was != now:
+                flags.append({"kind": f"{name} configuration", "before": was, "after": now,
+                              "detail": "measured another way: the figures are not compared"})
+                continue
             if old is None or new is None or np.isnan(old["low"]) or np.isnan(new["low"]):
                 continue
             if old["high"] < new["low"] or new["high"] < old["low"]:
@@ -328,7 +412,7 @@ def drift(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = None) -
                               "after": float(new["mean"]), "change": float(new["mean"] / old["mean"] - 1),
                               "detail": f"95% CIs [{old['low']:.2f}, {old['high']:.2f}] and "
                                         f"[{new['low']:.2f}, {new['high']:.2f}] do not overlap"})
-        found.append({"region": region, "instance_type": instance_type,
+        found.append({"region": region, "instance_type": instance_type, "profile": profile,
                       "previous": {"run_id": before["run_id"], "started_at": before["started_at"]},
                       "latest": {"run_id": after["run_id"], "started_at": after["started_at"]}, "flags": flags})
     return found

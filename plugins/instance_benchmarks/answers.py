@@ -1,7 +1,8 @@
 """Answers, not only tables: compare types side by side, recommend the cheapest that meet a need, trends.
 
-Everything here reads the summary table (one row per type, CPU, benchmark, metric, placement;
-`analysis.summarize`) or the raw table, and says how sure it is: every figure comes with its n
+Everything here reads the summary table (one row per type, CPU, benchmark, metric, placement and
+configuration; `analysis.summarize`), of which each type's `analysis.current` configuration stands for
+it, or the raw table, and says how sure it is: every figure comes with its n
 and 95% interval, a difference is called significant only by a stated test, and a type that
 was never measured is listed as such, never estimated.
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from instance_benchmarks.analysis import CONFIDENCE, HEADLINE
+from instance_benchmarks.analysis import CONFIDENCE, HEADLINE, current
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,7 +65,7 @@ def compare(summary: pd.DataFrame, types: list[str], *, region: str | None = Non
     names = list(dict.fromkeys(types))
     if not 2 <= len(names) <= MAX_COMPARED:
         raise ValueError(f"compare takes 2 to {MAX_COMPARED} different instance types, got {names}")
-    rows = summary[summary.instance_type.isin(names)]
+    rows = current(summary[summary.instance_type.isin(names)])
     if region:
         rows = rows[rows.region == region]
     measured = set(rows.instance_type)
@@ -75,18 +76,22 @@ def compare(summary: pd.DataFrame, types: list[str], *, region: str | None = Non
     for measure, group in rows.groupby("measure", sort=True):
         group = group.sort_values(["instance_type", "region", "cpu_model"],  # the asked order first
                                   key=lambda c: c.map(order) if c.name == "instance_type" else c)
-        entries = [{key: _clean(r[key]) for key in [*ENTRY, "n", "mean", "std", "ci95_low", "ci95_high", "unit",
-                                                    "price_per_hour_on_demand", "price_per_hour_spot",
-                                                    "value_per_dollar_on_demand", "value_per_dollar_spot"]}
+        entries = [{key: _clean(r.get(key)) for key in [*ENTRY, "profile", "configuration", "n", "mean", "std",
+                                                        "ci95_low", "ci95_high", "unit", "price_per_hour_on_demand",
+                                                        "price_per_hour_spot", "value_per_dollar_on_demand",
+                                                        "value_per_dollar_spot"]}
                    for r in group.to_dict("records")]
         base = entries[0]
         for entry in entries:
-            p = None if entry is base else welch(base, entry)
+            # A smoke test is not tested against a standard run: the difference could be the profile's.
+            alike = entry["profile"] == base["profile"]
+            p = None if entry is base or not alike else welch(base, entry)
             overlap = None if entry is base or None in (entry["ci95_low"], base["ci95_low"]) else \
                 not (entry["ci95_high"] < base["ci95_low"] or base["ci95_high"] < entry["ci95_low"])
             entry["vs_baseline"] = None if entry is base else {
                 "ratio": entry["mean"] / base["mean"] if base["mean"] else None, "p_value": p,
-                "significant": None if p is None else p < ALPHA, "intervals_overlap": overlap}
+                "significant": None if p is None else p < ALPHA, "intervals_overlap": overlap if alike else None,
+                "same_profile": alike}
         measures.append({"measure": measure, "unit": base["unit"], "baseline": base["instance_type"],
                          "entries": entries})
     return {"types": names, "region": region, "test": TEST, "measures": measures,
@@ -104,7 +109,7 @@ def recommend(summary: pd.DataFrame, *, min_triad: float | None = None, min_hpl:
     """
     import pandas as pd
 
-    table = headline(summary)
+    table = headline(current(summary))
     if region:
         table = table[table.region == region]
     needs = {key: value for key, value in (("triad", min_triad), ("hpl", min_hpl)) if value is not None}
@@ -178,7 +183,9 @@ def _entries(table: pd.DataFrame) -> pd.DataFrame:
     as in the page. The entry's price is its triad row's, else its HPL row's (one document priced both)."""
     import pandas as pd
 
-    fields = ["mean", "ci95_low", "ci95_high", "n", "unit", "price_per_hour_on_demand", "price_per_hour_spot"]
+    fields = ["mean", "ci95_low", "ci95_high", "n", "unit", "profile", "price_per_hour_on_demand",
+              "price_per_hour_spot"]
+    table = table.assign(profile=table["profile"] if "profile" in table else None)
     table = table.drop_duplicates([*ENTRY, "need"], keep="last")
     wide = table.set_index([*ENTRY, "need"])[fields].unstack("need")
     # Every (field, need) column, measured or not (NaN), so a need nobody measured is a column of gaps.
@@ -197,7 +204,7 @@ def _candidate(row: pd.Series, entry: tuple[str, str, str], meets: str) -> dict[
     region, name, cpu = entry
     figures = {key: {"mean": float(row[("mean", key)]), "ci95_low": _clean(float(row[("ci95_low", key)])),
                      "ci95_high": _clean(float(row[("ci95_high", key)])), "n": int(row[("n", key)]),
-                     "unit": row[("unit", key)]}
+                     "unit": row[("unit", key)], "profile": _clean(row[("profile", key)])}
                for key in NEEDS if not math.isnan(row[("mean", key)])}
     return {"region": region, "instance_type": name, "cpu_model": cpu, "meets": meets, "figures": figures,
             "price_per_hour_on_demand": _clean(float(row[("price", "on_demand")])),
@@ -213,7 +220,8 @@ def recommend_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
                    "cpu_model": c["cpu_model"], "meets": c["meets"], "price_per_hour": c[f"price_per_hour_{market}"]}
             for key, figure in c["figures"].items():
                 row.update({f"{key}_mean": figure["mean"], f"{key}_ci95_low": figure["ci95_low"],
-                            f"{key}_ci95_high": figure["ci95_high"], f"{key}_n": figure["n"]})
+                            f"{key}_ci95_high": figure["ci95_high"], f"{key}_n": figure["n"],
+                            f"{key}_profile": figure["profile"]})
             rows.append(row)
     return rows
 

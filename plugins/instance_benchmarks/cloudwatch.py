@@ -1,8 +1,9 @@
 """CloudWatch metrics for each stored document: the raw samples, so CloudWatch's own statistics are honest.
 
 Namespace `InstanceBenchmarks`; metric `<benchmark>/<metric>` (e.g. `stream/triad`,
-`hpl/gflops`); dimensions InstanceType, Family (intel, amd, graviton), Architecture
-and Placement. Every repetition is sent as a value (PutMetricData's Values/Counts),
+`hpl/gflops`); dimensions InstanceType, Family (intel, amd, graviton), Architecture,
+Placement and Profile (a quick smoke test is never one series with standard runs).
+Every repetition is sent as a value (PutMetricData's Values/Counts),
 so alarms and dashboards see the spread, not one convenient number. The Amazon
 provider has no CloudWatch metrics hook: the client comes from AwsBaseHook.
 """
@@ -29,14 +30,17 @@ def metric_data(doc: dict[str, Any]) -> list[dict[str, Any]]:
     architecture = (doc.get("system") or {}).get("architecture") or "unknown"
     timestamp = datetime.datetime.fromisoformat(doc["finished_at"] or doc["started_at"])
     data = []
-    for keys, group in rows.groupby(GROUP_KEYS, sort=True):
+    # dropna=False: a key that does not apply (HPL's N on a STREAM row) is null, and must not drop the samples.
+    for keys, group in rows.groupby(GROUP_KEYS, sort=True, dropna=False):
         row = dict(zip(GROUP_KEYS, keys, strict=True))
         data.append({
             "MetricName": f"{row['benchmark']}/{row['metric']}",
             "Dimensions": [{"Name": "InstanceType", "Value": row["instance_type"]},
                            {"Name": "Family", "Value": row["family"]},
                            {"Name": "Architecture", "Value": architecture},
-                           {"Name": "Placement", "Value": row["placement"]}],
+                           {"Name": "Placement", "Value": row["placement"]},
+                           {"Name": "Profile", "Value": row["profile"] if isinstance(row["profile"], str)
+                            else "unrecorded"}],
             "Timestamp": timestamp,
             "Values": [float(v) for v in group["value"]],
             "Counts": [1.0] * len(group),

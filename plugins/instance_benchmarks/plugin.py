@@ -153,8 +153,8 @@ def _respond(frame: pd.DataFrame, fmt: str, filename: str) -> Response:
     return JSONResponse(records(frame) if not frame.empty else [])
 
 
-@app.get("/api/summary", dependencies=[only("family", "architecture", "benchmark", "metric", "region", "sort",
-                                            "limit", "format")])
+@app.get("/api/summary", dependencies=[only("family", "architecture", "benchmark", "metric", "region", "profile",
+                                            "sort", "limit", "format")])
 def summary(
     store: Store,
     family: str | None = Query(None, pattern=r"^[a-z][a-z0-9-]*$", description="instance family, e.g. m7i"),
@@ -162,14 +162,17 @@ def summary(
     benchmark: str | None = Query(None, pattern=r"^(stream|hpl)$"),
     metric: str | None = Query(None, pattern=r"^(copy|scale|add|triad|gflops)$"),
     region: str | None = Query(None, pattern=REGION_QUERY),
+    profile: str | None = Query(None, pattern=r"^(quick|standard)$",
+                                description="quick (a smoke test) or standard (the weekly refresh)"),
     sort: str | None = Query(None, pattern=r"^-?[a-z0-9_]+$",
                              description="any column; a leading - sorts descending: -value_per_dollar_on_demand"),
     limit: int | None = Query(None, ge=1, le=100_000),
     format: str = Query("json", pattern=r"^(json|csv)$"),  # noqa: A002 - the query parameter's name
 ) -> Response:
-    """The summary table (one row per instance type, CPU, benchmark, metric, placement), filtered and sorted."""
+    """The summary table (one row per instance type, CPU, benchmark, metric, placement and configuration),
+    filtered and sorted."""
     frame = _table(store, "summary", {"instance_family": family, "family": architecture, "benchmark": benchmark,
-                                      "metric": metric, "region": region})
+                                      "metric": metric, "region": region, "profile": profile})
     if sort and not frame.empty:
         column = sort.lstrip("-")
         if column not in frame.columns:

@@ -137,8 +137,10 @@ def _pyplot() -> Any:
 
 
 def _label(s: dict[str, Any], many_models: set[str]) -> str:
-    """The instance type, with its CPU where the same type ran on more than one processor."""
-    return f"{s['instance_type']} ({s['cpu_model']})" if s["instance_type"] in many_models else s["instance_type"]
+    """The instance type, with its CPU where the same type ran on more than one processor, and 'quick' where its
+    figures are a smoke test's."""
+    label = f"{s['instance_type']} ({s['cpu_model']})" if s["instance_type"] in many_models else s["instance_type"]
+    return label + (" · quick" if s.get("profile") == "quick" else "")
 
 
 def _interval_chart(rows: list[dict[str, Any]], *, title: str, unit: str, series: str) -> str:
@@ -277,8 +279,8 @@ def _answers(headline: list[dict[str, Any]]) -> str:
     """Recommend and compare, computed in the page (static/answers.js) over the headline rows embedded here."""
     if not headline:
         return "<p>No results yet to answer from.</p>"
-    keep = ("region", "instance_type", "cpu_model", "need", "unit", "n", "mean", "std", "ci95_low", "ci95_high",
-            "price_per_hour_on_demand", "price_per_hour_spot")
+    keep = ("region", "instance_type", "cpu_model", "need", "unit", "profile", "n", "mean", "std", "ci95_low",
+            "ci95_high", "price_per_hour_on_demand", "price_per_hour_spot")
     data = [{k: r.get(k) for k in keep} for r in headline]
     types = sorted({r["instance_type"] for r in headline})
     regions = sorted({r["region"] for r in headline})
@@ -325,15 +327,15 @@ def _ci_text(r: dict[str, Any]) -> str:
 
 def _summary_table(summaries: list[dict[str, Any]]) -> str:
     head = ("instance type", "family", "architecture", "region", "CPU", "benchmark", "metric", "placement",
-            "threads", "n", "mean", "95% CI", "median", "std", "CV", "outliers", "efficiency", "$/h on-demand",
-            "$/h spot", "per $/h on-demand", "per $/h spot", "first seen", "last seen")
+            "threads", "configuration", "n", "mean", "95% CI", "median", "std", "CV", "outliers", "efficiency",
+            "$/h on-demand", "$/h spot", "per $/h on-demand", "per $/h spot", "first seen", "last seen")
     rows = []
     for s in summaries:
         rows.append("<tr>" + "".join([
             _cell(s["instance_type"], css="text"), _cell(s["instance_family"], css="text"),
             _cell(s["family"], css="text"), _cell(s["region"], css="text"), _cell(s["cpu_model"], css="text"),
             _cell(s["benchmark"], css="text"), _cell(s["metric"], css="text"), _cell(s["placement"], css="text"),
-            _cell(s["threads"]), _cell(s["n"]), _cell(s["mean"]),
+            _cell(s["threads"]), _cell(s.get("configuration"), css="text"), _cell(s["n"]), _cell(s["mean"]),
             f'<td data-v="{s["ci95_low"] if s["ci95_low"] is not None else ""}">{html.escape(_ci_text(s))}</td>',
             _cell(s["median"]), _cell(s["std"]),
             _cell(s["cv"], text="–" if s["cv"] is None else f"{100 * s['cv']:.1f}%"), _cell(s["outliers"]),
@@ -381,13 +383,20 @@ def _rankings(rankings: list[dict[str, Any]]) -> str:
         rows = ["<tr>" + _cell(e["rank"]) + _cell(_short_mark(e), css="text") + _cell(e["cpu_model"], css="text")
                 + _cell(e["value"]) + "</tr>" for e in r["entries"]]
         name = "STREAM triad" if r["benchmark"] == "stream" else "HPL"
-        title = f"{r['region']}: {name} {'by performance' if r['by'] == 'performance' else 'per dollar'} ({r['unit']})"
+        profile = r.get("profile") or "profile unrecorded"
+        title = (f"{r['region']}, {profile}{' (smoke test)' if r.get('smoke_test') else ''}: {name} "
+                 f"{'by performance' if r['by'] == 'performance' else 'per dollar'} ({r['unit']})")
         blocks.append(f"<div><h3>{html.escape(title)}</h3>"
                       + _table(("rank", "instance type", "CPU", r["unit"]), rows) + "</div>")
     short = any(e.get("near_asymptote") is False for r in rankings for e in r["entries"])
+    if any(r.get("smoke_test") for r in rankings):
+        smoke_note = ('<p class="note">A profile\'s types are ranked among themselves only: the quick profile is a '
+                      "smoke test (a 40 s HPL, fewer STREAM repetitions), never ranked against standard runs.</p>")
+    else:
+        smoke_note = ""
     note = ('<p class="note">† HPL ran short of its fitted asymptote (the time budget or memory capped N; the '
             "document's hpl.asymptote says by how much): its GFLOPS understate the host.</p>") if short else ""
-    return '<div class="plots">' + "".join(blocks) + "</div>" + note
+    return '<div class="plots">' + "".join(blocks) + "</div>" + note + smoke_note
 
 
 def _drift(drift: list[dict[str, Any]]) -> str:
@@ -400,10 +409,11 @@ def _drift(drift: list[dict[str, Any]]) -> str:
                           + (f" ({f['detail']})" if "detail" in f else "")
                           for f in item["flags"]) or "no change beyond the noise"
         rows.append("<tr>" + _cell(item["instance_type"], css="text") + _cell(item["region"], css="text")
+                    + _cell(item.get("profile"), css="text")
                     + _cell(item["previous"]["started_at"][:10], css="text")
                     + _cell(item["latest"]["started_at"][:10], css="text")
                     + _cell(flags, css="text warn" if item["flags"] else "text") + "</tr>")
-    return _table(("instance type", "region", "previous run", "latest run", "changes"), rows)
+    return _table(("instance type", "region", "profile", "previous run", "latest run", "changes"), rows)
 
 
 def _hosts_table(docs: list[dict[str, Any]]) -> str:
@@ -541,10 +551,19 @@ def render(*, title: str, generated_at: str, summaries: list[dict[str, Any]], do
            run_documents: list[str] | None = None, quarantined: list[dict[str, Any]] | None = None,
            skipped: list[dict[str, Any]] | None = None, unaccounted: list[dict[str, Any]] | None = None,
            stopped: dict[str, Any] | None = None, trends: list[dict[str, Any]] | None = None) -> str:
-    """The whole page. `summaries`: the summary table's rows (analysis.records); `trends`: answers.trends rows."""
-    triad = [s for s in summaries if s["benchmark"] == "stream" and s["metric"] == "triad"]
-    hpl = [s for s in summaries if s["benchmark"] == "hpl"]
-    headline = [{**s, "need": "triad" if s["benchmark"] == "stream" else "hpl"} for s in summaries
+    """The whole page. `summaries`: the summary table's rows (analysis.records); `trends`: answers.trends rows.
+
+    The plots and answers show each type's current configuration (analysis.current); the summary
+    table lists every configuration.
+    """
+    import pandas as pd
+
+    from instance_benchmarks.analysis import current, records
+
+    shown = records(current(pd.DataFrame(summaries))) if summaries else []
+    triad = [s for s in shown if s["benchmark"] == "stream" and s["metric"] == "triad"]
+    hpl = [s for s in shown if s["benchmark"] == "hpl"]
+    headline = [{**s, "need": "triad" if s["benchmark"] == "stream" else "hpl"} for s in shown
                 if _is_headline(s)]
     plots = []
     if triad:

@@ -22,9 +22,17 @@ def real_document() -> dict[str, Any]:
 def variant(*, instance_type: str = "m7i.large", run_id: str = "run-1", region: str = "us-east-1",
             family: str = "intel", cpu_model: str | None = None, sustained_ghz: float | None = None,
             started_at: str | None = None, microcode: str | None = None, scale: float = 1.0,
+            profile: str | None = None, hpl_n: int | None = None,
             base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`profile` and `hpl_n` relabel the configuration (the samples stay the real run's)."""
     doc = copy.deepcopy(base or real_document())
     prov = doc["provenance"]
+    if profile is not None:
+        prov["plan"]["profile"] = profile
+    if hpl_n is not None:
+        doc["hpl"]["n"] = hpl_n
+        for run in doc["hpl"]["runs"]:
+            run["n"] = hpl_n
     prov.update(instance_type=instance_type, run_id=run_id, region=region, family=family, target="aws")
     prov["plan"]["spec"].update(instance_type=instance_type, instance_family=instance_type.split(".")[0],
                                 sustained_clock_ghz=sustained_ghz)

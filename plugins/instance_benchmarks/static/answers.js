@@ -74,11 +74,14 @@ var IB = (function () {
       var base = rows[0];
       measures.push({need: need, unit: base.unit, baseline: base.instance_type, entries: rows.map(function (r) {
         if (r === base) return {row: r, vs_baseline: null};
-        var p = welch(base, r);
-        var overlap = (r.ci95_low === null || base.ci95_low === null) ? null :
+        // A smoke test is not tested against a standard run: the difference could be the profile's.
+        var alike = r.profile === base.profile;
+        var p = alike ? welch(base, r) : null;
+        var overlap = (!alike || r.ci95_low === null || base.ci95_low === null) ? null :
           !(r.ci95_high < base.ci95_low || base.ci95_high < r.ci95_low);
         return {row: r, vs_baseline: {ratio: base.mean ? r.mean / base.mean : null, p_value: p,
-                                      significant: p === null ? null : p < ALPHA, intervals_overlap: overlap}};
+                                      significant: p === null ? null : p < ALPHA, intervals_overlap: overlap,
+                                      same_profile: alike}};
       })});
     });
     var measured = chosen.map(function (e) { return e.instance_type; });
@@ -164,13 +167,15 @@ var IB = (function () {
       var h = document.createElement("h3");
       h.textContent = (m.need === "triad" ? "STREAM triad, all cores" : "HPL") + " (" + m.unit + ")";
       out.appendChild(h);
-      out.appendChild(table(["instance type", "CPU", "region", "n", "mean", "95% CI", "vs " + m.baseline, "p (Welch)", "verdict"],
+      out.appendChild(table(["instance type", "CPU", "region", "profile", "n", "mean", "95% CI", "vs " + m.baseline, "p (Welch)", "verdict"],
         m.entries.map(function (e) {
           var v = e.vs_baseline, r = e.row;
-          return [cell(r.instance_type, "text"), cell(r.cpu_model, "text"), cell(r.region, "text"), cell(r.n), cell(fmt(r.mean)), cell(ci(r)),
+          var verdict = !v ? "" : !v.same_profile ? "not tested: another profile" :
+            v.significant === null ? "not testable (n < 2)" : v.significant ? "different" : "no significant difference";
+          return [cell(r.instance_type, "text"), cell(r.cpu_model, "text"), cell(r.region, "text"), cell(r.profile || "unrecorded", "text"),
+                  cell(r.n), cell(fmt(r.mean)), cell(ci(r)),
                   cell(v ? "×" + fmt(v.ratio, 3) : "baseline"), cell(!v || v.p_value === null ? "" : v.p_value < 1e-4 ? "< 0.0001" : fmt(v.p_value, 4)),
-                  cell(!v ? "" : v.significant === null ? "not testable (n < 2)" : v.significant ? "different" : "no significant difference",
-                       v && v.significant ? "warn text" : "text")];
+                  cell(verdict, v && v.significant ? "warn text" : "text")];
         })));
     });
     if (answer.not_measured.length) {

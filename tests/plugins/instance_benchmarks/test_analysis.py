@@ -124,6 +124,57 @@ def test_rankings_by_performance_and_per_dollar():
     assert hpl == {"performance": ["m7i.large", "c7i.large"], "per dollar": ["c7i.large", "m7i.large"]}
 
 
+def test_quick_and_standard_runs_are_never_pooled_nor_ranked_together():
+    docs = [variant(instance_type="m7i.large", run_id="run-1", profile="quick", started_at="2026-11-01T00:00:00Z"),
+            variant(instance_type="m7i.large", run_id="run-2", profile="standard", scale=0.9,
+                    started_at="2026-11-08T00:00:00Z"),
+            variant(instance_type="c7i.large", run_id="run-3", profile="quick", scale=1.2,
+                    started_at="2026-11-08T00:00:00Z")]
+
+    summary = analysis.summarize(analysis.rows_frame(docs))
+    ranked = analysis.rankings(summary)
+
+    hpl = summary[(summary.benchmark == "hpl") & (summary.instance_type == "m7i.large")]
+    one_run = len(docs[0]["hpl"]["runs"])
+    assert sorted(hpl.profile) == ["quick", "standard"] and set(hpl.n) == {one_run}  # two rows, never one mean
+    assert [c.split(" · ")[0] for c in hpl.sort_values("profile").configuration] == ["quick", "standard"]
+    performance = {(r["profile"], r["benchmark"]): [e["instance_type"] for e in r["entries"]]
+                   for r in ranked if r["by"] == "performance"}
+    # m7i.large stands in the standard table (its most thorough profile), c7i.large in the quick one, alone.
+    assert performance[("standard", "hpl")] == ["m7i.large"] and performance[("quick", "hpl")] == ["c7i.large"]
+    assert {r["profile"]: r["smoke_test"] for r in ranked} == {"quick": True, "standard": False}
+    assert [r["profile"] for r in ranked][0] == "standard"  # standard's tables come first
+
+
+def test_hpl_at_another_size_is_another_row_and_drift_says_so_instead_of_comparing():
+    first = variant(run_id="run-1", profile="standard", started_at="2026-11-01T00:00:00Z")
+    bigger = variant(run_id="run-2", profile="standard", hpl_n=24832, scale=0.5, started_at="2026-11-08T00:00:00Z")
+
+    summary = analysis.summarize(analysis.rows_frame([first, bigger]))
+    moved = analysis.drift(analysis.rows_frame([first, bigger]))
+
+    hpl = summary[summary.benchmark == "hpl"]
+    assert sorted(hpl.hpl_n) == sorted([first["hpl"]["n"], 24832])
+    kinds = {f["kind"]: f for f in moved[0]["flags"]}
+    assert "hpl gflops" not in kinds  # a halved rate at another N is not called a change of the host
+    assert "N=24832" in kinds["hpl gflops configuration"]["after"]
+    assert "stream triad" in kinds  # STREAM ran the same way both times, so it is compared (and it halved)
+    assert moved[0]["profile"] == "standard"
+
+
+def test_one_configuration_gives_the_rows_it_gave_before_configurations_were_keys():
+    docs = [variant(instance_type=t, run_id=r, started_at=f"2026-11-0{i + 1}T00:00:00Z")
+            for i, (t, r) in enumerate([("m7i.large", "run-1"), ("m7i.large", "run-2"), ("c7i.large", "run-1")])]
+    rows = analysis.rows_frame(docs)
+
+    summary = analysis.summarize(rows)
+
+    before = rows.groupby([k for k in analysis.GROUP_KEYS if k not in analysis.CONFIGURATION_KEYS])["value"]
+    assert len(summary) == before.ngroups
+    assert sorted(summary["n"]) == sorted(before.count())
+    assert summary["mean"].sum() == pytest.approx(before.mean().sum())
+
+
 def test_drift_flags_processor_microcode_price_and_performance_changes():
     week1 = variant(run_id="run-1", started_at="2026-11-01T00:00:00Z", microcode="0x2b000590")
     same = variant(run_id="run-2", started_at="2026-11-08T00:00:00Z", microcode="0x2b000590")

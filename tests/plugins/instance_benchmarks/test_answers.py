@@ -66,6 +66,22 @@ def test_compare_says_what_cannot_be_tested_and_what_was_never_measured(summary)
         answers.compare(summary, ["a.large", "b.large", "c.large", "d.large", "e.large"])
 
 
+def test_compare_takes_each_types_standard_figures_and_never_tests_a_smoke_test_against_them():
+    later = _rows({"a.large": {"hpl": [10, 11, 12]}, "b.large": {"hpl": [80, 81, 82]}}, run_id="run-2",
+                  started="2026-11-09")
+    quick = [{**r, "profile": "quick"} for r in later]
+    standard = [{**r, "profile": "standard"} for r in _rows({"a.large": {"hpl": [50, 51, 52]}})]
+    summary = analysis.summarize(pd.DataFrame(quick + standard))
+
+    hpl = answers.compare(summary, ["a.large", "b.large"])["measures"][0]["entries"]
+
+    # a.large's later quick run does not replace its standard figure; b.large has only a quick one.
+    assert [(e["instance_type"], e["profile"], e["mean"]) for e in hpl] == [("a.large", "standard", 51.0),
+                                                                           ("b.large", "quick", 81.0)]
+    assert hpl[1]["vs_baseline"]["same_profile"] is False
+    assert hpl[1]["vs_baseline"]["p_value"] is None and hpl[1]["vs_baseline"]["intervals_overlap"] is None
+
+
 def test_recommend_lists_the_cheapest_that_meet_the_need_per_market_and_how_sure(summary):
     answer = answers.recommend(summary, min_triad=160)
 

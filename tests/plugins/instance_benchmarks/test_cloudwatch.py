@@ -7,7 +7,7 @@ import json
 
 import boto3
 
-from instance_benchmarks import cloudwatch
+from instance_benchmarks import analysis, cloudwatch
 from tests.conftest import FIXTURES
 
 DOC = json.loads((FIXTURES / "documents" / "valid" / "local-amd-epyc-quick.json").read_text())
@@ -19,7 +19,10 @@ def test_every_sample_is_a_value_with_the_documented_dimensions():
     triad = [d for d in data if d["MetricName"] == "stream/triad"]
     hpl = [d for d in data if d["MetricName"] == "hpl/gflops"]
     assert triad and len(hpl) == 1
-    assert [dim["Name"] for dim in hpl[0]["Dimensions"]] == ["InstanceType", "Family", "Architecture", "Placement"]
+    assert [(dim["Name"], dim["Value"]) for dim in hpl[0]["Dimensions"]][3:] == [("Placement", "1x1 ranks"),
+                                                                                ("Profile", "quick")]
+    # Every sample is sent, though a STREAM row has no HPL N and an HPL row no STREAM variant (null keys).
+    assert sum(len(d["Values"]) for d in data) == len(analysis.rows_frame([DOC]))
     assert hpl[0]["Values"] == [run["gflops"] for run in DOC["hpl"]["runs"]] and hpl[0]["Unit"] == "None"
     all_cores = next(m for m in DOC["stream"]["measurements"] if m["placement"] == triad[0]["Dimensions"][3]["Value"])
     assert triad[0]["Values"] == [rep["kernels"]["triad"]["best_rate_mb_s"] / 1000 for rep in all_cores["repetitions"]]

@@ -105,7 +105,11 @@ def test_summary_json_with_filters(client):
     assert {row["instance_type"] for row in everything} == set(HOSTS)
     assert graviton and {row["instance_type"] for row in graviton} == {"m7g.large"}
     assert {(row["instance_type"], row["metric"]) for row in triad_m7i} == {("m7i.large", "triad")}
-    assert {"n", "mean", "ci95_low", "ci95_high", "cv", "outliers", "efficiency"} <= set(everything[0])
+    assert {"n", "mean", "ci95_low", "ci95_high", "cv", "outliers", "efficiency", "profile",
+            "configuration"} <= set(everything[0])
+    # The fixture is a quick run: every row is, and none is standard.
+    assert len(client.get("/api/summary", params={"profile": "quick"}).json()) == len(everything)
+    assert client.get("/api/summary", params={"profile": "standard"}).json() == []
 
 
 def test_summary_csv(client):
@@ -126,6 +130,7 @@ def test_all_results_of_one_instance_type(client):
 
 @pytest.mark.parametrize(("path", "params", "status"), [
     ("/api/summary", {"architecture": "sparc"}, 422),
+    ("/api/summary", {"profile": "fastest"}, 422),
     ("/api/summary", {"metric": "triad'; drop table"}, 422),
     ("/api/summary", {"format": "xml"}, 422),
     ("/api/summary", {"familly": "m7i"}, 400),  # a typo is an error, not an empty filter

@@ -110,6 +110,13 @@ def processor_for(cpu_model: str) -> Processor | None:
     return found[0] if len(found) == 1 else None
 
 
+def processor_of_family(instance_family: str) -> Processor | None:
+    """The row that lists an EC2 family (m7i) among those it runs, where only one does: the planner's guess
+    before a host is measured, since DescribeInstanceTypes names the manufacturer, not the processor."""
+    found = [p for p in PROCESSORS if instance_family in p.families.split(", ")]
+    return found[0] if len(found) == 1 else None
+
+
 def peaks(*, cpu_model: str, physical_cores: int, sockets: int, sustained_ghz: float | None) -> dict[str, Any]:
     """Peak GFLOPS and GB/s for a measured host, each None with a reason when it cannot be known."""
     processor = processor_for(cpu_model)

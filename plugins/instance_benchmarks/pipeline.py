@@ -56,10 +56,11 @@ def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[st
     for p in plans:
         cost = p.cost_spot if market == "spot" else p.cost_on_demand
         log.info("Plan %s (%s): profile %s, STREAM %d x %d placements x NTIMES %d, HPL N~%d NB %d grid %dx%d "
-                 "(%d solves within %.0f s), needs %.0f MiB; predicted %.1f min, %s", p.instance_type, p.family,
-                 p.profile, p.stream_repetitions, p.stream_placements, p.stream_ntimes, p.hpl_n, p.hpl_nb,
-                 *p.hpl_grid, p.hpl_repetitions, p.hpl_time_budget_s, p.min_memory_bytes / 2**20,
-                 p.predicted_s / 60, "no price" if cost is None else f"${cost:.3f} {market}")
+                 "(%d solves within %.0f s; predicted at %.0f%% of its asymptote%s), needs %.0f MiB; predicted "
+                 "%.1f min, %s", p.instance_type, p.family, p.profile, p.stream_repetitions, p.stream_placements,
+                 p.stream_ntimes, p.hpl_n, p.hpl_nb, *p.hpl_grid, p.hpl_repetitions, p.hpl_time_budget_s,
+                 100 * p.hpl_predicted_share, _asymptote_hint(p), p.min_memory_bytes / 2**20, p.predicted_s / 60,
+                 "no price" if cost is None else f"${cost:.3f} {market}")
     plans = apply_budget(plans, params, run_id=run_id, market=market)
     if params.get("dry_run"):
         store_ = result_store(params)
@@ -69,9 +70,9 @@ def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[st
         summary = summarize_plans(plans, market=market)
         (store_.root / "plans" / f"{safe_segment(run_id)}.summary.json").write_text(json.dumps(summary, indent=2))
         log.info("dry_run: %d type(s), %.2f predicted instance-hours, $%.2f %s (%d unpriced); %d of %d within "
-                 "10 minutes and $5 each; plans at %s; nothing is launched", summary["types"],
-                 summary["instance_hours"], summary["usd"], market, summary["unpriced"], summary["within_targets"],
-                 summary["types"], path.as_uri())
+                 "10 minutes and $5 each; HPL predicted within 5%% of its asymptote on %d; plans at %s; nothing is "
+                 "launched", summary["types"], summary["instance_hours"], summary["usd"], market, summary["unpriced"],
+                 summary["within_targets"], summary["types"], summary["hpl_near_asymptote"], path.as_uri())
         for name, reasons in list(summary["not_within"].items())[:50]:
             log.info("  not within the targets: %s: %s", name, "; ".join(reasons))
         return {family: [] for family in FAMILIES}
@@ -80,6 +81,16 @@ def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[st
              "'Plan against actual' gives what it cost", expected["types"], expected["instance_hours"],
              expected["usd"], market, expected["unpriced"])
     return by_family(plans, FAMILIES)
+
+
+def _asymptote_hint(p: BenchmarkPlan) -> str:
+    """What would bring HPL within 5% of its asymptote, where the plan predicts it falls short."""
+    if p.hpl_near_asymptote is not False:
+        return ""
+    if p.hpl_budget_for_asymptote_s is None:
+        return f"; N >= {p.hpl_n_near_asymptote} would be within 5%, beyond this profile's HPL cap or memory"
+    return (f"; N >= {p.hpl_n_near_asymptote} would be within 5%: time_budget_s {p.hpl_budget_for_asymptote_s} "
+            "would size it")
 
 
 def record_stop(params: dict[str, Any], *, run_id: str, stage: str, reason: str) -> None:

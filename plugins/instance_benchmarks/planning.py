@@ -17,6 +17,7 @@ bandwidth; HPL's from the profile and the time budget (the runner sizes N to fil
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -56,8 +57,19 @@ STREAM_CALIBRATION_PAIRS, STREAM_REGULAR_STORE_SHARE, STREAM_CALIBRATION_NTIMES 
 # EPYC 9R14), c7g.16xlarge (32 MiB) and m8g.48xlarge (36 MiB per socket), ../shared/data/ec2-topologies.
 ASSUMED_LLC_BYTES = {"intel": 105 * 2**20, "graviton": 36 * 2**20}
 AMD_LLC_BYTES_PER_CCD, AMD_CORES_PER_CCD = 32 * 2**20, 8
-# Per-core DGEMM rate assumed to predict N before the probe measures it (this VM: 33 GFLOPS per core).
+# HPL's rate per core, assumed per CPU generation to predict N before the probe measures it: the peak table's
+# FP64 FLOPs per cycle (peaks.py) x the type's sustained clock x HPL_SHARE_OF_PEAK, this VM's fitted asymptote
+# over its peak (139.5 of 2 x 2.6 GHz x 32 = 166 GFLOPS, standard run, 2026-12-01). HPL_GFLOPS_PER_CORE where
+# the processor or its clock is unknown (this VM: 33 GFLOPS per core at N = 4608).
+HPL_SHARE_OF_PEAK = 0.84
 HPL_GFLOPS_PER_CORE = 20.0
+# HPL's N^2 term as N_half, the N at which the rate is half the asymptote (time = a N^3 + b N^2, N_half = b / a):
+# about 830 on this VM's 1x1 grid with NB 256 (its standard run came within 5% of the asymptote from N = 15,872
+# = 19 N_half, 2026-12-01). Assumed to grow with the grid's process columns and NB, since the panel is factorised
+# and broadcast along a process row: N_half = 830 x Q x NB / 256, on the one-rank-per-core grid (the largest Q
+# of the layouts the runner tries, so the least favourable). One host's fit, to be replaced by the fits AWS runs
+# record (every document's hpl.asymptote.fit).
+HPL_N_HALF_1X1_NB256 = 830
 TARGET_SECONDS, TARGET_USD = 600, 5.0  # what "cheap and short" means per type
 
 
@@ -96,6 +108,17 @@ class BenchmarkPlan:
     hpl_nb: int = 0
     hpl_grid: tuple[int, int] = (1, 1)
     hpl_n: int = 0
+    # HPL against its asymptote, predicted (the runner fits and records the real one): see hpl_outlook().
+    hpl_gflops_per_core: float = 0.0
+    hpl_rate_basis: str = ""
+    hpl_memory_fraction: float = 0.0
+    hpl_limit: str = ""
+    hpl_n_near_asymptote: int = 0
+    hpl_predicted_share: float = 0.0
+    hpl_near_asymptote: bool | None = None
+    # The per-type time_budget_s whose HPL share would size N to hpl_n_near_asymptote; None where memory cannot
+    # hold that N or the profile caps HPL's budget (quick).
+    hpl_budget_for_asymptote_s: int | None = None
     stages_s: dict[str, float] = field(default_factory=dict)
     predicted_s: float = 0.0
     price_on_demand: float | None = None
@@ -146,6 +169,30 @@ def llc_bytes(spec: InstanceSpec) -> tuple[int, int, str]:
     return sockets * per_socket, per_socket, "assumed"
 
 
+def hpl_gflops_per_core(spec: InstanceSpec) -> tuple[float, str]:
+    """The assumed HPL rate of one core and where it comes from (see HPL_SHARE_OF_PEAK)."""
+    from instance_benchmarks.peaks import processor_for, processor_of_family
+
+    processor = processor_for(spec.cpu_model) or processor_of_family(spec.instance_family)
+    if processor is None or not spec.sustained_clock_ghz:
+        return HPL_GFLOPS_PER_CORE, f"assumed {HPL_GFLOPS_PER_CORE:g} GFLOPS per core (processor or clock unknown)"
+    rate = processor.fp64_flops_per_cycle * spec.sustained_clock_ghz * HPL_SHARE_OF_PEAK
+    return rate, (f"assumed: {processor.microarchitecture}, {processor.fp64_flops_per_cycle} FLOPs/cycle x "
+                  f"{spec.sustained_clock_ghz:g} GHz x {HPL_SHARE_OF_PEAK:g} = {rate:.1f} GFLOPS per core")
+
+
+def hpl_outlook(*, n: int, nb: int, grid: tuple[int, int]) -> dict[str, Any]:
+    """How close N comes to HPL's asymptote by the N_half model (HPL_N_HALF_1X1_NB256): the predicted share
+    N / (N + N_half), the smallest N within the runner's ASYMPTOTE_SHARE, and whether N reaches it."""
+    hpl = _runner_hpl()
+    n_half = HPL_N_HALF_1X1_NB256 * grid[1] * nb / 256
+    step = nb * grid[1]
+    n_near = -(-int(hpl.ASYMPTOTE_SHARE / (1 - hpl.ASYMPTOTE_SHARE) * n_half) // step) * step
+    share = n / (n + n_half)
+    return {"n_half": round(n_half), "n_near_asymptote": n_near, "predicted_share": round(share, 4),
+            "near_asymptote": share >= hpl.ASYMPTOTE_SHARE}
+
+
 def stream_seconds(*, array_bytes: int, cores: int, ntimes: int, repetitions: int, placements: int,
                    calibrates: bool, one_core_array_bytes: int | None = None) -> float:
     """STREAM's predicted stage: the store calibration, then every placement `repetitions` times.
@@ -188,8 +235,19 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
     nb, _ = hpl.default_nb("aarch64" if spec.architecture == "arm64" else spec.architecture)
     cores = max(1, spec.physical_cores)
     grid = hpl.process_grid(cores)
-    n, _ = hpl.size_problem(memory_bytes=spec.memory_bytes, nb=nb, q=grid[1],
-                            gflops_estimate=HPL_GFLOPS_PER_CORE * cores, time_budget_s=hpl_budget / hpl_repetitions)
+    per_core, rate_basis = hpl_gflops_per_core(spec)
+    # As the runner does: N from the rate its probe measures, which the N^2 term holds below the asymptote.
+    probe_rate = per_core * cores * hpl_outlook(n=hpl.probe_n(nb, grid[1], p=grid[0]), nb=nb,
+                                                grid=grid)["predicted_share"]
+    n, sizing = hpl.size_problem(memory_bytes=spec.memory_bytes, nb=nb, q=grid[1],
+                                 gflops_estimate=probe_rate, time_budget_s=hpl_budget / hpl_repetitions)
+    outlook = hpl_outlook(n=n, nb=nb, grid=grid)
+    budget_for_asymptote = None
+    fits_memory = outlook["n_near_asymptote"] ** 2 * 8 <= hpl.MEMORY_FRACTION * spec.memory_bytes
+    if not settings["hpl_budget_cap_s"] and fits_memory:
+        # size_problem's time bound inverted: N^3 <= 1.5 x per-solve budget x the probe's rate
+        per_solve = outlook["n_near_asymptote"] ** 3 / (1.5 * probe_rate * 1e9)
+        budget_for_asymptote = math.ceil(per_solve * hpl_repetitions / settings["hpl_budget_share"])
     placements = 2 if cores > 1 else 1
     stages: dict[str, float] = {}
     if target == "aws":
@@ -224,6 +282,14 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
         hpl_nb=nb,
         hpl_grid=grid,
         hpl_n=n,
+        hpl_gflops_per_core=round(per_core, 2),
+        hpl_rate_basis=rate_basis,
+        hpl_memory_fraction=round(8 * n * n / spec.memory_bytes, 4) if spec.memory_bytes else 0.0,
+        hpl_limit=hpl.binding_limit(sizing),
+        hpl_n_near_asymptote=outlook["n_near_asymptote"],
+        hpl_predicted_share=outlook["predicted_share"],
+        hpl_near_asymptote=outlook["near_asymptote"],
+        hpl_budget_for_asymptote_s=budget_for_asymptote,
         stages_s=stages,
         predicted_s=total,
         price_on_demand=on_demand,
@@ -243,6 +309,8 @@ def summarize_plans(plans: list[BenchmarkPlan], *, market: str = "on-demand") ->
         "usd": round(sum(c for c in costs if c is not None), 2),
         "unpriced": sum(c is None for c in costs),
         "within_targets": sum(not reasons for reasons in misses.values()),
+        # Predicted by the N_half model (hpl_outlook); the runner fits and records the real asymptote.
+        "hpl_near_asymptote": sum(bool(p.hpl_near_asymptote) for p in plans),
         "not_within": {name: reasons for name, reasons in sorted(misses.items()) if reasons},
     }
 

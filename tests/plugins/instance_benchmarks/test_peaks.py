@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 import pytest
 
-from instance_benchmarks import peaks
+from instance_benchmarks import peaks, recorded_hosts
 from tests.conftest import FIXTURES
 
 TOPOLOGIES = FIXTURES / "ec2-topologies"
@@ -78,10 +77,6 @@ def test_what_is_not_known_is_said_not_guessed():
     assert "not published" in graviton1["peak_gb_s_note"]
 
 
-# util-linux's names for Arm's part numbers (sys-utils/lscpu-arm.c): lscpu prints the name, the runner
-# records the number (/proc/cpuinfo on arm64 has no model name).
-ARM_PARTS = {"Cortex-A72": "0xd08", "Neoverse-N1": "0xd0c", "Neoverse-V1": "0xd40", "Neoverse-V2": "0xd4f",
-             "Neoverse-V3": "0xd84"}
 # Which row each real EC2 host must land in; None: no row, so no efficiency rather than a guess.
 EXPECTED_ROW = {
     "m7i.large": "Golden Cove", "m7i.48xlarge": "Golden Cove", "c7i.metal-48xl": "Golden Cove",
@@ -94,15 +89,7 @@ EXPECTED_ROW = {
 
 
 def lscpu(instance_type: str) -> dict[str, str]:
-    data = json.loads((TOPOLOGIES / instance_type / "lscpu.json").read_text())
-    return {entry["field"].rstrip(":"): entry["data"] for entry in data["lscpu"]}
-
-
-def runner_cpu_model(fields: dict[str, str]) -> str:
-    """What the runner records on that host: x86's model name as is; Arm's implementer and part."""
-    if fields["Architecture"] == "aarch64":
-        return f"ARM implementer 0x41 part {ARM_PARTS[fields['Model name']]}"
-    return fields["Model name"]
+    return recorded_hosts.lscpu_fields(TOPOLOGIES / instance_type / "lscpu.json")
 
 
 def test_the_vendored_topologies_are_the_recorded_ones():
@@ -115,7 +102,7 @@ def test_the_vendored_topologies_are_the_recorded_ones():
 @pytest.mark.parametrize("instance_type", sorted(EXPECTED_ROW))
 def test_every_real_ec2_cpu_string_lands_in_its_row(instance_type):
     """Issue 15 item 6: the peak rows' patterns against real EC2 CPU model strings."""
-    processor = peaks.processor_for(runner_cpu_model(lscpu(instance_type)))
+    processor = peaks.processor_for(recorded_hosts.cpu_model(lscpu(instance_type)))
 
     assert (processor.microarchitecture if processor else None) == EXPECTED_ROW[instance_type]
     if processor:

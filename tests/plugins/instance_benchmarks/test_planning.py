@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from instance_benchmarks import planning
@@ -141,3 +143,75 @@ def test_graviton_has_one_store_variant_so_no_calibration():
     intel = planning.plan(x86, target="local", profile="quick", repetitions=None, time_budget_s=600)
 
     assert graviton.stages_s["stream"] < intel.stages_s["stream"]
+
+
+# Issue 15's proof: the planner on eleven real EC2 hosts (tests/fixtures/ec2-topologies), their memory and
+# clock from moto's catalog, with the weekly refresh's settings.
+TOPOLOGIES = Path(__file__).parents[2] / "fixtures" / "ec2-topologies"
+
+
+@pytest.fixture(scope="module")
+def recorded_plans():
+    import boto3
+    from moto import mock_aws
+
+    from instance_benchmarks import catalog, params, recorded_hosts
+    from tests.conftest import MOTO_ENV
+
+    names = sorted(p.name for p in TOPOLOGIES.iterdir() if p.is_dir())
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name, value in MOTO_ENV.items():
+            monkeypatch.setenv(name, value)
+        with mock_aws():
+            described = boto3.client("ec2", region_name="us-east-1").describe_instance_types(InstanceTypes=names)
+    specs = {d["InstanceType"]: catalog.spec_from_description(d) for d in described["InstanceTypes"]}
+    weekly = params.weekly_settings()
+    found = {}
+    for name in names:
+        spec, host = recorded_hosts.load(TOPOLOGIES / name, specs[name])
+        found[name] = (spec, host, planning.plan(spec, target="aws", profile=weekly["profile"], repetitions=None,
+                                                 time_budget_s=weekly["time_budget_s"], image_registry="r"))
+    return found
+
+
+def test_every_recorded_host_s_plan_fits_its_memory_and_its_time_budget(recorded_plans):
+    hpl = planning._runner_hpl()
+    assert len(recorded_plans) == 11
+    for name, (spec, host, p) in recorded_plans.items():
+        assert 8 * p.hpl_n**2 <= hpl.MEMORY_FRACTION * spec.memory_bytes, name
+        # One solve at the rate the N_half model predicts at N, within its share of the HPL budget.
+        rate = p.hpl_gflops_per_core * spec.physical_cores * p.hpl_predicted_share * 1e9
+        assert hpl.hpl_flops(p.hpl_n) / rate <= p.hpl_time_budget_s / p.hpl_repetitions, name
+        assert p.stream_array_bytes >= 4 * host["last_level_cache_bytes"], name
+        assert p.stages_s["stream"] + p.stages_s["hpl"] <= p.time_budget_s, name  # 0.53-0.59 of 540 s
+
+
+def test_big_hosts_are_never_a_tiny_fraction_of_memory_without_saying_why(recorded_plans):
+    for name, (_, _, p) in recorded_plans.items():
+        if p.hpl_memory_fraction < 0.05:  # u7i-6tb, x2iedn, r7iz, m9g: time, not memory, holds N down
+            assert p.hpl_limit.startswith("time:"), name
+            assert p.hpl_near_asymptote is False and p.hpl_n_near_asymptote > p.hpl_n, name
+            assert p.hpl_budget_for_asymptote_s > p.time_budget_s, name  # and what budget would reach it
+    small = recorded_plans["m7i.large"][2]
+    assert small.hpl_near_asymptote is True and small.hpl_memory_fraction > 0.3
+    assert planning.summarize_plans([p for _, _, p in recorded_plans.values()])["hpl_near_asymptote"] == 1
+
+
+def test_the_hpl_rate_is_assumed_per_cpu_generation_and_says_so(recorded_plans):
+    m7i, m9g = recorded_plans["m7i.48xlarge"][2], recorded_plans["m9g.48xlarge"][2]
+
+    assert m7i.hpl_gflops_per_core == pytest.approx(32 * 3.2 * planning.HPL_SHARE_OF_PEAK, abs=0.01)
+    assert "Golden Cove" in m7i.hpl_rate_basis and m7i.hpl_rate_basis.startswith("assumed")
+    # Neoverse V3 is not in the peak table: the plain assumption, named as such
+    assert m9g.hpl_gflops_per_core == planning.HPL_GFLOPS_PER_CORE and "unknown" in m9g.hpl_rate_basis
+
+
+def test_the_asymptote_outlook_by_hand():
+    # 1x1 grid, NB 256: N_half 830; within 5% from 19 x 830 = 15,770, rounded up to NB: 15,872.
+    outlook = planning.hpl_outlook(n=24832, nb=256, grid=(1, 1))
+
+    assert outlook["n_half"] == 830 and outlook["n_near_asymptote"] == 15872
+    assert outlook["predicted_share"] == pytest.approx(24832 / (24832 + 830), abs=1e-4) and outlook["near_asymptote"]
+    # 12x16 grid: N_half 16 x 830 = 13,280; N = 86,016 is at 86.6%
+    wide = planning.hpl_outlook(n=86016, nb=256, grid=(12, 16))
+    assert wide["predicted_share"] == pytest.approx(0.8663, abs=1e-4) and wide["near_asymptote"] is False

@@ -116,8 +116,8 @@ class BenchmarkPlan:
     hpl_n_near_asymptote: int = 0
     hpl_predicted_share: float = 0.0
     hpl_near_asymptote: bool | None = None
-    # The per-type time_budget_s whose HPL share would size N to hpl_n_near_asymptote; None where memory cannot
-    # hold that N or the profile caps HPL's budget (quick).
+    # The per-type time_budget_s whose HPL share would size N to hpl_n_near_asymptote (or the rung above it);
+    # None where memory cannot hold that N or the profile caps HPL's budget (quick).
     hpl_budget_for_asymptote_s: int | None = None
     stages_s: dict[str, float] = field(default_factory=dict)
     predicted_s: float = 0.0
@@ -243,10 +243,11 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
                                  gflops_estimate=probe_rate, time_budget_s=hpl_budget / hpl_repetitions)
     outlook = hpl_outlook(n=n, nb=nb, grid=grid)
     budget_for_asymptote = None
-    fits_memory = outlook["n_near_asymptote"] ** 2 * 8 <= hpl.MEMORY_FRACTION * spec.memory_bytes
-    if not settings["hpl_budget_cap_s"] and fits_memory:
+    step = nb * grid[1]
+    n_rung = hpl.rung_at_least(-(-outlook["n_near_asymptote"] // step)) * step  # N lands on a rung
+    if not settings["hpl_budget_cap_s"] and n_rung**2 * 8 <= hpl.MEMORY_FRACTION * spec.memory_bytes:
         # size_problem's time bound inverted: N^3 <= 1.5 x per-solve budget x the probe's rate
-        per_solve = outlook["n_near_asymptote"] ** 3 / (1.5 * probe_rate * 1e9)
+        per_solve = n_rung**3 / (1.5 * probe_rate * 1e9)
         budget_for_asymptote = math.ceil(per_solve * hpl_repetitions / settings["hpl_budget_share"])
     placements = 2 if cores > 1 else 1
     stages: dict[str, float] = {}
@@ -258,7 +259,8 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
         array_bytes=STREAM_LLC_MULTIPLE * llc, cores=cores, ntimes=settings["stream_ntimes"],
         repetitions=stream_repetitions, placements=placements, calibrates=spec.architecture in ("x86_64", "amd64"),
         one_core_array_bytes=STREAM_LLC_MULTIPLE * llc_instance), 1)
-    stages["hpl"] = HPL_PROBE_S + hpl_budget
+    # N on its rung leaves part of each solve's budget unused: RUNG_MEAN_TIME_FILL of it on average.
+    stages["hpl"] = round(HPL_PROBE_S + hpl_budget * hpl.RUNG_MEAN_TIME_FILL, 1)
     if target == "aws":
         stages["terminate"] = TERMINATE_S
     total = sum(stages.values())

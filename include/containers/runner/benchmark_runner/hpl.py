@@ -26,6 +26,12 @@ PROBE_N = 5000
 MIN_BLOCKS_PER_PROCESS = 4
 # The rate counted as the asymptote's: within 5% of the fitted asymptotic rate.
 ASYMPTOTE_SHARE = 0.95
+# N lands on a rung: NB x Q times floor(2^(k/8)), rungs about 9% apart. N is sized from a timed probe and the
+# free memory, and both move a little from run to run; on a rung the runs of one type mostly share one N, and
+# the dataset pools HPL's samples only at one N (analysis.CONFIGURATION_KEYS). It costs up to 9% of N, up to
+# 27% of a solve's time budget (12% on average, RUNG_MEAN_TIME_FILL).
+RUNGS_PER_DOUBLING = 8
+RUNG_MEAN_TIME_FILL = (1 - 2 ** (-3 / RUNGS_PER_DOUBLING)) / (3 * math.log(2) / RUNGS_PER_DOUBLING)
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
 HPL_DAT_TEMPLATE = """\
@@ -99,10 +105,34 @@ def hpl_flops(n: int) -> float:
     return 2.0 / 3.0 * n**3 + 1.5 * n**2
 
 
+def _rung_value(k: int) -> int:
+    return math.floor(2 ** (k / RUNGS_PER_DOUBLING))
+
+
+def rung(multiple: int) -> int:
+    """The largest rung, floor(2^(k/8)), at most `multiple` (1 at least)."""
+    if multiple <= 1:
+        return 1
+    k = math.floor(RUNGS_PER_DOUBLING * math.log2(multiple))
+    while _rung_value(k + 1) <= multiple:  # float rounding either way
+        k += 1
+    while _rung_value(k) > multiple:
+        k -= 1
+    return _rung_value(k)
+
+
+def rung_at_least(multiple: int) -> int:
+    """The smallest rung at least `multiple`."""
+    k = 0
+    while _rung_value(k) < multiple:
+        k += 1
+    return _rung_value(k)
+
+
 def size_problem(
     *, memory_bytes: int, nb: int, q: int, gflops_estimate: float | None, time_budget_s: float | None
 ) -> tuple[int, list[str]]:
-    """Largest N, a multiple of NB x Q, within MEMORY_FRACTION of memory and the time budget."""
+    """Largest N on a rung (NB x Q x floor(2^(k/8))) within MEMORY_FRACTION of memory and the time budget."""
     step = nb * q
     n_memory = int(math.sqrt(MEMORY_FRACTION * memory_bytes / 8))
     reasons = [f"memory: {MEMORY_FRACTION:.0%} of {memory_bytes} bytes allows N <= {n_memory}"]
@@ -113,8 +143,9 @@ def size_problem(
             f"time: {time_budget_s:.0f} s at the probe's {gflops_estimate:.1f} GFLOPS allows N <= {n_time}"
         )
         n = min(n, n_time)
-    n = max(step, n // step * step)
-    reasons.append(f"N = {n}, the largest multiple of NB x Q = {step} within both")
+    n = rung(n // step) * step
+    reasons.append(f"N = {n}, the largest rung NB x Q x floor(2^(k/{RUNGS_PER_DOUBLING})) = {step} x {n // step} "
+                   "within both (rungs about 9% apart, so runs of one host mostly share N)")
     return n, reasons
 
 

@@ -51,6 +51,20 @@ def test_problem_size_respects_memory_and_time_and_grid():
     assert any(r.startswith("time:") for r in reasons)
 
 
+def test_n_lands_on_a_rung_so_a_slightly_faster_probe_or_more_free_memory_gives_the_same_n():
+    # 24 GiB, NB 256 x Q 2: 0.8 x 24 GiB allows N <= 50,738, 99 steps of 512; the rung below is 98 (2^(53/8)).
+    sizes = {hpl.size_problem(memory_bytes=memory, nb=256, q=2, gflops_estimate=None, time_budget_s=None)[0]
+             for memory in (24 * 2**30, 24.3 * 2**30)}
+    # 60 s at 90 or 96 GFLOPS allows N <= 20,083 or 20,521: 39 or 40 steps, both on the rung 38.
+    timed = {hpl.size_problem(memory_bytes=2**40, nb=256, q=2, gflops_estimate=rate, time_budget_s=60)[0]
+             for rate in (90.0, 96.0)}
+
+    assert sizes == {98 * 512} and timed == {38 * 512}
+    assert [hpl.rung(m) for m in (1, 14, 15, 16, 97, 98, 1000)] == [1, 14, 14, 16, 90, 98, 939]
+    assert hpl.rung_at_least(62) == 64 and hpl.rung_at_least(64) == 64
+    assert hpl.RUNG_MEAN_TIME_FILL == pytest.approx(0.8806, abs=1e-4)
+
+
 def test_problem_size_memory_bound_without_budget():
     n, _ = hpl.size_problem(memory_bytes=2**30, nb=192, q=4, gflops_estimate=None, time_budget_s=None)
 

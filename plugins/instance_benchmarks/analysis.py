@@ -182,14 +182,17 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
     rows = rows.assign(**{key: None for key in CONFIGURATION_KEYS if key not in rows})
     # Group once on the keys; everything after groups on the integer id (ten times faster).
     group = rows.groupby(GROUP_KEYS, sort=True, dropna=False).ngroup().to_numpy()
+    # A host is one document: one instance, or this machine in one run.
+    host = rows["document_id"] if "document_id" in rows else rows["run_id"]
     frame = pd.DataFrame({"g": group, "value": rows["value"].to_numpy(), "started_at": rows["started_at"].to_numpy(),
-                          "run_id": rows["run_id"].to_numpy()})
+                          "run_id": rows["run_id"].to_numpy(), "host": host.to_numpy()})
     by = frame.groupby("g", sort=True)
     summary = by["value"].agg(n="count", mean="mean", median="median", std="std", min="min", max="max")
     summary["cv"] = summary["std"] / summary["mean"]
     half = stats.t.ppf(0.5 + CONFIDENCE / 2, summary["n"] - 1) * summary["std"] / np.sqrt(summary["n"])
     summary["ci95_low"] = summary["mean"] - half
     summary["ci95_high"] = summary["mean"] + half
+    _across_hosts(summary, frame)
 
     # Outliers: |modified z| > 3.5 within each group (mean absolute deviation where the MAD is 0).
     frame["deviation"] = (frame["value"] - summary["median"].to_numpy()[group]).abs()
@@ -240,6 +243,33 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
     summary["value_per_dollar_on_demand"] = summary["mean"] / summary["price_per_hour_on_demand"].astype(float)
     summary["value_per_dollar_spot"] = summary["mean"] / summary["price_per_hour_spot"].astype(float)
     return summary
+
+
+def _across_hosts(summary: pd.DataFrame, frame: pd.DataFrame) -> None:
+    """Where a group's samples come from two hosts or more, its mean and interval are the hosts': the t-interval
+    of the per-host means (n = hosts), so host-to-host variance is in it; repetitions on one host are not
+    independent hosts. The within-host spread (pooled standard deviation of the repetitions) stays beside it.
+    With one host, the interval is that host's repetitions', and `interval` says so."""
+    import numpy as np
+    from scipy import stats
+
+    per_host = frame.groupby(["g", "host"], sort=True)["value"].agg(["mean", "var", "count"])
+    by_group = per_host.groupby(level="g", sort=True)
+    hosts = by_group.size()
+    host_mean, host_std = by_group["mean"].mean(), by_group["mean"].std()
+    dof = (per_host["count"] - 1).groupby(level="g").sum()
+    pooled = ((per_host["count"] - 1) * per_host["var"].fillna(0)).groupby(level="g").sum()
+    summary["hosts"] = hosts.astype(int)
+    summary["host_std"] = host_std
+    with np.errstate(divide="ignore", invalid="ignore"):
+        summary["within_host_std"] = np.sqrt(pooled / dof.where(dof > 0))
+    across = hosts >= 2
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, hosts - 1) * host_std / np.sqrt(hosts)
+    summary["mean"] = summary["mean"].where(~across, host_mean)
+    summary["ci95_low"] = summary["ci95_low"].where(~across, host_mean - half)
+    summary["ci95_high"] = summary["ci95_high"].where(~across, host_mean + half)
+    summary["interval"] = np.where(across, "across " + hosts.astype(str) + " hosts",
+                                   "within one host (its repetitions; host-to-host variance not in it)")
 
 
 def configuration_label(row: dict[str, Any]) -> str:

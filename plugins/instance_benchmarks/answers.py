@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 # The figures a need is stated in: STREAM triad on all cores (GB/s) and HPL (GFLOPS).
 NEEDS = dict(zip(("triad", "hpl"), HEADLINE, strict=True))
 ALPHA = 0.05
-TEST = ("Welch's two-sided t-test on each figure's samples (mean, standard deviation, n), alpha 0.05; "
-        "not testable where either side has n < 2")
+TEST = ("Welch's two-sided t-test on each figure's mean, standard deviation and n, alpha 0.05, of its hosts where "
+        "it has two or more (n = hosts), else of its samples; not testable where either side has n < 2")
 MAX_COMPARED = 4
 ENTRY = ["region", "instance_type", "cpu_model"]
 
@@ -56,6 +56,15 @@ def welch(a: dict[str, Any], b: dict[str, Any]) -> float | None:
                                             equal_var=False).pvalue)
 
 
+def tested_as(row: dict[str, Any]) -> dict[str, Any]:
+    """The n and std a figure is tested with: its hosts' where its interval is across hosts (the repetitions on
+    one host are not independent hosts), else its samples'. The page's copy of each row carries the same."""
+    hosts = _clean(row.get("hosts"))
+    if hosts is not None and hosts >= 2:
+        return {"n": int(hosts), "std": _clean(row.get("host_std"))}
+    return {"n": row["n"], "std": _clean(row.get("std"))}
+
+
 def _clean(value: Any) -> Any:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
@@ -76,11 +85,14 @@ def compare(summary: pd.DataFrame, types: list[str], *, region: str | None = Non
     for measure, group in rows.groupby("measure", sort=True):
         group = group.sort_values(["instance_type", "region", "cpu_model"],  # the asked order first
                                   key=lambda c: c.map(order) if c.name == "instance_type" else c)
-        entries = [{key: _clean(r.get(key)) for key in [*ENTRY, "profile", "configuration", "n", "mean", "std",
+        entries = [{key: _clean(r.get(key)) for key in [*ENTRY, "profile", "configuration", "n", "hosts", "interval",
+                                                        "mean", "std",
                                                         "ci95_low", "ci95_high", "unit", "price_per_hour_on_demand",
                                                         "price_per_hour_spot", "value_per_dollar_on_demand",
                                                         "value_per_dollar_spot"]}
                    for r in group.to_dict("records")]
+        for entry, r in zip(entries, group.to_dict("records"), strict=True):
+            entry.update(samples=entry["n"], **tested_as(r))  # n and std: what Welch's test takes
         base = entries[0]
         for entry in entries:
             # A smoke test is not tested against a standard run: the difference could be the profile's.

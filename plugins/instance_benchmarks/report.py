@@ -281,7 +281,9 @@ def _answers(headline: list[dict[str, Any]]) -> str:
         return "<p>No results yet to answer from.</p>"
     keep = ("region", "instance_type", "cpu_model", "need", "unit", "profile", "n", "mean", "std", "ci95_low",
             "ci95_high", "price_per_hour_on_demand", "price_per_hour_spot")
-    data = [{k: r.get(k) for k in keep} for r in headline]
+    from instance_benchmarks.answers import tested_as
+
+    data = [{**{k: r.get(k) for k in keep}, **tested_as(r)} for r in headline]
     types = sorted({r["instance_type"] for r in headline})
     regions = sorted({r["region"] for r in headline})
     type_options = "".join(f"<option>{html.escape(t)}</option>" for t in types)
@@ -309,7 +311,8 @@ estimated (the API, <code>/benchmarks/api/recommend</code>, lists the catalog's 
 <p>{selects}<label>region <select id="compare-region">{region_options}</select></label>
 <button id="compare-go">Compare</button></p>
 <p class="note">Each figure with its 95% interval; against the first type, Welch's two-sided t-test (alpha 0.05)
-on the samples' mean, standard deviation and n; not testable where either side has n &lt; 2. Every measure, not
+on the mean, standard deviation and n of its hosts where it has two or more (n = hosts), else of its samples;
+not testable where either side has n &lt; 2. Every measure, not
 only these two: <code>/benchmarks/api/compare?types=a,b</code>.</p>
 <div id="compare-result"></div></div>
 </div>
@@ -327,7 +330,7 @@ def _ci_text(r: dict[str, Any]) -> str:
 
 def _summary_table(summaries: list[dict[str, Any]]) -> str:
     head = ("instance type", "family", "architecture", "region", "CPU", "benchmark", "metric", "placement",
-            "threads", "configuration", "n", "mean", "95% CI", "median", "std", "CV", "outliers", "efficiency",
+            "threads", "configuration", "n", "hosts", "mean", "95% CI", "median", "std", "CV", "outliers", "efficiency",
             "$/h on-demand", "$/h spot", "per $/h on-demand", "per $/h spot", "first seen", "last seen")
     rows = []
     for s in summaries:
@@ -335,8 +338,10 @@ def _summary_table(summaries: list[dict[str, Any]]) -> str:
             _cell(s["instance_type"], css="text"), _cell(s["instance_family"], css="text"),
             _cell(s["family"], css="text"), _cell(s["region"], css="text"), _cell(s["cpu_model"], css="text"),
             _cell(s["benchmark"], css="text"), _cell(s["metric"], css="text"), _cell(s["placement"], css="text"),
-            _cell(s["threads"]), _cell(s.get("configuration"), css="text"), _cell(s["n"]), _cell(s["mean"]),
-            f'<td data-v="{s["ci95_low"] if s["ci95_low"] is not None else ""}">{html.escape(_ci_text(s))}</td>',
+            _cell(s["threads"]), _cell(s.get("configuration"), css="text"), _cell(s["n"]), _cell(s.get("hosts")),
+            _cell(s["mean"]),
+            f'<td data-v="{s["ci95_low"] if s["ci95_low"] is not None else ""}" '
+            f'title="{html.escape(s.get("interval") or "")}">{html.escape(_ci_text(s))}</td>',
             _cell(s["median"]), _cell(s["std"]),
             _cell(s["cv"], text="–" if s["cv"] is None else f"{100 * s['cv']:.1f}%"), _cell(s["outliers"]),
             _cell(s["efficiency"], text="–" if s["efficiency"] is None else f"{100 * s['efficiency']:.1f}%"),

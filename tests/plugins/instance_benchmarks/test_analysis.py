@@ -75,6 +75,26 @@ def test_vectorised_summary_agrees_with_the_per_group_statistics():
             assert s[key] == pytest.approx(expected[key]) if expected[key] is not None else s[key] is None, key
 
 
+def test_two_hosts_give_an_interval_across_hosts_with_the_within_host_spread_beside_it():
+    # Two weekly runs of one type are two instances: 1, 2, 3 on one and 11, 12, 13 on the other.
+    rows = _rows({"a.large": [1.0, 2.0, 3.0, 11.0, 12.0, 13.0]}).assign(
+        document_id=["run-1"] * 3 + ["run-2"] * 3)
+    one_host = _rows({"a.large": [1.0, 2.0, 3.0]}).assign(document_id="run-1")
+
+    two = analysis.records(analysis.summarize(rows))[0]
+    one = analysis.records(analysis.summarize(one_host))[0]
+
+    # Host means 2 and 12: mean 7, std of the means 7.071, half-width t(0.975, 1) x 7.071 / sqrt(2) = 63.53.
+    assert two["hosts"] == 2 and two["n"] == 6 and two["mean"] == pytest.approx(7.0)
+    assert two["ci95_high"] - two["mean"] == pytest.approx(12.706205 * 7.0710678 / math.sqrt(2), rel=1e-6)
+    assert two["within_host_std"] == pytest.approx(1.0) and two["host_std"] == pytest.approx(7.0710678)
+    assert two["interval"] == "across 2 hosts"
+    # Six samples as if independent would have claimed +-5.75: host-to-host variance is the larger term.
+    assert two["ci95_high"] - two["mean"] > 10 * (analysis.t_interval([1, 2, 3, 11, 12, 13])["ci95_high"] - 7.0)
+    assert one["hosts"] == 1 and one["interval"].startswith("within one host")
+    assert one["ci95_low"] == pytest.approx(analysis.t_interval([1.0, 2.0, 3.0])["ci95_low"])
+
+
 def test_efficiency_and_price_performance_worked_by_hand():
     # m7i.large as measured on 2 cores: peak 2 x 3.2 GHz x 32 = 204.8 GFLOPS; 1 x 8 x 4800 x 8 B = 307.2 GB/s.
     doc = variant(instance_type="m7i.large", cpu_model=SPR, sustained_ghz=3.2)

@@ -218,7 +218,7 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
                                                                              *CONFIGURATION_KEYS]].to_dict("records")]
 
     peak_cache: dict[tuple, dict[str, Any]] = {}
-    efficiency, peak, notes, processor, on_demand, spot = [], [], [], [], [], []
+    efficiency, peak, notes, processor, on_demand, spot, share = [], [], [], [], [], [], []
     for row, doc in zip(summary.itertuples(index=False), latest.itertuples(index=False), strict=True):
         key = (row.cpu_model, doc.physical_cores, doc.sockets, doc.sustained_ghz)
         if key not in peak_cache:
@@ -228,6 +228,7 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
         p = peak_cache[key]
         processor.append(p["processor"])
         value, note = _peak_for(row.benchmark, row.placement, p)
+        share.append(p["socket_share"] if row.benchmark == "stream" and value else None)
         peak.append(value)
         efficiency.append(row.mean / value if value else None)
         notes.append(note)
@@ -238,6 +239,7 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
     summary["peak"] = peak
     summary["efficiency"] = efficiency
     summary["efficiency_note"] = notes
+    summary["socket_share"] = share  # STREAM: the instance's share of the cores whose sockets' peak it is against
     summary["price_per_hour_on_demand"] = on_demand
     summary["price_per_hour_spot"] = spot
     summary["value_per_dollar_on_demand"] = summary["mean"] / summary["price_per_hour_on_demand"].astype(float)

@@ -105,6 +105,33 @@ PROCESSORS: tuple[Processor, ...] = (
 )
 
 
+# Cores per socket of the processors EC2 hosts were recorded with (lscpu's "Core(s) per socket" of the largest
+# size, tests/fixtures/ec2-topologies, SpareCores@804d3c7). A smaller instance gets part of a socket, and of its
+# memory channels: its STREAM efficiency is shown against the socket's peak beside its share of the socket's
+# cores, never bare. A processor not here has no share, and says so.
+SOCKET_CORES = {
+    "Intel(R) Xeon(R) Platinum 8488C": 48,  # m7i.48xlarge, c7i.metal-48xl
+    "Intel(R) Xeon(R) Platinum 8477C": 56,  # u7i-6tb.112xlarge
+    "Intel(R) Xeon(R) Gold 6455B": 32,  # r7iz.32xlarge
+    "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz": 32,  # x2iedn.32xlarge
+    "AMD EPYC 9R14": 96,  # m7a.48xlarge, hpc7a.96xlarge
+    "ARM implementer 0x41 part 0xd40": 64,  # Graviton3, c7g.16xlarge
+    "ARM implementer 0x41 part 0xd4f": 96,  # Graviton4, m8g.48xlarge
+    "ARM implementer 0x41 part 0xd84": 192,  # Graviton5, m9g.48xlarge (two NUMA nodes, one socket)
+}
+
+
+def socket_share(*, cpu_model: str, physical_cores: int, sockets: int) -> tuple[float | None, str]:
+    """The instance's share of its sockets' cores, and the sentence that goes beside a socket-level efficiency."""
+    per_socket = SOCKET_CORES.get(cpu_model)
+    if not per_socket:
+        return None, "the peak is whole sockets'; this processor's cores per socket are not recorded, so the " \
+                     "instance's share of them is unknown"
+    share = min(1.0, physical_cores / (sockets * per_socket))
+    return share, (f"the peak is {sockets} whole socket(s)'; the instance has {physical_cores} of their "
+                   f"{sockets * per_socket} cores ({share:.0%}), and a share of their memory channels")
+
+
 def processor_for(cpu_model: str) -> Processor | None:
     found = [p for p in PROCESSORS if p.matches(cpu_model)]
     return found[0] if len(found) == 1 else None
@@ -121,7 +148,7 @@ def peaks(*, cpu_model: str, physical_cores: int, sockets: int, sustained_ghz: f
     """Peak GFLOPS and GB/s for a measured host, each None with a reason when it cannot be known."""
     processor = processor_for(cpu_model)
     result: dict[str, Any] = {"processor": None, "peak_gflops": None, "peak_gb_s": None,
-                              "peak_gflops_note": None, "peak_gb_s_note": None}
+                              "peak_gflops_note": None, "peak_gb_s_note": None, "socket_share": None}
     if processor is None:
         why = (f"processor {cpu_model!r} is not in the peak table (plugins/instance_benchmarks/peaks.py): "
                "no efficiency rather than a guess")
@@ -133,6 +160,10 @@ def peaks(*, cpu_model: str, physical_cores: int, sockets: int, sustained_ghz: f
         result["peak_gflops_note"] = "no sustained clock for this host (DescribeInstanceTypes SustainedClockSpeedInGhz)"
     if processor.memory_channels and processor.memory_mts:
         result["peak_gb_s"] = sockets * processor.memory_channels * processor.memory_mts * 8 / 1000
+        result["socket_share"], share_note = socket_share(cpu_model=cpu_model, physical_cores=physical_cores,
+                                                          sockets=sockets)
+        if result["socket_share"] is None or result["socket_share"] < 1:
+            result["peak_gb_s_note"] = share_note
     else:
         result["peak_gb_s_note"] = f"{processor.name}: memory channels and speed not published"
     return result

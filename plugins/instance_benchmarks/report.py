@@ -187,9 +187,15 @@ def _efficiency_chart(headline: list[dict[str, Any]]) -> str:
     for index, benchmark in enumerate(("stream", "hpl")):
         by_label = {_label(r, many): r for r in known if r["benchmark"] == benchmark}
         ys = [i + (index - 0.5) * 0.4 for i, label in enumerate(labels) if label in by_label]
-        ax.barh(ys, [100 * by_label[label]["efficiency"] for label in labels if label in by_label], 0.4,
-                color=PALETTE[index], label="STREAM triad / peak bandwidth" if benchmark == "stream"
+        bars = [by_label[label] for label in labels if label in by_label]
+        ax.barh(ys, [100 * r["efficiency"] for r in bars], 0.4,
+                color=PALETTE[index], label="STREAM triad / peak bandwidth of its sockets" if benchmark == "stream"
                 else "HPL / peak FLOPS")
+        for y, r in zip(ys, bars, strict=True):  # never a bare sub-socket figure: its share of the socket beside it
+            share = r.get("socket_share")
+            if benchmark == "stream" and (share is None or share < 1):
+                ax.text(100 * r["efficiency"], y, " on " + ("an unknown share" if share is None else f"{share:.0%}")
+                        + " of the sockets' cores", va="center", fontsize=7)
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("% of theoretical peak")
@@ -354,6 +360,15 @@ def _summary_table(summaries: list[dict[str, Any]]) -> str:
 
 
 def _efficiency_notes(headline: list[dict[str, Any]]) -> str:
+    shares = sorted({(r["instance_type"], r["efficiency"], r["efficiency_note"]) for r in headline
+                     if r["benchmark"] == "stream" and r["efficiency"] is not None and r["efficiency_note"]})
+    shared = "".join(f"<li>{html.escape(name)}: {100 * eff:.1f}% of the peak; {html.escape(note)}</li>"
+                     for name, eff, note in shares)
+    shared = f'<p class="note">STREAM against whole sockets:</p><ul class="note">{shared}</ul>' if shared else ""
+    return shared + _missing_efficiency(headline)
+
+
+def _missing_efficiency(headline: list[dict[str, Any]]) -> str:
     notes = sorted({(r["instance_type"], r["benchmark"], r["efficiency_note"]) for r in headline
                     if r["efficiency"] is None and r["efficiency_note"]})
     if not notes:

@@ -107,6 +107,9 @@ def test_efficiency_and_price_performance_worked_by_hand():
     triad = summary[(summary.metric == "triad") & (summary.placement == "all-cores")].iloc[0]
     assert triad.peak == pytest.approx(307.2) and triad.efficiency == pytest.approx(triad["mean"] / 307.2)
     assert triad.processor == "Intel Xeon Scalable 4th gen (Sapphire Rapids)"
+    # Never a bare sub-socket efficiency: 2 of the 8488C socket's 48 cores (m7i.48xlarge's recorded lscpu).
+    assert triad.socket_share == pytest.approx(2 / 48) and "2 of their 48 cores (4%)" in triad.efficiency_note
+    assert pd.isna(hpl.socket_share)
     one_core = summary[(summary.metric == "triad") & (summary.placement == "one-core")].iloc[0]
     assert pd.isna(one_core.efficiency) and "all-cores" in one_core.efficiency_note
     assert hpl.value_per_dollar_on_demand == pytest.approx(hpl["mean"] / 0.1008)

@@ -107,3 +107,16 @@ def test_every_real_ec2_cpu_string_lands_in_its_row(instance_type):
     assert (processor.microarchitecture if processor else None) == EXPECTED_ROW[instance_type]
     if processor:
         assert instance_type.split(".")[0].split("-")[0] in processor.families
+
+
+def test_every_recorded_processor_has_its_cores_per_socket_and_a_sub_socket_share_says_so():
+    for instance_type in set(EXPECTED_ROW) - {"m7i.large"}:  # a 1-core slice: its lscpu shows 1 core per socket
+        fields = lscpu(instance_type)
+        assert peaks.SOCKET_CORES[recorded_hosts.cpu_model(fields)] == int(fields["Core(s) per socket"]), \
+            instance_type
+    share, note = peaks.socket_share(cpu_model="AMD EPYC 9R14", physical_cores=8, sockets=1)
+    whole, _ = peaks.socket_share(cpu_model="AMD EPYC 9R14", physical_cores=192, sockets=2)
+    unknown, why = peaks.socket_share(cpu_model="AMD EPYC", physical_cores=2, sockets=1)
+
+    assert share == pytest.approx(8 / 96) and "8 of their 96 cores (8%)" in note and whole == 1.0
+    assert unknown is None and "unknown" in why

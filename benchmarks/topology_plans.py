@@ -34,16 +34,12 @@ TOPOLOGIES = REPO / "tests" / "fixtures" / "ec2-topologies"
 def host_plans() -> list[dict]:
     from catalog_plan import moto_catalog
 
-    from instance_benchmarks import params, planning, recorded_hosts
+    from instance_benchmarks import planning, recorded_hosts
 
     catalog = {spec.instance_type: spec for spec in moto_catalog()}
-    weekly = params.weekly_settings()
     hpl = planning._runner_hpl()
     found = []
-    for folder in sorted(p for p in TOPOLOGIES.iterdir() if p.is_dir()):
-        spec, host = recorded_hosts.load(folder, catalog[folder.name])
-        plan = planning.plan(spec, target="aws", profile=weekly["profile"], repetitions=None,
-                             time_budget_s=weekly["time_budget_s"], image_registry="registry")
+    for spec, host, plan in recorded_hosts.weekly_plans(TOPOLOGIES, catalog).values():
         flops = hpl.hpl_flops(plan.hpl_n)
         rate = plan.hpl_gflops_per_core * spec.physical_cores * plan.hpl_predicted_share
         found.append({"spec": spec, "host": host, "plan": plan, "layouts": hpl.layouts(host),

@@ -259,7 +259,7 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
         array_bytes=STREAM_LLC_MULTIPLE * llc, cores=cores, ntimes=settings["stream_ntimes"],
         repetitions=stream_repetitions, placements=placements, calibrates=spec.architecture in ("x86_64", "amd64"),
         one_core_array_bytes=STREAM_LLC_MULTIPLE * llc_instance), 1)
-    # N on its rung leaves part of each solve's budget unused: RUNG_MEAN_TIME_FILL of it on average.
+    # N on its rung fills RUNG_MEAN_TIME_FILL of each solve's budget on average; the rest goes unused.
     stages["hpl"] = round(HPL_PROBE_S + hpl_budget * hpl.RUNG_MEAN_TIME_FILL, 1)
     if target == "aws":
         stages["terminate"] = TERMINATE_S

@@ -12,10 +12,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from instance_benchmarks.catalog import InstanceSpec
+
+if TYPE_CHECKING:
+    from instance_benchmarks.planning import Plan
 
 # util-linux's names for Arm's part numbers (sys-utils/lscpu-arm.c): lscpu prints the name, the runner
 # records the number (/proc/cpuinfo on arm64 has no model name).
@@ -92,3 +96,19 @@ def load(folder: Path, catalog_spec: InstanceSpec) -> tuple[InstanceSpec, dict[s
     fields = lscpu_fields(folder / "lscpu.json")
     host_spec = spec(catalog_spec, fields)
     return host_spec, topology(fields, memory_bytes=host_spec.memory_bytes)
+
+
+def weekly_plans(root: Path,
+                 catalog: Mapping[str, InstanceSpec]) -> dict[str, tuple[InstanceSpec, dict[str, Any], Plan]]:
+    """Every recorded host under `root` (one folder per type), planned as the weekly refresh plans it on AWS:
+    {type: (spec, runner topology, plan)}. `catalog` gives each type's DescribeInstanceTypes spec."""
+    from instance_benchmarks import params, planning
+
+    weekly = params.weekly_settings()
+    found = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        spec, host = load(folder, catalog[folder.name])
+        found[folder.name] = (spec, host, planning.plan(spec, target="aws", profile=weekly["profile"],
+                                                        repetitions=None, time_budget_s=weekly["time_budget_s"],
+                                                        image_registry="registry"))
+    return found

@@ -122,6 +122,7 @@ def document_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         "image": doc["host"].get("container_image"),
         "image_digest": doc["host"].get("container_digest"),
         "profile": (prov.get("plan") or {}).get("profile"),
+        "hpl_clock_ghz": None,
     }
     none = dict.fromkeys(CONFIGURATION_KEYS[2:])  # the benchmark-specific keys, null unless set below
     rows = []
@@ -141,7 +142,9 @@ def document_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     blas_columns = {"blas": blas.get("name"), "blas_version": blas.get("version"), "blas_kernel": blas.get("kernel"),
                     "blas_matches_cpu": blas.get("matches_cpu"),
                     # False: the time budget or memory stopped N short of the fitted asymptote (issue 15)
-                    "hpl_near_asymptote": (hpl.get("asymptote") or {}).get("near_asymptote")}
+                    "hpl_near_asymptote": (hpl.get("asymptote") or {}).get("near_asymptote"),
+                    # the clock counted under vector load during HPL (src/clockloop.c): the second FLOPS peak's
+                    "hpl_clock_ghz": _counted_ghz(hpl)}
     for index, run in enumerate(hpl.get("runs", [])):
         rows.append({**base, **none, **blas_columns, "hpl_n": run["n"], "hpl_nb": run["nb"],
                      "benchmark": "hpl", "metric": "gflops",
@@ -149,6 +152,11 @@ def document_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
                      "cpu_node": None, "memory_node": None,
                      "repetition": index, "value": run["gflops"], "unit": "GFLOPS"})
     return rows
+
+
+def _counted_ghz(hpl: dict[str, Any]) -> float | None:
+    mhz = ((((hpl.get("core_clock") or {}).get("calibrated") or {}).get("during") or {}).get("vector") or {})
+    return mhz["median_mhz"] / 1000 if mhz.get("median_mhz") else None
 
 
 RAW_SORT = ["region", "family", "instance_type", "started_at", "document_id", "benchmark", "metric", "placement",
@@ -163,7 +171,7 @@ def rows_frame(docs: list[dict[str, Any]]) -> pd.DataFrame:
     if frame.empty:
         return frame
     frame = frame.astype({"cpu_node": "Int64", "memory_node": "Int64", "sustained_ghz": "float64",
-                          "hpl_n": "Int64", "hpl_nb": "Int64"})
+                          "hpl_clock_ghz": "float64", "hpl_n": "Int64", "hpl_nb": "Int64"})
     return frame.sort_values(RAW_SORT, kind="stable").reset_index(drop=True)
 
 
@@ -219,12 +227,17 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
 
     peak_cache: dict[tuple, dict[str, Any]] = {}
     efficiency, peak, notes, processor, on_demand, spot, share = [], [], [], [], [], [], []
+    counted, peak_counted, efficiency_counted = [], [], []
+    if "hpl_clock_ghz" not in latest:  # tables from before the clock was counted
+        latest = latest.assign(hpl_clock_ghz=np.nan)
     for row, doc in zip(summary.itertuples(index=False), latest.itertuples(index=False), strict=True):
-        key = (row.cpu_model, doc.physical_cores, doc.sockets, doc.sustained_ghz)
+        clock = None if pd.isna(doc.hpl_clock_ghz) else float(doc.hpl_clock_ghz)
+        key = (row.cpu_model, doc.physical_cores, doc.sockets, doc.sustained_ghz, clock)
         if key not in peak_cache:
             peak_cache[key] = peaks(cpu_model=row.cpu_model, physical_cores=int(doc.physical_cores),
                                     sockets=int(doc.sockets),
-                                    sustained_ghz=None if np.isnan(doc.sustained_ghz) else float(doc.sustained_ghz))
+                                    sustained_ghz=None if np.isnan(doc.sustained_ghz) else float(doc.sustained_ghz),
+                                    measured_ghz=clock)
         p = peak_cache[key]
         processor.append(p["processor"])
         value, note = _peak_for(row.benchmark, row.placement, p)
@@ -232,6 +245,10 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
         peak.append(value)
         efficiency.append(row.mean / value if value else None)
         notes.append(note)
+        at_clock = p["peak_gflops_measured_clock"] if row.benchmark == "hpl" else None
+        counted.append(clock if row.benchmark == "hpl" else None)
+        peak_counted.append(at_clock)
+        efficiency_counted.append(row.mean / at_clock if at_clock else None)
         price = ((prices or {}).get(row.latest_run_id) or {}).get("prices", {}).get(row.instance_type) or {}
         on_demand.append(price.get("on_demand"))
         spot.append(price.get("spot"))
@@ -240,6 +257,10 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
     summary["efficiency"] = efficiency
     summary["efficiency_note"] = notes
     summary["socket_share"] = share  # STREAM: the instance's share of the cores whose sockets' peak it is against
+    # HPL's second denominator: the same cores and FLOPs per cycle at the clock counted under vector load during HPL
+    summary["measured_clock_ghz"] = counted
+    summary["peak_at_measured_clock"] = peak_counted
+    summary["efficiency_at_measured_clock"] = efficiency_counted
     summary["price_per_hour_on_demand"] = on_demand
     summary["price_per_hour_spot"] = spot
     summary["value_per_dollar_on_demand"] = summary["mean"] / summary["price_per_hour_on_demand"].astype(float)

@@ -36,6 +36,26 @@ def _ci(summary: dict[str, Any]) -> str:
     return f"{summary['mean']:.2f} ± {summary['ci95_high'] - summary['mean']:.2f}"
 
 
+def _clock_lines(core_clock: dict[str, Any]) -> list[str]:
+    """The clock during HPL: counted by the calibrated loop, and as /proc/cpuinfo reports it."""
+    lines = []
+    calibrated = core_clock.get("calibrated") or {}
+    during = ((calibrated.get("during") or {}).get("vector") or {}).get("median_mhz")
+    if during:
+        before = calibrated.get("before") or {}
+        lines.append(f"  Core clock during HPL, counted: {during:.0f} MHz under vector load (idle before it: "
+                     f"{(before.get('scalar') or {}).get('median_mhz') or 0:.0f} scalar, "
+                     f"{(before.get('vector') or {}).get('median_mhz') or 0:.0f} vector)")
+    elif calibrated.get("note"):
+        lines.append(f"  Core clock not counted: {calibrated['note']}")
+    clock = core_clock.get("during") or {}
+    if clock.get("median_mhz"):
+        lines.append(f"  Core clock during HPL, /proc/cpuinfo: median {clock['median_mhz']:.0f} MHz "
+                     f"({clock['min_mhz']:.0f}-{clock['max_mhz']:.0f}, {clock['samples']} samples)"
+                     + (f"; {clock['note']}" if clock.get("note") else ""))
+    return lines
+
+
 def _blas_line(binary: dict[str, Any]) -> str:
     blas = binary.get("blas") or {}
     if not blas.get("kernel"):
@@ -89,11 +109,7 @@ def format_summary(summary: dict[str, Any], *, store: Any = None) -> str:
                   f"{'PASSED' if passed else 'FAILED'}",
                   f"  CPU: {doc['system']['cpu_model']}, BLAS: {_blas_line(hpl['binary'])}",
                   f"  Ran {_ran_in(doc['provenance'].get('container'))}"]
-        clock = (hpl.get("core_clock") or {}).get("during") or {}
-        if clock.get("median_mhz"):
-            lines.append(f"  Core clock during HPL: median {clock['median_mhz']:.0f} MHz "
-                         f"({clock['min_mhz']:.0f}-{clock['max_mhz']:.0f}, {clock['samples']} samples)"
-                         + (f"; {clock['note']}" if clock.get("note") else ""))
+        lines += _clock_lines(hpl.get("core_clock") or {})
     lines += _value_lines(summary["summaries"])
     if plan_lines:
         lines += ["", "Plan against actual (seconds; predicted/actual)"] + plan_lines

@@ -11,9 +11,13 @@ nothing is guessed.
 
 The sustained clock is AWS's own per-type figure (DescribeInstanceTypes
 `SustainedClockSpeedInGhz`, carried in the document's plan); without it there is no FLOPS
-peak. Memory speed is the platform's rated speed (AWS does not publish DIMM speeds per
-type), and the bandwidth peak is that of whole sockets: an instance smaller than a socket
-shares those channels, so its STREAM efficiency reads low by design.
+peak. A second FLOPS peak uses the clock the runner counted under vector FMA load during HPL
+(src/clockloop.c): no public source this project found gives the AVX-512 or SVE clock of
+EC2's custom parts (8488C, 8375C, 9R14, Graviton), and a counted clock says whether a low
+efficiency is the clock's doing or the code's. Memory speed is the platform's rated speed
+(AWS does not publish DIMM speeds per type), and the bandwidth peak is that of whole sockets:
+an instance smaller than a socket shares those channels, so its STREAM efficiency reads low by
+design.
 """
 
 from __future__ import annotations
@@ -144,16 +148,22 @@ def processor_of_family(instance_family: str) -> Processor | None:
     return found[0] if len(found) == 1 else None
 
 
-def peaks(*, cpu_model: str, physical_cores: int, sockets: int, sustained_ghz: float | None) -> dict[str, Any]:
-    """Peak GFLOPS and GB/s for a measured host, each None with a reason when it cannot be known."""
+def peaks(*, cpu_model: str, physical_cores: int, sockets: int, sustained_ghz: float | None,
+          measured_ghz: float | None = None) -> dict[str, Any]:
+    """Peak GFLOPS and GB/s for a measured host, each None with a reason when it cannot be known.
+
+    `measured_ghz`: the clock counted under vector load during HPL, for the second FLOPS peak."""
     processor = processor_for(cpu_model)
     result: dict[str, Any] = {"processor": None, "peak_gflops": None, "peak_gb_s": None,
-                              "peak_gflops_note": None, "peak_gb_s_note": None, "socket_share": None}
+                              "peak_gflops_note": None, "peak_gb_s_note": None, "socket_share": None,
+                              "peak_gflops_measured_clock": None}
     if processor is None:
         why = (f"processor {cpu_model!r} is not in the peak table (plugins/instance_benchmarks/peaks.py): "
                "no efficiency rather than a guess")
         return {**result, "peak_gflops_note": why, "peak_gb_s_note": why}
     result["processor"] = processor.name
+    if measured_ghz:
+        result["peak_gflops_measured_clock"] = physical_cores * measured_ghz * processor.fp64_flops_per_cycle
     if sustained_ghz:
         result["peak_gflops"] = physical_cores * sustained_ghz * processor.fp64_flops_per_cycle
     else:

@@ -116,6 +116,22 @@ def test_efficiency_and_price_performance_worked_by_hand():
     assert hpl.value_per_dollar_spot == pytest.approx(hpl["mean"] / 0.05)
 
 
+def test_hpl_has_a_second_efficiency_at_the_clock_counted_during_it():
+    # m7i.large whose cores were counted at 2.9 GHz under vector load: 2 x 2.9 x 32 = 185.6 GFLOPS beside the
+    # 2 x 3.2 x 32 = 204.8 of AWS's sustained clock.
+    summary = analysis.summarize(analysis.rows_frame([variant(cpu_model=SPR, sustained_ghz=3.2, counted_mhz=2900.0)]))
+
+    hpl = summary[summary.benchmark == "hpl"].iloc[0]
+    assert hpl.measured_clock_ghz == pytest.approx(2.9) and hpl.peak_at_measured_clock == pytest.approx(185.6)
+    assert hpl.efficiency_at_measured_clock == pytest.approx(hpl["mean"] / 185.6)
+    assert hpl.efficiency == pytest.approx(hpl["mean"] / 204.8)  # the first denominator is unchanged
+    triad = summary[(summary.metric == "triad") & (summary.placement == "all-cores")].iloc[0]
+    assert pd.isna(triad.efficiency_at_measured_clock) and pd.isna(triad.measured_clock_ghz)  # FLOPS only
+    # A document without a counted clock (older runner, or the loop failed to build) has one denominator.
+    plain = analysis.summarize(analysis.rows_frame([variant(cpu_model=SPR, sustained_ghz=3.2)]))
+    assert plain[plain.benchmark == "hpl"]["efficiency_at_measured_clock"].isna().all()
+
+
 def test_unknown_processor_gets_no_efficiency_and_says_why():
     summary = analysis.records(analysis.summarize(analysis.rows_frame([real_document()])))
 

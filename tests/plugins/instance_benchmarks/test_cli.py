@@ -41,3 +41,21 @@ def test_make_run_refuses_a_conf_the_form_would_naming_the_param_and_runs_nothin
 
     assert f"The DAG conf was refused: Invalid input for param {param}:" in capsys.readouterr().err
     assert _runs_of(cli.DAG_ID) == before
+
+
+def test_make_run_prints_the_counted_clock_beside_the_kernel_s_and_says_when_there_is_none():
+    reading = {"median_mhz": 3722.0, "min_mhz": 3716.8, "max_mhz": 3727.2, "samples": 2}
+    counted = {"before": {"median_mhz": 2600.0, "min_mhz": 2600.0, "max_mhz": 2600.0, "samples": 2},
+               "during": {"median_mhz": 2600.0, "min_mhz": 2600.0, "max_mhz": 2600.0, "samples": 42,
+                          "note": "every sample equal: likely the nominal clock the kernel reports"},
+               "calibrated": {"method": "loop", "before": {"scalar": {**reading, "median_mhz": 4136.3},
+                                                           "vector": {**reading, "median_mhz": 3774.0}},
+                              "during": {"vector": reading}}}
+
+    lines = cli._clock_lines(counted)
+
+    assert lines[0] == ("  Core clock during HPL, counted: 3722 MHz under vector load (idle before it: 4136 scalar, "
+                        "3774 vector)")
+    assert lines[1].startswith("  Core clock during HPL, /proc/cpuinfo: median 2600 MHz") and "nominal" in lines[1]
+    unbuilt = cli._clock_lines({"calibrated": {"method": None, "note": "not measured: no working C compiler"}})
+    assert unbuilt == ["  Core clock not counted: not measured: no working C compiler"]

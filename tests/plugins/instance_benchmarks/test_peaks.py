@@ -63,6 +63,19 @@ def test_peaks_by_hand(cpu_model, cores, sockets, ghz, gflops, gb_s):
     assert result["peak_gflops"] == pytest.approx(gflops) and result["peak_gb_s"] == pytest.approx(gb_s)
 
 
+def test_a_counted_clock_gives_the_second_flops_peak_and_nothing_else():
+    # c7i.metal-48xl counted at 2.7 GHz under AVX-512: 96 x 2.7 x 32, beside 96 x 3.2 x 32 at the sustained clock.
+    both = peaks.peaks(cpu_model="Intel(R) Xeon(R) Platinum 8488C", physical_cores=96, sockets=2, sustained_ghz=3.2,
+                       measured_ghz=2.7)
+    uncounted = peaks.peaks(cpu_model="Intel(R) Xeon(R) Platinum 8488C", physical_cores=96, sockets=2,
+                            sustained_ghz=3.2)
+
+    assert both["peak_gflops_measured_clock"] == pytest.approx(8294.4) and both["peak_gflops"] == pytest.approx(9830.4)
+    assert uncounted["peak_gflops_measured_clock"] is None
+    assert {k: v for k, v in both.items() if k != "peak_gflops_measured_clock"} == \
+        {k: v for k, v in uncounted.items() if k != "peak_gflops_measured_clock"}
+
+
 def test_what_is_not_known_is_said_not_guessed():
     unknown = peaks.peaks(cpu_model="AMD EPYC", physical_cores=2, sockets=1, sustained_ghz=3.0)
     no_clock = peaks.peaks(cpu_model="Intel(R) Xeon(R) Platinum 8488C", physical_cores=2, sockets=1,

@@ -137,3 +137,14 @@ def test_a_type_whose_hpl_stopped_short_of_its_asymptote_is_marked_in_the_rankin
     rankings = page.split("<h2>Rankings</h2>", 1)[1].split("<h2>", 1)[0]
     assert "m7i.48xlarge †" in rankings and "m7i.large †" not in rankings and "c7i.large †" not in rankings
     assert "ran short of its fitted asymptote" in rankings
+
+
+def test_hpl_efficiency_is_shown_against_both_clocks_labelled():
+    page = render([variant(cpu_model=SPR, sustained_ghz=3.2, counted_mhz=2900.0)])
+
+    assert "efficiency at counted clock" in page  # the summary table's column
+    assert "HPL against two clocks" in page and "AWS's sustained all-core clock" in page
+    counted = re.search(r"(\d+\.\d)% at 2\.90 GHz", page)
+    assert counted and "counted" in page
+    plain = render([variant(cpu_model=SPR, sustained_ghz=3.2)])
+    assert "HPL against two clocks" not in plain and "at 2.90 GHz" not in plain

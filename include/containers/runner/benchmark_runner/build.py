@@ -131,21 +131,39 @@ def build_stream(build_dir: Path | None = None, cc: str = "gcc") -> dict[str, An
             info.update(variant=name, source=info.get("source", "src/stream.c (prebuilt in the image)"))
         return variants
     build_dir = build_dir or default_build_dir()
-    source = SRC_DIR / "stream.c"
     version = compiler_version(cc)
     built = {}
     for variant, flags in stream_variants().items():
-        out_dir = build_dir / f"stream-{_digest(source.read_bytes(), ' '.join(flags), version, cpu_signature())}"
-        binary = out_dir / "stream"
-        if not binary.exists():
-            out_dir.mkdir(parents=True, exist_ok=True)
-            log("compiling STREAM (%s stores): %s %s", variant, cc, " ".join(flags))
-            tmp = out_dir / "stream.tmp"
-            _run([cc, *flags, "-o", str(tmp), str(source), "-lm"], f"STREAM compilation ({variant})")
-            tmp.rename(binary)
+        binary = _compile_once(build_dir, "stream", flags, cc=cc, version=version, extra=["-lm"],
+                               what=f"STREAM ({variant} stores)")
         built[variant] = {"path": str(binary), "compiler": version, "cflags": " ".join(flags),
                           "source": "src/stream.c", "variant": variant}
     return built
+
+
+def build_clockloop(build_dir: Path | None = None, cc: str = "gcc") -> dict[str, Any]:
+    """src/clockloop.c for this CPU: the calibrated clock loop, whose vector mode runs the widest FMAs here."""
+    build_dir = build_dir or default_build_dir()
+    version = compiler_version(cc)
+    flags = ["-O2", *arch_flags()]
+    binary = _compile_once(build_dir, "clockloop", flags, cc=cc, version=version, extra=[],
+                           what="the clock loop")
+    return {"path": str(binary), "compiler": version, "cflags": " ".join(flags), "source": "src/clockloop.c"}
+
+
+def _compile_once(build_dir: Path, name: str, flags: list[str], *, cc: str, version: str, extra: list[str],
+                  what: str) -> Path:
+    """src/<name>.c compiled with `flags` into a directory keyed by source, flags, compiler and CPU; once."""
+    source = SRC_DIR / f"{name}.c"
+    out_dir = build_dir / f"{name}-{_digest(source.read_bytes(), ' '.join(flags), version, cpu_signature())}"
+    binary = out_dir / name
+    if not binary.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        log("compiling %s: %s %s", what, cc, " ".join(flags))
+        tmp = out_dir / f"{name}.tmp"
+        _run([cc, *flags, "-o", str(tmp), str(source), *extra], f"{what} compilation")
+        tmp.rename(binary)
+    return binary
 
 
 def _run(cmd: list[str], what: str, cwd: Path | None = None) -> None:

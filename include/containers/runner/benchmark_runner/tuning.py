@@ -1,16 +1,18 @@
 """What the host was tuned to while it ran: the settings that move STREAM and HPL figures.
 
 Transparent huge pages, the frequency governor and driver, the kernel command line and its
-CPU-vulnerability mitigations, the hypervisor (from DMI and /sys/hypervisor), and the core clock,
-sampled from /proc/cpuinfo's `cpu MHz` before and during HPL. Every value is read from the
-kernel's files; one that cannot be read is None, never guessed (containers see the host's
-/proc and /sys read-only, which is what is wanted here).
+CPU-vulnerability mitigations, the hypervisor (from DMI and /sys/hypervisor), and the core clock
+before and during HPL, two ways: /proc/cpuinfo's `cpu MHz` as the kernel reports it, and counted by
+a calibrated loop (src/clockloop.c), since many hypervisors fix the former at the nominal figure and
+arm64 reports none. Every value is read or measured; one that cannot be is None with a reason, never
+guessed (containers see the host's /proc and /sys read-only, which is what is wanted here).
 """
 
 from __future__ import annotations
 
 import re
 import statistics
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -95,20 +97,72 @@ def core_mhz(proc: Path = PROC) -> list[float]:
     return [float(v) for v in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", text, re.MULTILINE)]
 
 
+class LoopClock:
+    """The clock counted by src/clockloop.c: a chain of dependent one-cycle adds timed by the thread's CPU clock.
+
+    `scalar` reads the clock of plain integer code; `vector` puts one FMA on the widest vectors the core has
+    between every two adds, which is the clock an Intel core runs HPL's AVX-512 at (Graviton has no such drop).
+    """
+
+    METHOD = ("calibrated loop (src/clockloop.c): dependent one-cycle integer adds counted per CPU second of the "
+              "loop's own thread; 'vector' adds one FMA on the widest vectors per two adds. Before HPL: "
+              "{samples} samples of {before_ms} ms per mode; during: one {during_ms} ms vector "
+              "sample every {every_s:g} s on a core it shares with an HPL rank (it takes that rank about "
+              "{share:.1%} of its time)")
+    BEFORE_SAMPLES, BEFORE_MS, DURING_MS, EVERY_S = 3, 50, 20, 5.0
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def method(self) -> str:
+        return self.METHOD.format(samples=self.BEFORE_SAMPLES, before_ms=self.BEFORE_MS, during_ms=self.DURING_MS,
+                                  every_s=self.EVERY_S, share=self.DURING_MS / 1000 / self.EVERY_S)
+
+    def sample(self, mode: str, milliseconds: int) -> float | None:
+        """One reading in MHz, or None where the loop failed (recorded as fewer samples, never as a figure)."""
+        try:
+            out = subprocess.run([self.path, mode, str(milliseconds)], capture_output=True, text=True, timeout=30,
+                                 check=True).stdout
+            return float(out.split()[0])
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            return None
+
+    def before(self) -> dict[str, Any]:
+        """Scalar and vector readings on the idle host, just before HPL."""
+        return {mode: summarize_loop([self.sample(mode, self.BEFORE_MS) for _ in range(self.BEFORE_SAMPLES)])
+                for mode in ("scalar", "vector")}
+
+
+def summarize_loop(samples: list[float | None]) -> dict[str, Any]:
+    taken = [s for s in samples if s is not None]
+    if not taken:
+        return {"median_mhz": None, "min_mhz": None, "max_mhz": None, "samples": 0,
+                "note": "the loop gave no reading (see the runner's log)" if samples else "no sample was due"}
+    return {"median_mhz": round(statistics.median(taken), 1), "min_mhz": round(min(taken), 1),
+            "max_mhz": round(max(taken), 1), "samples": len(taken)}
+
+
 class ClockSampler:
-    """Samples the cores' clock every `interval_s` in a thread, for the length of a `with` block."""
+    """Samples the cores' clock in a thread for the length of a `with` block: /proc/cpuinfo every `interval_s`,
+    and the calibrated loop's vector mode every LoopClock.EVERY_S where a loop is given."""
 
     METHOD = "median and range of /proc/cpuinfo 'cpu MHz' over all CPUs, sampled every second"
 
-    def __init__(self, *, interval_s: float = 1.0, proc: Path = PROC) -> None:
-        self.interval_s, self.proc = interval_s, proc
+    def __init__(self, *, interval_s: float = 1.0, proc: Path = PROC, loop: LoopClock | None = None) -> None:
+        self.interval_s, self.proc, self.loop = interval_s, proc, loop
         self.samples: list[float] = []
+        self.loop_samples: list[float | None] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        loop_due = LoopClock.EVERY_S
         while not self._stop.wait(self.interval_s):
             self.samples.extend(core_mhz(self.proc))
+            loop_due -= self.interval_s
+            if self.loop is not None and loop_due <= 1e-9:
+                loop_due = LoopClock.EVERY_S
+                self.loop_samples.append(self.loop.sample("vector", LoopClock.DURING_MS))
 
     def __enter__(self) -> ClockSampler:
         self._thread.start()
@@ -120,6 +174,9 @@ class ClockSampler:
 
     def summary(self) -> dict[str, Any]:
         return summarize_mhz(self.samples)
+
+    def loop_summary(self) -> dict[str, Any]:
+        return {"vector": summarize_loop(self.loop_samples)}
 
 
 def summarize_mhz(samples: list[float]) -> dict[str, Any]:

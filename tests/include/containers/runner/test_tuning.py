@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from benchmark_runner import tuning
+from benchmark_runner import build, tuning
 from tests.conftest import FIXTURES
 
 TOPOLOGIES = FIXTURES / "ec2-topologies"
@@ -89,3 +89,37 @@ def test_the_clock_is_sampled_while_the_block_runs_or_said_to_be_unreported(tmp_
     assert tuning.summarize_mhz([])["median_mhz"] is None  # arm64: not measured, and said
     # this VM's kernel said 2600 MHz 94 times during HPL: the nominal figure, said to be so
     assert "nominal" in tuning.summarize_mhz([2600.0] * 94)["note"]
+
+
+def test_the_loop_counts_the_clock_in_both_modes_and_a_failed_loop_gives_no_figure(tmp_path):
+    loop = tuning.LoopClock(build.build_clockloop(tmp_path)["path"])
+
+    readings = {mode: [loop.sample(mode, 20) for _ in range(3)] for mode in ("scalar", "vector")}
+
+    # Any EC2 core, or this VM's (about 4,050 scalar and 3,750 vector here, while /proc/cpuinfo says 2,600).
+    assert all(300 < mhz < 7000 for mhz in readings["scalar"] + readings["vector"]), readings
+    assert tuning.LoopClock(str(tmp_path / "missing")).sample("scalar", 20) is None
+    assert tuning.summarize_loop([None, None]) == {"median_mhz": None, "min_mhz": None, "max_mhz": None,
+                                                   "samples": 0, "note": "the loop gave no reading (see the "
+                                                                         "runner's log)"}
+    assert tuning.summarize_loop([3000.0, None, 3100.0, 3050.0])["samples"] == 3  # a failed reading is not one
+    assert "0.4%" in loop.method()  # what the readings during HPL take from it: 20 ms every 5 s
+
+
+def test_the_sampler_reads_the_loop_every_few_seconds_while_the_block_runs(tmp_path, monkeypatch):
+    (tmp_path / "cpuinfo").write_text("processor : 0\ncpu MHz : 2600.000\n")
+    taken = []
+
+    class CountingLoop(tuning.LoopClock):
+        def sample(self, mode, milliseconds):
+            taken.append((mode, milliseconds))
+            return 3000.0 + len(taken)
+
+    monkeypatch.setattr(tuning.LoopClock, "EVERY_S", 0.05)
+    with tuning.ClockSampler(interval_s=0.01, proc=tmp_path, loop=CountingLoop("unused")) as sampler:
+        time.sleep(0.3)
+
+    vector = sampler.loop_summary()["vector"]
+    assert 2 <= vector["samples"] == len(taken) <= 7 and set(taken) == {("vector", tuning.LoopClock.DURING_MS)}
+    assert vector["min_mhz"] == 3001.0 and vector["max_mhz"] == 3000.0 + len(taken)
+    assert sampler.summary()["samples"] > vector["samples"]  # /proc/cpuinfo every interval, the loop every 0.05 s

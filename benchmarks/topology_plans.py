@@ -47,6 +47,17 @@ def host_plans() -> list[dict]:
     return found
 
 
+def scaling_points(spec, host: dict, plan) -> str:
+    """STREAM's thread counts and HPL's scopes, as the runner picks them (stream.placements, hpl.scaling)."""
+    cores = spec.physical_cores
+    threads = [1, *plan.stream_scaling_threads, cores] if cores > 1 else [1]
+    scopes = [1]
+    nodes = [n for n in host["numa_nodes"] if n["cpus"] and n["memory_bytes"] > 0]
+    if len(host["numa_nodes"]) > 1 and nodes and 1 < (nodes[0].get("physical_cores") or len(nodes[0]["cpus"])) < cores:
+        scopes.append(nodes[0].get("physical_cores") or len(nodes[0]["cpus"]))
+    return f"{','.join(map(str, threads)):<26} {', '.join(map(str, sorted({*scopes, cores})))}"
+
+
 def main() -> None:
     rows = host_plans()
     weekly_budget = rows[0]["plan"].time_budget_s if rows else 0
@@ -55,10 +66,11 @@ def main() -> None:
     print("columns: N and its share of memory; the grid (one rank per core) and the layouts the runner tries; one "
           "solve's predicted seconds; the predicted share of HPL's asymptote at N, the smallest N within 5% of it, "
           "whether N reaches it, and the per-type time budget that would; STREAM's array (MiB, 4x the LLC) against "
-          "the LLC, and the one-core placement's against one LLC instance")
+          "the LLC, and the one-core placement's against one LLC instance; the scaling points: STREAM's thread "
+          "counts, and HPL's scopes in cores (one core, the first NUMA node where there are several, all)")
     print(f"{'type':<19} {'cores':>5} {'sock':>4} {'numa':>4} {'memory':>8} {'N':>7} {'mem%':>6} {'grid':>6} "
           f"{'layouts':<18} {'solve s':>7} {'share':>6} {'N 95%':>7} {'near':>4} {'budget 95%':>10} "
-          f"{'STREAM MiB/LLC':>15} {'1-core/LLC inst':>16}  capped by")
+          f"{'STREAM MiB/LLC':>15} {'1-core/LLC inst':>16}  {'capped by':<9} {'STREAM threads':<26} HPL cores")
     for row in rows:
         spec, host, plan = row["spec"], row["host"], row["plan"]
         layouts = ", ".join(f"{r}x{t}" for r, t in row["layouts"])
@@ -71,7 +83,7 @@ def main() -> None:
               f"{'yes' if plan.hpl_near_asymptote else 'no':>4} {budget:>10} "
               f"{plan.stream_array_bytes / mib:>8.0f}/{host['last_level_cache_bytes'] / mib:<6.0f} "
               f"{4 * host['llc_instance_bytes'] / mib:>9.0f}/{host['llc_instance_bytes'] / mib:<6.0f}  "
-              f"{plan.hpl_limit.split(':')[0]}")
+              f"{plan.hpl_limit.split(':')[0]:<9} {scaling_points(spec, host, plan)}")
     near = sum(bool(r["plan"].hpl_near_asymptote) for r in rows)
     median = statistics.median(r["plan"].hpl_memory_fraction for r in rows)
     print(f"hpl_near_asymptote: {near} of {len(rows)} hpl_memory_fraction_median: {median:.4f}")

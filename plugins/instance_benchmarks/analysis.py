@@ -145,6 +145,14 @@ def document_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
                     "hpl_near_asymptote": (hpl.get("asymptote") or {}).get("near_asymptote"),
                     # the clock counted under vector load during HPL (src/clockloop.c): the second FLOPS peak's
                     "hpl_clock_ghz": _counted_ghz(hpl)}
+    # HPL on one core, one NUMA node and all cores (standard profile): one solve per scope, a row each; the all-cores
+    # point is the median of the solves above. Its own benchmark, so it never stands for the type's HPL figure.
+    for point in (hpl.get("scaling") or {}).get("points", []):
+        if point.get("gflops") and point.get("passed", True):
+            rows.append({**base, **none, **blas_columns, "hpl_n": point["n"], "hpl_nb": hpl.get("nb"),
+                         "benchmark": "hpl_scaling", "metric": "gflops", "placement": point["scope"],
+                         "threads": point["cores"], "cpu_node": None, "memory_node": None, "repetition": 0,
+                         "value": point["gflops"], "unit": "GFLOPS"})
     for index, run in enumerate(hpl.get("runs", [])):
         rows.append({**base, **none, **blas_columns, "hpl_n": run["n"], "hpl_nb": run["nb"],
                      "benchmark": "hpl", "metric": "gflops",
@@ -578,6 +586,33 @@ def rebuild(store: ResultStore) -> dict[str, Any]:
         "stored": stored,
         "prices": prices,
     }
+
+
+def scaling_curves(summary: pd.DataFrame, share: float = 0.9) -> list[dict[str, Any]]:
+    """Per type (its current configuration): STREAM triad by thread count, from one core to all, with the fewest
+    threads that reach `share` of the all-core figure; and HPL per core by scope, over one core's (parallel
+    efficiency). Only types measured at two points or more (the standard profile's scaling runs)."""
+    shown = current(summary)
+    curves = []
+    for (region, instance_type), group in shown.groupby(["region", "instance_type"], sort=True):
+        triad = group[(group.benchmark == "stream") & (group.metric == "triad")
+                      & (group.placement.isin(["one-core", "all-cores"]) | group.placement.str.startswith("threads-"))]
+        stream = sorted((int(r.threads), float(r["mean"])) for _, r in triad.iterrows())
+        hpl = sorted((int(r.threads), float(r["mean"])) for _, r in group[group.benchmark == "hpl_scaling"].iterrows())
+        if len(stream) < 2 and len(hpl) < 2:
+            continue
+        all_cores = triad[triad.placement == "all-cores"]["mean"]
+        reach = (next(t for t, v in stream if v >= share * float(all_cores.iloc[0]))
+                 if len(all_cores) and len(stream) >= 2 else None)
+        one_core = hpl[0][1] if hpl and hpl[0][0] == 1 else None
+        curves.append({
+            "region": region, "instance_type": instance_type,
+            "stream_triad": [{"threads": t, "gb_s": v} for t, v in stream],
+            "stream_threads_to_share": reach, "share": share,
+            "hpl": [{"cores": c, "gflops": v, "parallel_efficiency": v / c / one_core if one_core else None}
+                    for c, v in hpl],
+        })
+    return curves
 
 
 def numa_matrices(rows: pd.DataFrame) -> list[dict[str, Any]]:

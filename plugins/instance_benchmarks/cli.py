@@ -56,6 +56,23 @@ def _clock_lines(core_clock: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _scaling_lines(doc: dict[str, Any]) -> list[str]:
+    """Where the host stops scaling: STREAM triad by threads, HPL per core by scope (standard profile)."""
+    lines = []
+    stream = (doc.get("stream") or {}).get("scaling")
+    if stream:
+        points = ", ".join(f"{p['median_mb_s'] / 1000:.1f} on {p['threads']}" for p in stream["points"])
+        lines.append(f"  Scaling, STREAM triad GB/s by threads: {points}; {stream['share']:.0%} of all cores from "
+                     f"{stream['threads_to_share']} thread(s)")
+    hpl = ((doc.get("hpl") or {}).get("scaling") or {}).get("points") or []
+    if hpl:
+        points = ", ".join(f"{p['gflops']:.1f} on {p['cores']} ({p['parallel_efficiency']:.2f})"
+                           if p.get("parallel_efficiency") is not None else f"{p['scope']}: failed"
+                           for p in hpl)
+        lines.append(f"  Scaling, HPL GFLOPS by cores (parallel efficiency): {points}")
+    return lines
+
+
 def _blas_line(binary: dict[str, Any]) -> str:
     blas = binary.get("blas") or {}
     if not blas.get("kernel"):
@@ -110,6 +127,7 @@ def format_summary(summary: dict[str, Any], *, store: Any = None) -> str:
                   f"  CPU: {doc['system']['cpu_model']}, BLAS: {_blas_line(hpl['binary'])}",
                   f"  Ran {_ran_in(doc['provenance'].get('container'))}"]
         lines += _clock_lines(hpl.get("core_clock") or {})
+        lines += _scaling_lines(doc)
     lines += _value_lines(summary["summaries"])
     if plan_lines:
         lines += ["", "Plan against actual (seconds; predicted/actual)"] + plan_lines

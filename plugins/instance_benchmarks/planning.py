@@ -82,6 +82,14 @@ def _runner_hpl() -> Any:
     return hpl
 
 
+def _runner_stream() -> Any:
+    """The runner's stream module (standard library only): the scaling curve's thread counts."""
+    _runner_hpl()  # puts the runner on the path
+    from benchmark_runner import stream
+
+    return stream
+
+
 @cache
 def profiles() -> dict[str, dict[str, Any]]:
     raw = json.loads((RUNNER_DIR / "profiles.json").read_text())
@@ -119,6 +127,11 @@ class BenchmarkPlan:
     # The per-type time_budget_s whose HPL share would size N to hpl_n_near_asymptote (or the rung above it);
     # None where memory cannot hold that N or the profile caps HPL's budget (quick).
     hpl_budget_for_asymptote_s: int | None = None
+    # Scaling (standard profile): STREAM at 2, 4, 8, ... threads besides one and all cores, and HPL on one core
+    # and one NUMA node in a budget of its own (issue 15, item 5).
+    stream_scaling: bool = False
+    stream_scaling_threads: list[int] = field(default_factory=list)
+    hpl_scaling_budget_s: float = 0.0
     stages_s: dict[str, float] = field(default_factory=dict)
     predicted_s: float = 0.0
     price_on_demand: float | None = None
@@ -150,10 +163,12 @@ class BenchmarkPlan:
         return reasons
 
     def stream_args(self) -> list[str]:
-        return ["stream", "--ntimes", str(self.stream_ntimes), "--repetitions", str(self.stream_repetitions)]
+        return ["stream", "--ntimes", str(self.stream_ntimes), "--repetitions", str(self.stream_repetitions),
+                *(["--scaling"] if self.stream_scaling else [])]
 
     def hpl_args(self) -> list[str]:
-        return ["hpl", "--time-budget", f"{self.hpl_time_budget_s:g}", "--repetitions", str(self.hpl_repetitions)]
+        return ["hpl", "--time-budget", f"{self.hpl_time_budget_s:g}", "--repetitions", str(self.hpl_repetitions),
+                *(["--scaling-budget", f"{self.hpl_scaling_budget_s:g}"] if self.hpl_scaling_budget_s else [])]
 
 
 def llc_bytes(spec: InstanceSpec) -> tuple[int, int, str]:
@@ -194,12 +209,14 @@ def hpl_outlook(*, n: int, nb: int, grid: tuple[int, int]) -> dict[str, Any]:
 
 
 def stream_seconds(*, array_bytes: int, cores: int, ntimes: int, repetitions: int, placements: int,
-                   calibrates: bool, one_core_array_bytes: int | None = None) -> float:
+                   calibrates: bool, one_core_array_bytes: int | None = None,
+                   scaling_threads: list[int] | None = None) -> float:
     """STREAM's predicted stage: the store calibration, then every placement `repetitions` times.
 
     Placements beyond the first are one-core ones, whose arrays are 4x the cache one core can fill
-    (`one_core_array_bytes`). NUMA placements need the host's topology, which the plan does not know:
-    a multi-node host adds node-local and remote placements.
+    (`one_core_array_bytes`); `scaling_threads` adds a placement of that many threads each, on the whole
+    arrays. NUMA placements need the host's topology, which the plan does not know: a multi-node host
+    adds node-local and remote placements.
     """
     one_core_array_bytes = one_core_array_bytes or array_bytes
     sockets = max(1, -(-cores // STREAM_CORES_PER_SOCKET))
@@ -215,6 +232,8 @@ def stream_seconds(*, array_bytes: int, cores: int, ntimes: int, repetitions: in
             + one_process(STREAM_CALIBRATION_NTIMES, all_cores_bps * STREAM_REGULAR_STORE_SHARE))
     per_repetition = one_process(ntimes, all_cores_bps) + (placements - 1) * one_process(
         ntimes, STREAM_ONE_CORE_BPS, one_core_array_bytes)
+    per_repetition += sum(one_process(ntimes, min(threads * STREAM_ONE_CORE_BPS, all_cores_bps))
+                          for threads in scaling_threads or [])
     return calibration + repetitions * per_repetition
 
 
@@ -250,6 +269,8 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
         per_solve = n_rung**3 / (1.5 * probe_rate * 1e9)
         budget_for_asymptote = math.ceil(per_solve * hpl_repetitions / settings["hpl_budget_share"])
     placements = 2 if cores > 1 else 1
+    scaling_threads = _runner_stream().scaling_threads(cores) if settings["stream_scaling"] else []
+    hpl_scaling_budget = time_budget_s * settings["hpl_scaling_share"] if cores > 1 else 0.0  # one core: no curve
     stages: dict[str, float] = {}
     if target == "aws":
         stages["launch"] = launch_timings.launch_figure(spec, x86_metal_s=x86_metal_launch_s).seconds
@@ -258,9 +279,10 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
     stages["stream"] = round(stream_seconds(
         array_bytes=STREAM_LLC_MULTIPLE * llc, cores=cores, ntimes=settings["stream_ntimes"],
         repetitions=stream_repetitions, placements=placements, calibrates=spec.architecture in ("x86_64", "amd64"),
-        one_core_array_bytes=STREAM_LLC_MULTIPLE * llc_instance), 1)
-    # N on its rung fills RUNG_MEAN_TIME_FILL of each solve's budget on average; the rest goes unused.
-    stages["hpl"] = round(HPL_PROBE_S + hpl_budget * hpl.RUNG_MEAN_TIME_FILL, 1)
+        one_core_array_bytes=STREAM_LLC_MULTIPLE * llc_instance, scaling_threads=scaling_threads), 1)
+    # N on its rung fills RUNG_MEAN_TIME_FILL of each solve's budget on average; the rest goes unused. The scaling
+    # solves are sized the same way, from their own budget.
+    stages["hpl"] = round(HPL_PROBE_S + (hpl_budget + hpl_scaling_budget) * hpl.RUNG_MEAN_TIME_FILL, 1)
     if target == "aws":
         stages["terminate"] = TERMINATE_S
     total = sum(stages.values())
@@ -278,8 +300,11 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
         hpl_time_budget_s=round(hpl_budget, 1),
         time_budget_s=time_budget_s,
         min_memory_bytes=max(stream_bytes, HPL_MIN_MEMORY_BYTES),
-        stream_placements=placements,
+        stream_placements=placements + len(scaling_threads),
         stream_array_bytes=STREAM_LLC_MULTIPLE * llc,
+        stream_scaling=settings["stream_scaling"],
+        stream_scaling_threads=scaling_threads,
+        hpl_scaling_budget_s=round(hpl_scaling_budget, 1),
         llc_basis=llc_basis,
         hpl_nb=nb,
         hpl_grid=grid,

@@ -283,6 +283,64 @@ def _trend_chart(points: list[dict[str, Any]], *, most: int = 10) -> str:
     return _svg(fig) + note
 
 
+def _scaling_section(curves: list[dict[str, Any]], *, most: int = 10) -> str:
+    """STREAM triad by thread count and HPL's parallel efficiency by cores, per type, and where each stops
+    scaling: the picture, then the figures."""
+    if not curves:
+        return ""
+    plt = _pyplot()
+    shown = curves[:most]
+    fig, (bandwidth, flops) = plt.subplots(1, 2, figsize=(13, 4.2))
+    ticks: set[int] = set()
+    for index, curve in enumerate(shown):
+        color = PALETTE[index % len(PALETTE)]
+        if len(curve["stream_triad"]) >= 2:
+            bandwidth.plot([p["threads"] for p in curve["stream_triad"]], [p["gb_s"] for p in curve["stream_triad"]],
+                           marker="o", color=color, label=curve["instance_type"])
+            # ringed: the fewest threads that reach the share of the all-core bandwidth
+            reach = next(p for p in curve["stream_triad"] if p["threads"] == curve["stream_threads_to_share"])
+            bandwidth.plot([reach["threads"]], [reach["gb_s"]], marker="o", markersize=13, fillstyle="none",
+                           color=color)
+            ticks |= {p["threads"] for p in curve["stream_triad"]}
+        points = [p for p in curve["hpl"] if p["parallel_efficiency"] is not None]
+        if len(points) >= 2:
+            flops.plot([p["cores"] for p in points], [100 * p["parallel_efficiency"] for p in points], marker="o",
+                       color=color, label=curve["instance_type"])
+            ticks |= {p["cores"] for p in points}
+    share = curves[0]["share"]
+    for ax, title, unit in ((bandwidth, f"STREAM triad by threads (spread; ringed: {share:.0%} of all cores)",
+                             "GB/s"),
+                            (flops, "HPL parallel efficiency (GFLOPS per core over one core's)", "%")):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(ticks), [str(t) for t in sorted(ticks)], fontsize=8)
+        ax.minorticks_off()
+        ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 105 if ax is flops else 0))
+        ax.set_xlabel("threads" if ax is bandwidth else "cores")
+        ax.set_ylabel(unit)
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="lower right")
+    rows = []
+    for curve in curves:
+        all_cores = curve["stream_triad"][-1] if curve["stream_triad"] else None
+        widest = curve["hpl"][-1] if curve["hpl"] else None
+        rows.append("<tr>" + "".join([
+            _cell(curve["instance_type"], css="text"),
+            _cell(curve["stream_threads_to_share"],
+                  text="–" if curve["stream_threads_to_share"] is None else
+                  f"{curve['stream_threads_to_share']} of {all_cores['threads']}"),
+            _cell(None if all_cores is None else all_cores["gb_s"]),
+            _cell(None if widest is None else widest["parallel_efficiency"],
+                  text="–" if widest is None or widest["parallel_efficiency"] is None else
+                  f"{100 * widest['parallel_efficiency']:.0f}% on {widest['cores']} cores"),
+        ]) + "</tr>")
+    table = _table(("instance type", f"threads to {share:.0%} of all-core triad", "all-core triad GB/s",
+                    "HPL parallel efficiency"), rows)
+    note = "" if len(curves) <= most else f'<p class="note">The plot shows the first {most} types; the table all.</p>'
+    return _svg(fig) + table + note
+
+
 def _answers(headline: list[dict[str, Any]]) -> str:
     """Recommend and compare, computed in the page (static/answers.js) over the headline rows embedded here."""
     if not headline:
@@ -598,10 +656,12 @@ def render(*, title: str, generated_at: str, summaries: list[dict[str, Any]], do
     """
     import pandas as pd
 
-    from instance_benchmarks.analysis import current, records
+    from instance_benchmarks.analysis import current, records, scaling_curves
 
     shown = records(current(pd.DataFrame(summaries))) if summaries else []
-    triad = [s for s in shown if s["benchmark"] == "stream" and s["metric"] == "triad"]
+    # The scaling curve's 2, 4, 8, ... threads have their own section
+    triad = [s for s in shown if s["benchmark"] == "stream" and s["metric"] == "triad"
+             and not s["placement"].startswith("threads-")]
     hpl = [s for s in shown if s["benchmark"] == "hpl"]
     headline = [{**s, "need": "triad" if s["benchmark"] == "stream" else "hpl"} for s in shown
                 if _is_headline(s)]
@@ -613,6 +673,7 @@ def render(*, title: str, generated_at: str, summaries: list[dict[str, Any]], do
     efficiency = _efficiency_chart(headline)
     price = _price_chart(headline)
     heatmaps = "".join(_numa_chart(m) for m in numa or [])
+    scaling = _scaling_section(scaling_curves(pd.DataFrame(summaries))) if summaries else ""
     types = len({(s["region"], s["instance_type"]) for s in summaries})
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -632,6 +693,12 @@ Sources per processor in plugins/instance_benchmarks/peaks.py.</p>
 {_efficiency_notes(headline)}{_blas_fallbacks(headline)}
 <h2>Price-performance</h2>
 {price or '<p>No prices for these results (for a local run, give the <code>price_per_hour</code> param).</p>'}
+<h2>Scaling across cores</h2>
+<p class="note">Where a host stops scaling: STREAM triad by thread count, and the fewest threads that reach 90% of
+the all-core bandwidth; HPL on one core, one NUMA node and all cores, each at its own N, as GFLOPS per core over one
+core's. Every profile measures STREAM on one core and all; the standard profile adds 2, 4, 8, ... threads and the
+HPL scopes.</p>
+{scaling or '<p>No type has been measured on more than one core count yet.</p>'}
 <h2>NUMA bandwidth matrix</h2>
 {heatmaps or '<p>No host with several NUMA nodes in these results.</p>'}
 <h2>Rankings</h2>

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import math
+import statistics
 from pathlib import Path
 
 import pandas as pd
@@ -130,6 +132,39 @@ def test_hpl_has_a_second_efficiency_at_the_clock_counted_during_it():
     # A document without a counted clock (older runner, or the loop failed to build) has one denominator.
     plain = analysis.summarize(analysis.rows_frame([variant(cpu_model=SPR, sustained_ghz=3.2)]))
     assert plain[plain.benchmark == "hpl"]["efficiency_at_measured_clock"].isna().all()
+
+
+def test_scaling_curves_come_from_the_thread_placements_and_the_hpl_scopes_and_never_stand_for_hpl():
+    doc = variant(cpu_model=SPR, sustained_ghz=3.2)
+    measurements = doc["stream"]["measurements"]
+    all_cores = next(m for m in measurements if m["placement"] == "all-cores")
+    one_core = next(m for m in measurements if m["placement"] == "one-core")
+    all_cores["threads"] = 4  # modelled as a 4-core host: one core, 2 threads (copied from one core x 1.9), all
+    two = copy.deepcopy(one_core)
+    two.update(placement="threads-2", threads=2)
+    for rep in two["repetitions"]:
+        for kernel in rep["kernels"].values():
+            kernel["best_rate_mb_s"] *= 1.9
+    measurements.append(two)
+    median = statistics.median(run["gflops"] for run in doc["hpl"]["runs"])
+    doc["hpl"]["scaling"] = {"method": "m", "points": [
+        {"scope": "one-core", "cores": 1, "n": 10496, "gflops": 40.0, "passed": True},
+        {"scope": "node0", "cores": 2, "n": 12288, "gflops": 70.0, "passed": False},  # failed: not a figure
+        {"scope": "all-cores", "cores": 4, "n": doc["hpl"]["n"], "gflops": median, "passed": True}]}
+
+    summary = analysis.summarize(analysis.rows_frame([doc]))
+    (curve,) = analysis.scaling_curves(summary)
+
+    triad = {p["threads"]: p["gb_s"] for p in curve["stream_triad"]}
+    assert list(triad) == [1, 2, 4] and triad[2] == pytest.approx(1.9 * triad[1])
+    assert curve["stream_threads_to_share"] == (2 if triad[2] >= 0.9 * triad[4] else 4)
+    assert [(p["cores"], p["parallel_efficiency"]) for p in curve["hpl"]] == [
+        (1, 1.0), (4, pytest.approx(median / 4 / 40.0))]
+    # HPL's figure stays the solves': the scaling rows are their own benchmark, out of rankings and headlines
+    shown = analysis.current(summary)
+    assert shown[shown.benchmark == "hpl"]["mean"].iloc[0] == pytest.approx(
+        statistics.fmean(run["gflops"] for run in doc["hpl"]["runs"]))
+    assert all(r["benchmark"] in ("stream", "hpl") for r in analysis.rankings(summary))
 
 
 def test_unknown_processor_gets_no_efficiency_and_says_why():

@@ -59,3 +59,17 @@ def test_make_run_prints_the_counted_clock_beside_the_kernel_s_and_says_when_the
     assert lines[1].startswith("  Core clock during HPL, /proc/cpuinfo: median 2600 MHz") and "nominal" in lines[1]
     unbuilt = cli._clock_lines({"calibrated": {"method": None, "note": "not measured: no working C compiler"}})
     assert unbuilt == ["  Core clock not counted: not measured: no working C compiler"]
+
+
+def test_make_run_prints_where_the_host_stops_scaling():
+    doc = {"stream": {"scaling": {"share": 0.9, "threads_to_share": 2, "points": [
+        {"threads": 1, "median_mb_s": 20540.8}, {"threads": 2, "median_mb_s": 39789.3}]}},
+           "hpl": {"scaling": {"points": [
+               {"scope": "one-core", "cores": 1, "gflops": 66.47, "parallel_efficiency": 1.0},
+               {"scope": "node0", "cores": 4, "error": "HPL N=9000 did not finish within 120 s"},
+               {"scope": "all-cores", "cores": 2, "gflops": 126.7, "parallel_efficiency": 0.9531}]}}}
+
+    assert cli._scaling_lines(doc) == [
+        "  Scaling, STREAM triad GB/s by threads: 20.5 on 1, 39.8 on 2; 90% of all cores from 2 thread(s)",
+        "  Scaling, HPL GFLOPS by cores (parallel efficiency): 66.5 on 1 (1.00), node0: failed, 126.7 on 2 (0.95)"]
+    assert cli._scaling_lines({"stream": {}, "hpl": {}}) == []  # quick: no scaling section

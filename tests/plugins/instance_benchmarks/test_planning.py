@@ -133,6 +133,32 @@ def test_stream_time_follows_bytes_ntimes_placements_and_the_store_calibration()
     # one core fills one cache instance: its arrays are sized from that
     assert planning.stream_seconds(**{**one, "placements": 2, "one_core_array_bytes": 10**9}) == pytest.approx(
         134 * 2 / 40 + 134 * 1 / 20)
+    # the scaling curve's 2 and 4 threads on a 96-core host: 40 and 80 GB/s on the whole arrays
+    assert planning.stream_seconds(**{**one, "cores": 96, "scaling_threads": [2, 4]}) == pytest.approx(
+        134 * 2 / 500 + 134 * 2 / 40 + 134 * 2 / 80)
+
+
+def test_the_standard_profile_measures_scaling_and_plans_its_time_while_quick_does_not():
+    m7i_48 = InstanceSpec(**{**M7I.to_dict(), "instance_type": "m7i.48xlarge", "vcpus": 192, "physical_cores": 96,
+                             "memory_bytes": 768 * 2**30, "accelerators": ()})
+    standard = planning.plan(m7i_48, target="aws", profile="standard", repetitions=None, time_budget_s=540)
+    quick = planning.plan(m7i_48, target="aws", profile="quick", repetitions=None, time_budget_s=540)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setitem(planning.profiles()["standard"], "stream_scaling", False)
+        monkeypatch.setitem(planning.profiles()["standard"], "hpl_scaling_share", 0)
+        no_scaling = planning.plan(m7i_48, target="aws", profile="standard", repetitions=None, time_budget_s=540)
+
+    assert standard.stream_scaling_threads == [2, 4, 8, 16, 32, 64] and standard.stream_args()[-1] == "--scaling"
+    assert standard.hpl_scaling_budget_s == 0.15 * 540 and standard.hpl_args()[-2:] == ["--scaling-budget", "81"]
+    assert standard.stream_placements == no_scaling.stream_placements + 6
+    assert standard.stages_s["stream"] > no_scaling.stages_s["stream"]
+    fill = planning._runner_hpl().RUNG_MEAN_TIME_FILL
+    assert standard.stages_s["hpl"] == pytest.approx(no_scaling.stages_s["hpl"] + 81 * fill,
+                                                     abs=0.1)
+    assert not quick.stream_scaling and quick.hpl_scaling_budget_s == 0
+    assert "--scaling" not in quick.stream_args() and "--scaling-budget" not in quick.hpl_args()
+    one_core = planning.plan(M7I, target="aws", profile="standard", repetitions=None, time_budget_s=540)
+    assert one_core.hpl_scaling_budget_s == 0  # m7i.large: one physical core, nothing to scale HPL across
 
 
 def test_graviton_has_one_store_variant_so_no_calibration():

@@ -27,7 +27,7 @@ def test_report_is_self_contained_with_plots():
     page = render([real_document()])
 
     svgs = _svgs(page)
-    assert len(svgs) == 2  # STREAM triad and HPL; no efficiency, price or NUMA data for this host
+    assert len(svgs) == 3  # STREAM triad, HPL, scaling (one core and all); no efficiency, price or NUMA data here
     assert all("<path" in svg for svg in svgs)
     # Renders offline: nothing is fetched (SVG namespace URIs are names, not requests).
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page) and "<link" not in page
@@ -48,7 +48,7 @@ def test_efficiency_price_and_numa_plots_appear_when_there_is_data():
 
     titles = ("STREAM triad bandwidth", "HPL (mean", "Efficiency against theoretical peak",
               "up and left is better value", "m7i.48xlarge: STREAM triad GB/s")
-    assert len(_svgs(page)) == 5
+    assert len(_svgs(page)) == 6  # and the scaling curve
     for title in titles:
         assert title in page or title.replace(" ", "") in page.replace(" ", ""), title
     assert "per dollar" in page and "class=\"sortable\"" in page and "addEventListener" in page

@@ -3,8 +3,9 @@
 
     benchrun topology
     benchrun build
-    benchrun stream [--threads N] [--array-size ELEMENTS] [--ntimes K] [--repetitions R]
+    benchrun stream [--threads N] [--array-size ELEMENTS] [--ntimes K] [--repetitions R] [--scaling]
     benchrun hpl [--n N] [--nb NB] [--p P --q Q] [--time-budget SECONDS] [--repetitions R]
+                 [--scaling-budget SECONDS]
     benchrun all --profile quick|standard [--repetitions R] [--time-budget SECONDS] [--out FILE]
 
 A benchmark that fails is recorded in the document's `errors` and run rules, the
@@ -104,7 +105,7 @@ def run_stream(doc: dict[str, Any], args: argparse.Namespace) -> None:
         variants = build.build_stream()
         return stream.measure(variants, doc["system"], stores=args.stores, threads=args.threads,
                               array_elements=args.array_size,
-                              ntimes=args.ntimes, repetitions=args.repetitions)
+                              ntimes=args.ntimes, repetitions=args.repetitions, scaling=args.scaling)
 
     _stage(doc, "stream", go)
 
@@ -118,6 +119,8 @@ def run_hpl(doc: dict[str, Any], args: argparse.Namespace) -> None:
             section, rules = hpl.measure(binary, doc["system"], n=args.n, nb=args.nb, p=args.p, q=args.q,
                                          time_budget_s=args.time_budget, repetitions=args.repetitions,
                                          threads_per_rank=args.threads_per_rank)
+            if args.scaling_budget:
+                section["scaling"] = hpl.scaling(binary, doc["system"], section, budget_s=args.scaling_budget)
         if loop is not None:
             calibrated["during"] = during.loop_summary()
             log("core clock during HPL, counted: %s MHz under vector load (before: %s scalar, %s vector)",
@@ -185,6 +188,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--repetitions", type=_positive_int, default=3)
     s.add_argument("--stores", choices=["auto", "regular", "nontemporal"], default="auto",
                    help="store variant; auto measures the built variants and keeps the faster")
+    s.add_argument("--scaling", action="store_true", help="also 2, 4, 8, ... threads: the curve from one core to all")
 
     h = sub.add_parser("hpl", help="run HPL")
     h.add_argument("--n", type=_positive_int, help="problem size (default: sized by memory and time budget)")
@@ -195,6 +199,8 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("--repetitions", type=_positive_int, default=1)
     h.add_argument("--threads-per-rank", type=_positive_int,
                    help="BLAS threads per MPI rank with --p/--q (default: measured when P and Q are not given)")
+    h.add_argument("--scaling-budget", type=float, default=0.0,
+                   help="seconds for HPL on one core and on one NUMA node after the solves: parallel efficiency")
 
     a = sub.add_parser("all", help="topology, STREAM and HPL in one document")
     a.add_argument("--profile", choices=sorted(PROFILES), default="quick")
@@ -232,10 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         profile = PROFILES[args.profile]
         budget = hpl_time_budget(profile, args.time_budget)
         run_stream(doc, argparse.Namespace(threads=None, array_size=None, stores="auto",
-                                           ntimes=profile["stream_ntimes"],
+                                           ntimes=profile["stream_ntimes"], scaling=profile["stream_scaling"],
                                            repetitions=args.repetitions or profile["stream_repetitions"]))
         run_hpl(doc, argparse.Namespace(n=None, nb=None, p=None, q=None, threads_per_rank=None, time_budget=budget,
-                                        repetitions=args.repetitions or profile["hpl_repetitions"]))
+                                        repetitions=args.repetitions or profile["hpl_repetitions"],
+                                        scaling_budget=args.time_budget * profile["hpl_scaling_share"]))
     doc["finished_at"] = _now()
     doc["timings"]["total_s"] = round(time.monotonic() - started, 3)
     emit(doc, args.out)

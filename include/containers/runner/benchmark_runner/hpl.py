@@ -234,18 +234,19 @@ def mpirun_command(ranks: int, threads_per_rank: int = 1, flavor: str | None = N
 
 
 def run_once(xhpl: str, *, n: int, nb: int, p: int, q: int, timeout_s: float, threads_per_rank: int = 1,
-             kind: str = "xhpl") -> tuple[dict[str, Any], str]:
+             kind: str = "xhpl", prefix: list[str] | None = None) -> tuple[dict[str, Any], str]:
     """One HPL solve with P x Q ranks, each with `threads_per_rank` BLAS threads.
 
     kind="hpcc" runs Debian's hpcc instead: it reads hpccinf.txt and writes its report,
-    HPL's lines included, to hpccoutf.txt.
+    HPL's lines included, to hpccoutf.txt. `prefix` runs mpirun under it (numactl, to keep
+    the ranks and their memory on one NUMA node).
     """
     env = dict(os.environ, I_MPI_PIN_DOMAIN="omp", **{var: str(threads_per_rank) for var in BLAS_THREAD_VARS})
     with tempfile.TemporaryDirectory(prefix="benchrun-hpl-") as tmp:
         dat = write_hpl_dat(Path(tmp), n=n, nb=nb, p=p, q=q)
         if kind == "hpcc":
             (Path(tmp) / "hpccinf.txt").write_text(dat.read_text() + HPCC_TAIL)
-        cmd = [*mpirun_command(p * q, threads_per_rank), xhpl]
+        cmd = [*(prefix or []), *mpirun_command(p * q, threads_per_rank), xhpl]
         started = time.monotonic()
         try:
             proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env=env, timeout=timeout_s)
@@ -470,3 +471,59 @@ def measure(
         }
     ]
     return section, rules
+
+
+def scaling(binary: dict[str, Any], topology: dict[str, Any], section: dict[str, Any], *,
+            budget_s: float) -> dict[str, Any]:
+    """HPL on one core and, on a host of several NUMA nodes, on the first node, beside the all-core solves of
+    `section`: each scope's GFLOPS per core over one core's, its parallel efficiency.
+
+    One solve per scope, one rank per core and one BLAS thread each (the node's ranks and memory bound to it by
+    numactl), N sized as the all-core solves are: within the scope's memory and an equal share of `budget_s`, at
+    the all-core rate per core. Each scope runs at its own N, and a smaller grid comes nearer its asymptote at a
+    given N, so where the all-core N is short of its asymptote (`asymptote`) the efficiency reads that much low.
+    """
+    kind = binary.get("kind", "xhpl")
+    cores = topology["physical_cores"]
+    if cores < 2:
+        return {"method": "none", "budget_s": budget_s, "points": [], "note": "one core: the solves above are it"}
+    nb, all_rate = section["nb"], section["summary"]["median_gflops"]
+    scopes: list[tuple[str, int, list[str] | None, int]] = [("one-core", 1, None, topology["memory_available_bytes"])]
+    nodes = [node for node in topology["numa_nodes"] if node["cpus"] and node["memory_bytes"] > 0]
+    numactl = shutil.which("numactl")
+    if len(topology["numa_nodes"]) > 1 and nodes and numactl:
+        node = nodes[0]
+        node_cores = node.get("physical_cores") or len(node["cpus"])
+        if 1 < node_cores < cores:
+            scopes.append((f"node{node['node']}", node_cores,
+                           [numactl, f"--cpunodebind={node['node']}", f"--membind={node['node']}"],
+                           min(topology["memory_available_bytes"], node["memory_bytes"])))
+    points = []
+    for name, ranks, prefix, memory in scopes:
+        p, q = process_grid(ranks)
+        estimate = all_rate / cores * ranks
+        n, _ = size_problem(memory_bytes=memory, nb=nb, q=q, gflops_estimate=estimate,
+                            time_budget_s=budget_s / len(scopes))
+        predicted = hpl_flops(n) / (estimate * 1e9)
+        try:
+            run, _ = run_once(binary["path"], n=n, nb=nb, p=p, q=q, timeout_s=max(120.0, 5 * predicted),
+                              threads_per_rank=1, kind=kind, prefix=prefix)
+        except HplError as exc:
+            log("HPL scaling, %s: %s", name, exc)
+            points.append({"scope": name, "cores": ranks, "n": n, "error": str(exc)[:500]})
+            continue
+        log("HPL scaling, %s (%d core(s), N=%d, %dx%d): %.2f GFLOPS in %.1f s, residual %s", name, ranks, n, p, q,
+            run["gflops"], run["seconds"], "PASSED" if run["passed"] else "FAILED")
+        points.append({"scope": name, "cores": ranks, "n": n, "p": p, "q": q, "gflops": run["gflops"],
+                       "seconds": run["seconds"], "residual": run["residual"], "passed": run["passed"]})
+    points.append({"scope": "all-cores", "cores": cores, "n": section["n"], "p": section["p"], "q": section["q"],
+                   "gflops": all_rate, "seconds": statistics.median(r["seconds"] for r in section["runs"]),
+                   "passed": section["summary"]["all_passed"]})
+    one_core = points[0].get("gflops")
+    for point in points:
+        if point.get("gflops") and one_core:
+            point["parallel_efficiency"] = round(point["gflops"] / point["cores"] / one_core, 4)
+    return {"method": "one solve per scope, one rank per core, N within the scope's memory and an equal share of "
+                      f"{budget_s:.0f} s; all-cores is the median of the solves above; parallel efficiency = "
+                      "GFLOPS per core over one core's",
+            "budget_s": budget_s, "points": points}

@@ -20,6 +20,8 @@ LLC_MULTIPLE = 4
 MEMORY_SHARE = 0.6
 MIN_CLOCK_TICKS = 20
 MIN_NTIMES = 10
+# The scaling curve names the fewest threads that reach this share of the all-core bandwidth (issue 15, item 5).
+SCALING_SHARE = 0.9
 
 
 class StreamError(RuntimeError):
@@ -101,11 +103,17 @@ def numactl_status(topology: dict[str, Any]) -> dict[str, Any]:
     return {"path": numactl, "usable": True, "detail": "numactl binds CPUs and memory"}
 
 
+def scaling_threads(cores: int) -> list[int]:
+    """The scaling curve's thread counts between one core and all of them: 2, 4, 8, ... below `cores`."""
+    return [2**k for k in range(1, cores.bit_length()) if 2**k < cores]
+
+
 def placements(topology: dict[str, Any], threads: int | None,
-               numactl: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+               numactl: dict[str, Any] | None = None, *, scaling: bool = False) -> list[dict[str, Any]]:
     """What STREAM measures, in order.
 
-    All cores (spread, one thread per core); one core alone; then, with several NUMA
+    All cores (spread, one thread per core); one core alone; with `scaling`, 2, 4, 8, ...
+    threads spread over the cores (the curve from one core to all); then, with several NUMA
     nodes and a usable numactl, each node local (CPUs and memory on N) and the remote
     matrix (CPUs on N, memory on M). `threads` asks for exactly one placement instead.
     """
@@ -115,6 +123,8 @@ def placements(topology: dict[str, Any], threads: int | None,
     result = [_placement("all-cores", cores, "spread")]
     if cores > 1:
         result.append(_placement("one-core", 1, "close"))
+    if scaling:
+        result += [_placement(f"threads-{count}", count, "spread") for count in scaling_threads(cores)]
     cpu_nodes = [n for n in topology["numa_nodes"] if n["cpus"]]
     memory_nodes = [n for n in topology["numa_nodes"] if n["memory_bytes"] > 0]
     if len(topology["numa_nodes"]) > 1 and numactl and numactl["usable"]:
@@ -199,9 +209,11 @@ def measure(
     array_elements: int | None = None,
     ntimes: int = MIN_NTIMES,
     repetitions: int = 3,
+    scaling: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run every placement `repetitions` times, each repetition a separate process.
 
+    `scaling` adds the thread-count curve (`scaling_threads`) and the section's `scaling` summary.
     Returns the document's `stream` section and the run-rule checks it makes.
     """
     numactl = numactl_status(topology)
@@ -243,7 +255,7 @@ def measure(
         log("STREAM: %d NUMA nodes but %s; measuring without NUMA placements", len(topology["numa_nodes"]),
             numactl["detail"])
     measurements = []
-    for placement in placements(topology, threads, numactl):
+    for placement in placements(topology, threads, numactl, scaling=scaling):
         reps = []
         for rep in range(repetitions):
             elements = one_core_elements if placement["placement"] == "one-core" else array_elements
@@ -287,7 +299,25 @@ def measure(
         "numactl": numactl,
         "measurements": measurements,
     }
+    if scaling and not threads:
+        section["scaling"] = scaling_curve(measurements)
     return section, rules
+
+
+def scaling_curve(measurements: list[dict[str, Any]], kernel: str = "triad",
+                  share: float = SCALING_SHARE) -> dict[str, Any]:
+    """Median `kernel` bandwidth by thread count, from one core to all (spread), and the fewest threads that reach
+    `share` of the all-core figure: where adding cores stops adding bandwidth."""
+    curve = sorted((m["threads"], m["placement"], m["summary"][kernel]["median_mb_s"]) for m in measurements
+                   if m["placement"] in ("one-core", "all-cores") or m["placement"].startswith("threads-"))
+    all_cores = next(rate for _, placement, rate in curve if placement == "all-cores")
+    first = next(threads for threads, _, rate in curve if rate >= share * all_cores)
+    return {"kernel": kernel, "share": share,
+            "points": [{"threads": t, "placement": p, "median_mb_s": rate, "of_all_cores": round(rate / all_cores, 4)}
+                       for t, p, rate in curve],
+            "threads_to_share": first,
+            "method": "median of the repetitions per thread count; one thread is the one-core placement (its "
+                      "arrays 4x the cache one core fills), the others spread one thread per core"}
 
 
 def _summary(reps: list[dict[str, Any]]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from benchmark_runner import cli
+from benchmark_runner import cli, stream, topology
 
 BENCHRUN = Path(cli.__file__).resolve().parents[1] / "benchrun"
 
@@ -47,6 +47,20 @@ def test_stream_small_arrays_run_and_flag_the_rule(tmp_path):
     size_rule = next(r for r in doc["run_rules"] if r["rule"] == "stream.array_size_at_least_4x_llc")
     assert size_rule["passed"] is False  # 2,000,000 elements is below 4x any modern LLC: said, not hidden
     assert "STREAM" in proc.stderr  # progress on stderr
+
+
+def test_stream_scaling_runs_the_curve_from_one_core_to_all(tmp_path):
+    out = tmp_path / "stream.json"
+    cores = topology.detect()["physical_cores"]
+
+    proc = benchrun("stream", "--array-size", "2000000", "--ntimes", "10", "--repetitions", "1", "--scaling",
+                    "--out", str(out))
+
+    assert proc.returncode == 0, proc.stderr
+    scaling = json.loads(out.read_text())["stream"]["scaling"]
+    threads = [p["threads"] for p in scaling["points"]]
+    assert threads == sorted({1, *stream.scaling_threads(cores), cores})
+    assert scaling["points"][-1]["of_all_cores"] == 1.0 and scaling["threads_to_share"] in threads
 
 
 def test_hpl_small_problem_passes_its_residual(tmp_path):
@@ -98,3 +112,18 @@ def test_out_to_a_device_or_fifo_writes_to_it_and_never_replaces_it(tmp_path):
 
     assert json.loads(received[0]) == {"a": 1}
     assert stat.S_ISFIFO(fifo.stat().st_mode) and not (tmp_path / "fifo.partial").exists()
+
+
+def test_hpl_scaling_runs_on_one_core_for_real_beside_the_all_core_solve(tmp_path):
+    out = tmp_path / "hpl.json"
+
+    proc = benchrun("hpl", "--n", "2048", "--nb", "128", "--repetitions", "1", "--scaling-budget", "4",
+                    "--out", str(out))
+
+    assert proc.returncode == 0, proc.stderr
+    hpl = json.loads(out.read_text())["hpl"]
+    one_core, all_cores = hpl["scaling"]["points"]  # this VM has one NUMA node: no node scope
+    assert (one_core["scope"], one_core["cores"], one_core["parallel_efficiency"]) == ("one-core", 1, 1.0)
+    assert one_core["passed"] and one_core["gflops"] > 0 and one_core["n"] > 0
+    assert all_cores["scope"] == "all-cores" and all_cores["gflops"] == hpl["summary"]["median_gflops"]
+    assert 0 < all_cores["parallel_efficiency"]

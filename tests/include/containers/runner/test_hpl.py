@@ -161,3 +161,35 @@ def test_probes_give_every_process_row_and_column_several_blocks():
     assert hpl.probe_n(256, 12, cap=6000, p=8) == 3072  # a given N caps it
     assert hpl.binding_limit(["memory: ... allows N <= 46010", "time: ... allows N <= 12009", "N = 11776"]) \
         .startswith("time:")
+
+
+def test_scaling_runs_one_core_and_the_first_numa_node_bound_to_it_and_divides_per_core(monkeypatch):
+    """A 2-node, 8-core host: one core, node 0's 4 cores under numactl, then the all-core solves' median."""
+    topology = {"physical_cores": 8, "memory_available_bytes": 64 * 2**30,
+                "numa_nodes": [{"node": 0, "cpus": [0, 1, 2, 3], "physical_cores": 4, "memory_bytes": 16 * 2**30},
+                               {"node": 1, "cpus": [4, 5, 6, 7], "physical_cores": 4, "memory_bytes": 48 * 2**30}]}
+    section = {"nb": 256, "n": 40960, "p": 2, "q": 4, "runs": [{"seconds": 30.0}, {"seconds": 32.0}],
+               "summary": {"median_gflops": 320.0, "all_passed": True}}
+    solved = []
+
+    def run_once(xhpl, *, n, nb, p, q, timeout_s, threads_per_rank, kind, prefix):
+        solved.append({"n": n, "ranks": p * q, "threads": threads_per_rank, "prefix": prefix})
+        return {"gflops": {1: 50.0, 4: 180.0}[p * q], "seconds": 9.0, "residual": 0.003, "passed": True}, ""
+
+    monkeypatch.setattr(hpl, "run_once", run_once)
+    monkeypatch.setattr(hpl.shutil, "which", lambda name: f"/usr/bin/{name}")
+
+    scaling = hpl.scaling({"path": "xhpl"}, topology, section, budget_s=60)
+
+    assert [(s["ranks"], s["threads"]) for s in solved] == [(1, 1), (4, 1)]
+    assert solved[0]["prefix"] is None
+    assert solved[1]["prefix"] == ["/usr/bin/numactl", "--cpunodebind=0", "--membind=0"]
+    assert solved[1]["n"] ** 2 * 8 <= hpl.MEMORY_FRACTION * 16 * 2**30  # node 0's memory, not the host's
+    points = {p["scope"]: p for p in scaling["points"]}
+    assert list(points) == ["one-core", "node0", "all-cores"]
+    assert points["one-core"]["parallel_efficiency"] == 1.0
+    assert points["node0"]["parallel_efficiency"] == pytest.approx(180 / 4 / 50)
+    assert points["all-cores"]["parallel_efficiency"] == pytest.approx(320 / 8 / 50)
+    assert points["all-cores"]["seconds"] == 31.0
+    one_core = hpl.scaling({"path": "xhpl"}, {**topology, "physical_cores": 1}, section, budget_s=60)
+    assert one_core["points"] == [] and len(solved) == 2  # nothing to scale on one core

@@ -101,3 +101,26 @@ def test_a_single_cache_instance_or_an_explicit_size_keeps_one_size(monkeypatch,
                    array_elements=10**6)
 
     assert ran == [4 * 32 * 2**20 // 8] * 2 + [10**6] * 2
+
+
+def test_the_scaling_curve_adds_powers_of_two_between_one_core_and_all_and_finds_where_bandwidth_stops():
+    topology = {"physical_cores": 12, "numa_nodes": [{"node": 0, "cpus": list(range(12)), "memory_bytes": 1}]}
+
+    names = [(p["placement"], p["threads"], p["binding"]["OMP_PROC_BIND"])
+             for p in stream.placements(topology, threads=None, scaling=True)]
+
+    assert names == [("all-cores", 12, "spread"), ("one-core", 1, "close"), ("threads-2", 2, "spread"),
+                     ("threads-4", 4, "spread"), ("threads-8", 8, "spread")]
+    assert stream.scaling_threads(2) == [] and stream.scaling_threads(96) == [2, 4, 8, 16, 32, 64]
+
+    # A memory-bound host: 4 threads give 92% of what 12 do, so 4 is where it stops scaling (90%).
+    def measured(placement, threads, triad):
+        return {"placement": placement, "threads": threads, "summary": {"triad": {"median_mb_s": triad}}}
+
+    curve = stream.scaling_curve([measured("all-cores", 12, 100_000.0), measured("one-core", 1, 30_000.0),
+                                  measured("threads-2", 2, 58_000.0), measured("threads-4", 4, 92_000.0),
+                                  measured("threads-8", 8, 99_000.0), measured("node0-local", 6, 95_000.0)])
+
+    assert [(p["threads"], p["of_all_cores"]) for p in curve["points"]] == [
+        (1, 0.3), (2, 0.58), (4, 0.92), (8, 0.99), (12, 1.0)]  # the NUMA placement is not on the curve
+    assert curve["threads_to_share"] == 4 and curve["share"] == 0.9

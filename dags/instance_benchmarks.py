@@ -24,8 +24,9 @@ Measures **STREAM** memory bandwidth (Copy, Scale, Add, Triad; all cores and one
 and reports means with 95% confidence intervals.
 
 * `target=local` benchmarks the machine Airflow runs on (provision and terminate are no-ops).
-* `target=aws` launches one EC2 instance per type through the `aws_conn_id` connection, runs
-  the benchmarks over SSM in the runner image, and terminates it (see docs/aws.md).
+* `target=aws` launches one EC2 instance per type (`instances_per_type` of them, each starting in
+  the next zone) through the `aws_conn_id` connection, runs the benchmarks over SSM in the runner
+  image, and terminates it (see docs/aws.md).
 
 Per architecture family (`intel`, `amd`, `graviton`) a mapped task group runs, per host:
 quota check → provision (setup) → wait for host (SSM agent, deferred) → container → STREAM →
@@ -177,7 +178,8 @@ def instance_benchmarks():
             raise AirflowSkipException("no spot instance of this run was reclaimed, or the market param does "
                                        "not fall back to on-demand")
         params = dict(get_current_context()["params"])
-        return {**params, "instance_types": summary["relaunch_on_demand"], "market": "on-demand"}
+        return {**params, "instance_types": summary["relaunch_on_demand"], "market": "on-demand",
+                "instances_per_type": summary.get("relaunch_hosts_per_type") or 1}
 
     @task(trigger_rule="one_failed", retries=0)
     def watcher() -> None:

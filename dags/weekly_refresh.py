@@ -16,7 +16,8 @@ DOC_MD = """
 Every week, triggers `instance_benchmarks` for what the deployment configures:
 `$INSTANCE_BENCHMARKS_INSTANCE_TYPES` (types, families or `all`) on `$INSTANCE_BENCHMARKS_TARGET`,
 with the standard profile (`$INSTANCE_BENCHMARKS_WEEKLY_PROFILE`), 540 s per type
-(`$INSTANCE_BENCHMARKS_WEEKLY_TIME_BUDGET_S`) and `$INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD` as the run's
+(`$INSTANCE_BENCHMARKS_WEEKLY_TIME_BUDGET_S`), two hosts per type in different zones
+(`$INSTANCE_BENCHMARKS_WEEKLY_INSTANCES_PER_TYPE`) and `$INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD` as the run's
 budget when set. With nothing configured it skips, saying what to set.
 
 **What a week costs**: trigger it with *Preview only* on. The run it starts is a dry run of the
@@ -56,7 +57,7 @@ def weekly_refresh():
             raise AirflowSkipException("nothing to refresh: set INSTANCE_BENCHMARKS_INSTANCE_TYPES "
                                        "(e.g. m7i,c7g or all) in the deployment's environment")
         preview = {"dry_run": True} if get_current_context()["params"].get("preview_only") else {}
-        return {"target": target, "instance_types": types, **weekly_settings(), **preview}
+        return {"target": target, "instance_types": types, **weekly_settings(target), **preview}
 
     TriggerDagRunOperator(task_id="benchmark_the_catalog", trigger_dag_id="instance_benchmarks",
                           conf=weekly_conf(), logical_date=None)

@@ -124,15 +124,22 @@ def default_instance_types() -> list[str]:
 # The weekly refresh's time budget per type: the standard profile gives HPL half of it (270 s), so a
 # virtualised type's whole plan (launch, agent, pull, STREAM, HPL, terminate) stays within 10 minutes.
 WEEKLY_TIME_BUDGET_S = 540
+# Two hosts per type, in different zones where offered: the interval then holds host-to-host variance (issue 15).
+WEEKLY_INSTANCES_PER_TYPE = 2
+MAX_INSTANCES_PER_TYPE = 4
 
 
-def weekly_settings() -> dict[str, Any]:
-    """The weekly refresh's profile, time budget per type and budget ($INSTANCE_BENCHMARKS_WEEKLY_PROFILE,
-    ..._WEEKLY_TIME_BUDGET_S, ..._WEEKLY_BUDGET_USD)."""
+def weekly_settings(target: str = "aws") -> dict[str, Any]:
+    """The weekly refresh's profile, time budget per type, hosts per type and budget
+    ($INSTANCE_BENCHMARKS_WEEKLY_PROFILE, ..._WEEKLY_TIME_BUDGET_S, ..._WEEKLY_INSTANCES_PER_TYPE,
+    ..._WEEKLY_BUDGET_USD). On target=local there is one host, this machine: no instances_per_type."""
     settings: dict[str, Any] = {
         "profile": os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_PROFILE", "standard"),
         "time_budget_s": int(os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_TIME_BUDGET_S", WEEKLY_TIME_BUDGET_S)),
     }
+    if target == "aws":
+        settings["instances_per_type"] = int(os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_INSTANCES_PER_TYPE")
+                                             or WEEKLY_INSTANCES_PER_TYPE)
     budget = os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD")
     if budget:
         settings["budget_usd"] = float(budget)
@@ -180,6 +187,16 @@ def benchmark_params() -> dict[str, Param]:
             maximum=MAX_TIME_BUDGET_S,
             title="Time budget per instance (seconds)",
             description="Caps HPL's problem size so the suite finishes within it.",
+        ),
+        "instances_per_type": Param(
+            1,
+            type="integer",
+            minimum=1,
+            maximum=MAX_INSTANCES_PER_TYPE,
+            title="Instances per type",
+            description="Hosts measured per instance type, each in the next zone where offered: with 2 or more, "
+            "a type's interval is computed across hosts, so it holds host-to-host variance. target=aws only "
+            "(this machine is one host). The weekly refresh uses 2.",
         ),
         "dry_run": Param(
             False,

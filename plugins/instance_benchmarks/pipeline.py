@@ -7,6 +7,8 @@ Every value passed between stages is JSON (it travels through XCom).
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import datetime
 import json
 import logging
@@ -16,7 +18,7 @@ from typing import Any
 from instance_benchmarks import FAMILIES, lifetime
 from instance_benchmarks.hosts import CapacityUnavailable, HostHandle, RunOutcome, get_host
 from instance_benchmarks.planning import BenchmarkPlan, by_family, plan, summarize_plans
-from instance_benchmarks.results import ResultStore, merge_documents, safe_segment, validation_reasons
+from instance_benchmarks.results import ResultStore, host_key, merge_documents, safe_segment, validation_reasons
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +54,16 @@ def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[st
     outside = [p.instance_type for p in plans if p.family not in FAMILIES]
     if outside:
         raise ValueError(f"no architecture family task group for {outside} (families: {FAMILIES})")
+    plans = replicated(plans, params.get("instances_per_type") or 1, target=target)
     market = "spot" if params.get("market") == "spot" else "on-demand"
     for p in plans:
         cost = p.cost_spot if market == "spot" else p.cost_on_demand
         log.info("Plan %s (%s): profile %s, STREAM %d x %d placements x NTIMES %d, HPL N~%d NB %d grid %dx%d "
                  "(%d solves within %.0f s; predicted at %.0f%% of its asymptote%s), needs %.0f MiB; predicted "
-                 "%.1f min, %s", p.instance_type, p.family, p.profile, p.stream_repetitions, p.stream_placements,
-                 p.stream_ntimes, p.hpl_n, p.hpl_nb, *p.hpl_grid, p.hpl_repetitions, p.hpl_time_budget_s,
-                 100 * p.hpl_predicted_share, _asymptote_hint(p), p.min_memory_bytes / 2**20, p.predicted_s / 60,
-                 "no price" if cost is None else f"${cost:.3f} {market}")
+                 "%.1f min, %s", host_key(p.instance_type, p.replica), p.family, p.profile, p.stream_repetitions,
+                 p.stream_placements, p.stream_ntimes, p.hpl_n, p.hpl_nb, *p.hpl_grid, p.hpl_repetitions,
+                 p.hpl_time_budget_s, 100 * p.hpl_predicted_share, _asymptote_hint(p), p.min_memory_bytes / 2**20,
+                 p.predicted_s / 60, "no price" if cost is None else f"${cost:.3f} {market}")
     plans = apply_budget(plans, params, run_id=run_id, market=market)
     if params.get("dry_run"):
         store_ = result_store(params)
@@ -69,18 +72,31 @@ def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[st
         path.write_text(json.dumps([p.to_dict() for p in plans], indent=2) + "\n")
         summary = summarize_plans(plans, market=market)
         (store_.root / "plans" / f"{safe_segment(run_id)}.summary.json").write_text(json.dumps(summary, indent=2))
-        log.info("dry_run: %d type(s), %.2f predicted instance-hours, $%.2f %s (%d unpriced); %d of %d within "
-                 "10 minutes and $5 each; HPL predicted within 5%% of its asymptote on %d; plans at %s; nothing is "
-                 "launched", summary["types"], summary["instance_hours"], summary["usd"], market, summary["unpriced"],
+        log.info("dry_run: %d type(s) on %d host(s), %.2f predicted instance-hours, $%.2f %s (%d unpriced); %d of "
+                 "%d within 10 minutes and $5 each; HPL predicted within 5%% of its asymptote on %d; plans at %s; "
+                 "nothing is launched", summary["types"], summary["hosts"], summary["instance_hours"], summary["usd"],
+                 market, summary["unpriced"],
                  summary["within_targets"], summary["types"], summary["hpl_near_asymptote"], path.as_uri())
         for name, reasons in list(summary["not_within"].items())[:50]:
             log.info("  not within the targets: %s: %s", name, "; ".join(reasons))
         return {family: [] for family in FAMILIES}
     expected = summarize_plans(plans, market=market)
-    log.info("Expected for this run: %d type(s), %.2f instance-hours, $%.2f %s (%d unpriced); the report's "
-             "'Plan against actual' gives what it cost", expected["types"], expected["instance_hours"],
-             expected["usd"], market, expected["unpriced"])
+    log.info("Expected for this run: %d type(s) on %d host(s), %.2f instance-hours, $%.2f %s (%d unpriced); the "
+             "report's 'Plan against actual' gives what it cost", expected["types"], expected["hosts"],
+             expected["instance_hours"], expected["usd"], market, expected["unpriced"])
     return by_family(plans, FAMILIES)
+
+
+def replicated(plans: list[BenchmarkPlan], instances_per_type: int, *, target: str) -> list[BenchmarkPlan]:
+    """Each type's plan once per host (`instances_per_type`), the hosts of a type side by side; each is mapped,
+    launched (in the next zone: ec2.spread_zones), stored and accounted for on its own."""
+    if instances_per_type <= 1:
+        return plans
+    if target != "aws":
+        raise ValueError(f"instances_per_type={instances_per_type} needs target=aws: this machine is one host, "
+                         "and running it twice at once would measure two halves of it. Use 1 for target=local.")
+    return [dataclasses.replace(p, replica=k, replicas=instances_per_type) for p in plans
+            for k in range(1, instances_per_type + 1)]
 
 
 def _asymptote_hint(p: BenchmarkPlan) -> str:
@@ -124,9 +140,9 @@ def apply_budget(plans: list[BenchmarkPlan], params: dict[str, Any], *, run_id: 
             continue
         if not params.get("dry_run"):
             result_store(params).record_skip(run_id=run_id, instance_type=p.instance_type, stage="plan",
-                                             reason=reason)
-        log.warning("Skipping %s: %s", p.instance_type, reason)
-    log.info("Budget: %d of %d type(s) fit, predicted $%.2f of $%g", len(kept), len(plans), spent, budget)
+                                             reason=reason, replica=p.replica)
+        log.warning("Skipping %s: %s", host_key(p.instance_type, p.replica), reason)
+    log.info("Budget: %d of %d host(s) fit, predicted $%.2f of $%g", len(kept), len(plans), spent, budget)
     return kept
 
 
@@ -150,8 +166,12 @@ def record_prices(params: dict[str, Any], *, run_id: str, host: Any, instance_ty
 def _skip(params: dict[str, Any], *, run_id: str, plan_dict: dict[str, Any], stage: str,
           reason: CapacityUnavailable | str) -> None:
     uri = result_store(params).record_skip(run_id=run_id, instance_type=plan_dict["instance_type"], stage=stage,
-                                           reason=str(reason))
-    log.warning("Skipping %s at %s: %s (recorded at %s)", plan_dict["instance_type"], stage, reason, uri)
+                                           reason=str(reason), replica=plan_dict.get("replica", 1))
+    log.warning("Skipping %s at %s: %s (recorded at %s)", _host(plan_dict), stage, reason, uri)
+
+
+def _host(plan_dict: dict[str, Any]) -> str:
+    return host_key(plan_dict["instance_type"], plan_dict.get("replica", 1))
 
 
 def quota_check(plan_dict: dict[str, Any], *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
@@ -252,8 +272,8 @@ def prepare_finish(state: dict[str, Any], result: dict[str, Any], *, params: dic
 def _benchmark_request(state: dict[str, Any], benchmark: str, *, params: dict[str, Any], run_id: str
                        ) -> dict[str, Any]:
     plan_obj = BenchmarkPlan.from_dict(state["plan"])
-    staging = result_store(params).staging(run_id, plan_obj.instance_type, f"{benchmark}.json",
-                                           host_id=state["handle"]["host_id"])
+    staging = result_store(params).staging(run_id, host_key(plan_obj.instance_type, plan_obj.replica),
+                                           f"{benchmark}.json", host_id=state["handle"]["host_id"])
     return {
         "args": plan_obj.stream_args() if benchmark == "stream" else plan_obj.hpl_args(),
         "staging_uri": staging.as_uri(),
@@ -383,6 +403,7 @@ def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_i
                 "dag_id": dag_id, "run_id": run_id, "map_index": map_index,
                 **({"run_date": run_date} if run_date else {}),
                 "instance_type": plan_dict["instance_type"], "family": plan_dict["family"],
+                "replica": plan_dict.get("replica", 1), "replicas": plan_dict.get("replicas", 1),
                 "target": plan_dict["target"], "plan": plan_dict,
                 "stages": stage_times(plan_dict, state.get("actual_s") or {}),
             }
@@ -400,7 +421,7 @@ def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_i
                     "instance_id": state["handle"]["host_id"], "ami_id": details["ami_id"],
                     "market": details["market"], "container": state.get("prepared"),
                 })
-            path = store_.staging(run_id, plan_dict["instance_type"], "result.json",
+            path = store_.staging(run_id, _host(plan_dict), "result.json",
                                   host_id=state["handle"]["host_id"])
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(merged, indent=2) + "\n")
@@ -446,6 +467,7 @@ def store(validated: dict[str, Any], *, params: dict[str, Any], run_id: str) -> 
     if validated["document_uri"]:
         doc = json.loads(store_.path(validated["document_uri"]).read_text())
     stored = store_.store(doc, validated["reasons"], run_id=run_id, instance_type=validated["plan"]["instance_type"],
+                          replica=validated["plan"].get("replica", 1),
                           interrupted=bool(validated.get("interrupted")))
     log.info("%s: %s", stored["status"], stored["uri"])
     if stored["status"] == "stored" and validated["plan"]["target"] == "aws":
@@ -480,7 +502,7 @@ GROUP_TASKS = ("quota_check", "provision", "wait_for_host", "container", "run_st
 
 def unaccounted(planned: dict[str, list[dict[str, Any]]], accounted: set[str],
                 task_states: dict[str, str | None]) -> list[dict[str, Any]]:
-    """The planned types with no document, quarantine or skip record, and which task stopped each.
+    """The planned hosts with no document, quarantine or skip record, and which task stopped each.
 
     A task killed or marked failed from outside, or a worker that died, leaves no record of its own:
     this is what keeps such a type out of the dataset *and* in the run's summary. `task_states`:
@@ -489,13 +511,14 @@ def unaccounted(planned: dict[str, list[dict[str, Any]]], accounted: set[str],
     found = []
     for family, plans in planned.items():
         for map_index, plan_dict in enumerate(plans):
-            if plan_dict["instance_type"] in accounted:
+            if _host(plan_dict) in accounted:
                 continue
             states = {task: task_states.get(f"{family}.{task}_{map_index}") for task in GROUP_TASKS}
             stopped = next(((task, state) for task, state in states.items() if state != "success"), None)
             reason = (f"{stopped[0]} ended {stopped[1] or 'without running'}: see that task's log"
                       if stopped else "every task succeeded, yet nothing was recorded")
-            found.append({"instance_type": plan_dict["instance_type"], "family": family, "map_index": map_index,
+            found.append({"instance_type": plan_dict["instance_type"], "replica": plan_dict.get("replica", 1),
+                          "family": family, "map_index": map_index,
                           "stage": stopped[0] if stopped else "store", "reason": reason})
     return found
 
@@ -516,18 +539,23 @@ def analyze(*, params: dict[str, Any], run_id: str | None, planned: dict[str, li
     quarantined = store_.quarantined(run_id) if run_id else []
     skipped = store_.skipped(run_id) if run_id else []
     stopped = store_.stopped(run_id) if run_id else None
-    accounted = {doc["host"]["instance_type"] for _, doc in stored} | \
-        {item["instance_type"] for item in [*quarantined, *skipped]}
+    # A host is accounted for by its type and which of the type's hosts it is (instances_per_type)
+    accounted = {host_key(doc["provenance"]["instance_type"], doc["provenance"].get("replica", 1))
+                 for _, doc in stored} | {host_key(item["instance_type"], item.get("replica", 1))
+                                          for item in [*quarantined, *skipped]}
     failed = unaccounted(planned or {}, accounted, task_states or {})
-    # The types AWS reclaimed from spot, run again on demand when the market param falls back to it.
-    relaunch = sorted({q["instance_type"] for q in quarantined if q.get("interrupted")}) \
-        if params.get("market") == "spot-then-on-demand" else []
+    # The types AWS reclaimed from spot, run again on demand when the market param falls back to it: as many hosts
+    # of each as were reclaimed (at most), not every host of the type again.
+    reclaimed = collections.Counter(q["instance_type"] for q in quarantined if q.get("interrupted")) \
+        if params.get("market") == "spot-then-on-demand" else collections.Counter()
+    relaunch = sorted(reclaimed)
     run_rows = analysis.rows_frame([doc for _, doc in stored])
     run_summaries = [] if run_rows.empty else analysis.records(analysis.summarize(run_rows, built["prices"]))
     now = datetime.datetime.now(datetime.UTC)
     summary = {"run_id": run_id, "generated_at": now.isoformat(timespec="seconds"),
                "documents": [uri for uri, _ in stored], "quarantined": quarantined, "skipped": skipped,
                "unaccounted": failed, "stopped": stopped, "relaunch_on_demand": relaunch,
+               "relaunch_hosts_per_type": max(reclaimed.values(), default=0),
                "summaries": run_summaries, "dataset": built["dataset"],
                "rankings": built["rankings"], "drift": built["drift"]}
     page = report.render(title="EC2 instance benchmarks", generated_at=summary["generated_at"], run_id=run_id,

@@ -127,6 +127,9 @@ class BenchmarkPlan:
     # The per-type time_budget_s whose HPL share would size N to hpl_n_near_asymptote (or the rung above it);
     # None where memory cannot hold that N or the profile caps HPL's budget (quick).
     hpl_budget_for_asymptote_s: int | None = None
+    # Which of the type's `instances_per_type` hosts this plan is (1-based): each is a host of its own.
+    replica: int = 1
+    replicas: int = 1
     # Scaling (standard profile): STREAM at 2, 4, 8, ... threads besides one and all cores, and HPL on one core
     # and one NUMA node in a budget of its own (issue 15, item 5).
     stream_scaling: bool = False
@@ -327,17 +330,20 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
 
 
 def summarize_plans(plans: list[BenchmarkPlan], *, market: str = "on-demand") -> dict[str, Any]:
-    """What a dry run reports: types, instance-hours, dollars, how many meet the targets, why not the rest."""
+    """What a dry run reports: types and hosts (instances_per_type), instance-hours and dollars of every host,
+    and per type how many meet the targets, and why not the rest."""
     misses = {p.instance_type: p.misses_targets(market) for p in plans}
     costs = [p.cost_spot if market == "spot" else p.cost_on_demand for p in plans]
+    first_hosts = [p for p in plans if p.replica == 1]
     return {
-        "types": len(plans),
+        "types": len(first_hosts),
+        "hosts": len(plans),
         "instance_hours": round(sum(p.predicted_s for p in plans) / 3600, 2),
         "usd": round(sum(c for c in costs if c is not None), 2),
-        "unpriced": sum(c is None for c in costs),
+        "unpriced": sum((p.cost_spot if market == "spot" else p.cost_on_demand) is None for p in first_hosts),
         "within_targets": sum(not reasons for reasons in misses.values()),
         # Predicted by the N_half model (hpl_outlook); the runner fits and records the real asymptote.
-        "hpl_near_asymptote": sum(bool(p.hpl_near_asymptote) for p in plans),
+        "hpl_near_asymptote": sum(bool(p.hpl_near_asymptote) for p in first_hosts),
         "not_within": {name: reasons for name, reasons in sorted(misses.items()) if reasons},
     }
 

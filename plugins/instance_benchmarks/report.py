@@ -619,6 +619,12 @@ def _plan_section(docs: list[dict[str, Any]]) -> str:
             f"</p><ul>{per_run}</ul>{_plan_chart(rows)}<div class=\"wide\">{_table(head, cells)}</div>")
 
 
+def _host_name(item: dict[str, Any]) -> str:
+    """'m7i.large', or 'm7i.large (host 2)' for a type's second host on (instances_per_type)."""
+    replica = item.get("replica") or 1
+    return item["instance_type"] if replica <= 1 else f"{item['instance_type']} (host {replica})"
+
+
 def _run_section(run_id: str | None, documents: list[str], quarantined: list[dict[str, Any]],
                  skipped: list[dict[str, Any]], unaccounted: list[dict[str, Any]],
                  stopped: dict[str, Any] | None = None) -> str:
@@ -629,12 +635,12 @@ def _run_section(run_id: str | None, documents: list[str], quarantined: list[dic
                 f'before any host: {html.escape(stopped["reason"])}</p>')
     stored = "".join(f"<li>{html.escape(uri)}</li>" for uri in documents) or "<li>none</li>"
     quarantine = "".join(
-        f'<li class="bad">{html.escape(q["instance_type"])}: <ul>'
+        f'<li class="bad">{html.escape(_host_name(q))}: <ul>'
         + "".join(f"<li>{html.escape(r)}</li>" for r in q["reasons"]) + "</ul></li>" for q in quarantined
     ) or "<li>none</li>"
-    skips = "".join(f'<li>{html.escape(s["instance_type"])} at {html.escape(s["stage"])}: '
+    skips = "".join(f'<li>{html.escape(_host_name(s))} at {html.escape(s["stage"])}: '
                     f'{html.escape(s["reason"])}</li>' for s in skipped) or "<li>none</li>"
-    stopped = "".join(f'<li class="bad">{html.escape(s["instance_type"])}: {html.escape(s["reason"])}</li>'
+    stopped = "".join(f'<li class="bad">{html.escape(_host_name(s))}: {html.escape(s["reason"])}</li>'
                       for s in unaccounted)
     return (f"<p>Run {html.escape(run_id)}</p><h3>Stored</h3><ul>{stored}</ul>"
             f"<h3>Quarantined results</h3><ul>{quarantine}</ul><h3>Skipped (quota, capacity, budget, "

@@ -2,14 +2,15 @@
 
 Layout under `results_uri` (an ObjectStoragePath, so `file://` and `s3://` work alike):
 
-    staging/<run_id>/<instance_type>/{stream,hpl,result}.json    written by the runner / extract
-    results/v1/region=<r>/family=<f>/instance_type=<t>/date=<YYYY-MM-DD>/<run_id>.json
-    quarantine/<run_id>/<instance_type>/{result.json,reason.json}
-    skipped/<run_id>/<instance_type>.json                         quota, capacity: why it did not run
+    staging/<run_id>/<host>/<instance_id>/{stream,hpl,result}.json   written by the runner / extract
+    results/v1/region=<r>/family=<f>/instance_type=<t>/date=<YYYY-MM-DD>/<run_id>[_host<k>].json
+    quarantine/<run_id>/<host>/{result.json,reason.json}
+    skipped/<run_id>/<host>.json                                  quota, capacity: why it did not run
     prices/<run_id>.json                                          the hourly prices the run was planned with
 
-Keys derive from the run id and instance type only, so re-running or backfilling
-the same run overwrites rather than duplicates.
+<host> is the instance type, and `<type>_host<k>` for a type's k-th host when a run measures
+several (`instances_per_type`). Keys derive from the run id, the type and that k only, so
+re-running or backfilling the same run overwrites rather than duplicates.
 """
 
 from __future__ import annotations
@@ -93,6 +94,11 @@ def safe_segment(text: str) -> str:
     return cleaned
 
 
+def host_key(instance_type: str, replica: int = 1) -> str:
+    """The name a host's records go under: its type, and `<type>_host<k>` for a type's k-th host (k >= 2)."""
+    return instance_type if replica <= 1 else f"{instance_type}_host{replica}"
+
+
 class ResultStore:
     """`conn_id` is the AWS connection for `s3://` URIs (its credentials and endpoint_url)."""
 
@@ -124,21 +130,23 @@ class ResultStore:
             / f"family={safe_segment(prov['family'])}"
             / f"instance_type={safe_segment(prov['instance_type'])}"
             / f"date={prov.get('run_date') or doc['started_at'][:10]}"
-            / f"{safe_segment(prov['run_id'])}.json"
+            / f"{safe_segment(prov['run_id'])}{_host_suffix(prov.get('replica') or 1)}.json"
         )
 
     def quarantine_dir(self, run_id: str, instance_type: str) -> ObjectStoragePath:
         return self.root / "quarantine" / safe_segment(run_id) / safe_segment(instance_type)
 
-    def store(self, doc: Any, reasons: list[str], *, run_id: str, instance_type: str,
+    def store(self, doc: Any, reasons: list[str], *, run_id: str, instance_type: str, replica: int = 1,
               interrupted: bool = False) -> dict[str, Any]:
         """Valid documents go to results/, everything else to quarantine/ with its reasons (`interrupted`: AWS
-        reclaimed the spot host, which a spot-then-on-demand run relaunches on demand)."""
+        reclaimed the spot host, which a spot-then-on-demand run relaunches on demand; `replica`: which of the
+        type's hosts)."""
         if not reasons:
             path = self.result_path(doc)
             _write_json(path, doc)
-            return {"status": "stored", "uri": path.as_uri(), "instance_type": instance_type, "reasons": []}
-        directory = self.quarantine_dir(run_id, instance_type)
+            return {"status": "stored", "uri": path.as_uri(), "instance_type": instance_type, "replica": replica,
+                    "reasons": []}
+        directory = self.quarantine_dir(run_id, host_key(instance_type, replica))
         if doc is not None:
             _write_json(directory / "result.json", doc)
         _write_json(
@@ -146,18 +154,20 @@ class ResultStore:
             {
                 "run_id": run_id,
                 "instance_type": instance_type,
+                "replica": replica,
                 "quarantined_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 "reasons": reasons,
                 "interrupted": interrupted,
             },
         )
         return {"status": "quarantined", "uri": directory.as_uri(), "instance_type": instance_type,
-                "reasons": reasons, "interrupted": interrupted}
+                "replica": replica, "reasons": reasons, "interrupted": interrupted}
 
-    def record_skip(self, *, run_id: str, instance_type: str, stage: str, reason: str) -> str:
-        """Why a type did not run (quota, capacity): the run's summary lists it."""
-        path = self.root / "skipped" / safe_segment(run_id) / f"{safe_segment(instance_type)}.json"
-        _write_json(path, {"run_id": run_id, "instance_type": instance_type, "stage": stage, "reason": reason,
+    def record_skip(self, *, run_id: str, instance_type: str, stage: str, reason: str, replica: int = 1) -> str:
+        """Why a host did not run (quota, capacity, budget): the run's summary lists it."""
+        path = self.root / "skipped" / safe_segment(run_id) / f"{safe_segment(host_key(instance_type, replica))}.json"
+        _write_json(path, {"run_id": run_id, "instance_type": instance_type, "replica": replica, "stage": stage,
+                           "reason": reason,
                            "skipped_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")})
         return path.as_uri()
 
@@ -201,8 +211,8 @@ class ResultStore:
         for reason in sorted(base.glob("*/reason.json"), key=str):
             data = json.loads(reason.read_text())
             found.append({"status": "quarantined", "uri": reason.parent.as_uri(),
-                          "instance_type": data["instance_type"], "reasons": data["reasons"],
-                          "interrupted": data.get("interrupted", False)})
+                          "instance_type": data["instance_type"], "replica": data.get("replica", 1),
+                          "reasons": data["reasons"], "interrupted": data.get("interrupted", False)})
         return found
 
     def stored_documents(self) -> list[tuple[str, dict[str, Any]]]:
@@ -211,6 +221,10 @@ class ResultStore:
         if not base.exists():
             return []
         return [(p.as_uri(), json.loads(p.read_text())) for p in sorted(base.rglob("*.json"), key=str)]
+
+
+def _host_suffix(replica: int) -> str:
+    return "" if replica <= 1 else f"_host{replica}"
 
 
 def _write_json(path: ObjectStoragePath, data: Any) -> None:

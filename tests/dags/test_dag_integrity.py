@@ -74,9 +74,10 @@ def test_trigger_form_params(dagbag):
                                   "dry_run", "results_uri", "aws_conn_id", "region", "subnet_ids",
                                   "security_group_ids", "instance_profile", "image_registry", "market", "public_ip",
                                   "agent_timeout_s", "poll_interval_s", "aws_max_attempts", "price_per_hour",
-                                  "budget_usd"}
+                                  "budget_usd", "instances_per_type"}
     assert params.get_param("target").schema["enum"] == ["local", "aws"]
     assert params["aws_conn_id"] == "aws_default" and params["market"] == "on-demand" and not params["public_ip"]
+    assert params["instances_per_type"] == 1 and params.get_param("instances_per_type").schema["maximum"] == 4
 
 
 def test_the_package_is_not_shadowed_by_the_dag_file(dagbag):
@@ -126,6 +127,7 @@ def test_every_trigger_form_submits_with_its_defaults(dagbag):
                                   {"aws_conn_id": "aws_default\n"}, {"results_uri": "file:///tmp/x\n"},
                                   {"subnet_ids": ["subnet-0123456789abcdef0\n"]}, {"image_registry": "r.io/x\n"},
                                   {"instance_types": ["m7i.large;reboot"]}, {"repetitions": 0},
+                                  {"instances_per_type": 0}, {"instances_per_type": 5}, {"instances_per_type": 1.5},
                                   # outside the deployment's allowlists (tests/conftest.py sets them)
                                   {"aws_conn_id": "prod_admin"}, {"results_uri": "file:///etc/airflow"},
                                   {"results_uri": "s3://someone-elses-bucket/x"}, {"results_uri": "s3://bench-results-2"},

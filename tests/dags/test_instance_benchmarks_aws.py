@@ -437,6 +437,7 @@ def test_a_reclaimed_spot_instance_is_recorded_as_interrupted_and_its_type_relau
     assert any("interrupted: AWS reclaimed the spot instance (Server.SpotInstanceTermination" in r
                for r in reason["reasons"]), reason["reasons"]
     assert relaunch_conf["market"] == "on-demand" and relaunch_conf["instance_types"] == [RECLAIMED]
+    assert relaunch_conf["instances_per_type"] == 1  # as many hosts as were reclaimed, not every host of the type
     kept = {k: v for k, v in first.conf.items() if k not in ("market", "instance_types")}
     assert {k: relaunch_conf[k] for k in kept} == kept  # the same results_uri, budget, connection, ...
 
@@ -447,3 +448,34 @@ def test_a_reclaimed_spot_instance_is_recorded_as_interrupted_and_its_type_relau
     stored = [s3_json(moto_endpoint, k) for k in s3_keys(moto_endpoint, "ib/results/v1/") if k.endswith(".json")]
     (doc,) = [d for d in stored if d["provenance"]["run_id"] == second.run_id]
     assert doc["provenance"]["market"] == "on-demand" and doc["provenance"]["instance_type"] == RECLAIMED
+
+
+TWO_HOSTS = "c7i.large"
+
+
+def test_two_hosts_per_type_start_in_two_zones_and_the_interval_is_across_them(moto_endpoint, monkeypatch):
+    """Issue 15 item 3: instances_per_type=2 launches the type twice, the second host in the next zone; each
+    host's document is stored under its own key, and the summary's interval is the two hosts'."""
+    gaps, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=True)
+    try:
+        dag_run = cli.load_dag().test(run_conf={**conf([TWO_HOSTS]), "instances_per_type": 2})
+    finally:
+        fake_ssm.close()
+
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+    instances = project_instances(moto_endpoint, dag_run.run_id)
+    assert len(instances) == 2 and {i["State"]["Name"] for i in instances} == {"terminated"}
+    zones = {i["Placement"]["AvailabilityZone"] for i in instances}
+    assert len(zones) == 2
+    keys = [k for k in s3_keys(moto_endpoint, "ib/results/v1/") if safe_segment(dag_run.run_id) in k]
+    docs = [s3_json(moto_endpoint, k) for k in keys]
+    assert sorted((d["provenance"]["replica"], d["provenance"]["replicas"]) for d in docs) == [(1, 2), (2, 2)]
+    assert {d["provenance"]["availability_zone"] for d in docs} == zones
+    assert sorted(k.rsplit("/", 1)[1] for k in keys) == sorted(
+        [f"{safe_segment(dag_run.run_id)}.json", f"{safe_segment(dag_run.run_id)}_host2.json"])
+    summary = s3_json(moto_endpoint, "ib/reports/latest/summary.json")
+    assert summary["unaccounted"] == [] and summary["quarantined"] == [] and summary["skipped"] == []
+    (triad,) = [s for s in summary["summaries"] if s["instance_type"] == TWO_HOSTS and s["metric"] == "triad"
+                and s["placement"] == "all-cores"]
+    assert (triad["hosts"], triad["n"], triad["interval"]) == (2, 4, "across 2 hosts")
+    assert triad["within_host_std"] is not None and triad["host_std"] is not None

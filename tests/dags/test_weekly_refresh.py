@@ -38,7 +38,8 @@ def test_the_week_triggers_one_run_of_the_configured_catalog(monkeypatch):
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
     assert gaps.calls == []
     assert benchmark_runs_with(budget) == [{"target": "aws", "instance_types": ["m7i", "c7g"],
-                                            "profile": "standard", "time_budget_s": 540, "budget_usd": budget}]
+                                            "profile": "standard", "time_budget_s": 540, "instances_per_type": 2,
+                                            "budget_usd": budget}]
 
 
 def test_a_preview_starts_a_dry_run_of_the_same_week(monkeypatch):
@@ -52,7 +53,8 @@ def test_a_preview_starts_a_dry_run_of_the_same_week(monkeypatch):
 
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
     assert benchmark_runs_with(budget) == [{"target": "aws", "instance_types": ["m7i"], "profile": "standard",
-                                            "time_budget_s": 540, "budget_usd": budget, "dry_run": True}]
+                                            "time_budget_s": 540, "instances_per_type": 2, "budget_usd": budget,
+                                            "dry_run": True}]
 
 
 def test_nothing_configured_on_aws_skips_saying_what_to_set(monkeypatch):

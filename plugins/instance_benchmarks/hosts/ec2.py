@@ -157,6 +157,15 @@ def default_subnets(ec2_client: Any) -> tuple[str, ...]:
     return tuple(s["SubnetId"] for s in sorted(subnets, key=lambda s: s["AvailabilityZone"]))
 
 
+def spread_zones(subnet_ids: tuple[str, ...], replica: int) -> tuple[str, ...]:
+    """The subnets (one per zone) in the order a type's `replica`-th host tries them: its first choice is the
+    zone after the previous host's, so a type's hosts land in different zones where capacity allows."""
+    if not subnet_ids:
+        return subnet_ids
+    start = (replica - 1) % len(subnet_ids)
+    return subnet_ids[start:] + subnet_ids[:start]
+
+
 def no_inbound_security_group(ec2_client: Any, subnet_id: str) -> str:
     """The project's security group in the subnet's VPC (no inbound rule; SSM needs none), created once."""
     from botocore.exceptions import ClientError
@@ -361,7 +370,7 @@ class Ec2Host(Host):
     def provision(self, plan: dict[str, Any], *, tags: dict[str, str]) -> HostHandle:
         spec = InstanceSpec.from_dict(plan["spec"])
         ami_id = resolve_ami(self.ssm, spec.architecture)
-        subnets = self.settings.subnet_ids or default_subnets(self.ec2)
+        subnets = spread_zones(self.settings.subnet_ids or default_subnets(self.ec2), plan.get("replica", 1))
         groups = self.settings.security_group_ids or (no_inbound_security_group(self.ec2, subnets[0]),)
         ttl_minutes = int(tags["ttl-seconds"]) // 60  # from the tags: the same on every try, like all of it
         base = LaunchSettings(subnet_ids=subnets, security_group_ids=groups,

@@ -120,6 +120,23 @@ def test_the_budget_keeps_types_in_order_while_they_fit_and_records_the_rest(tmp
     assert "over its $0.5 budget_usd" in skipped["b.large"]["reason"]
 
 
+def test_instances_per_type_gives_each_type_that_many_hosts_on_aws_and_is_refused_on_this_machine():
+    from instance_benchmarks.planning import plan, summarize_plans
+    from tests.plugins.instance_benchmarks.test_planning import M7I
+
+    plans = [plan(M7I, target="aws", profile="quick", repetitions=None, time_budget_s=600, prices={"on_demand": 0.1})]
+
+    hosts = pipeline.replicated(plans, 2, target="aws")
+
+    assert [(p.instance_type, p.replica, p.replicas) for p in hosts] == [("m7i.large", 1, 2), ("m7i.large", 2, 2)]
+    summary = summarize_plans(hosts)
+    assert (summary["types"], summary["hosts"]) == (1, 2)
+    assert summary["instance_hours"] == round(2 * plans[0].predicted_s / 3600, 2)  # both hosts are paid for
+    assert pipeline.replicated(plans, 1, target="local") == plans
+    with pytest.raises(ValueError, match="instances_per_type=2 needs target=aws: this machine is one host"):
+        pipeline.replicated(plans, 2, target="local")
+
+
 def test_a_planned_type_without_any_record_is_named_with_the_task_that_stopped_it():
     planned = {"intel": [{"instance_type": "m7i.large"}, {"instance_type": "c7i.large"}],
                "graviton": [{"instance_type": "c7g.large"}], "amd": []}
@@ -131,11 +148,16 @@ def test_a_planned_type_without_any_record_is_named_with_the_task_that_stopped_i
     found = pipeline.unaccounted(planned, accounted={"m7i.large"}, task_states=states)
 
     assert found == [
-        {"instance_type": "c7i.large", "family": "intel", "map_index": 1, "stage": "run_stream",
+        {"instance_type": "c7i.large", "replica": 1, "family": "intel", "map_index": 1, "stage": "run_stream",
          "reason": "run_stream ended failed: see that task's log"},
-        {"instance_type": "c7g.large", "family": "graviton", "map_index": 0, "stage": "store",
+        {"instance_type": "c7g.large", "replica": 1, "family": "graviton", "map_index": 0, "stage": "store",
          "reason": "every task succeeded, yet nothing was recorded"},
     ]
+    # instances_per_type=2: the type's first host is accounted for, its second is not
+    two_hosts = {"intel": [{"instance_type": "m7i.large", "replica": 1}, {"instance_type": "m7i.large", "replica": 2}]}
+    (second,) = pipeline.unaccounted(two_hosts, accounted={"m7i.large"}, task_states={})
+    assert (second["instance_type"], second["replica"], second["map_index"]) == ("m7i.large", 2, 1)
+    assert pipeline.unaccounted(two_hosts, accounted={"m7i.large", "m7i.large_host2"}, task_states={}) == []
     assert pipeline.unaccounted(planned, accounted={"m7i.large", "c7i.large", "c7g.large"}, task_states={}) == []
     lost = pipeline.unaccounted({"amd": [{"instance_type": "m7a.large"}]}, accounted=set(), task_states={})
     assert lost[0]["reason"] == "quota_check ended without running: see that task's log"

@@ -148,3 +148,11 @@ def test_hpl_efficiency_is_shown_against_both_clocks_labelled():
     assert counted and "counted" in page
     plain = render([variant(cpu_model=SPR, sustained_ghz=3.2)])
     assert "HPL against two clocks" not in plain and "at 2.90 GHz" not in plain
+
+
+def test_a_type_s_second_host_is_named_as_such_in_the_run_section():
+    page = render([real_document()], quarantined=[
+        {"instance_type": "m7i.large", "replica": 2, "reasons": ["stream: no results in the document"]},
+        {"instance_type": "c7i.large", "reasons": ["hpl: residual FAILED"]}])  # a record from before replicas
+
+    assert "m7i.large (host 2)" in page and "c7i.large: <ul>" in page and "c7i.large (host" not in page

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from instance_benchmarks.results import ResultStore, merge_documents, safe_segment, validation_reasons
+from instance_benchmarks.results import ResultStore, host_key, merge_documents, safe_segment, validation_reasons
 from tests.conftest import FIXTURES
 
 VALID = FIXTURES / "documents" / "valid" / "local-amd-epyc-quick.json"
@@ -28,6 +28,28 @@ def test_valid_document_lands_in_the_partitioned_layout(store, tmp_path):
                 / f"date={doc['started_at'][:10]}" / f"{safe_segment(RUN_ID)}.json")
     assert json.loads(expected.read_text()) == doc
     assert [uri for uri, _ in store.stored_documents()] == [outcome["uri"]]
+
+
+def test_two_hosts_of_one_type_in_one_run_keep_a_document_a_quarantine_and_a_skip_each(store):
+    """instances_per_type=2: the keys take the host (`<type>_host2`); the first host keeps the plain keys."""
+    first, second = json.loads(VALID.read_text()), json.loads(VALID.read_text())
+    second["document_id"] = "0" * 8 + first["document_id"][8:]
+    second["provenance"] = {**second["provenance"], "replica": 2, "replicas": 2}
+
+    stored = [store.store(doc, [], run_id=RUN_ID, instance_type="local", replica=doc["provenance"].get("replica", 1))
+              for doc in (first, second)]
+    quarantined = [store.store(None, ["no document"], run_id=RUN_ID, instance_type="m7i.large", replica=k)
+                   for k in (1, 2)]
+    for k in (1, 2):
+        store.record_skip(run_id=RUN_ID, instance_type="c7i.large", stage="provision", reason="no capacity",
+                          replica=k)
+
+    assert stored[1]["uri"].endswith(f"{safe_segment(RUN_ID)}_host2.json") and len(store.stored_documents()) == 2
+    assert [(q["instance_type"], q["replica"]) for q in store.quarantined(RUN_ID)] == [
+        ("m7i.large", 1), ("m7i.large", 2)]
+    assert quarantined[1]["uri"].endswith("/m7i.large_host2")
+    assert [(s["instance_type"], s["replica"]) for s in store.skipped(RUN_ID)] == [("c7i.large", 1), ("c7i.large", 2)]
+    assert host_key("m7i.large", 1) == "m7i.large" and host_key("m7i.large", 3) == "m7i.large_host3"
 
 
 def test_storing_twice_overwrites_instead_of_duplicating(store):

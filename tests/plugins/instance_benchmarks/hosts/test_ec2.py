@@ -225,6 +225,19 @@ def test_a_provision_that_fails_after_run_instances_terminates_its_instance(host
     assert states and set(states) <= {"shutting-down", "terminated"}
 
 
+def test_a_type_s_hosts_start_in_different_zones(host):
+    """instances_per_type: the k-th host tries the zones from the k-th on, so hosts spread where capacity allows."""
+    subnets = ("subnet-a", "subnet-b", "subnet-c")
+    assert ec2.spread_zones(subnets, 1) == subnets
+    assert ec2.spread_zones(subnets, 2) == ("subnet-b", "subnet-c", "subnet-a")
+    assert ec2.spread_zones(subnets, 4) == subnets and ec2.spread_zones((), 2) == ()
+
+    zones = [host.provision({**_plan("m7i.large"), "replica": k, "replicas": 2},
+                            tags={**TAGS, "map-index": str(k)}).details["availability_zone"] for k in (1, 2)]
+
+    assert zones[0] != zones[1], zones
+
+
 def test_a_retried_provision_gets_the_same_instance_back(host, monkeypatch):
     """Issue 17 item 1: the tags carried a clock time, so a retry's RunInstances differed from the first and AWS
     refused the reused ClientToken (IdempotentParameterMismatch): a lost worker's instance was never got back."""

@@ -44,6 +44,8 @@ PROFILE_ORDER = {"standard": 0, "quick": 1}
 PARTITIONS = ["region", "family"]
 # The figures rankings, efficiency and drift are about: STREAM triad on all cores, and HPL.
 HEADLINE = (("stream", "triad", "all-cores"), ("hpl", "gflops", None))
+# The headline figures by the name a need is asked in (answers' recommend, the trends)
+NEEDS = dict(zip(("triad", "hpl"), HEADLINE, strict=True))
 DOCUMENT_COLUMNS = ["region", "family", "instance_type", "instance_family", "run_id", "document_id", "date",
                     "started_at", "cpu_model", "microcode", "physical_cores", "sockets", "sustained_ghz"]
 
@@ -172,10 +174,13 @@ RAW_SORT = ["region", "family", "instance_type", "started_at", "document_id", "b
 
 
 def rows_frame(docs: list[dict[str, Any]]) -> pd.DataFrame:
-    """The raw table: one row per sample, in a deterministic order."""
+    """The raw table: one row per sample, in a deterministic order. A test-profile document (plumbing checks, small
+    arrays) has no row: its numbers are never a figure, in the dataset, the report, the API or CloudWatch."""
     import pandas as pd
 
-    frame = pd.DataFrame([row for doc in docs for row in document_rows(doc)])
+    from instance_benchmarks.results import is_test_profile
+
+    frame = pd.DataFrame([row for doc in docs if not is_test_profile(doc) for row in document_rows(doc)])
     if frame.empty:
         return frame
     frame = frame.astype({"cpu_node": "Int64", "memory_node": "Int64", "sustained_ghz": "float64",
@@ -359,12 +364,31 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             for row in clean.to_dict("records")]
 
 
-def _headline(summary: pd.DataFrame) -> pd.DataFrame:
-    import pandas as pd
+def headline(summary: pd.DataFrame) -> pd.DataFrame:
+    """The headline rows (of a summary, or raw rows: they carry the same columns) with a `need` column: which
+    figure each is (triad, hpl), as answers and trends name them."""
+    import numpy as np
 
     masks = [(summary.benchmark == b) & (summary.metric == m) & ((summary.placement == p) if p else True)
-             for b, m, p in HEADLINE]
-    return summary[pd.concat(masks, axis=1).any(axis=1)] if masks else summary.iloc[0:0]
+             for b, m, p in NEEDS.values()]
+    need = np.select(masks, list(NEEDS), default="")
+    return summary.assign(need=need)[need != ""]
+
+
+def trends(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per type, headline figure and run: date, n, mean and 95% interval (the drift data over time)."""
+    import numpy as np
+    from scipy import stats
+
+    keep = headline(rows)
+    if keep.empty:
+        return keep
+    runs = (keep.groupby(["region", "instance_type", "need", "run_id", "unit"], sort=False)
+            .agg(started_at=("started_at", "min"), n=("value", "count"), mean=("value", "mean"),
+                 std=("value", "std")).reset_index())
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, runs["n"] - 1) * runs["std"] / np.sqrt(runs["n"])
+    runs["ci95_low"], runs["ci95_high"] = runs["mean"] - half, runs["mean"] + half
+    return runs.sort_values(["region", "instance_type", "need", "started_at"], kind="stable").reset_index(drop=True)
 
 
 def _flag(value: Any) -> bool | None:
@@ -381,9 +405,9 @@ def rankings(summary: pd.DataFrame) -> list[dict[str, Any]]:
     against a standard run (their tables are separate and the quick one says it is a smoke test).
     """
     result = []
-    headline = _headline(current(summary))
-    headline = headline.assign(profile=headline["profile"].fillna("profile unrecorded"))
-    groups = sorted(headline.groupby(["region", "profile", "benchmark", "metric"]),
+    figures = headline(current(summary))
+    figures = figures.assign(profile=figures["profile"].fillna("profile unrecorded"))
+    groups = sorted(figures.groupby(["region", "profile", "benchmark", "metric"]),
                     key=lambda item: (item[0][0], PROFILE_ORDER.get(item[0][1], len(PROFILE_ORDER)), *item[0][2:]))
     for (region, profile, benchmark, metric), group in groups:
         for by, column in (("performance", "mean"), ("per dollar", "value_per_dollar_on_demand")):
@@ -558,10 +582,10 @@ def rebuild(store: ResultStore) -> dict[str, Any]:
     What it read comes back too (`stored`: (uri, document) pairs, `prices`: the snapshots), so a
     caller that also wants one run's part reads nothing twice.
     """
-    from instance_benchmarks import answers
+    from instance_benchmarks.results import is_test_profile
 
     stored = store.stored_documents()
-    docs = [doc for _, doc in stored]
+    docs = [doc for _, doc in stored if not is_test_profile(doc)]  # a test-profile document is never a figure
     prices = store.price_snapshots()
     rows = rows_frame(docs)
     root = dataset_root(store)
@@ -581,9 +605,10 @@ def rebuild(store: ResultStore) -> dict[str, Any]:
         "rankings": [] if summary is None else rankings(summary),
         "drift": [] if rows.empty else drift(rows, prices),
         "numa": [] if rows.empty else numa_matrices(rows),
-        "trends": [] if rows.empty else records(answers.trends(rows)),
+        "trends": [] if rows.empty else records(trends(rows)),
         "documents": docs,
         "stored": stored,
+        "test_profile_documents": [uri for uri, doc in stored if is_test_profile(doc)],
         "prices": prices,
     }
 

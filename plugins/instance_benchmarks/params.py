@@ -10,7 +10,7 @@ from typing import Any
 
 from airflow.sdk import Param
 
-from instance_benchmarks import DEFAULT_DATA_DIR
+from instance_benchmarks import ALLOW_TEST_PROFILE_VARIABLE, DEFAULT_DATA_DIR, TEST_PROFILE, allows_test_profile
 
 MAX_TIME_BUDGET_S = 86400
 
@@ -146,6 +146,11 @@ def weekly_settings(target: str = "aws") -> dict[str, Any]:
     return settings
 
 
+def profile_choices() -> list[str]:
+    """The runner's profiles a trigger may ask for: the test profile only where the deployment allows it."""
+    return ["quick", "standard", *([TEST_PROFILE] if allows_test_profile() else [])]
+
+
 def benchmark_params() -> dict[str, Param]:
     return {
         "target": Param(
@@ -176,9 +181,11 @@ def benchmark_params() -> dict[str, Param]:
         ),
         "profile": Param(
             "quick",
-            enum=["quick", "standard"],
+            enum=profile_choices(),
             title="Profile",
-            description="`quick` finishes in about 3 minutes per host; `standard` uses the time budget.",
+            description="`quick` finishes in about 3 minutes per host; `standard` uses the time budget."
+            + (f" `{TEST_PROFILE}`: plumbing checks only, never a figure (${ALLOW_TEST_PROFILE_VARIABLE})."
+               if allows_test_profile() else ""),
         ),
         "time_budget_s": Param(
             1800,

@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Any
 
-from instance_benchmarks import FAMILIES, lifetime
+from instance_benchmarks import FAMILIES, allows_test_profile, lifetime
 from instance_benchmarks.hosts import CapacityUnavailable, HostHandle, RunOutcome, get_host
 from instance_benchmarks.planning import BenchmarkPlan, by_family, plan, summarize_plans
 from instance_benchmarks.results import ResultStore, host_key, merge_documents, safe_segment, validation_reasons
@@ -451,7 +451,7 @@ def validate(extracted: dict[str, Any], *, params: dict[str, Any]) -> dict[str, 
     reasons = list(extracted["missing"])
     if extracted["document_uri"]:
         doc = json.loads(result_store(params).path(extracted["document_uri"]).read_text())
-        reasons.extend(validation_reasons(doc))
+        reasons.extend(validation_reasons(doc, test_profile_allowed=allows_test_profile()))
     elif not reasons:
         reasons.append("no document")
     for reason in reasons:
@@ -552,8 +552,11 @@ def analyze(*, params: dict[str, Any], run_id: str | None, planned: dict[str, li
     run_rows = analysis.rows_frame([doc for _, doc in stored])
     run_summaries = [] if run_rows.empty else analysis.records(analysis.summarize(run_rows, built["prices"]))
     now = datetime.datetime.now(datetime.UTC)
+    withheld = set(built["test_profile_documents"])
     summary = {"run_id": run_id, "generated_at": now.isoformat(timespec="seconds"),
                "documents": [uri for uri, _ in stored], "quarantined": quarantined, "skipped": skipped,
+               # stored by a test deployment's plumbing checks (the test profile): never a figure
+               "test_profile_documents": [uri for uri, _ in stored if uri in withheld],
                "unaccounted": failed, "stopped": stopped, "relaunch_on_demand": relaunch,
                "relaunch_hosts_per_type": max(reclaimed.values(), default=0),
                "summaries": run_summaries, "dataset": built["dataset"],
@@ -562,7 +565,7 @@ def analyze(*, params: dict[str, Any], run_id: str | None, planned: dict[str, li
                          summaries=built["summaries"], docs=built["documents"], rankings=built["rankings"],
                          drift=built["drift"], numa=built["numa"], run_documents=summary["documents"],
                          quarantined=quarantined, skipped=skipped, unaccounted=failed, stopped=stopped,
-                         trends=built["trends"])
+                         trends=built["trends"], test_profile_documents=len(withheld))
     report_dir = store_.root / "reports" / now.date().isoformat()
     for directory in (report_dir, store_.root / "reports" / "latest"):
         directory.mkdir(parents=True, exist_ok=True)
@@ -572,6 +575,9 @@ def analyze(*, params: dict[str, Any], run_id: str | None, planned: dict[str, li
     log.info("Report: %s (this run: %d stored, %d quarantined, %d skipped; dataset: %d raw rows, %d summary rows)",
              summary["report_uri"], len(stored), len(quarantined), len(skipped), built["dataset"]["raw_rows"],
              built["dataset"]["summary_rows"])
+    if summary["test_profile_documents"]:
+        log.warning("%d document(s) of this run are of the test profile (plumbing checks, not rule-sized): stored, "
+                    "never a figure", len(summary["test_profile_documents"]))
     for item in skipped:
         log.info("Skipped %s at %s: %s", item["instance_type"], item["stage"], item["reason"])
     for item in failed:

@@ -165,13 +165,18 @@ class BenchmarkPlan:
             reasons.append(f"predicted ${cost:.2f} > ${TARGET_USD:g} (${price:g}/h)")
         return reasons
 
+    def _profile_args(self) -> list[str]:
+        """The test profile is named to the runner, which sizes STREAM small and says so in the document."""
+        return ["--profile", self.profile] if profiles()[self.profile].get("test_only") else []
+
     def stream_args(self) -> list[str]:
         return ["stream", "--ntimes", str(self.stream_ntimes), "--repetitions", str(self.stream_repetitions),
-                *(["--scaling"] if self.stream_scaling else [])]
+                *(["--scaling"] if self.stream_scaling else []), *self._profile_args()]
 
     def hpl_args(self) -> list[str]:
         return ["hpl", "--time-budget", f"{self.hpl_time_budget_s:g}", "--repetitions", str(self.hpl_repetitions),
-                *(["--scaling-budget", f"{self.hpl_scaling_budget_s:g}"] if self.hpl_scaling_budget_s else [])]
+                *(["--scaling-budget", f"{self.hpl_scaling_budget_s:g}"] if self.hpl_scaling_budget_s else []),
+                *self._profile_args()]
 
 
 def llc_bytes(spec: InstanceSpec) -> tuple[int, int, str]:
@@ -249,8 +254,12 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
     hpl_budget = time_budget_s * settings["hpl_budget_share"]
     if settings["hpl_budget_cap_s"]:
         hpl_budget = min(hpl_budget, settings["hpl_budget_cap_s"])
-    stream_bytes = STREAM_ARRAYS * STREAM_LLC_MULTIPLE * spec.last_level_cache_bytes
     llc, llc_instance, llc_basis = llc_bytes(spec)
+    # The run rule's arrays, or the test profile's small ones (plumbing checks, never a figure)
+    array_bytes = settings.get("stream_array_bytes") or STREAM_LLC_MULTIPLE * llc
+    one_core_array_bytes = settings.get("stream_array_bytes") or STREAM_LLC_MULTIPLE * llc_instance
+    stream_bytes = STREAM_ARRAYS * (settings.get("stream_array_bytes")
+                                    or STREAM_LLC_MULTIPLE * spec.last_level_cache_bytes)
     stream_repetitions = repetitions or settings["stream_repetitions"]
     hpl_repetitions = repetitions or settings["hpl_repetitions"]
     hpl = _runner_hpl()
@@ -280,9 +289,9 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
         stages["agent online"] = AGENT_ONLINE_S
         stages["container"] = IMAGE_PULL_S if image_registry else IMAGE_BUILD_S
     stages["stream"] = round(stream_seconds(
-        array_bytes=STREAM_LLC_MULTIPLE * llc, cores=cores, ntimes=settings["stream_ntimes"],
+        array_bytes=array_bytes, cores=cores, ntimes=settings["stream_ntimes"],
         repetitions=stream_repetitions, placements=placements, calibrates=spec.architecture in ("x86_64", "amd64"),
-        one_core_array_bytes=STREAM_LLC_MULTIPLE * llc_instance, scaling_threads=scaling_threads), 1)
+        one_core_array_bytes=one_core_array_bytes, scaling_threads=scaling_threads), 1)
     # N on its rung fills RUNG_MEAN_TIME_FILL of each solve's budget on average; the rest goes unused. The scaling
     # solves are sized the same way, from their own budget.
     stages["hpl"] = round(HPL_PROBE_S + (hpl_budget + hpl_scaling_budget) * hpl.RUNG_MEAN_TIME_FILL, 1)
@@ -304,7 +313,7 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
         time_budget_s=time_budget_s,
         min_memory_bytes=max(stream_bytes, HPL_MIN_MEMORY_BYTES),
         stream_placements=placements + len(scaling_threads),
-        stream_array_bytes=STREAM_LLC_MULTIPLE * llc,
+        stream_array_bytes=array_bytes,
         stream_scaling=settings["stream_scaling"],
         stream_scaling_threads=scaling_threads,
         hpl_scaling_budget_s=round(hpl_scaling_budget, 1),

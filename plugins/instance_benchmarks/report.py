@@ -649,13 +649,22 @@ def _run_section(run_id: str | None, documents: list[str], quarantined: list[dic
                if unaccounted else ""))
 
 
+def _test_profile_note(count: int) -> str:
+    if not count:
+        return ""
+    return (f'<p class="note bad">{count} stored document(s) come from the test profile: plumbing checks with small '
+            "STREAM arrays and HPL capped at seconds, not rule-sized. They are never shown as figures.</p>")
+
+
 def render(*, title: str, generated_at: str, summaries: list[dict[str, Any]], docs: list[dict[str, Any]],
            run_id: str | None = None, rankings: list[dict[str, Any]] | None = None,
            drift: list[dict[str, Any]] | None = None, numa: list[dict[str, Any]] | None = None,
            run_documents: list[str] | None = None, quarantined: list[dict[str, Any]] | None = None,
            skipped: list[dict[str, Any]] | None = None, unaccounted: list[dict[str, Any]] | None = None,
-           stopped: dict[str, Any] | None = None, trends: list[dict[str, Any]] | None = None) -> str:
-    """The whole page. `summaries`: the summary table's rows (analysis.records); `trends`: answers.trends rows.
+           stopped: dict[str, Any] | None = None, trends: list[dict[str, Any]] | None = None,
+           test_profile_documents: int = 0) -> str:
+    """The whole page. `summaries`: the summary table's rows (analysis.records); `trends`: analysis.trends rows;
+    `test_profile_documents`: how many stored documents are test-profile plumbing checks (counted, never plotted).
 
     The plots and answers show each type's current configuration (analysis.current); the summary
     table lists every configuration.
@@ -721,6 +730,7 @@ to filter)</h2>
 <h2>Plan against actual (instance-minutes, dollars and seconds per stage, per run)</h2>
 {_plan_section(docs)}
 <h2>This run</h2>
+{_test_profile_note(test_profile_documents)}
 {_run_section(run_id, run_documents or [], quarantined or [], skipped or [], unaccounted or [], stopped)}
 <script>{SORT_SCRIPT}{FILTER_SCRIPT}{ANSWERS_SCRIPT}</script>
 </body></html>

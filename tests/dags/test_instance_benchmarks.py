@@ -1,7 +1,8 @@
 """instance_benchmarks through dag.test(): real benchmarks on this machine, end to end.
 
-This is the slow test (about half a minute): STREAM with rule-sized arrays and a
-small HPL, two repetitions each so that every figure has a confidence interval.
+The two rule-sized runs of the suite are here: bare (conftest's `local_run`) and in the runner image.
+STREAM with rule-sized arrays and a small HPL, two repetitions each so that every figure has a
+confidence interval.
 """
 
 from __future__ import annotations
@@ -55,7 +56,10 @@ def test_local_run_succeeds_and_stores_a_valid_document(local_run):
 
 
 @pytest.mark.e2e
+@pytest.mark.engine
 def test_local_run_uses_the_runner_image_when_an_engine_answers(docker_engine, tmp_path, monkeypatch):
+    """Rule-sized on purpose (quick, not the test profile): the suite's proof that the runner image of this host's
+    family passes every run rule with rule-sized arrays in a real engine (make test-cold does it for every image)."""
     from instance_benchmarks.containers import variant_for_host
     from instance_benchmarks.hosts.local import LocalHost
 
@@ -129,6 +133,28 @@ def test_invalid_instance_type_is_refused(dag):
         dag.test(run_conf={"instance_types": ["m7i.large;reboot"]})
 
     assert type(excinfo.value).__name__ == "ParamValidationError"
+
+
+def test_the_test_profile_is_refused_where_the_deployment_does_not_allow_it(monkeypatch, capsys):
+    """The test profile (plumbing checks, never a figure) is a choice only where the deployment sets
+    INSTANCE_BENCHMARKS_ALLOW_TEST_PROFILE: as the other allowlists, the form's schema, the REST API, dag.test and
+    make run (cli.run) all refuse it elsewhere, naming the param."""
+    monkeypatch.delenv("INSTANCE_BENCHMARKS_ALLOW_TEST_PROFILE")
+    dag = cli.load_dag()  # parsed as a deployment without it parses it
+
+    assert dag.params.get_param("profile").schema["enum"] == ["quick", "standard"]
+    with pytest.raises(Exception, match="profile") as excinfo:
+        dag.test(run_conf={"profile": "test"})
+    assert type(excinfo.value).__name__ == "ParamValidationError"
+    assert cli.run({"profile": "test"}) == 2
+    assert "profile" in capsys.readouterr().err
+
+
+def test_a_test_deployment_offers_the_test_profile_and_says_what_it_is(dag):
+    param = dag.params.get_param("profile")
+
+    assert param.schema["enum"] == ["quick", "standard", "test"]
+    assert "never a figure" in param.description
 
 
 def test_cli_reports_a_refused_conf(capsys):

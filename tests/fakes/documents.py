@@ -56,3 +56,17 @@ def variant(*, instance_type: str = "m7i.large", run_id: str = "run-1", region: 
     for run in doc["hpl"]["runs"]:
         run["gflops"] *= scale
     return doc
+
+
+def test_profile_document(**kwargs: Any) -> dict[str, Any]:
+    """A stored document as the test profile leaves it: the runner says it is not rule-sized, the plan names the
+    profile, and STREAM's size rule failed (its arrays are 8 MiB)."""
+    import uuid
+
+    doc = variant(profile="test", **kwargs)
+    doc["document_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, doc["document_id"]))  # schema-valid, as the runner's
+    doc["runner"].update(profile="test", rule_sized=False)
+    doc["run_rules"] = [{**rule, "passed": False, "detail": "test profile (plumbing only, not a figure): "
+                         "--array-size 1048576 is below the rule's 16777216 elements"}
+                        if rule["rule"] == "stream.array_size_at_least_4x_llc" else rule for rule in doc["run_rules"]]
+    return doc

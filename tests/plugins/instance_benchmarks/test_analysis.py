@@ -379,3 +379,29 @@ def test_a_dataset_with_no_documents_yet_is_an_empty_current_version(tmp_path):
 
     assert built["raw_rows"] == built["summary_rows"] == 0
     assert not analysis.current_dataset(store).exists()  # named by the pointer, no table in it
+
+
+def test_a_test_profile_document_is_stored_but_never_a_figure(tmp_path):
+    """The test profile checks plumbing: its stored documents stay out of the dataset, the summaries, the rankings
+    and the report's figures, and the report counts them instead."""
+    from instance_benchmarks import report
+    from tests.fakes.documents import test_profile_document
+
+    store = ResultStore(tmp_path.as_uri())
+    plumbing = test_profile_document(instance_type="c7i.large", run_id="run-plumbing", scale=100.0)
+    for doc in (variant(instance_type="m7i.large"), plumbing):
+        store.store(doc, [], run_id=doc["provenance"]["run_id"], instance_type=doc["provenance"]["instance_type"])
+
+    built = analysis.rebuild(store)
+
+    raw, summary = tables(store)
+    assert set(raw.column("instance_type").to_pylist()) == {"m7i.large"}
+    assert set(summary.column("instance_type").to_pylist()) == {"m7i.large"}
+    assert {s["instance_type"] for s in built["summaries"]} == {"m7i.large"}
+    assert all(item["instance_type"] == "m7i.large" for r in built["rankings"] for item in r["entries"])
+    assert [d["provenance"]["instance_type"] for d in built["documents"]] == ["m7i.large"]
+    (withheld,) = built["test_profile_documents"]
+    assert "instance_type=c7i.large" in withheld
+    page = report.render(title="t", generated_at="now", summaries=built["summaries"], docs=built["documents"],
+                         rankings=built["rankings"], test_profile_documents=1)
+    assert "c7i.large" not in page and "1 stored document(s) come from the test profile" in page

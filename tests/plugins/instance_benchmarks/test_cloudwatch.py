@@ -44,3 +44,15 @@ def test_metrics_land_in_the_namespace(moto_env):
                                          Statistics=["SampleCount", "Maximum"])["Datapoints"]
     assert stats[0]["SampleCount"] == len(DOC["hpl"]["runs"])
     assert stats[0]["Maximum"] == max(run["gflops"] for run in DOC["hpl"]["runs"])
+
+
+def test_a_test_profile_document_puts_no_metric(moto_env, caplog):
+    from tests.fakes.documents import test_profile_document
+
+    with caplog.at_level("INFO"):
+        sent = cloudwatch.put_document_metrics(test_profile_document(), aws_conn_id=None, region_name="us-east-1")
+
+    assert sent == 0 and cloudwatch.metric_data(test_profile_document()) == []
+    assert boto3.client("cloudwatch", region_name="us-east-1").list_metrics(Namespace="InstanceBenchmarks")[
+        "Metrics"] == []
+    assert "holds no figure (test profile)" in caplog.text

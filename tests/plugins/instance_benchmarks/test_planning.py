@@ -32,6 +32,18 @@ def test_standard_profile_gives_hpl_its_share_and_repetitions_override():
     assert p.stream_args()[:3] == ["stream", "--ntimes", "20"]
 
 
+def test_the_test_profile_names_itself_to_the_runner_and_plans_small_arrays_and_seconds_of_hpl():
+    p = planning.plan(SPEC, target="local", profile="test", repetitions=None, time_budget_s=120)
+    test = planning.profiles()["test"]
+
+    assert test["test_only"] is True
+    assert p.stream_args()[-2:] == p.hpl_args()[-2:] == ["--profile", "test"]
+    assert p.hpl_time_budget_s == test["hpl_budget_cap_s"] <= 5  # seconds, after the probes and layout choice
+    assert p.stream_array_bytes == test["stream_array_bytes"] < SPEC.last_level_cache_bytes
+    assert p.stages_s["stream"] < 1 and "--profile" not in planning.plan(
+        SPEC, target="local", profile="quick", repetitions=None, time_budget_s=120).stream_args()
+
+
 def test_memory_need_is_three_rule_sized_arrays():
     p = planning.plan(SPEC, target="local", profile="quick", repetitions=None, time_budget_s=600)
 

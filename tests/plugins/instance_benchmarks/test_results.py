@@ -134,3 +134,34 @@ def test_merge_refuses_documents_from_two_hosts():
 def test_safe_segment(text, segment):
     assert safe_segment(text) == segment
     assert "/" not in safe_segment(text)
+
+
+def test_a_test_profile_document_is_quarantined_where_the_deployment_does_not_allow_the_profile():
+    from tests.fakes.documents import test_profile_document
+
+    reasons = validation_reasons(test_profile_document())
+
+    assert reasons[0].startswith("profile test: a test-only run")
+    assert "INSTANCE_BENCHMARKS_ALLOW_TEST_PROFILE" in reasons[0]
+    assert any(r.startswith("run rule stream.array_size_at_least_4x_llc failed: test profile") for r in reasons)
+
+
+def test_where_the_test_profile_is_allowed_only_its_small_arrays_are_waived():
+    from tests.fakes.documents import test_profile_document
+
+    assert validation_reasons(test_profile_document(), test_profile_allowed=True) == []
+    doc = test_profile_document()
+    doc["run_rules"].append({"rule": "hpl.residual_passed", "passed": False, "detail": "a solve FAILED"})
+
+    assert validation_reasons(doc, test_profile_allowed=True) == ["run rule hpl.residual_passed failed: a solve FAILED"]
+
+
+def test_a_rule_sized_document_is_not_taken_for_a_test_profile_one():
+    from instance_benchmarks.results import is_test_profile
+    from tests.fakes.documents import test_profile_document
+
+    assert not is_test_profile(json.loads(VALID.read_text()))
+    assert is_test_profile(test_profile_document())
+    relabelled = test_profile_document()  # whichever part says so is enough: the runner's flag or the plan
+    relabelled["provenance"]["plan"]["profile"] = "quick"
+    assert is_test_profile(relabelled)

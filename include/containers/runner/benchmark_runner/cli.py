@@ -4,9 +4,14 @@
     benchrun topology
     benchrun build
     benchrun stream [--threads N] [--array-size ELEMENTS] [--ntimes K] [--repetitions R] [--scaling]
+                    [--profile P]
     benchrun hpl [--n N] [--nb NB] [--p P --q Q] [--time-budget SECONDS] [--repetitions R]
-                 [--scaling-budget SECONDS]
-    benchrun all --profile quick|standard [--repetitions R] [--time-budget SECONDS] [--out FILE]
+                 [--scaling-budget SECONDS] [--profile P]
+    benchrun all --profile quick|standard|test [--repetitions R] [--time-budget SECONDS] [--out FILE]
+
+The `test` profile (test_only in profiles.json) checks plumbing, not figures: its STREAM arrays are far
+below the run rule's 4x the last-level cache and its HPL is capped at a few seconds. Its documents say
+`runner.rule_sized: false`, and the Airflow side keeps them out of every dataset.
 
 A benchmark that fails is recorded in the document's `errors` and run rules, the
 document is still written, and the exit status is 1: the caller quarantines it.
@@ -34,6 +39,11 @@ PROFILES: dict[str, dict[str, Any]] = {
     name: profile for name, profile in json.loads(PROFILES_FILE.read_text()).items() if not name.startswith("_")
 }
 DEFAULT_TIME_BUDGET_S = 1800
+
+
+def rule_sized(profile: str | None) -> bool | None:
+    """Whether a profile's benchmarks follow the run rules' sizes (None: no profile named)."""
+    return None if profile is None else not PROFILES[profile].get("test_only", False)
 
 # Identity the host driver knows and the runner cannot see (instance type, region, image...).
 IDENTITY_ENV = {
@@ -70,6 +80,7 @@ def new_document(command: list[str], profile: str | None) -> dict[str, Any]:
         "schema_version": 1,
         "document_id": str(uuid.uuid4()),
         "runner": {"version": RUNNER_VERSION, "commands": [command], "profile": profile,
+                   **({} if profile is None else {"rule_sized": rule_sized(profile)}),
                    "python": sys.version.split()[0]},
         "host": host_identity(),
         "system": system,
@@ -101,11 +112,21 @@ def _stage(doc: dict[str, Any], name: str, fn: Callable[[], tuple[dict[str, Any]
 
 
 def run_stream(doc: dict[str, Any], args: argparse.Namespace) -> None:
+    array_size = args.array_size
+    profile = PROFILES.get(getattr(args, "profile", None) or "", {})
+    if array_size is None and profile.get("stream_array_bytes"):  # the test profile: small arrays, said so
+        array_size = profile["stream_array_bytes"] // stream.BYTES_PER_ELEMENT
+
     def go() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         variants = build.build_stream()
-        return stream.measure(variants, doc["system"], stores=args.stores, threads=args.threads,
-                              array_elements=args.array_size,
-                              ntimes=args.ntimes, repetitions=args.repetitions, scaling=args.scaling)
+        section, rules = stream.measure(variants, doc["system"], stores=args.stores, threads=args.threads,
+                                        array_elements=array_size, ntimes=args.ntimes, repetitions=args.repetitions,
+                                        scaling=args.scaling)
+        if profile.get("test_only"):
+            for rule in rules:
+                if not rule["passed"] and rule["rule"] == "stream.array_size_at_least_4x_llc":
+                    rule["detail"] = f"test profile (plumbing only, not a figure): {rule['detail']}"
+        return section, rules
 
     _stage(doc, "stream", go)
 
@@ -189,6 +210,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--stores", choices=["auto", "regular", "nontemporal"], default="auto",
                    help="store variant; auto measures the built variants and keeps the faster")
     s.add_argument("--scaling", action="store_true", help="also 2, 4, 8, ... threads: the curve from one core to all")
+    s.add_argument("--profile", choices=sorted(PROFILES),
+                   help="the profile this run belongs to, recorded in the document (test: small arrays)")
 
     h = sub.add_parser("hpl", help="run HPL")
     h.add_argument("--n", type=_positive_int, help="problem size (default: sized by memory and time budget)")
@@ -201,6 +224,8 @@ def parser() -> argparse.ArgumentParser:
                    help="BLAS threads per MPI rank with --p/--q (default: measured when P and Q are not given)")
     h.add_argument("--scaling-budget", type=float, default=0.0,
                    help="seconds for HPL on one core and on one NUMA node after the solves: parallel efficiency")
+    h.add_argument("--profile", choices=sorted(PROFILES),
+                   help="the profile this run belongs to, recorded in the document")
 
     a = sub.add_parser("all", help="topology, STREAM and HPL in one document")
     a.add_argument("--profile", choices=sorted(PROFILES), default="quick")
@@ -237,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         profile = PROFILES[args.profile]
         budget = hpl_time_budget(profile, args.time_budget)
-        run_stream(doc, argparse.Namespace(threads=None, array_size=None, stores="auto",
+        run_stream(doc, argparse.Namespace(threads=None, array_size=None, stores="auto", profile=args.profile,
                                            ntimes=profile["stream_ntimes"], scaling=profile["stream_scaling"],
                                            repetitions=args.repetitions or profile["stream_repetitions"]))
         run_hpl(doc, argparse.Namespace(n=None, nb=None, p=None, q=None, threads_per_rank=None, time_budget=budget,

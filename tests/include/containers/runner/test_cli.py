@@ -127,3 +127,24 @@ def test_hpl_scaling_runs_on_one_core_for_real_beside_the_all_core_solve(tmp_pat
     assert one_core["passed"] and one_core["gflops"] > 0 and one_core["n"] > 0
     assert all_cores["scope"] == "all-cores" and all_cores["gflops"] == hpl["summary"]["median_gflops"]
     assert 0 < all_cores["parallel_efficiency"]
+
+
+def test_the_test_profile_sizes_stream_small_and_says_the_document_is_not_rule_sized(tmp_path):
+    out = tmp_path / "stream.json"
+
+    proc = benchrun("stream", "--profile", "test", "--ntimes", "10", "--repetitions", "1", "--threads", "1",
+                    "--out", str(out))
+
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["runner"]["profile"] == "test" and doc["runner"]["rule_sized"] is False
+    assert doc["stream"]["array_elements"] == cli.PROFILES["test"]["stream_array_bytes"] // 8
+    size_rule = next(r for r in doc["run_rules"] if r["rule"] == "stream.array_size_at_least_4x_llc")
+    assert size_rule["passed"] is False and size_rule["detail"].startswith("test profile (plumbing only")
+
+
+def test_a_rule_sized_profile_is_recorded_as_rule_sized():
+    doc = cli.new_document(["benchrun", "hpl", "--profile", "quick"], "quick")
+
+    assert doc["runner"]["profile"] == "quick" and doc["runner"]["rule_sized"] is True
+    assert "rule_sized" not in cli.new_document(["benchrun", "hpl"], None)["runner"]

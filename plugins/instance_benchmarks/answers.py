@@ -15,13 +15,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from instance_benchmarks.analysis import CONFIDENCE, HEADLINE, current
+from instance_benchmarks.analysis import NEEDS, current, headline
 
 if TYPE_CHECKING:
     import pandas as pd
 
 # The figures a need is stated in: STREAM triad on all cores (GB/s) and HPL (GFLOPS).
-NEEDS = dict(zip(("triad", "hpl"), HEADLINE, strict=True))
 ALPHA = 0.05
 TEST = ("Welch's two-sided t-test on each figure's mean, standard deviation and n, alpha 0.05, of its hosts where "
         "it has two or more (n = hosts), else of its samples; not testable where either side has n < 2")
@@ -32,16 +31,6 @@ ENTRY = ["region", "instance_type", "cpu_model"]
 def measure_of(benchmark: str, metric: str, placement: str) -> str:
     """What is compared like with like across types: HPL's grid differs per type, STREAM's placement does not."""
     return f"{benchmark} {metric}" if benchmark == "hpl" else f"{benchmark} {metric} {placement}"
-
-
-def headline(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary's headline rows with a `need` column (triad, hpl)."""
-    import numpy as np
-
-    masks = [(summary.benchmark == b) & (summary.metric == m) & ((summary.placement == p) if p else True)
-             for b, m, p in NEEDS.values()]
-    need = np.select(masks, list(NEEDS), default="")
-    return summary.assign(need=need)[need != ""]
 
 
 def welch(a: dict[str, Any], b: dict[str, Any]) -> float | None:
@@ -243,19 +232,3 @@ def compare_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"measure": m["measure"], **{k: v for k, v in e.items() if k != "vs_baseline"},
              **{f"vs_{m['baseline']}_{k}": v for k, v in (e["vs_baseline"] or {}).items()}}
             for m in answer["measures"] for e in m["entries"]]
-
-
-def trends(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per type, headline figure and run: date, n, mean and 95% interval (the drift data over time)."""
-    import numpy as np
-    from scipy import stats
-
-    keep = headline(rows)  # raw rows carry the same benchmark, metric and placement columns
-    if keep.empty:
-        return keep
-    runs = (keep.groupby(["region", "instance_type", "need", "run_id", "unit"], sort=False)
-            .agg(started_at=("started_at", "min"), n=("value", "count"), mean=("value", "mean"),
-                 std=("value", "std")).reset_index())
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, runs["n"] - 1) * runs["std"] / np.sqrt(runs["n"])
-    runs["ci95_low"], runs["ci95_high"] = runs["mean"] - half, runs["mean"] + half
-    return runs.sort_values(["region", "instance_type", "need", "started_at"], kind="stable").reset_index(drop=True)

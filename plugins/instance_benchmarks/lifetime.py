@@ -20,12 +20,13 @@ PROJECT_TAG = "instance-benchmarks"
 # a slot of the hosts pool; the 30 minutes the earlier formula allowed for boot, image and teardown.
 MARGIN_S = 1800
 MAX_AGENT_TIMEOUT_S = 3600  # the agent_timeout_s param's maximum
+# The stages' own timeouts, which the time-to-live adds up; hosts/ec2.py sends its commands with them.
+COMMAND_DELIVERY_S = 600  # SendCommand's TimeoutSeconds: how long AWS tries to deliver
+PREPARE_TIMEOUT_S = 3600  # pull, or build on the instance (the Intel image's oneAPI base is large)
 
 
 def stage_maxima(*, time_budget_s: int, agent_timeout_s: int) -> dict[str, int]:
-    """The longest each stage may hold the instance, by its own timeout (hosts/ec2.py's constants)."""
-    from instance_benchmarks.hosts.ec2 import COMMAND_DELIVERY_S, PREPARE_TIMEOUT_S
-
+    """The longest each stage may hold the instance, by its own timeout."""
     return {"agent": agent_timeout_s, "container": PREPARE_TIMEOUT_S + COMMAND_DELIVERY_S,
             "stream": time_budget_s + COMMAND_DELIVERY_S, "hpl": time_budget_s + COMMAND_DELIVERY_S}
 

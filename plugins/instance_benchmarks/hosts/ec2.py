@@ -20,7 +20,7 @@ from typing import Any
 from instance_benchmarks import ssm
 from instance_benchmarks.catalog import InstanceSpec
 from instance_benchmarks.hosts.base import CapacityUnavailable, ConfigurationError, Host, HostHandle, RunOutcome
-from instance_benchmarks.lifetime import PROJECT_TAG
+from instance_benchmarks.lifetime import COMMAND_DELIVERY_S, PREPARE_TIMEOUT_S, PROJECT_TAG
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,6 @@ REFUSED_CREDENTIALS = frozenset({
 })
 MARKETS = ("on-demand", "spot", "spot-then-on-demand")
 SECURITY_GROUP_NAME = "instance-benchmarks-no-inbound"
-COMMAND_DELIVERY_S = 600  # SendCommand's TimeoutSeconds: how long AWS tries to deliver
-PREPARE_TIMEOUT_S = 3600  # pull, or build on the instance (the Intel image's oneAPI base is large)
 
 
 def resolve_ami(ssm_client: Any, architecture: str) -> str:
@@ -406,8 +404,7 @@ class Ec2Host(Host):
 
     # Container: pull the variant's image (or build it on the instance from the bundled context).
     def image_for(self, handle: HostHandle) -> str:
-        from instance_benchmarks.containers import LOCAL_REPOSITORY
-        from instance_benchmarks.images import VARIANT_FOR_FAMILY, runner_version
+        from instance_benchmarks.images import LOCAL_REPOSITORY, VARIANT_FOR_FAMILY, runner_version
 
         variant = VARIANT_FOR_FAMILY[handle.details["family"]]
         repository = self.settings.image_registry or LOCAL_REPOSITORY

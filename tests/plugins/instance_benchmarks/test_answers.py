@@ -134,7 +134,7 @@ def test_trends_give_one_point_per_run_with_its_interval():
     rows = pd.DataFrame(_rows({"a.large": {"triad": [100, 102]}}, "run-1", "2026-11-01")
                         + _rows({"a.large": {"triad": [110, 112, 114]}}, "run-2", "2026-11-08"))
 
-    points = answers.trends(rows)
+    points = analysis.trends(rows)  # analysis.py: the drift data over time, which the answers page plots
 
     assert list(points.run_id) == ["run-1", "run-2"] and list(points.n) == [2, 3]
     assert points["mean"].tolist() == [101.0, 112.0]

@@ -8,7 +8,8 @@ import pytest
 
 from instance_benchmarks import lifetime
 from instance_benchmarks.catalog import InstanceSpec
-from instance_benchmarks.hosts.ec2 import COMMAND_DELIVERY_S, PREPARE_TIMEOUT_S, user_data
+from instance_benchmarks.hosts.ec2 import user_data
+from instance_benchmarks.lifetime import COMMAND_DELIVERY_S, PREPARE_TIMEOUT_S
 from instance_benchmarks.planning import plan
 
 BIG = InstanceSpec(instance_type="m7i.48xlarge", family="intel", architecture="x86_64", cpu_model="Intel", vcpus=192,

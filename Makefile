@@ -1,12 +1,23 @@
 # make run   - set everything up, then benchmark this machine through the instance_benchmarks DAG
-# make test  - set everything up, then ruff and pytest
+# make test  - set everything up, then ruff and pytest (everything CI runs)
+# make test-fast - unit and integration tests: no real benchmark, engine, stack or browser (the inner loop)
+# make test-cold - every image from debootstrap without a cache, the quick profile rule-sized in each
 # make up    - airflow standalone with this project's DAGs, for the UI
 # make images - build the four runner images in this machine's own Docker engine and registry
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV := $(CURDIR)/.venv
+# What is slow to make and safe to share lives in the checkout (.build/, .venv) unless INSTANCE_BENCHMARKS_CACHE
+# names a folder: then the Docker engine's data root and registry, the image build contexts and wheels, the compiled
+# benchmarks, pip's cache and the virtualenv (one per requirements.txt and Python) live there, for every clone on
+# the machine. .ci/run points it at a machine-wide folder and holds a lock on it; make test-cold ignores it.
+export INSTANCE_BENCHMARKS_CACHE
+CACHE := $(if $(INSTANCE_BENCHMARKS_CACHE),$(abspath $(INSTANCE_BENCHMARKS_CACHE)),$(CURDIR)/.build)
+ENV_KEY := $(shell { cat requirements.txt; $(PYTHON) --version; } | sha256sum | cut -c1-12)
+VENV := $(if $(INSTANCE_BENCHMARKS_CACHE),$(CACHE)/venv-$(ENV_KEY),$(CURDIR)/.venv)
+# A shared virtualenv is keyed by its content, so a fresh clone's newer requirements.txt does not mean a new install.
+REQUIREMENTS_PREREQ := $(if $(INSTANCE_BENCHMARKS_CACHE),,requirements.txt)
 BIN := $(VENV)/bin
 CONF ?= {}
 # airflow standalone starts its components as `airflow ...` from PATH: the venv comes first.
@@ -20,20 +31,26 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 # The default (32) starts 32 worker processes, about 5.6 GB, on a 2-core machine.
 export AIRFLOW__CORE__PARALLELISM ?= 4
 export PYTHONPATH := $(CURDIR)/plugins
-export BENCHRUN_BUILD_DIR := $(CURDIR)/.build/local
+export BENCHRUN_BUILD_DIR := $(CACHE)/local
+ifdef INSTANCE_BENCHMARKS_CACHE
+export PIP_CACHE_DIR := $(CACHE)/pip
+endif
 
-.PHONY: help setup deps deps-test deps-engine run test lint up check-forms clean aws-smoke images engine-stop
+.PHONY: help setup deps deps-test deps-engine run test test-fast test-cold lint up check-forms clean aws-smoke images \
+	engine-stop
 
 help:
 	@echo "make run [CONF='{\"profile\": \"standard\"}']   benchmark this machine through the DAG"
-	@echo "make test                                     ruff and pytest"
+	@echo "make test                                     ruff and pytest: everything CI runs"
+	@echo "make test-fast                                unit and integration tests only (no benchmark, engine, stack, browser)"
+	@echo "make test-cold [VARIANT=generic,amd,intel]    every image from debootstrap, no cache, quick profile in each"
 	@echo "make up                                       airflow standalone with this project's DAGs"
 	@echo "make check-forms                              submit each DAG's trigger form in Chromium (make up running)"
 	@echo "make images [VARIANT=generic,amd]             build, push and list the runner images (this machine's engine)"
 	@echo "make images REGISTRY=<ecr repository uri>     ... against DOCKER_HOST's engine and a real registry instead"
 	@echo "make aws-smoke RESULTS_URI=s3://bucket/prefix  one c7g.medium on AWS (needs credentials; see docs/aws.md)"
 
-$(BIN)/.requirements-installed: requirements.txt
+$(BIN)/.requirements-installed: $(REQUIREMENTS_PREREQ)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
@@ -58,7 +75,7 @@ setup: deps $(BIN)/.requirements-installed $(AIRFLOW_HOME)/airflow.db
 
 # make run benchmarks in the runner image when an engine answers: DOCKER_HOST's, else this machine's own
 # when `make images` (or the tests) left it running, else the default socket; with none, bare.
-LOCAL_ENGINE := $(CURDIR)/.build/engine/docker.sock
+LOCAL_ENGINE := $(CACHE)/engine/docker.sock
 run: setup
 	DOCKER_HOST="$${DOCKER_HOST:-$(if $(wildcard $(LOCAL_ENGINE)),unix://$(LOCAL_ENGINE),)}" \
 	    $(BIN)/python -m instance_benchmarks.cli run --conf '$(CONF)'
@@ -69,6 +86,21 @@ lint: $(BIN)/.requirements-installed
 
 test: setup deps-test lint
 	$(BIN)/pytest
+
+# The tiers are pytest markers (pyproject.toml); what make test-fast leaves out, make test and CI run.
+FAST_TIER := not e2e and not engine and not stack and not browser
+test-fast: setup lint
+	$(BIN)/pytest -m "$(FAST_TIER)"
+
+# What per-push CI no longer proves, one command away: with a fresh, empty cache (no engine data, no registry, no
+# bases, no compiled benchmarks), every image of VARIANT is built from a debootstrapped Debian, pushed, pulled by
+# digest and runs `benchrun all --profile quick` rule-sized (graviton: under emulation, refused as results).
+# Run it after any change under include/containers/, plugins/instance_benchmarks/engine.py or images.py.
+COLD_VARIANTS ?= generic,amd,intel,graviton
+test-cold: setup deps-test
+	cold=$$(mktemp -d /var/tmp/instance-benchmarks-cold.XXXXXX); trap 'rm -rf "$$cold"' EXIT; \
+	INSTANCE_BENCHMARKS_CACHE="$$cold" BENCHRUN_BUILD_DIR="$$cold/local" INSTANCE_BENCHMARKS_TEST_COLD=$(COLD_VARIANTS) \
+	    $(BIN)/pytest -m cold -p no:cacheprovider
 
 # One small instance on real AWS, under a dollar: c7g.medium, quick profile, 10-minute budget.
 SMOKE_CONF = {"target": "aws", "instance_types": ["c7g.medium"], "profile": "quick", "time_budget_s": 600, "results_uri": "$(RESULTS_URI)"}
@@ -107,4 +139,4 @@ engine-stop: $(BIN)/.requirements-installed
 
 clean:
 	-@test -x $(BIN)/python && $(BIN)/python -m instance_benchmarks.engine stop
-	rm -rf $(VENV) $(AIRFLOW_HOME) .build .pytest_cache .ruff_cache
+	rm -rf $(CURDIR)/.venv $(AIRFLOW_HOME) .build .pytest_cache .ruff_cache

@@ -47,7 +47,7 @@ def main() -> int:
 
     local_engine, registry = engine.Engine().start(), engine.Registry().start()
     client = local_engine.client(timeout=3600)
-    builder = images.ImageBuilder(client, repository=f"{registry.address}/{containers.LOCAL_REPOSITORY}",
+    builder = images.ImageBuilder(client, repository=f"{registry.address}/{images.LOCAL_REPOSITORY}",
                                   base_for=engine.local_bases(local_engine, registry, {"linux/amd64"}))
     built = {}
     for name in VARIANTS:

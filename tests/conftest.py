@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -22,7 +23,8 @@ os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO / "plugins"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
-os.environ.setdefault("BENCHRUN_BUILD_DIR", str(REPO / ".build" / "local"))
+os.environ.setdefault("BENCHRUN_BUILD_DIR", str(Path(os.environ.get("INSTANCE_BENCHMARKS_CACHE") or REPO / ".build")
+                                                / "local"))
 # moto_server's request recorder (tests/fakes/s3_access.py) writes here, not into the working tree; read when
 # moto is first imported, so set before any test module imports it.
 (REPO / ".build").mkdir(exist_ok=True)
@@ -31,15 +33,34 @@ os.environ.setdefault("MOTO_RECORDER_FILEPATH", str(REPO / ".build" / "moto_reco
 # directory and moto's bucket, and pull from this machine's registry (127.0.0.1, the default).
 os.environ.setdefault("INSTANCE_BENCHMARKS_RESULTS_PREFIXES",
                       f"{Path(tempfile.gettempdir()).resolve().as_uri()},s3://bench-results")
+# This is a test deployment: it allows the runner's test profile (small STREAM arrays, HPL capped at seconds) for the
+# tests that check plumbing, not figures. No other deployment sets it (tests/dags/test_instance_benchmarks.py proves
+# the refusals without it).
+os.environ.setdefault("INSTANCE_BENCHMARKS_ALLOW_TEST_PROFILE", "true")
 
 
 # The per-instance time budget of the end-to-end runs (quick profile, 2 repetitions). STREAM's arrays follow this
 # machine's last-level cache: with the 480 MiB L3 some of these VMs report, calibration and two repetitions on both
 # placements took 73 s (benchrun stream --ntimes 10 --repetitions 2, 2026-12-01), and a 60 s budget killed them.
 E2E_TIME_BUDGET_S = 120
+# The conf of a run that checks plumbing (stages, storage, quarantine, provenance, teardown), not figures: the test
+# profile's documents are stored but never enter the dataset, the report's figures or CloudWatch. The budget only
+# bounds each command (HPL's share is capped at 4 s): a cold xhpl build on a bare host takes about a minute.
+PLUMBING_CONF = {"profile": "test", "repetitions": 2, "time_budget_s": E2E_TIME_BUDGET_S}
 
 # Fake credentials for moto: nothing in the tests reaches AWS.
 MOTO_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+# The fixtures that put a test in a slow tier, whatever its module says (pyproject.toml's markers).
+TIER_OF_FIXTURE = {"local_run": "e2e", "ui_api_server": "e2e", "docker_engine": "engine", "bare_runner_built": "e2e"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, marker in TIER_OF_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
 
 
 @pytest.fixture
@@ -107,8 +128,13 @@ def load_dag(dag_id: str):
 
 @pytest.fixture(scope="session")
 def local_run(airflow_db, tmp_path_factory):
-    """One real `target=local` run of instance_benchmarks (about half a minute), shared by the tests
-    that need real results: the DAG's, results_analysis's, the plugin's and the browser's."""
+    """One real `target=local` run of instance_benchmarks, shared by the tests that need real results: the
+    DAG's, results_analysis's, the plugin's and the browser's.
+
+    Rule-sized on purpose (quick profile, not the test profile): it is the suite's proof that STREAM's arrays
+    follow this host's last-level cache, that every run rule passes bare on a real host, and that a real run's
+    figures flow into the dataset, the report, the API and the page (60 to 100 s per STREAM on a VM reporting a
+    480 MiB L3). Bare: the image path's rule-sized run is test_local_run_uses_the_runner_image_...'s."""
     from instance_benchmarks import cli
 
     results = tmp_path_factory.mktemp("results")
@@ -125,6 +151,28 @@ def local_run(airflow_db, tmp_path_factory):
         else:
             os.environ["DOCKER_HOST"] = previous
     return dag_run, results
+
+
+@pytest.fixture(scope="session")
+def bare_runner_built():
+    """STREAM compiled and xhpl built once for the runs that benchmark bare on this machine (under
+    BENCHRUN_BUILD_DIR): a cold xhpl build takes about a minute, which a test-profile command's timeout would cut."""
+    from instance_benchmarks import BENCHRUN
+
+    proc = subprocess.run([sys.executable, str(BENCHRUN), "build"], capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def quick_retries(dag, seconds: float = 1.0):
+    """The DAG with its retry delays cut to `seconds` (30 s, doubling, in a deployment): a test that provokes
+    retries waits for each, and what it checks is that they happen, not how long they wait."""
+    import datetime
+
+    for task in dag.tasks:
+        task.retry_delay = datetime.timedelta(seconds=seconds)
+        task.max_retry_delay = datetime.timedelta(seconds=seconds)
+    return dag
 
 
 # Screenshots of the browser tests, kept after the run to be looked at (.build/ is ignored by git).
@@ -146,8 +194,9 @@ def ui_api_server(local_run, tmp_path_factory):
 def docker_engine():
     """This machine's Docker engine and registry (instance_benchmarks.engine), started unless already up.
 
-    Their data roots stay under .build/engine between runs, so a second `make test` reuses the
-    base images and the image layers; what this fixture started it stops, a SIGTERM-killed run too.
+    Their data roots stay under <cache>/engine between runs (.build/engine, or $INSTANCE_BENCHMARKS_CACHE/engine
+    for every clone: .ci/run), so a second `make test` reuses the base images and the image layers; what this
+    fixture started it stops, a SIGTERM-killed run too.
     """
     import signal
 
@@ -173,17 +222,17 @@ def docker_engine():
 @pytest.fixture(scope="session")
 def image_builder(docker_engine):
     """The project's image driver on this machine's engine, pushing to its registry, from its Debian bases."""
-    from instance_benchmarks import containers, engine, images
+    from instance_benchmarks import engine, images
 
     local_engine, registry = docker_engine
     base_for = engine.local_bases(local_engine, registry, {"linux/amd64"})
     return images.ImageBuilder(local_engine.client(timeout=3600),
-                               repository=f"{registry.address}/{containers.LOCAL_REPOSITORY}", base_for=base_for)
+                               repository=f"{registry.address}/{images.LOCAL_REPOSITORY}", base_for=base_for)
 
 
 @pytest.fixture(scope="session")
 def runner_images(image_builder):
-    """generic, amd and intel built and pushed once per session (layers cached in .build/engine between runs)."""
+    """generic, amd and intel built and pushed once per session (layers cached in <cache>/engine between runs)."""
     from instance_benchmarks import images
 
     return {name: image_builder.push(image_builder.build(images.VARIANTS[name]))

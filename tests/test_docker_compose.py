@@ -158,3 +158,10 @@ def test_the_api_server_gets_read_only_credentials_of_its_own(spec):
     actions = {a for st in policy["Statement"]
                for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
     assert actions == {"s3:GetObject", "s3:ListBucket"} and all(st["Effect"] == "Allow" for st in policy["Statement"])
+
+
+def test_the_production_stack_never_allows_the_test_profile():
+    """The runner's test profile (plumbing checks, never a figure) is a test deployment's only: neither the compose
+    file nor the example environments an operator copies turn it on."""
+    for path in (COMPOSE, COMPOSE.parent / ".env.example", COMPOSE.parent / ".env.api-server.example"):
+        assert "INSTANCE_BENCHMARKS_ALLOW_TEST_PROFILE" not in path.read_text(), path

@@ -17,7 +17,11 @@ RUN apt-get update \
     && grep -v -E '^\s*(#|$)' /tmp/debian-packages.txt | grep -v -x -e libopenblas-dev -e hpcc \
        | xargs apt-get install -y --no-install-recommends python3 ca-certificates dpkg-dev libblis-openmp-dev \
     && rm -rf /var/lib/apt/lists/*
-COPY runner/ /opt/benchrun/
+# Only what HPL's build reads (build.py and what it imports, the driver's C wrapper): a change to the rest of
+# the runner (its Python, profiles) does not recompile HPL; the final stage copies the whole runner.
+COPY runner/benchmark_runner/__init__.py runner/benchmark_runner/_log.py runner/benchmark_runner/blas.py \
+     runner/benchmark_runner/build.py /opt/benchrun/benchmark_runner/
+COPY runner/src/hpl_main.c /opt/benchrun/src/
 ARG HPL_ARCH_FLAGS="-march=x86-64-v3"
 RUN BENCHRUN_BUILD_DIR=/opt/build BENCHRUN_ARCH_FLAGS="${HPL_ARCH_FLAGS}" BENCHRUN_BLAS_LIBS="-lblis -fopenmp" \
     python3 -c "\

@@ -27,7 +27,11 @@ RUN offline=(); if compgen -G '/tmp/intel/wheels/*.whl' >/dev/null; then offline
        /opt/intel/lib/libmkl_{tbb_thread,intel_thread,sequential,vml_}* /opt/intel/lib/libmpi{java,_ilp64}* \
     && for lib in libmkl_rt libmkl_core libmkl_intel_lp64 libmkl_gnu_thread; do \
          ln -sf "${lib}.so.3" "/opt/intel/lib/${lib}.so"; done
-COPY runner/ /opt/benchrun/
+# Only what HPL's build reads (build.py and what it imports, the driver's C wrapper): a change to the rest of
+# the runner (its Python, profiles) does not recompile HPL; the final stage copies the whole runner.
+COPY runner/benchmark_runner/__init__.py runner/benchmark_runner/_log.py runner/benchmark_runner/blas.py \
+     runner/benchmark_runner/build.py /opt/benchrun/benchmark_runner/
+COPY runner/src/hpl_main.c /opt/benchrun/src/
 ARG HPL_ARCH_FLAGS="-march=x86-64-v3"
 ENV I_MPI_ROOT=/opt/intel PATH=/opt/intel/bin:$PATH
 RUN BENCHRUN_BUILD_DIR=/opt/build BENCHRUN_ARCH_FLAGS="${HPL_ARCH_FLAGS}" \

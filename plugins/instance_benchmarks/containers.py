@@ -16,9 +16,6 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# A local build is tagged and pushed here when no image_registry is configured.
-LOCAL_REPOSITORY = "instance-benchmarks-runner"
-
 
 def variant_for_host(topology: dict[str, Any]) -> str:
     """The image this machine's CPU family runs (the generic one for a family with none)."""
@@ -42,7 +39,7 @@ def local_image(client: Any, variant: str, *, registry: str | None) -> dict[str,
     otherwise built here (from this machine's Debian bases when its own registry runs, pushed there
     so the document can name a digest)."""
     from instance_benchmarks import engine
-    from instance_benchmarks.images import VARIANTS, ImageBuilder, runner_version
+    from instance_benchmarks.images import LOCAL_REPOSITORY, VARIANTS, ImageBuilder, runner_version
 
     if registry:
         return pull_by_digest(client, f"{registry.rstrip('/')}:{variant}-{runner_version()}")

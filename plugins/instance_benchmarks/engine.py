@@ -6,7 +6,8 @@ need, Debian's `docker-registry` on 127.0.0.1 as the stand-in for ECR, and Debia
 base images made with debootstrap and pushed there, so that the Dockerfiles'
 `FROM base@sha256:...` pinning runs exactly as it does against a public registry.
 
-Everything lives under one folder (`.build/engine` by default): the engine's socket,
+Everything lives under one folder (`<cache>/engine`: `.build/engine` in the checkout, or under
+$INSTANCE_BENCHMARKS_CACHE, which clones share): the engine's socket,
 data root and exec root, the registry's storage, the debootstrapped root filesystems.
 The data roots survive between runs, so a second build reuses its layers; the
 processes are stopped by whoever started them (`stop()`), and a caller that finds
@@ -32,11 +33,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from instance_benchmarks import PROJECT_ROOT
+from instance_benchmarks import CACHE_DIR
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ROOT = PROJECT_ROOT / ".build" / "engine"
+DEFAULT_ROOT = CACHE_DIR / "engine"
 DEBIAN_SUITE = "trixie"
 # What the Dockerfiles name in production (a public image, pinned by digest at build time), and
 # what stands in for it here: a minbase debootstrap of the same Debian release.

@@ -32,15 +32,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from instance_benchmarks import INCLUDE_DIR, PROJECT_ROOT, RUNNER_DIR
-from instance_benchmarks.containers import LOCAL_REPOSITORY
+from instance_benchmarks import CACHE_DIR, INCLUDE_DIR, RUNNER_DIR
 from instance_benchmarks.engine import EngineError
 
 log = logging.getLogger(__name__)
 
 CONTEXT = INCLUDE_DIR / "containers"
 # Where the driver assembles a build context (the context plus any wheels a variant installs offline).
-BUILD_ROOT = PROJECT_ROOT / ".build" / "images"
+BUILD_ROOT = CACHE_DIR / "images"
+# A local build is tagged and pushed here when no image_registry is configured (containers.py, hosts/ec2.py).
+LOCAL_REPOSITORY = "instance-benchmarks-runner"
 ECR_REGISTRY = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import E2E_TIME_BUDGET_S, moto_server
+from tests.conftest import PLUMBING_CONF, moto_server
 from tests.dags.test_instance_benchmarks_aws import BUCKET, REGION, project_instances, s3_json
 from tests.deployment.stack import Stack, api_call
 from tests.fakes.aws import AwsGaps, FakeSsm
@@ -31,7 +31,7 @@ from tests.fakes.service_quotas import FakeServiceQuotas
 
 log = logging.getLogger(__name__)
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.stack]
 WORKERS = ("worker-a", "worker-b")
 DAG_ID = "instance_benchmarks"
 HEALTHY = "m7i.large"
@@ -85,7 +85,9 @@ def stack(tmp_path_factory, gap_server):
         timings["postgres and redis"] = time.monotonic() - start
         connection = {"conn_type": "aws", "login": "testing", "password": "testing",
                       "extra": gap_server[0].connection_extra(REGION)}
-        stack.configure({"AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection)})
+        # A test deployment: it allows the test profile, which every run here uses (they check the stack, not figures)
+        stack.configure({"AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
+                         "INSTANCE_BENCHMARKS_ALLOW_TEST_PROFILE": "true"})
         timings["airflow-init"] = stack.init()
         start = time.monotonic()
         stack.start_airflow(WORKERS)
@@ -163,8 +165,7 @@ def test_a_run_triggered_through_the_rest_api_succeeds_on_both_celery_workers(st
 
     dag = unpaused(stack, token)
     assert dag["is_paused"]  # AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION, as in the compose file
-    conf = {"target": "local", "profile": "quick", "repetitions": 2, "time_budget_s": E2E_TIME_BUDGET_S,
-            "results_uri": (tmp_path / "results").as_uri()}
+    conf = {"target": "local", **PLUMBING_CONF, "results_uri": (tmp_path / "results").as_uri()}
     run, state, seconds, instances = trigger_and_wait(stack, token, conf)
     by_host = {}
     for ti in instances:
@@ -210,8 +211,8 @@ def test_a_dry_run_of_the_whole_moto_catalog_plans_on_a_worker_through_the_aws_c
 
 
 def aws_conf(instance_types: list[str], prefix: str) -> dict:
-    return {"target": "aws", "instance_types": instance_types, "profile": "quick", "repetitions": 1,
-            "time_budget_s": 120, "agent_timeout_s": 60, "poll_interval_s": 1, "aws_max_attempts": 3,
+    return {"target": "aws", "instance_types": instance_types, **PLUMBING_CONF, "repetitions": 1,
+            "agent_timeout_s": 60, "poll_interval_s": 1, "aws_max_attempts": 3,
             "results_uri": f"s3://{BUCKET}/{prefix}"}
 
 
@@ -340,6 +341,7 @@ def test_a_user_signs_in_and_triggers_one_aws_type_from_the_form_and_it_runs_aga
         sign_in(page, stack.api, username, password)
         dialog = open_form(page, stack.api, DAG_ID)
         choose(page, "target", "aws")
+        choose(page, "profile", "test")  # offered: this stack allows it (a deployment that does not, refuses it)
         fill(page, "instance_types", HEALTHY)
         fill(page, "repetitions", 1)
         fill(page, "time_budget_s", 120)
@@ -358,6 +360,7 @@ def test_a_user_signs_in_and_triggers_one_aws_type_from_the_form_and_it_runs_aga
 
     conf = api_call(run_url(stack, run), token)["conf"]
     assert conf["target"] == "aws" and conf["instance_types"] == [HEALTHY] and conf["repetitions"] == 1
+    assert conf["profile"] == "test"
     assert state == "success", {ti["task_id"]: ti["state"] for ti in task_instances(stack, token, run)}
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint, aws_access_key_id="testing",
                       aws_secret_access_key="testing")

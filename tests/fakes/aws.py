@@ -371,7 +371,7 @@ class FakeSsm:
             "FAKE_INSTANCE_ID": instance_id,
             **({"FAKE_DOCKER_HOST": self.docker_host} if self.docker_host else {}),
             "FAKE_FIXTURES": str(REPO / "tests" / "fixtures"),
-            "BENCHRUN_BUILD_DIR": os.environ.get("BENCHRUN_BUILD_DIR", str(REPO / ".build" / "local")),
+            "BENCHRUN_BUILD_DIR": os.environ["BENCHRUN_BUILD_DIR"],  # conftest's: the compiled benchmarks' cache
         }
         stdout, stderr = directory / "stdout", directory / "stderr"
         with stdout.open("w") as out, stderr.open("w") as err:

@@ -17,7 +17,7 @@ from tests.conftest import SCREENSHOTS
 from tests.fakes.documents import variant
 from tests.ui.browser import chromium_page
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 HOSTS = {"m7i.large": ("intel", 1.0, 0.1008, 0.04), "m7g.large": ("graviton", 1.3, 0.0816, 0.03),
          "c7a.large": ("amd", 2.0, 0.1027, None), "r7i.large": ("intel", 1.1, 0.1323, 0.05),

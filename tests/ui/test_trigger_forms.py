@@ -23,7 +23,7 @@ from tests.ui.browser import (
     trigger_with_defaults,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("airflow_db")]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.usefixtures("airflow_db")]
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from instance_benchmarks import BENCHRUN, PROJECT_ROOT
+from instance_benchmarks import BENCHRUN, CACHE_DIR
 from instance_benchmarks.catalog import InstanceSpec, local_spec
 from instance_benchmarks.hosts.base import CapacityUnavailable, Host, HostHandle, RunOutcome
 
@@ -35,7 +35,7 @@ STDERR_TAIL_LINES = 40
 
 
 def build_dir() -> Path:
-    return Path(os.environ.get("BENCHRUN_BUILD_DIR") or PROJECT_ROOT / ".build" / "local")
+    return Path(os.environ.get("BENCHRUN_BUILD_DIR") or CACHE_DIR / "local")
 
 
 def meminfo_available_bytes() -> int:

@@ -18,7 +18,7 @@ import pytest
 
 from tests.ui.browser import CHROMIUM
 
-pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("airflow_db")]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.usefixtures("airflow_db")]
 
 
 @pytest.fixture(scope="module")

@@ -334,10 +334,21 @@ class Ec2Host(Host):
         if not instance_types:
             raise ValueError("target=aws needs instance_types: e.g. [\"m7i.large\"], a family such as \"c7g\", "
                              "or [\"all\"]")
+        from botocore.exceptions import ClientError
+
         kwargs = self._hook_kwargs()
-        selected, left_out = resolve(instance_types, load_catalog(aws_conn_id=kwargs["aws_conn_id"],
-                                                                  region_name=kwargs["region_name"],
-                                                                  config=kwargs["config"]))
+        catalog_kwargs = {"aws_conn_id": kwargs["aws_conn_id"], "region_name": kwargs["region_name"],
+                          "config": kwargs["config"]}
+        catalog = None
+        if all("." in name for name in instance_types):  # exact types only: describe just those
+            try:
+                catalog = load_catalog(**catalog_kwargs, instance_types=sorted(set(instance_types)))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "InvalidInstanceType":
+                    raise
+                log.info("Not every type is offered in %s (%s): reading the whole catalog to say which",
+                         self.region, exc)
+        selected, left_out = resolve(instance_types, catalog if catalog is not None else load_catalog(**catalog_kwargs))
         for name, reason in sorted(left_out.items()):
             log.warning("Left out %s: %s", name, reason)
         if not selected:

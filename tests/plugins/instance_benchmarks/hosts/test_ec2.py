@@ -211,6 +211,23 @@ def test_aws_without_instance_types_says_what_to_give(host):
         host.specs([])
 
 
+def test_exact_types_are_described_by_name_and_one_the_region_lacks_is_named(host, monkeypatch):
+    """Named types are one DescribeInstanceTypes call with InstanceTypes (not the catalog's pages); where AWS refuses
+    it because one is not offered, the whole catalog is read to say which, and the rest go on."""
+    from tests.fakes.aws import AwsGaps
+
+    asked: list[dict] = []
+    gaps = AwsGaps().install(monkeypatch)
+    gaps.wrap("ec2", "DescribeInstanceTypes", lambda c, params, passthrough: asked.append(params) or passthrough())
+
+    assert [s.instance_type for s in host.specs(["m7i.large", "c7g.large"])] == ["c7g.large", "m7i.large"]
+    assert [a.get("InstanceTypes") for a in asked] == [["c7g.large", "m7i.large"]]
+
+    asked.clear()
+    assert [s.instance_type for s in host.specs(["m7i.large", "zz9.large"])] == ["m7i.large"]
+    assert asked[0]["InstanceTypes"] == ["m7i.large", "zz9.large"] and "InstanceTypes" not in asked[-1]
+
+
 def test_a_provision_that_fails_after_run_instances_terminates_its_instance(host, monkeypatch):
     def broken_handle(**_):
         raise RuntimeError("XCom backend down")

@@ -45,7 +45,7 @@ os.environ.setdefault("INSTANCE_BENCHMARKS_ALLOW_TEST_PROFILE", "true")
 E2E_TIME_BUDGET_S = 120
 # The conf of a run that checks plumbing (stages, storage, quarantine, provenance, teardown), not figures: the test
 # profile's documents are stored but never enter the dataset, the report's figures or CloudWatch. The budget only
-# bounds each command (HPL's share is capped at 4 s): a cold xhpl build on a bare host takes about a minute.
+# bounds each command (HPL's share is capped at 2 s): a cold xhpl build on a bare host takes about a minute.
 PLUMBING_CONF = {"profile": "test", "repetitions": 2, "time_budget_s": E2E_TIME_BUDGET_S}
 
 # Fake credentials for moto: nothing in the tests reaches AWS.

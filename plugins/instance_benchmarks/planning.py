@@ -268,8 +268,8 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
     grid = hpl.process_grid(cores)
     per_core, rate_basis = hpl_gflops_per_core(spec)
     # As the runner does: N from the rate its probe measures, which the N^2 term holds below the asymptote.
-    probe_rate = per_core * cores * hpl_outlook(n=hpl.probe_n(nb, grid[1], p=grid[0]), nb=nb,
-                                                grid=grid)["predicted_share"]
+    probe = hpl.probe_n(nb, grid[1], settings.get("hpl_probe_n"), p=grid[0])
+    probe_rate = per_core * cores * hpl_outlook(n=probe, nb=nb, grid=grid)["predicted_share"]
     n, sizing = hpl.size_problem(memory_bytes=spec.memory_bytes, nb=nb, q=grid[1],
                                  gflops_estimate=probe_rate, time_budget_s=hpl_budget / hpl_repetitions)
     outlook = hpl_outlook(n=n, nb=nb, grid=grid)

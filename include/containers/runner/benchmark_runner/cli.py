@@ -111,9 +111,14 @@ def _stage(doc: dict[str, Any], name: str, fn: Callable[[], tuple[dict[str, Any]
         doc["timings"][f"{name}_s"] = round(time.monotonic() - started, 3)
 
 
+def _profile(args: argparse.Namespace) -> dict[str, Any]:
+    """The profile a stage was asked for, or {} (a stage run with its own sizes)."""
+    return PROFILES.get(getattr(args, "profile", None) or "", {})
+
+
 def run_stream(doc: dict[str, Any], args: argparse.Namespace) -> None:
     array_size = args.array_size
-    profile = PROFILES.get(getattr(args, "profile", None) or "", {})
+    profile = _profile(args)
     if array_size is None and profile.get("stream_array_bytes"):  # the test profile: small arrays, said so
         array_size = profile["stream_array_bytes"] // stream.BYTES_PER_ELEMENT
 
@@ -139,7 +144,8 @@ def run_hpl(doc: dict[str, Any], args: argparse.Namespace) -> None:
         with tuning.ClockSampler(loop=loop) as during:
             section, rules = hpl.measure(binary, doc["system"], n=args.n, nb=args.nb, p=args.p, q=args.q,
                                          time_budget_s=args.time_budget, repetitions=args.repetitions,
-                                         threads_per_rank=args.threads_per_rank)
+                                         threads_per_rank=args.threads_per_rank,
+                                         probe_cap=_profile(args).get("hpl_probe_n"))
             if args.scaling_budget:
                 section["scaling"] = hpl.scaling(binary, doc["system"], section, budget_s=args.scaling_budget)
         if loop is not None:
@@ -225,7 +231,7 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("--scaling-budget", type=float, default=0.0,
                    help="seconds for HPL on one core and on one NUMA node after the solves: parallel efficiency")
     h.add_argument("--profile", choices=sorted(PROFILES),
-                   help="the profile this run belongs to, recorded in the document")
+                   help="the profile this run belongs to, recorded in the document (test: its smaller probes)")
 
     a = sub.add_parser("all", help="topology, STREAM and HPL in one document")
     a.add_argument("--profile", choices=sorted(PROFILES), default="quick")
@@ -266,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                                            ntimes=profile["stream_ntimes"], scaling=profile["stream_scaling"],
                                            repetitions=args.repetitions or profile["stream_repetitions"]))
         run_hpl(doc, argparse.Namespace(n=None, nb=None, p=None, q=None, threads_per_rank=None, time_budget=budget,
+                                        profile=args.profile,
                                         repetitions=args.repetitions or profile["hpl_repetitions"],
                                         scaling_budget=args.time_budget * profile["hpl_scaling_share"]))
     doc["finished_at"] = _now()

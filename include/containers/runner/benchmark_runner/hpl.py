@@ -372,14 +372,17 @@ def measure(
     time_budget_s: float | None = None,
     repetitions: int = 1,
     threads_per_rank: int | None = None,
+    probe_cap: int | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Size (unless N is given), then run `repetitions` solves. Returns the section and its rules."""
+    """Size (unless N is given), then run `repetitions` solves. Returns the section and its rules.
+
+    `probe_cap`: the largest probe N (the test profile's hpl_probe_n: the probes run, seconds sooner)."""
     kind = binary.get("kind", "xhpl")
     nb_reason = "given on the command line"
     if nb is None:
         nb, nb_reason = default_nb()
     if p is None or q is None:
-        chosen, layout_selection = choose_layout(binary["path"], topology, nb, cap=n, kind=kind)
+        chosen, layout_selection = choose_layout(binary["path"], topology, nb, cap=n or probe_cap, kind=kind)
         p, q, threads = chosen["p"], chosen["q"], chosen["threads_per_rank"]
         probe = _probe_record(chosen)
     else:
@@ -390,7 +393,7 @@ def measure(
     probes: list[dict[str, Any]] = []
     if n is None:
         if probe is None:
-            probe_run, _ = run_once(binary["path"], n=probe_n(nb, q, p=p), nb=nb, p=p, q=q, timeout_s=900,
+            probe_run, _ = run_once(binary["path"], n=probe_n(nb, q, probe_cap, p=p), nb=nb, p=p, q=q, timeout_s=900,
                                     threads_per_rank=threads, kind=kind)
             probe = _probe_record(probe_run)
         probes = [probe]

@@ -155,6 +155,21 @@ def test_a_budget_that_cannot_reach_the_asymptote_says_by_how_much_and_why(monke
     assert all(rule["passed"] for rule in rules)  # a measurement short of the asymptote is not invalid
 
 
+def test_the_test_profiles_probes_run_at_its_smaller_n_and_still_choose_a_layout(monkeypatch):
+    """The test profile's hpl_probe_n: every layout is still probed, each at N <= 2048 instead of PROBE_N."""
+    from benchmark_runner import cli
+
+    asked = fake_hpl(monkeypatch, a=2 / 3 / 100e9, b=2e-9)
+    cap = cli.PROFILES["test"]["hpl_probe_n"]
+
+    section, _ = hpl.measure({"path": "xhpl"}, TWO_CORES, nb=256, time_budget_s=2, repetitions=2, probe_cap=cap)
+
+    candidates = section["layout_selection"]["candidates"]
+    assert len(candidates) == len(hpl.layouts(TWO_CORES)) > 1
+    assert all(c["n"] <= cap for c in candidates) and all(n <= cap for n in asked[:len(candidates)])
+    assert section["probe"]["n"] <= cap < hpl.PROBE_N
+
+
 def test_probes_give_every_process_row_and_column_several_blocks():
     assert hpl.probe_n(256, 12, p=8) == 4 * 256 * 12  # 8x12 grid: 12288, not 5000
     assert hpl.probe_n(256, 2) == 4608  # a small grid keeps PROBE_N (rounded to NB x Q)

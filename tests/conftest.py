@@ -105,12 +105,17 @@ def fixture_text():
 
 @contextlib.contextmanager
 def moto_server():
-    """moto_server on 127.0.0.1 and a free port; yields its endpoint (what a connection's endpoint_url names)."""
+    """moto_server on 127.0.0.1 and a free port; yields its endpoint (what a connection's endpoint_url names).
+
+    Empty when it starts: moto's state lives in this process, so what an earlier module's server made (its
+    bucket, its instance profile) would still be there."""
+    import requests
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    requests.post(f"http://{host}:{port}/moto-api/reset", timeout=10).raise_for_status()
     try:
         yield f"http://{host}:{port}"
     finally:
@@ -232,8 +237,8 @@ def image_builder(docker_engine):
 
 @pytest.fixture(scope="session")
 def runner_images(image_builder):
-    """generic, amd and intel built and pushed once per session (layers cached in <cache>/engine between runs)."""
+    """generic, amd and intel built and pushed once per session, side by side (layers cached in <cache>/engine
+    between runs)."""
     from instance_benchmarks import images
 
-    return {name: image_builder.push(image_builder.build(images.VARIANTS[name]))
-            for name in ("generic", "amd", "intel")}
+    return image_builder.build_all([images.VARIANTS[name] for name in ("generic", "amd", "intel")])

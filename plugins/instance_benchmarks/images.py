@@ -234,6 +234,20 @@ class ImageBuilder:
                           image_id=image.id, base_digests=digests, built_in_s=round(time.monotonic() - started, 1),
                           size_bytes=image.attrs.get("Size"), build_log_tail=tail[-20:])
 
+    def build_all(self, variants: list[Variant], *, push: bool = True, no_cache: bool = False
+                  ) -> dict[str, BuiltImage]:
+        """Every variant built (and pushed) beside the others, not one after another: most of a build waits on
+        apt's downloads or on one compiler process, so the engine has room for the rest."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(variant: Variant) -> BuiltImage:
+            built = self.build(variant, no_cache=no_cache)
+            return self.push(built) if push else built
+
+        with ThreadPoolExecutor(max_workers=max(1, len(variants)), thread_name_prefix="build") as pool:
+            futures = {variant.name: pool.submit(one, variant) for variant in variants}
+        return {name: future.result() for name, future in futures.items()}
+
     def push(self, built: BuiltImage) -> BuiltImage:
         digest = None
         try:
@@ -300,10 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             client, base_for, repository = docker_client(), {}, args.registry
             auth = None if args.no_push else ecr_auth(args.registry, args.aws_conn_id)
         builder = ImageBuilder(client, repository=repository, auth_config=auth, base_for=base_for)
-        for name in names:
-            built = builder.build(VARIANTS[name])
-            if not args.no_push:
-                builder.push(built)
+        for built in builder.build_all([VARIANTS[name] for name in names], push=not args.no_push).values():
             print(f"image {built.variant} {built.reference} built_in_s {built.built_in_s}", flush=True)
             if args.json:
                 print(json.dumps(built.to_dict()), flush=True)

@@ -57,9 +57,13 @@ def test_local_run_succeeds_and_stores_a_valid_document(local_run):
 
 @pytest.mark.e2e
 @pytest.mark.engine
-def test_local_run_uses_the_runner_image_when_an_engine_answers(docker_engine, tmp_path, monkeypatch):
+def test_local_run_uses_the_runner_image_when_an_engine_answers(docker_engine, runner_images, tmp_path,
+                                                                monkeypatch):
     """Rule-sized on purpose (quick, not the test profile): the suite's proof that the runner image of this host's
-    family passes every run rule with rule-sized arrays in a real engine (make test-cold does it for every image)."""
+    family passes every run rule with rule-sized arrays in a real engine (make test-cold does it for every image).
+
+    `runner_images` builds the x86 variants side by side first; the DAG's own build of this host's variant (its
+    build path runs all the same) then finds its layers in the engine's cache."""
     from instance_benchmarks.containers import variant_for_host
     from instance_benchmarks.hosts.local import LocalHost
 

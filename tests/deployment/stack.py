@@ -251,18 +251,22 @@ class Stack:
             return json.loads(response.read())["access_token"]
 
     def stop(self) -> dict[str, int | None]:
-        """Stop every process this stack started, by PID (workers first, the database last)."""
+        """Stop every process this stack started, by PID: Airflow's together (one after another took 16 s), then
+        Redis, the database last."""
         codes = {}
-        for name in reversed(list(self.processes)):
-            process = self.processes[name]
-            if process.poll() is None:
+        stores = ("redis", "postgres")
+        for group in ([n for n in self.processes if n not in stores], *[[n] for n in stores if n in self.processes]):
+            running = [self.processes[n] for n in group if self.processes[n].poll() is None]
+            for process in running:
                 os.killpg(process.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 60
+            for process in running:
                 try:
-                    process.wait(timeout=60)
+                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait(timeout=30)
-            codes[name] = process.returncode
+            codes.update({n: self.processes[n].returncode for n in group})
         if self.pg_dir is not None:
             shutil.rmtree(self.pg_dir, ignore_errors=True)
         return codes

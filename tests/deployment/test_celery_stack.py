@@ -225,15 +225,16 @@ def stream_command(fake_ssm: FakeSsm, instance_type: str) -> tuple[str, str] | N
     return None
 
 
-def start_a_hanging_run(stack, fake_ssm: FakeSsm, hangs: str, prefix: str) -> tuple[str, dict, str, Any]:
-    """A run of HEALTHY and `hangs` (a graviton type, map index 0) whose STREAM never ends (fault
-    stream-hangs), returned once that STREAM runs, its task is deferred and a triggerer runs the
-    trigger (a task marked failed before a triggerer picked its trigger up has no trigger to kill: its
+def start_a_hanging_run(stack, fake_ssm: FakeSsm, hangs: str, prefix: str, *, faults: dict[str, str] | None = None,
+                        **conf: Any) -> tuple[str, dict, str, Any]:
+    """A run of HEALTHY, `hangs` (a graviton type, map index 0) whose STREAM never ends (fault
+    stream-hangs) and the types of `faults`, returned once that STREAM runs, its task is deferred and a triggerer
+    runs the trigger (a task marked failed before a triggerer picked its trigger up has no trigger to kill: its
     command runs on until the teardown terminates the instance): token, run, run_stream's URL, invocation."""
-    fake_ssm.faults = {hangs: "stream-hangs"}
+    fake_ssm.faults = {hangs: "stream-hangs", **(faults or {})}
     token = stack.token()
     unpaused(stack, token)
-    run = trigger(stack, token, aws_conf([HEALTHY, hangs], prefix))
+    run = trigger(stack, token, {**aws_conf([HEALTHY, hangs, *(faults or {})], prefix), **conf})
     ti_url = f"{run_url(stack, run)}/taskInstances/graviton.run_stream/0"
 
     def hanging():
@@ -249,12 +250,22 @@ def start_a_hanging_run(stack, fake_ssm: FakeSsm, hangs: str, prefix: str) -> tu
     return token, run, ti_url, fake_ssm.invocations[(command_id, instance_id)]
 
 
+# Beside the killed task, the two faults that wait real time, waited out side by side by the triggerer (dag.test()
+# would wait them one after the other): a STREAM past its execution timeout, the smallest time budget the form
+# allows, and an agent that never comes online within the smallest agent_timeout_s it allows (both 60 s).
+WAITED_OUT = {"c7a.large": ("stream-hangs", "SSM status TimedOut"),
+              "m7a.large": ("agent-offline", "wait_for_host: the SSM agent on i-")}
+
+
 def test_a_task_killed_while_its_benchmark_runs_cancels_it_and_the_teardown_terminates(stack, gap_server,
                                                                                       moto_endpoint):
     """A user marks the deferred run_stream failed: the triggerer calls the trigger's on_kill, which
-    cancels the SSM command; the terminate teardown still runs; the other type is stored."""
+    cancels the SSM command; the terminate teardown still runs; the healthy type is stored; the STREAM that
+    hangs past its timeout and the agent that never comes online are quarantined with their reasons."""
     killed = "c7g.large"
-    token, run, ti_url, invocation = start_a_hanging_run(stack, gap_server[1], killed, "killed")
+    token, run, ti_url, invocation = start_a_hanging_run(
+        stack, gap_server[1], killed, "killed", faults={t: fault for t, (fault, _) in WAITED_OUT.items()},
+        time_budget_s=60)
 
     api_call(ti_url, token, method="PATCH", body={"new_state": "failed"})
 
@@ -264,10 +275,14 @@ def test_a_task_killed_while_its_benchmark_runs_cancels_it_and_the_teardown_term
     assert states[("graviton.run_stream", 0)] == "failed" and states[("graviton.terminate", 0)] == "success"
     assert states[("intel.store", 0)] == "success"
     instances = project_instances(moto_endpoint, run["dag_run_id"])
-    assert sorted(i["InstanceType"] for i in instances) == sorted([HEALTHY, killed])
+    assert sorted(i["InstanceType"] for i in instances) == sorted([HEALTHY, killed, *WAITED_OUT])
     assert {i["State"]["Name"] for i in instances} == {"terminated"}
     summary = s3_json(moto_endpoint, "killed/reports/latest/summary.json")
-    assert len(summary["documents"]) == 1 and summary["quarantined"] == [] and summary["skipped"] == []
+    assert len(summary["documents"]) == 1 and summary["skipped"] == []
+    assert sorted(q["instance_type"] for q in summary["quarantined"]) == sorted(WAITED_OUT)
+    for instance_type, (fault, expected) in WAITED_OUT.items():
+        (record,) = [q for q in summary["quarantined"] if q["instance_type"] == instance_type]
+        assert any(expected in reason for reason in record["reasons"]), (fault, record)
     (stopped,) = summary["unaccounted"]  # no record of its own: named by the task that stopped it
     assert stopped["instance_type"] == killed and stopped["stage"] == "run_stream"
     assert stopped["reason"].startswith("run_stream ended failed")

@@ -22,6 +22,7 @@ import copy
 import datetime
 import itertools
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -409,7 +410,10 @@ class FakeSsm:
         }
 
     def close(self) -> None:
+        """Every command still running killed, and the instances' working directories removed (each run left
+        about 1 MB under the temporary directory)."""
         for invocation in self.invocations.values():
             if invocation.process.poll() is None:
                 os.killpg(invocation.process.pid, 9)
                 invocation.process.wait()
+        shutil.rmtree(self._workdir, ignore_errors=True)

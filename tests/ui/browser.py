@@ -176,11 +176,14 @@ def api_server(env: dict[str, str], log: Path, *, reserialize: bool = True) -> I
                 time.sleep(1)
         yield base
     finally:
+        # uvicorn's graceful shutdown waits for a browser's open connections (it took 30 s and a SIGKILL after
+        # the UI module's tests): nothing of it is kept, so 5 s is enough
         os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
 
 
 def main(argv: list[str] | None = None) -> int:

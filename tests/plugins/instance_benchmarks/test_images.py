@@ -139,6 +139,28 @@ def test_push_reports_the_pushed_digest(builder_for):
     assert push["tag"] == "generic-0.1.0" and push["auth_config"] == {"username": "AWS"}
 
 
+def test_build_all_builds_the_variants_side_by_side_and_pushes_each(builder_for):
+    """Every build is under way before any ends: a barrier that the three builds must reach together."""
+    import threading
+
+    names = ["generic", "amd", "intel"]
+    together = threading.Barrier(len(names), timeout=30)
+    client = FakeClient([{"aux": {"Tag": "t", "Digest": PUSHED, "Size": 1}}])
+    sequential_build = client.api.build
+
+    def build(**kwargs):
+        together.wait()  # raises BrokenBarrierError if the builds ran one after another
+        return sequential_build(**kwargs)
+
+    client.api.build = build
+    builder = builder_for(client, repository="r/x", version="1")
+
+    built = builder.build_all([images.VARIANTS[name] for name in names])
+
+    assert list(built) == names and all(b.pushed_digest == PUSHED for b in built.values())
+    assert sorted(c[1]["tag"] for c in client.calls if c[0] == "push") == sorted(f"{n}-1" for n in names)
+
+
 def test_push_error_is_raised_with_the_daemon_message(builder_for):
     client = FakeClient([{"error": "denied: not authorized to perform ecr:InitiateLayerUpload"}])
     builder = builder_for(client, repository="r/x", version="1")

@@ -126,7 +126,10 @@ def load_dag(dag_id: str):
     """A DAG of this project, parsed from its file as the dag-processor would (no import errors allowed)."""
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(REPO / "dags" / f"{dag_id}.py"))
+    from instance_benchmarks import cli
+
+    path = cli.DAG_FILE if dag_id == cli.DAG_ID else REPO / "dags" / f"{dag_id}.py"
+    bag = DagBag(dag_folder=str(path))
     assert not bag.import_errors, bag.import_errors
     return bag.get_dag(dag_id)
 

@@ -18,7 +18,7 @@ from typing import Any
 from instance_benchmarks import PROJECT_ROOT
 
 DAG_ID = "instance_benchmarks"
-DAG_FILE = PROJECT_ROOT / "dags" / "instance_benchmarks.py"
+DAG_FILE = PROJECT_ROOT / "dags" / "instance_benchmarks_dag.py"  # not instance_benchmarks.py: the package's name
 
 
 def load_dag():

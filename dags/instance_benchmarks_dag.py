@@ -15,6 +15,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from instance_benchmarks import FAMILIES, HOSTS_POOL, RESULTS_ASSET_NAME
 from instance_benchmarks.operators.ssm import HostCommandOperator, WaitForHostOperator
 from instance_benchmarks.params import benchmark_params
+from instance_benchmarks.results import host_label
 
 DOC_MD = """
 ### EC2 instance benchmarks
@@ -51,6 +52,10 @@ RESULTS = Asset(name=RESULTS_ASSET_NAME)
 # MAX_LAUNCHES_AT_ONCE RunInstances calls of a run are in flight (AWS throttles bursts).
 MAX_LAUNCHES_AT_ONCE = 8
 HOST_TASK = {"pool": HOSTS_POOL, "weight_rule": "upstream"}
+# Each mapped host is named in the grid by its type and which of the type's hosts it is (`m7i.large #1`, not
+# `intel [17]`), from the plan its stage's input carries: a TaskFlow task's arguments, an operator's `state`.
+NAMED_BY_ARGS = "{{ host_label(task.op_kwargs) }}"
+NAMED_BY_STATE = "{{ host_label(task.state) }}"
 
 DEFAULT_ARGS = {
     "owner": "instance-benchmarks",
@@ -74,6 +79,7 @@ def _context() -> tuple[dict, str, str, int | None]:
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     params=benchmark_params(),
+    user_defined_macros={"host_label": host_label},
     doc_md=DOC_MD,
     tags=["benchmarks", "ec2", "stream", "hpl"],
 )
@@ -95,7 +101,7 @@ def instance_benchmarks():
         """Airflow maps over a task's whole return value only, so each family gets its list here."""
         return plans[family]
 
-    @task
+    @task(map_index_template=NAMED_BY_ARGS)
     def quota_check(plan: dict) -> dict:
         from instance_benchmarks import pipeline
         from instance_benchmarks.hosts import CapacityUnavailable
@@ -106,7 +112,7 @@ def instance_benchmarks():
         except CapacityUnavailable as exc:
             raise AirflowSkipException(f"{plan['instance_type']} skipped: {exc}") from exc
 
-    @task(max_active_tis_per_dagrun=MAX_LAUNCHES_AT_ONCE, **HOST_TASK)
+    @task(max_active_tis_per_dagrun=MAX_LAUNCHES_AT_ONCE, map_index_template=NAMED_BY_ARGS, **HOST_TASK)
     def provision(state: dict) -> dict:
         from instance_benchmarks import pipeline
         from instance_benchmarks.hosts import CapacityUnavailable
@@ -119,7 +125,7 @@ def instance_benchmarks():
         except CapacityUnavailable as exc:
             raise AirflowSkipException(f"{state['plan']['instance_type']} skipped: {exc}") from exc
 
-    @task
+    @task(map_index_template=NAMED_BY_ARGS)
     def extract(state: dict) -> dict:
         from instance_benchmarks import pipeline
 
@@ -128,14 +134,14 @@ def instance_benchmarks():
         return pipeline.extract(state, params=params, dag_id=dag_id, run_id=run_id, map_index=map_index,
                                 run_date=run_after.date().isoformat())
 
-    @task
+    @task(map_index_template=NAMED_BY_ARGS)
     def validate(extracted: dict) -> dict:
         from instance_benchmarks import pipeline
 
         params, _, _, _ = _context()
         return pipeline.validate(extracted, params=params)
 
-    @task(retries=0, outlets=[RESULTS])
+    @task(retries=0, outlets=[RESULTS], map_index_template=NAMED_BY_ARGS)
     def store(validated: dict) -> dict:
         """A stored document emits the results Asset (results_analysis rebuilds that location)."""
         from instance_benchmarks import pipeline
@@ -151,7 +157,7 @@ def instance_benchmarks():
             "instance_type": stored["instance_type"]}
         return stored
 
-    @task
+    @task(map_index_template=NAMED_BY_ARGS)
     def terminate(state: dict) -> None:
         from instance_benchmarks import pipeline
 
@@ -190,18 +196,22 @@ def instance_benchmarks():
         """
         raise AirflowFailException("a task of this run failed: see the failed tasks and quarantine/")
 
-    aws = {"aws_conn_id": "{{ params.aws_conn_id }}", "region_name": "{{ params.region or '' }}"}
+    # The SSM operators' connection and region, and their hosts' names in the grid
+    on_host = {"aws_conn_id": "{{ params.aws_conn_id }}", "region_name": "{{ params.region or '' }}",
+               "map_index_template": NAMED_BY_STATE}
 
     @task_group
     def benchmark(plan: dict):
         checked = quota_check(plan)
         host = provision(checked)
-        ready = WaitForHostOperator(task_id="wait_for_host", state=host, **aws, **HOST_TASK)
-        prepared = HostCommandOperator(task_id="container", stage="container", state=ready.output, **aws, **HOST_TASK)
+        ready = WaitForHostOperator(task_id="wait_for_host", state=host, **on_host, **HOST_TASK)
+        prepared = HostCommandOperator(task_id="container", stage="container", state=ready.output, **on_host,
+                                       **HOST_TASK)
         # retries=0: a re-run benchmark would overwrite its staged document; a failure is quarantined instead.
-        stream = HostCommandOperator(task_id="run_stream", stage="stream", state=prepared.output, retries=0, **aws,
+        stream = HostCommandOperator(task_id="run_stream", stage="stream", state=prepared.output, retries=0, **on_host,
                                      **HOST_TASK)
-        ran = HostCommandOperator(task_id="run_hpl", stage="hpl", state=stream.output, retries=0, **aws, **HOST_TASK)
+        ran = HostCommandOperator(task_id="run_hpl", stage="hpl", state=stream.output, retries=0, **on_host,
+                                  **HOST_TASK)
         stored = store(validate(extract(ran.output)))
         stored >> terminate(host).as_teardown(setups=host)
         return stored

@@ -56,13 +56,12 @@ def why_terminate(instance: dict[str, Any], *, now: datetime.datetime,
 
 
 def regions_to_sweep(extra: list[str] | None, connection_region: str | None) -> list[str]:
-    """Every region this deployment launches in, in order, once: the param's, the catalog's (where new families
-    launch), the connection's own, and AWS_DEFAULT_REGION (where a run without a region param lands)."""
-    import os
+    """Every region this deployment launches in, in order, once: the param's, those a run's form allows (the
+    catalog's, where new families launch, and AWS_DEFAULT_REGION) and the connection's own (a run without a
+    region param lands there)."""
+    from instance_benchmarks.params import launch_regions
 
-    from instance_benchmarks.params import catalog_regions
-
-    found = [*(extra or []), *catalog_regions(), connection_region, os.environ.get("AWS_DEFAULT_REGION")]
+    found = [*(extra or []), *launch_regions(), connection_region]
     return list(dict.fromkeys(region for region in found if region))
 
 

@@ -116,6 +116,12 @@ def catalog_regions() -> list[str]:
             if r.strip()]
 
 
+def launch_regions() -> list[str]:
+    """The regions a run may launch in, each one the janitor sweeps (janitor.regions_to_sweep): the catalog's, and
+    AWS_DEFAULT_REGION (where a run without a region param lands when its connection names none)."""
+    return list(dict.fromkeys([*catalog_regions(), *filter(None, [os.environ.get("AWS_DEFAULT_REGION")])]))
+
+
 def default_instance_types() -> list[str]:
     """What the weekly schedule benchmarks: $INSTANCE_BENCHMARKS_INSTANCE_TYPES (comma-separated, e.g. `all`)."""
     return [t.strip() for t in os.environ.get("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "").split(",") if t.strip()]
@@ -242,9 +248,11 @@ def aws_params() -> dict[str, Param]:
         "region": Param(
             None,
             type=["null", "string"],
-            pattern=REGION_PATTERN,
+            # only where the hourly janitor looks for what a run leaves behind (issue 28 item 13)
+            pattern=whole("|".join(literal(region) for region in launch_regions())),
             title="Region",
-            description="e.g. `us-east-1`. Empty: the connection's region_name, then AWS_DEFAULT_REGION.",
+            description=f"One of {', '.join(launch_regions())} ($INSTANCE_BENCHMARKS_CATALOG_REGIONS, "
+            "AWS_DEFAULT_REGION): the regions the janitor sweeps. Empty: the connection's region_name (swept too).",
             section=section,
         ),
         "subnet_ids": Param(

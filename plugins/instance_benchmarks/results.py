@@ -124,6 +124,20 @@ def host_key(instance_type: str, replica: int = 1) -> str:
     return instance_type if replica <= 1 else f"{instance_type}_host{replica}"
 
 
+def host_label(value: Any) -> str:
+    """A host's name in the grid (the mapped tasks' map_index_template): `m7i.large #1`, found in whatever a stage
+    takes (a plan, a state that carries one, a task's arguments); '' where there is none, and the grid shows the
+    index."""
+    pending = [value]
+    while pending:
+        item = pending.pop(0)
+        if isinstance(item, dict):
+            if isinstance(item.get("instance_type"), str):
+                return f"{item['instance_type']} #{item.get('replica', 1)}"
+            pending.extend(v for v in item.values() if isinstance(v, dict))
+    return ""
+
+
 class ResultStore:
     """`conn_id` is the AWS connection for `s3://` URIs (its credentials and endpoint_url)."""
 

@@ -211,3 +211,35 @@ def test_the_janitor_is_unpaused_on_creation_and_every_dag_uses_the_deployment_s
     assert bag.get_dag("janitor").is_paused_upon_creation is False
     for dag_id in ("instance_benchmarks", "janitor", "catalog_refresh", "results_analysis"):
         assert bag.get_dag(dag_id).params["aws_conn_id"] == "benchmarks_aws", dag_id
+
+
+def test_every_mapped_host_task_is_named_by_its_host_in_the_grid(dagbag):
+    """Issue 28 item 3: `m7i.large #1` in the grid, not `intel [17]`; the names are rendered from the tasks'
+    inputs (tests/dags/test_instance_benchmarks.py reads them back from a run)."""
+    dag = dagbag.get_dag("instance_benchmarks")
+
+    mapped = [t for t in dag.tasks if t.task_group and t.task_group.group_id in ("intel", "amd", "graviton")]
+    assert len(mapped) == 3 * 10
+    assert all("host_label(" in (t.map_index_template or "") for t in mapped), [
+        t.task_id for t in mapped if not t.map_index_template]
+    assert "host_label" in dag.user_defined_macros
+
+
+def test_a_run_may_launch_only_where_the_janitor_sweeps(monkeypatch):
+    """Issue 28 item 13: the form's region is one the hourly janitor sweeps (the catalog's, AWS_DEFAULT_REGION;
+    empty is the connection's, swept too): a run elsewhere would leave what slips through where nothing looks."""
+    import jsonschema
+
+    from instance_benchmarks.janitor import regions_to_sweep
+
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_CATALOG_REGIONS", "us-east-1,ap-south-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    region = DagBag(dag_folder=str(REPO / "dags" / "instance_benchmarks_dag.py")).get_dag(
+        "instance_benchmarks").params.get_param("region")
+
+    for allowed in ("us-east-1", "ap-south-1", "eu-west-1", None):
+        jsonschema.validate(allowed, region.schema)
+        assert allowed is None or allowed in regions_to_sweep(None, None)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate("sa-east-1", region.schema)
+    assert "us-east-1, ap-south-1, eu-west-1" in region.description

@@ -49,6 +49,12 @@ def test_local_run_succeeds_and_stores_a_valid_document(local_run):
     assert len(doc["hpl"]["runs"]) == 2
     assert all(run["passed"] and run["residual"] < run["threshold"] for run in doc["hpl"]["runs"])
     assert all(rule["passed"] for rule in doc["run_rules"])
+    # Issue 28 item 3: each mapped task of the host is named `<type> #1` in the grid, not `<family> [0]`
+    names = rendered_map_indexes(dag_run.run_id)
+    host = f"{doc['provenance']['instance_type']} #1"
+    assert {task_id.split(".", 1)[1] for task_id, name in names.items() if name == host} == {
+        "quota_check", "provision", "wait_for_host", "container", "run_stream", "run_hpl", "extract", "validate",
+        "store", "terminate"}, names
     assert not (results / "quarantine").exists()
     container = doc["provenance"]["container"]  # no engine answered: bare, and the document says why
     assert container["mode"] == "bare" and container["docker_engine"].startswith("none at unix://")
@@ -207,3 +213,14 @@ def test_a_configuration_error_is_not_retried(dag, tmp_path):
 
     plan = dag_run.get_task_instance("plan")
     assert str(plan.state) in ("failed", "TaskInstanceState.FAILED") and plan.try_number == 1
+
+
+def rendered_map_indexes(run_id: str) -> dict[str, str | None]:
+    """task id -> the name the grid shows for each mapped task instance of a run."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return {ti.task_id: ti.rendered_map_index for ti in session.scalars(
+            select(TaskInstance).where(TaskInstance.run_id == run_id, TaskInstance.map_index >= 0))}

@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from instance_benchmarks.results import ResultStore, host_key, merge_documents, safe_segment, validation_reasons
+from instance_benchmarks.results import (
+    ResultStore,
+    host_key,
+    host_label,
+    merge_documents,
+    safe_segment,
+    validation_reasons,
+)
 from tests.conftest import FIXTURES
 
 VALID = FIXTURES / "documents" / "valid" / "local-amd-epyc-quick.json"
@@ -165,3 +172,13 @@ def test_a_rule_sized_document_is_not_taken_for_a_test_profile_one():
     relabelled = test_profile_document()  # whichever part says so is enough: the runner's flag or the plan
     relabelled["provenance"]["plan"]["profile"] = "quick"
     assert is_test_profile(relabelled)
+
+
+def test_a_host_is_named_by_its_type_and_replica_from_any_stage_input():
+    """The grid's name for a mapped host (map_index_template), from a plan, a state or a task's arguments."""
+    plan = {"instance_type": "m7i.large", "family": "intel", "spec": {"vcpus": 2}}
+
+    assert host_label(plan) == "m7i.large #1"
+    assert host_label({"plan": {**plan, "replica": 2}, "handle": {"host_id": "i-1"}}) == "m7i.large #2"
+    assert host_label({"validated": {"status": "stored", "plan": plan}}) == "m7i.large #1"  # op_kwargs
+    assert host_label({"state": "not a dict"}) == host_label(None) == ""

@@ -60,7 +60,10 @@ def weekly_refresh():
         return {"target": target, "instance_types": types, **weekly_settings(target), **preview}
 
     TriggerDagRunOperator(task_id="benchmark_the_catalog", trigger_dag_id="instance_benchmarks",
-                          conf=weekly_conf(), logical_date=None)
+                          conf=weekly_conf(), logical_date=None,
+                          # what a user sees on the run a manual run is queued behind (max_active_runs=1)
+                          note="The weekly refresh (weekly_refresh). A run triggered while it runs is queued "
+                               "until it ends: instance_benchmarks runs one at a time.")
 
 
 dag = weekly_refresh()

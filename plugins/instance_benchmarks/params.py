@@ -174,7 +174,8 @@ def benchmark_params() -> dict[str, Param]:
             title="Instance types or families",
             description="e.g. `m7i.large`, a family such as `c7g`, or `all` (current generation). "
             "Ignored for target=local: the host is this machine. The weekly schedule uses "
-            "$INSTANCE_BENCHMARKS_INSTANCE_TYPES.",
+            "$INSTANCE_BENCHMARKS_INSTANCE_TYPES. Runs go one at a time: a run triggered while the weekly "
+            "refresh runs is queued until it ends (hours for a whole catalog).",
         ),
         "repetitions": Param(
             None,

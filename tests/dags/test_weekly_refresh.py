@@ -13,14 +13,15 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
 
-def benchmark_runs_with(budget: float) -> list[dict]:
+def benchmark_runs_with(budget: float, *, notes: bool = False) -> list:
+    """The confs (or the notes) of the instance_benchmarks runs with this budget."""
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
     with create_session() as session:
         runs = session.scalars(select(DagRun).where(DagRun.dag_id == "instance_benchmarks")).all()
-        return [r.conf for r in runs if (r.conf or {}).get("budget_usd") == budget]
+        return [r.note if notes else r.conf for r in runs if (r.conf or {}).get("budget_usd") == budget]
 
 
 def test_the_week_triggers_one_run_of_the_configured_catalog(monkeypatch):
@@ -40,6 +41,9 @@ def test_the_week_triggers_one_run_of_the_configured_catalog(monkeypatch):
     assert benchmark_runs_with(budget) == [{"target": "aws", "instance_types": ["m7i", "c7g"],
                                             "profile": "standard", "time_budget_s": 540, "instances_per_type": 2,
                                             "budget_usd": budget}]
+    # Issue 28 item 4: a manual run queued behind it can tell why
+    (note,) = benchmark_runs_with(budget, notes=True)
+    assert note.startswith("The weekly refresh") and "queued until it ends" in note
 
 
 def test_a_preview_starts_a_dry_run_of_the_same_week(monkeypatch):

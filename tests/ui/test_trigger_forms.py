@@ -161,3 +161,20 @@ def test_the_benchmarks_entry_of_the_navigation_opens_the_report(ui_api_server, 
 
     assert "EC2 instance benchmarks" in report.inner_text("body")
     assert report.locator("svg").count() >= 3  # triad, HPL, price-performance
+
+
+def test_the_grid_names_each_mapped_host_by_its_type(ui_api_server, page, local_run):
+    """Issue 28 item 3: a mapped host's tasks are listed as `<type> #1`, not by their index in the family."""
+    import urllib.parse
+
+    dag_run, _ = local_run
+    run = urllib.parse.quote(dag_run.run_id, safe="")
+    instances = api(ui_api_server, f"/api/v2/dags/instance_benchmarks/dagRuns/{run}/taskInstances?limit=200")
+    (stream,) = [ti for ti in instances["task_instances"] if ti["task_id"].endswith(".run_stream")
+                 and ti["map_index"] >= 0]
+    name = stream["rendered_map_index"]
+    assert name and name.endswith(" #1"), stream
+
+    page.goto(f"{ui_api_server}/dags/instance_benchmarks/runs/{run}/tasks/{stream['task_id']}/mapped")
+    page.wait_for_selector(f"text={name}")
+    page.screenshot(path=str(SCREENSHOTS / "instance_benchmarks-mapped-hosts.png"))

@@ -53,9 +53,10 @@ RESULTS = Asset(name=RESULTS_ASSET_NAME)
 MAX_LAUNCHES_AT_ONCE = 8
 HOST_TASK = {"pool": HOSTS_POOL, "weight_rule": "upstream"}
 # Each mapped host is named in the grid by its type and which of the type's hosts it is (`m7i.large #1`, not
-# `intel [17]`), from the plan its stage's input carries: a TaskFlow task's arguments, an operator's `state`.
-NAMED_BY_ARGS = "{{ host_label(task.op_kwargs) }}"
+# `intel [17]`), from the plan its stage's input carries: an operator's templated `state`, or what a TaskFlow
+# task puts in its context (_context(host=...)), as Airflow documents for TaskFlow.
 NAMED_BY_STATE = "{{ host_label(task.state) }}"
+NAMED_IN_TASK = "{{ host_name if host_name is defined else '' }}"
 
 DEFAULT_ARGS = {
     "owner": "instance-benchmarks",
@@ -66,8 +67,11 @@ DEFAULT_ARGS = {
 }
 
 
-def _context() -> tuple[dict, str, str, int | None]:
+def _context(host: dict | None = None) -> tuple[dict, str, str, int | None]:
+    """The run's params and ids; `host`, a mapped stage's input, names the task in the grid (NAMED_IN_TASK)."""
     ctx = get_current_context()
+    if host is not None:
+        ctx["host_name"] = host_label(host)
     return ctx["params"], ctx["dag"].dag_id, ctx["run_id"], ctx["ti"].map_index
 
 
@@ -101,23 +105,23 @@ def instance_benchmarks():
         """Airflow maps over a task's whole return value only, so each family gets its list here."""
         return plans[family]
 
-    @task(map_index_template=NAMED_BY_ARGS)
+    @task(map_index_template=NAMED_IN_TASK)
     def quota_check(plan: dict) -> dict:
         from instance_benchmarks import pipeline
         from instance_benchmarks.hosts import CapacityUnavailable
 
-        params, _, run_id, _ = _context()
+        params, _, run_id, _ = _context(host=plan)
         try:
             return pipeline.quota_check(plan, params=params, run_id=run_id)
         except CapacityUnavailable as exc:
             raise AirflowSkipException(f"{plan['instance_type']} skipped: {exc}") from exc
 
-    @task(max_active_tis_per_dagrun=MAX_LAUNCHES_AT_ONCE, map_index_template=NAMED_BY_ARGS, **HOST_TASK)
+    @task(max_active_tis_per_dagrun=MAX_LAUNCHES_AT_ONCE, map_index_template=NAMED_IN_TASK, **HOST_TASK)
     def provision(state: dict) -> dict:
         from instance_benchmarks import pipeline
         from instance_benchmarks.hosts import CapacityUnavailable
 
-        params, dag_id, run_id, map_index = _context()
+        params, dag_id, run_id, map_index = _context(host=state)
         ti = get_current_context()["ti"]
         try:
             return pipeline.provision(state, params=params, dag_id=dag_id, run_id=run_id, map_index=map_index,
@@ -125,28 +129,28 @@ def instance_benchmarks():
         except CapacityUnavailable as exc:
             raise AirflowSkipException(f"{state['plan']['instance_type']} skipped: {exc}") from exc
 
-    @task(map_index_template=NAMED_BY_ARGS)
+    @task(map_index_template=NAMED_IN_TASK)
     def extract(state: dict) -> dict:
         from instance_benchmarks import pipeline
 
-        params, dag_id, run_id, map_index = _context()
+        params, dag_id, run_id, map_index = _context(host=state)
         run_after = get_current_context()["dag_run"].run_after  # the run's date keys its documents
         return pipeline.extract(state, params=params, dag_id=dag_id, run_id=run_id, map_index=map_index,
                                 run_date=run_after.date().isoformat())
 
-    @task(map_index_template=NAMED_BY_ARGS)
+    @task(map_index_template=NAMED_IN_TASK)
     def validate(extracted: dict) -> dict:
         from instance_benchmarks import pipeline
 
-        params, _, _, _ = _context()
+        params, _, _, _ = _context(host=extracted)
         return pipeline.validate(extracted, params=params)
 
-    @task(retries=0, outlets=[RESULTS], map_index_template=NAMED_BY_ARGS)
+    @task(retries=0, outlets=[RESULTS], map_index_template=NAMED_IN_TASK)
     def store(validated: dict) -> dict:
         """A stored document emits the results Asset (results_analysis rebuilds that location)."""
         from instance_benchmarks import pipeline
 
-        params, _, run_id, _ = _context()
+        params, _, run_id, _ = _context(host=validated)
         stored = pipeline.store(validated, params=params, run_id=run_id)
         if stored["status"] != "stored":
             raise AirflowFailException(
@@ -157,11 +161,11 @@ def instance_benchmarks():
             "instance_type": stored["instance_type"]}
         return stored
 
-    @task(map_index_template=NAMED_BY_ARGS)
+    @task(map_index_template=NAMED_IN_TASK)
     def terminate(state: dict) -> None:
         from instance_benchmarks import pipeline
 
-        params, _, _, _ = _context()
+        params, _, _, _ = _context(host=state)
         pipeline.terminate(state, params=params)
 
     @task(trigger_rule="all_done")

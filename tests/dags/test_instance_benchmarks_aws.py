@@ -441,21 +441,56 @@ def test_a_budget_of_nothing_skips_every_type_before_anything_launches(moto_endp
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
 
 
-def test_aws_throttling_every_call_for_a_while_slows_the_run_but_it_completes(moto_endpoint, monkeypatch,
-                                                                             bare_runner_built):
-    _, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=True)
-    # Each call's first two attempts answer RequestLimitExceeded until 30 have, whatever the call.
-    throttle = Throttle(monkeypatch, operation=None, times=30, per_call=2)
-    try:
-        dag_run = cli.load_dag().test(run_conf={**conf(["m7g.large"]), "repetitions": 1})
-    finally:
-        fake_ssm.close()
+TWO_HOSTS = "c7i.large"
+
+
+@pytest.fixture(scope="module")
+def throttled_two_host_run(moto_endpoint, bare_runner_built):
+    """One type on two hosts, with every AWS call throttled for a while: one run for two tests (each would
+    otherwise pay a whole run of its own)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=True)
+        # Each call's first two attempts answer RequestLimitExceeded until 30 have, whatever the call.
+        throttle = Throttle(monkeypatch, operation=None, times=30, per_call=2)
+        try:
+            dag_run = cli.load_dag().test(run_conf={**conf([TWO_HOSTS]), "instances_per_type": 2})
+        finally:
+            fake_ssm.close()
+    return dag_run, throttle
+
+
+def test_aws_throttling_every_call_for_a_while_slows_the_run_but_it_completes(throttled_two_host_run,
+                                                                             moto_endpoint):
+    dag_run, throttle = throttled_two_host_run
 
     assert len(throttle.throttled) == 30 and len(set(throttle.throttled)) > 3  # many different calls hit
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
-    stored = [k for k in s3_keys(moto_endpoint, "ib/results/v1/") if k.endswith(".json")]
-    assert len(stored) == 1 and "instance_type=m7g.large" in stored[0]
+    stored = [k for k in s3_keys(moto_endpoint, "ib/results/v1/") if safe_segment(dag_run.run_id) in k]
+    assert len(stored) == 2 and all(f"instance_type={TWO_HOSTS}" in k for k in stored)
     assert {i["State"]["Name"] for i in project_instances(moto_endpoint, dag_run.run_id)} == {"terminated"}
+
+
+def test_two_hosts_per_type_start_in_two_zones_and_are_stored_and_accounted_each(throttled_two_host_run,
+                                                                                  moto_endpoint):
+    """Issue 15 item 3: instances_per_type=2 launches the type twice, the second host in the next zone; each
+    host's document is stored under its own key and accounted for. (The interval across the two hosts is
+    analysis's: tests/plugins/instance_benchmarks/test_analysis.py, on two real documents.)"""
+    dag_run, _ = throttled_two_host_run
+
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+    instances = project_instances(moto_endpoint, dag_run.run_id)
+    assert len(instances) == 2 and {i["State"]["Name"] for i in instances} == {"terminated"}
+    zones = {i["Placement"]["AvailabilityZone"] for i in instances}
+    assert len(zones) == 2
+    keys = [k for k in s3_keys(moto_endpoint, "ib/results/v1/") if safe_segment(dag_run.run_id) in k]
+    docs = [s3_json(moto_endpoint, k) for k in keys]
+    assert sorted((d["provenance"]["replica"], d["provenance"]["replicas"]) for d in docs) == [(1, 2), (2, 2)]
+    assert {d["provenance"]["availability_zone"] for d in docs} == zones
+    assert sorted(k.rsplit("/", 1)[1] for k in keys) == sorted(
+        [f"{safe_segment(dag_run.run_id)}.json", f"{safe_segment(dag_run.run_id)}_host2.json"])
+    summary = s3_json(moto_endpoint, "ib/reports/latest/summary.json")
+    assert summary["unaccounted"] == [] and summary["quarantined"] == [] and summary["skipped"] == []
+    assert len(summary["documents"]) == len(summary["test_profile_documents"]) == 2
 
 
 RECLAIMED = "m7g.medium"  # AWS reclaims its spot instance as STREAM starts (the fake's spot-reclaimed fault)
@@ -508,33 +543,3 @@ def test_a_reclaimed_spot_instance_is_recorded_as_interrupted_and_its_type_relau
     stored = [s3_json(moto_endpoint, k) for k in s3_keys(moto_endpoint, "ib/results/v1/") if k.endswith(".json")]
     (doc,) = [d for d in stored if d["provenance"]["run_id"] == second.run_id]
     assert doc["provenance"]["market"] == "on-demand" and doc["provenance"]["instance_type"] == RECLAIMED
-
-
-TWO_HOSTS = "c7i.large"
-
-
-def test_two_hosts_per_type_start_in_two_zones_and_are_stored_and_accounted_each(moto_endpoint, monkeypatch,
-                                                                                  bare_runner_built):
-    """Issue 15 item 3: instances_per_type=2 launches the type twice, the second host in the next zone; each
-    host's document is stored under its own key and accounted for. (The interval across the two hosts is
-    analysis's: tests/plugins/instance_benchmarks/test_analysis.py, on two real documents.)"""
-    gaps, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=True)
-    try:
-        dag_run = cli.load_dag().test(run_conf={**conf([TWO_HOSTS]), "instances_per_type": 2})
-    finally:
-        fake_ssm.close()
-
-    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
-    instances = project_instances(moto_endpoint, dag_run.run_id)
-    assert len(instances) == 2 and {i["State"]["Name"] for i in instances} == {"terminated"}
-    zones = {i["Placement"]["AvailabilityZone"] for i in instances}
-    assert len(zones) == 2
-    keys = [k for k in s3_keys(moto_endpoint, "ib/results/v1/") if safe_segment(dag_run.run_id) in k]
-    docs = [s3_json(moto_endpoint, k) for k in keys]
-    assert sorted((d["provenance"]["replica"], d["provenance"]["replicas"]) for d in docs) == [(1, 2), (2, 2)]
-    assert {d["provenance"]["availability_zone"] for d in docs} == zones
-    assert sorted(k.rsplit("/", 1)[1] for k in keys) == sorted(
-        [f"{safe_segment(dag_run.run_id)}.json", f"{safe_segment(dag_run.run_id)}_host2.json"])
-    summary = s3_json(moto_endpoint, "ib/reports/latest/summary.json")
-    assert summary["unaccounted"] == [] and summary["quarantined"] == [] and summary["skipped"] == []
-    assert len(summary["documents"]) == len(summary["test_profile_documents"]) == 2

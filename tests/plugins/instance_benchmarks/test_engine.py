@@ -47,3 +47,21 @@ def test_a_missing_debian_package_is_named(monkeypatch):
 
     with pytest.raises(engine.EngineError, match="dockerd not found: install Debian's docker.io"):
         engine._require("dockerd", "docker.io")
+
+
+def test_an_exited_child_is_not_taken_for_a_running_daemon(tmp_path):
+    """dockerd and the registry are this process's children: once stopped they are zombies until reaped, and a
+    zombie answers kill(pid, 0), so stopping waited out its whole timeout for a daemon that had gone."""
+    import subprocess
+    import time
+    from pathlib import Path
+
+    child = subprocess.Popen(["true"])
+    pidfile = tmp_path / "daemon.pid"
+    pidfile.write_text(str(child.pid))
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{child.pid}/stat").read_text().split()[2] != "Z" and time.monotonic() < deadline:
+        time.sleep(0.05)  # exited, not yet reaped
+
+    assert engine._pid_alive(pidfile) is None
+    assert not Path(f"/proc/{child.pid}").exists()  # reaped

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from tests.conftest import REPO
+from tests.conftest import REPO, load_dag
 
 STAGES = ["quota_check", "provision", "wait_for_host", "container", "run_stream", "run_hpl", "extract", "validate",
           "store", "terminate"]
@@ -234,8 +234,7 @@ def test_a_run_may_launch_only_where_the_janitor_sweeps(monkeypatch):
 
     monkeypatch.setenv("INSTANCE_BENCHMARKS_CATALOG_REGIONS", "us-east-1,ap-south-1")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    region = DagBag(dag_folder=str(REPO / "dags" / "instance_benchmarks_dag.py")).get_dag(
-        "instance_benchmarks").params.get_param("region")
+    region = load_dag("instance_benchmarks").params.get_param("region")  # parsed with the variables above
 
     for allowed in ("us-east-1", "ap-south-1", "eu-west-1", None):
         jsonschema.validate(allowed, region.schema)

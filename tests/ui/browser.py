@@ -176,8 +176,8 @@ def api_server(env: dict[str, str], log: Path, *, reserialize: bool = True) -> I
                 time.sleep(1)
         yield base
     finally:
-        # uvicorn's graceful shutdown waits for a browser's open connections (it took 30 s and a SIGKILL after
-        # the UI module's tests): nothing of it is kept, so 5 s is enough
+        # nothing of the server is needed once its tests end: a short grace, then SIGKILL (the suite's 36 s last
+        # teardown was the engine's, not this server's: engine._pid_alive)
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=5)

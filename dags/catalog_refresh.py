@@ -8,6 +8,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from instance_benchmarks.notifications import failure_notifiers
 from instance_benchmarks.params import (
     HOUSEKEEPING_DEFAULT_ARGS,
     REGION_PATTERN,
@@ -50,6 +51,7 @@ triggered for it.
         "trigger_new_families": Param(True, type="boolean", title="Trigger runs for new families"),
     },
     doc_md=DOC_MD,
+    on_failure_callback=failure_notifiers(),  # one SNS message per failed run, when configured
     tags=["benchmarks", "ec2", "catalog"],
 )
 def catalog_refresh():

@@ -13,6 +13,7 @@ from airflow.sdk import Asset, dag, get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from instance_benchmarks import FAMILIES, HOSTS_POOL, RESULTS_ASSET_NAME
+from instance_benchmarks.notifications import failure_notifiers
 from instance_benchmarks.operators.ssm import HostCommandOperator, WaitForHostOperator
 from instance_benchmarks.params import benchmark_params
 from instance_benchmarks.results import host_label
@@ -32,17 +33,18 @@ and reports means with 95% confidence intervals.
 Per architecture family (`intel`, `amd`, `graviton`) a mapped task group runs, per host:
 quota check → provision (setup) → wait for host (SSM agent, deferred) → container → STREAM →
 HPL (each one SSM command, deferred) → extract → validate → store (+ CloudWatch metrics) →
-terminate (teardown, runs whatever failed); then `analyze` rebuilds the dataset and the report
-(each stored document also emits the `instance_benchmarks_results` Asset, which schedules
-`results_analysis`).
+terminate (teardown, runs whatever failed); then `analyze` rebuilds the dataset and writes the run's
+own report and summary (`reports/runs/<run_id>/`), and emits the `instance_benchmarks_results` Asset
+once, which schedules `results_analysis`.
 A type over its vCPU quota or without capacity in any zone is skipped with its reason, which
-the run's summary (`reports/latest/summary.json`) lists. A spot instance AWS reclaims mid-run ends
+the run's summary (`reports/runs/<run_id>/summary.json`) lists. A spot instance AWS reclaims mid-run ends
 its wait at once and the type is quarantined as interrupted; with `market=spot-then-on-demand`,
 `relaunch_on_demand` then triggers a run of those types on demand (`<run_id>__on_demand`).
 
 Valid documents land in `results/v1/...` under `results_uri`; invalid ones in `quarantine/`
-with their reasons (the store task fails so the run shows it). The report is at
-`reports/latest/index.html`.
+with their reasons; the task of the stage that failed turns red (wait_for_host, container,
+run_stream, run_hpl, or store for a document that fails validation). The run's report is at
+`reports/runs/<run_id>/index.html`; the latest, at `reports/latest/index.html`.
 """
 
 RESULTS = Asset(name=RESULTS_ASSET_NAME)
@@ -85,6 +87,7 @@ def _context(host: dict | None = None) -> tuple[dict, str, str, int | None]:
     params=benchmark_params(),
     user_defined_macros={"host_label": host_label},
     doc_md=DOC_MD,
+    on_failure_callback=failure_notifiers(),  # one SNS message per failed run, when configured
     tags=["benchmarks", "ec2", "stream", "hpl"],
 )
 def instance_benchmarks():
@@ -145,9 +148,8 @@ def instance_benchmarks():
         params, _, _, _ = _context(host=extracted)
         return pipeline.validate(extracted, params=params)
 
-    @task(retries=0, outlets=[RESULTS], map_index_template=NAMED_IN_TASK)
+    @task(retries=0, map_index_template=NAMED_IN_TASK)
     def store(validated: dict) -> dict:
-        """A stored document emits the results Asset (results_analysis rebuilds that location)."""
         from instance_benchmarks import pipeline
 
         params, _, run_id, _ = _context(host=validated)
@@ -156,9 +158,6 @@ def instance_benchmarks():
             raise AirflowFailException(
                 f"{stored['instance_type']} quarantined at {stored['uri']}: " + "; ".join(stored["reasons"])
             )
-        get_current_context()["outlet_events"][RESULTS].extra = {
-            "results_uri": params["results_uri"], "aws_conn_id": params.get("aws_conn_id"), "run_id": run_id,
-            "instance_type": stored["instance_type"]}
         return stored
 
     @task(map_index_template=NAMED_IN_TASK)
@@ -168,17 +167,23 @@ def instance_benchmarks():
         params, _, _, _ = _context(host=state)
         pipeline.terminate(state, params=params)
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", outlets=[RESULTS])
     def analyze() -> dict:
         """Reads what this run stored and quarantined back from results_uri, the source of truth; a planned
-        type with no record there is named with the task that stopped it (killed, marked failed)."""
+        type with no record there is named with the task that stopped it (killed, marked failed). Emits the
+        results Asset once per run, whatever it stored (results_analysis rebuilds that location once)."""
         from instance_benchmarks import pipeline
 
         params, dag_id, run_id, _ = _context()
-        ti = get_current_context()["ti"]
+        context = get_current_context()
+        ti = context["ti"]
         states = ti.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})
-        return pipeline.analyze(params=params, run_id=run_id, planned=ti.xcom_pull(task_ids="plan") or {},
-                                task_states=states)
+        summary = pipeline.analyze(params=params, run_id=run_id, planned=ti.xcom_pull(task_ids="plan") or {},
+                                   task_states=states)
+        context["outlet_events"][RESULTS].extra = {
+            "results_uri": params["results_uri"], "aws_conn_id": params.get("aws_conn_id"), "run_id": run_id,
+            "documents": len(summary["documents"])}
+        return summary
 
     @task
     def on_demand_conf(summary: dict) -> dict:
@@ -191,14 +196,24 @@ def instance_benchmarks():
         return {**params, "instance_types": summary["relaunch_on_demand"], "market": "on-demand",
                 "instances_per_type": summary.get("relaunch_hosts_per_type") or 1}
 
-    @task(trigger_rule="one_failed", retries=0)
+    @task(trigger_rule="all_done", retries=0)
     def watcher() -> None:
-        """A leaf that fails the run when anything upstream failed.
+        """The last leaf: fails the run when any task failed, naming each failed host and its red task.
 
         analyze (all_done) and the teardowns would otherwise let a run with a failed
-        plan, benchmark or quarantined result end as success.
+        plan, benchmark or quarantined result end as success. all_done, not one_failed:
+        it runs once everything has ended, so its list is whole.
         """
-        raise AirflowFailException("a task of this run failed: see the failed tasks and quarantine/")
+        from instance_benchmarks import pipeline
+
+        _, dag_id, run_id, _ = _context()
+        ti = get_current_context()["ti"]
+        states = ti.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})
+        if "failed" not in states.values():
+            return
+        failed = pipeline.failed_hosts(ti.xcom_pull(task_ids="plan") or {}, states)
+        raise AirflowFailException(("failed hosts: " + "; ".join(failed) if failed else "a task of this run failed")
+                                   + ". Their reasons: the red tasks' logs and quarantine/")
 
     # The SSM operators' connection and region, and their hosts' names in the grid
     on_host = {"aws_conn_id": "{{ params.aws_conn_id }}", "region_name": "{{ params.region or '' }}",

@@ -8,6 +8,7 @@ import logging
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from instance_benchmarks.notifications import failure_notifiers
 from instance_benchmarks.params import (
     HOUSEKEEPING_DEFAULT_ARGS,
     REGION_PATTERN,
@@ -51,6 +52,7 @@ it skip, saying so. It is created unpaused, even where new DAGs start paused.
                          "connection's own."),
     },
     doc_md=DOC_MD,
+    on_failure_callback=failure_notifiers(),  # one SNS message per failed run, when configured
     tags=["benchmarks", "ec2", "janitor"],
 )
 def janitor():

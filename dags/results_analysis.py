@@ -8,6 +8,7 @@ import logging
 from airflow.sdk import Asset, dag, get_current_context, task
 
 from instance_benchmarks import RESULTS_ASSET_NAME
+from instance_benchmarks.notifications import failure_notifiers
 from instance_benchmarks.params import aws_conn_id_param, results_uri_param
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ Triggered by hand, it rebuilds the `results_uri` param's location.
         "aws_conn_id": aws_conn_id_param("For an s3:// results_uri."),
     },
     doc_md=DOC_MD,
+    on_failure_callback=failure_notifiers(),  # one SNS message per failed run, when configured
     tags=["benchmarks", "analysis"],
 )
 def results_analysis():

@@ -204,15 +204,14 @@ def run(conf: dict[str, Any]) -> int:
     defaults = benchmark_params()
     store = ResultStore(conf.get("results_uri") or defaults["results_uri"].value,
                         conn_id=conf.get("aws_conn_id") or defaults["aws_conn_id"].value)
-    summary_path = store.root / "reports" / "latest" / "summary.json"
+    summary_path = store.run_reports(dag_run.run_id) / "summary.json"
     print()
     print(f"DAG run {dag_run.run_id}: {dag_run.state}")
     if summary_path.exists():
         summary = json.loads(summary_path.read_text())
-        if summary["run_id"] == dag_run.run_id:
-            summary["report_uri"] = (summary_path.parent / "index.html").as_uri()
-            print(format_summary(summary, store=store))
-            open_in_browser(summary["report_uri"])
+        summary["report_uri"] = (summary_path.parent / "index.html").as_uri()
+        print(format_summary(summary, store=store))
+        open_in_browser(summary["report_uri"])
     return 0 if str(dag_run.state) in ("success", "DagRunState.SUCCESS") else 1
 
 

@@ -30,6 +30,8 @@ INSTANCE_TYPE_PATTERN = whole(rf"{INSTANCE_TYPE}|[a-z][a-z0-9-]*|all")
 REGION = r"[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d"
 # Shared by every DAG's trigger form.
 REGION_PATTERN = whole(REGION)
+# What a refused instance type is told (the form shows one item per line of its text area)
+TYPES_EXPECTED = "one per line: an instance type such as m7i.large, a family such as c7g, or all"
 # One path segment below an allowed prefix: never empty, never `.` or `..` (nor their percent-encoded forms).
 URI_SEGMENT = r"/(?!(?:\.|%2[eE]){1,2}(?:/|$))[^/\s]+"
 # A repository path in a registry, as Docker spells one (components start and end with a letter or digit).
@@ -69,8 +71,10 @@ def results_uri_prefixes() -> list[str]:
 
 def allowed_image_registries() -> list[str]:
     """Registries runner images may come from: $INSTANCE_BENCHMARKS_IMAGE_REGISTRIES (comma-separated `host` or
-    `host:port`; a bare host allows any port), else only this machine's (`127.0.0.1`, where `make images` pushes)."""
-    return _listed("INSTANCE_BENCHMARKS_IMAGE_REGISTRIES") or ["127.0.0.1"]
+    `host:port`; a bare host allows any port), else only this machine's (`127.0.0.1`, where `make images` pushes);
+    the registry of the deployment's own repository ($INSTANCE_BENCHMARKS_IMAGE_REPOSITORY) always."""
+    own = [repository.split("/", 1)[0]] if (repository := default_image_repository()) else []
+    return list(dict.fromkeys([*(_listed("INSTANCE_BENCHMARKS_IMAGE_REGISTRIES") or ["127.0.0.1"]), *own]))
 
 
 def results_uri_pattern(prefixes: list[str]) -> str:
@@ -124,7 +128,34 @@ def launch_regions() -> list[str]:
 
 def default_instance_types() -> list[str]:
     """What the weekly schedule benchmarks: $INSTANCE_BENCHMARKS_INSTANCE_TYPES (comma-separated, e.g. `all`)."""
-    return [t.strip() for t in os.environ.get("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "").split(",") if t.strip()]
+    return _listed("INSTANCE_BENCHMARKS_INSTANCE_TYPES")
+
+
+# A run from the form is one person's question, not the weekly refresh: its defaults are the deployment's manual
+# ones (issue 28 item 1), so pressing Trigger on an AWS deployment whose weekly list is `all` plans nothing, and what
+# a user does type is capped by the manual budget.
+def manual_instance_types() -> list[str]:
+    """The form's default types: $INSTANCE_BENCHMARKS_MANUAL_INSTANCE_TYPES (comma-separated), none unless set."""
+    return _listed("INSTANCE_BENCHMARKS_MANUAL_INSTANCE_TYPES")
+
+
+def manual_budget_usd() -> float | None:
+    """The form's default budget: $INSTANCE_BENCHMARKS_MANUAL_BUDGET_USD, no limit unless set."""
+    budget = os.environ.get("INSTANCE_BENCHMARKS_MANUAL_BUDGET_USD", "").strip()
+    return float(budget) if budget else None
+
+
+def default_image_repository() -> str | None:
+    """The deployment's runner image repository ($INSTANCE_BENCHMARKS_IMAGE_REPOSITORY, where `make images
+    REGISTRY=...` pushed), which every run pulls unless its conf names another; unset: each instance builds it."""
+    return os.environ.get("INSTANCE_BENCHMARKS_IMAGE_REPOSITORY", "").strip().rstrip("/") or None
+
+
+def explained(pattern: str, expected: str) -> dict[str, Any]:
+    """A string schema that admits what `pattern` matches and, refusing a value, says `expected` (an example a user
+    can copy) rather than the regex: jsonschema words a failed `pattern` as the regex itself, a failed `const` as
+    the value it wanted (`'<expected>' was expected`), and the form shows that first line."""
+    return {"if": {"pattern": pattern}, "else": {"const": expected}}  # `pattern` passes a non-string (null)
 
 
 # The weekly refresh's time budget per type: the standard profile gives HPL half of it (270 s), so a
@@ -146,10 +177,16 @@ def weekly_settings(target: str = "aws") -> dict[str, Any]:
     if target == "aws":
         settings["instances_per_type"] = int(os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_INSTANCES_PER_TYPE")
                                              or WEEKLY_INSTANCES_PER_TYPE)
-    budget = os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD")
-    if budget:
-        settings["budget_usd"] = float(budget)
+    # always named: the form's default is the manual budget, which a week must not inherit
+    budget = os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD", "").strip()
+    settings["budget_usd"] = float(budget) if budget else None
     return settings
+
+
+def weekly_run_id(week: datetime.date, *, preview: bool = False) -> str:
+    """The instance_benchmarks run of a week (`weekly__2026-11-29`), so the week's runs can be found and a week
+    is never run twice; a preview has its own, so it never takes the week's."""
+    return f"weekly__{week.isoformat()}" + ("__preview" if preview else "")
 
 
 def profile_choices() -> list[str]:
@@ -158,6 +195,7 @@ def profile_choices() -> list[str]:
 
 
 def benchmark_params() -> dict[str, Param]:
+    budget = manual_budget_usd()
     return {
         "target": Param(
             default_target(),
@@ -166,16 +204,17 @@ def benchmark_params() -> dict[str, Param]:
             description="`local` benchmarks the machine Airflow runs on; `aws` launches EC2 instances.",
         ),
         "instance_types": Param(
-            default_instance_types(),
+            manual_instance_types(),
             type=["null", "array"],  # null: optional in the UI's form too (target=local needs none)
-            items={"type": "string", "pattern": INSTANCE_TYPE_PATTERN},
+            items={"type": "string", **explained(INSTANCE_TYPE_PATTERN, TYPES_EXPECTED)},
             uniqueItems=True,
             maxItems=1000,
             title="Instance types or families",
-            description="e.g. `m7i.large`, a family such as `c7g`, or `all` (current generation). "
-            "Ignored for target=local: the host is this machine. The weekly schedule uses "
-            "$INSTANCE_BENCHMARKS_INSTANCE_TYPES. Runs go one at a time: a run triggered while the weekly "
-            "refresh runs is queued until it ends (hours for a whole catalog).",
+            description="One per line: a type (`m7i.large`), a family (`c7g`) or `all` (current generation). "
+            "target=aws only: for target=local the host is this machine. Empty: none "
+            "($INSTANCE_BENCHMARKS_MANUAL_INSTANCE_TYPES), the weekly refresh names its own. Runs go one at a "
+            "time: a run triggered while the weekly refresh runs is queued until it ends (hours for a whole "
+            "catalog).",
         ),
         "repetitions": Param(
             None,
@@ -218,13 +257,24 @@ def benchmark_params() -> dict[str, Param]:
             title="Dry run",
             description="Plan and preview only: nothing is launched or benchmarked.",
         ),
-        "budget_usd": Param(
+        "skip_measured_since": Param(
             None,
+            type=["null", "string"],
+            format="date",
+            title="Skip types measured since",
+            description="A date (YYYY-MM-DD): types with a stored document in the run's region dated on or after "
+            "it are skipped at plan with their date. A backfilled week of weekly_refresh sets it to the week's "
+            "start, so it measures only what has not been measured since. Empty: measure every type.",
+        ),
+        "budget_usd": Param(
+            budget,
             type=["null", "number"],
             minimum=0,
             title="Budget (USD)",
             description="The most this run may spend: types are taken in order while their predicted cost "
-            "fits; the rest are skipped with reason `budget` before anything launches. Empty: no limit.",
+            "fits; the rest are skipped with reason `budget` before anything launches. The default is the "
+            "deployment's ($INSTANCE_BENCHMARKS_MANUAL_BUDGET_USD: "
+            + ("unset" if budget is None else f"${budget:g}") + "). Empty: no limit.",
         ),
         "price_per_hour": Param(
             None,
@@ -284,12 +334,13 @@ def aws_params() -> dict[str, Param]:
             section=section,
         ),
         "image_registry": Param(
-            None,
+            default_image_repository(),
             type=["null", "string"],
             pattern=image_registry_pattern(registries),
             title="Runner image repository",
             description="e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com/instance-benchmarks` "
-            "(push with `python -m instance_benchmarks.images`). Empty: each instance builds the image from "
+            "(push with `make images REGISTRY=...`). The default is the deployment's "
+            "($INSTANCE_BENCHMARKS_IMAGE_REPOSITORY). Empty: each instance builds the image from "
             f"the bundled context (slower; the Intel image is large). Registries allowed: {', '.join(registries)} "
             "($INSTANCE_BENCHMARKS_IMAGE_REGISTRIES).",
             section=section,

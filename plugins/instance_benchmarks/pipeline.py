@@ -16,9 +16,17 @@ import time
 from typing import Any
 
 from instance_benchmarks import FAMILIES, allows_test_profile, lifetime
+from instance_benchmarks.catalog import InstanceSpec
 from instance_benchmarks.hosts import CapacityUnavailable, HostHandle, RunOutcome, get_host
 from instance_benchmarks.planning import BenchmarkPlan, by_family, plan, summarize_plans
-from instance_benchmarks.results import ResultStore, host_key, merge_documents, safe_segment, validation_reasons
+from instance_benchmarks.results import (
+    ResultStore,
+    host_key,
+    host_label,
+    merge_documents,
+    safe_segment,
+    validation_reasons,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,10 @@ def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[st
     host = get_host(target, params)
     host.check_configuration()
     specs = host.specs(params.get("instance_types") or [])
+    if params.get("skip_measured_since"):
+        specs = unmeasured_since(specs, params, run_id=run_id, region=getattr(host, "region", None) or "local")
+        if not specs:
+            return {family: [] for family in FAMILIES}
     prices = record_prices(params, run_id=run_id, host=host, instance_types=[s.instance_type for s in specs])
     plans = [
         plan(spec, target=target, profile=params["profile"], repetitions=params.get("repetitions"),
@@ -118,6 +130,25 @@ def record_stop(params: dict[str, Any], *, run_id: str, stage: str, reason: str)
         log.warning("Could not record why the run stopped under %s", params.get("results_uri"), exc_info=True)
         return
     log.error("The run stopped at %s: %s (recorded at %s)", stage, reason, uri)
+
+
+def unmeasured_since(specs: list[InstanceSpec], params: dict[str, Any], *, run_id: str, region: str
+                     ) -> list[InstanceSpec]:
+    """The types with no stored document in `region` dated on or after `skip_measured_since` (a backfilled week
+    measures what has not been measured since it began); the others are recorded as skipped at plan."""
+    since = datetime.date.fromisoformat(params["skip_measured_since"])
+    store_ = result_store(params)
+    measured = store_.measured_since(region, since)
+    kept = [spec for spec in specs if spec.instance_type not in measured]
+    for spec in specs:
+        if spec.instance_type in measured:
+            reason = f"measured on {measured[spec.instance_type]}, since {since} (skip_measured_since)"
+            if not params.get("dry_run"):
+                store_.record_skip(run_id=run_id, instance_type=spec.instance_type, stage="plan", reason=reason)
+            log.info("Skipping %s: %s", spec.instance_type, reason)
+    log.info("%d of %d type(s) not measured in %s since %s%s", len(kept), len(specs), region, since,
+             "" if kept else ": nothing to measure, the run ends here")
+    return kept
 
 
 def apply_budget(plans: list[BenchmarkPlan], params: dict[str, Any], *, run_id: str, market: str
@@ -222,8 +253,8 @@ def _context_uri(params: dict[str, Any], run_id: str) -> str | None:
 
 
 def host_failed(state: dict[str, Any], stage: str, message: str, *, interrupted: bool = False) -> dict[str, Any]:
-    """A host that cannot run the benchmarks: later stages pass the reason on, and the store task
-    quarantines the type with it (recorded, the run fails, the teardown still terminates).
+    """A host that cannot run the benchmarks: the stage's operator quarantines it with the reason and fails
+    (stage_failure, quarantine_stage); the teardown still terminates.
     `interrupted`: AWS reclaimed the host (spot), which market=spot-then-on-demand relaunches on demand."""
     failure = f"{stage}: {message}"
     log.error("%s cannot be benchmarked: %s", state["plan"]["instance_type"], failure)
@@ -357,6 +388,52 @@ def run_finish(state: dict[str, Any], benchmark: str, result: dict[str, Any], *,
     return _record_outcome(state, benchmark, outcome, result.get("seconds"))
 
 
+def no_document(benchmark: str, outcome: dict[str, Any]) -> str:
+    """Why a benchmark left no document (crashed, timed out, uploaded nothing), with its last lines."""
+    stderr = [line for line in (outcome.get("stderr_tail") or "").splitlines() if line.strip()][-3:]
+    return (f"{benchmark}: {outcome.get('note') or 'benchrun wrote no document'} "
+            f"(exit {outcome.get('exit_code')}); stderr: {' | '.join(stderr) or '(empty)'}")
+
+
+def stage_failure(state: dict[str, Any], stage: str) -> str | None:
+    """Why `stage` ends this host's run, or None (issue 28 item 10: the stage that failed is the task that fails).
+
+    The host failed or AWS reclaimed it (wait_for_host, container, any stage), or a benchmark left no
+    document: it crashed, timed out or uploaded nothing. A document, even one of a failed benchmark (its
+    residual check, say), goes on to extract and validate, which judge it.
+    """
+    if stopped_by(state):
+        return stopped_by(state)
+    if stage in BENCHMARKS:
+        outcome = state["outcomes"].get(stage) or {}
+        if not outcome.get("staged_uri"):
+            return no_document(stage, outcome)
+    return None
+
+
+def quarantine_stage(state: dict[str, Any], failure: str, *, params: dict[str, Any], run_id: str
+                     ) -> dict[str, Any]:
+    """The host's quarantine, recorded at the stage that failed, before that task fails: nothing is lost when
+    the later stages do not run (a document staged before, STREAM's when HPL fails, is named in the reasons)."""
+    plan_dict = state["plan"]
+    staged = [f"{benchmark}: its document is kept at {outcome['staged_uri']}"
+              for benchmark, outcome in (state.get("outcomes") or {}).items() if outcome.get("staged_uri")]
+    return result_store(params).store(None, [failure, *staged], run_id=run_id,
+                                      instance_type=plan_dict["instance_type"], replica=plan_dict.get("replica", 1),
+                                      interrupted=bool(state.get("interrupted")))
+
+
+def failed_hosts(planned: dict[str, list[dict[str, Any]]], task_states: dict[str, str | None]) -> list[str]:
+    """`m7i.large #1: wait_for_host` for each planned host whose group has a failed task (the first failed)."""
+    found = []
+    for family, plans in planned.items():
+        for map_index, plan_dict in enumerate(plans):
+            failed = [task for task in GROUP_TASKS if task_states.get(f"{family}.{task}_{map_index}") == "failed"]
+            if failed:
+                found.append(f"{host_label(plan_dict)}: {family}.{failed[0]}")
+    return found
+
+
 def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_id: str,
             map_index: int | None, run_date: str | None = None) -> dict[str, Any]:
     """Merge the staged documents into one result.json with the run's provenance (`run_date`: the DAG
@@ -370,9 +447,7 @@ def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_i
     for benchmark in BENCHMARKS:
         outcome = state["outcomes"].get(benchmark) or {}
         if not outcome.get("staged_uri"):
-            stderr = [line for line in (outcome.get("stderr_tail") or "").splitlines() if line.strip()][-3:]
-            missing.append(f"{benchmark}: {outcome.get('note') or 'benchrun wrote no document'} "
-                           f"(exit {outcome.get('exit_code')}); stderr: {' | '.join(stderr) or '(empty)'}")
+            missing.append(no_document(benchmark, outcome))
             continue
         try:
             staged = store_.path(outcome["staged_uri"])
@@ -566,12 +641,18 @@ def analyze(*, params: dict[str, Any], run_id: str | None, planned: dict[str, li
                          drift=built["drift"], numa=built["numa"], run_documents=summary["documents"],
                          quarantined=quarantined, skipped=skipped, unaccounted=failed, stopped=stopped,
                          trends=built["trends"], test_profile_documents=len(withheld))
-    report_dir = store_.root / "reports" / now.date().isoformat()
-    for directory in (report_dir, store_.root / "reports" / "latest"):
+    # Each run keeps its own summary and report (reports/runs/<run>/); reports/latest/summary.json is the latest
+    # run's. A rebuild without a run (results_analysis) refreshes the pages, never a run's summary (issue 28 item 11).
+    reports = store_.root / "reports"
+    report_dir = store_.run_reports(run_id) if run_id else reports / now.date().isoformat()
+    pages = [report_dir, reports / "latest", *([reports / now.date().isoformat()] if run_id else [])]
+    for directory in pages:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "index.html").write_text(page)
-        (directory / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     summary["report_uri"] = (report_dir / "index.html").as_uri()
+    if run_id:
+        for directory in (report_dir, reports / "latest"):
+            (directory / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     log.info("Report: %s (this run: %d stored, %d quarantined, %d skipped; dataset: %d raw rows, %d summary rows)",
              summary["report_uri"], len(stored), len(quarantined), len(skipped), built["dataset"]["raw_rows"],
              built["dataset"]["summary_rows"])

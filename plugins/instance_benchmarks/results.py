@@ -254,6 +254,24 @@ class ResultStore:
                           "reasons": data["reasons"], "interrupted": data.get("interrupted", False)})
         return found
 
+    def run_reports(self, run_id: str) -> ObjectStoragePath:
+        """Where a run keeps its own report and summary (index.html, summary.json), whatever runs after it."""
+        return self.root / "reports" / "runs" / safe_segment(run_id)
+
+    def measured_since(self, region: str, since: datetime.date) -> dict[str, str]:
+        """{instance type: its latest document's date} for the types with a stored document in `region` dated on
+        or after `since`, read from the partition names alone (result_path), not the documents."""
+        base = self.root / "results" / "v1" / f"region={safe_segment(region)}"
+        latest: dict[str, str] = {}
+        if not base.exists():
+            return latest
+        for dated in base.glob("family=*/instance_type=*/date=*"):
+            date = dated.name.removeprefix("date=")
+            if date >= since.isoformat() and any(dated.glob("*.json")):
+                instance_type = dated.parent.name.removeprefix("instance_type=")
+                latest[instance_type] = max(date, latest.get(instance_type, date))
+        return latest
+
     def stored_documents(self) -> list[tuple[str, dict[str, Any]]]:
         """(uri, document) for every document under results/v1 (a run's are those of its provenance.run_id)."""
         base = self.root / "results" / "v1"

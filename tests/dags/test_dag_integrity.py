@@ -44,7 +44,7 @@ def test_a_failure_anywhere_fails_the_run(dagbag):
     dag = dagbag.get_dag("instance_benchmarks")
     watcher = dag.task_dict["watcher"]
 
-    assert watcher.trigger_rule == "one_failed" and not watcher.downstream_task_ids
+    assert watcher.trigger_rule == "all_done" and not watcher.downstream_task_ids  # its list of failures is whole
     for task_id in ("plan", "analyze", "plans_amd", "amd.store"):
         assert task_id in watcher.upstream_task_ids
 
@@ -74,7 +74,7 @@ def test_trigger_form_params(dagbag):
                                   "dry_run", "results_uri", "aws_conn_id", "region", "subnet_ids",
                                   "security_group_ids", "instance_profile", "image_registry", "market", "public_ip",
                                   "agent_timeout_s", "poll_interval_s", "aws_max_attempts", "price_per_hour",
-                                  "budget_usd", "instances_per_type"}
+                                  "budget_usd", "instances_per_type", "skip_measured_since"}
     assert params.get_param("target").schema["enum"] == ["local", "aws"]
     assert params["aws_conn_id"] == "aws_default" and params["market"] == "on-demand" and not params["public_ip"]
     assert params["instances_per_type"] == 1 and params.get_param("instances_per_type").schema["maximum"] == 4
@@ -192,13 +192,78 @@ def test_the_deployment_configures_its_allowlists_and_every_dag_applies_them(mon
         jsonschema.validate("127.0.0.1:5000/instance-benchmarks-runner", registry)  # no longer the default
 
 
+def test_a_manual_run_s_defaults_are_the_deployment_s_manual_ones_not_the_weekly_list(monkeypatch):
+    """Issue 28 item 1: on an AWS deployment whose weekly list is `all`, pressing Trigger used to plan the whole
+    catalog with no budget. The form now defaults to the manual types (none unless named), the manual budget
+    (shown in its field's description) and the deployment's image repository."""
+    from instance_benchmarks.params import weekly_settings
+
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_TARGET", "aws")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "all")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD", "500")
+    params = load_dag("instance_benchmarks").params
+    assert params["instance_types"] == [] and params["budget_usd"] is None and params["image_registry"] is None
+    assert "unset" in params.get_param("budget_usd").description
+
+    repository = "123456789012.dkr.ecr.us-east-1.amazonaws.com/instance-benchmarks"
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_MANUAL_INSTANCE_TYPES", "c7g.medium, m7i.large")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_MANUAL_BUDGET_USD", "7.5")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_IMAGE_REPOSITORY", repository + "/")
+    params = load_dag("instance_benchmarks").params
+    assert params["instance_types"] == ["c7g.medium", "m7i.large"] and params["budget_usd"] == 7.5
+    assert "$7.5" in params.get_param("budget_usd").description
+    assert params["image_registry"] == repository  # its registry is allowed although IMAGE_REGISTRIES is unset
+    assert params.validate()["image_registry"] == repository  # the form submits its defaults
+    # the weekly refresh names its own budget, so a week never inherits the manual one
+    assert weekly_settings("aws")["budget_usd"] == 500
+    monkeypatch.delenv("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD")
+    assert weekly_settings("aws")["budget_usd"] is None
+
+
+def test_a_refused_instance_type_is_told_an_example_not_the_regex(dagbag):
+    """Issue 28 item 2: the form shows the first line of jsonschema's message, which for a `pattern` was the
+    regex itself. Validated as the api-server validates a trigger: the serialized params, merged with the conf."""
+    from airflow.exceptions import ParamValidationError
+    from airflow.serialization.definitions.param import SerializedParam, SerializedParamsDict
+
+    sdk_params = dagbag.get_dag("instance_benchmarks").params
+    assert sdk_params.get_param("instance_types").description.startswith("One per line")
+    params = SerializedParamsDict({name: SerializedParam(sdk_params[name], sdk_params.get_param(name).description,
+                                                         **sdk_params.get_param(name).schema) for name in sdk_params})
+    params.deep_merge({"instance_types": ["m7i.large", "c7g", "all", "c7a.metal-48xl"]}).validate()
+    for refused in (["m7i.large", "m7i.large;reboot"], ["M7i.large"], ["m7i.large\n"], [""]):
+        with pytest.raises(ParamValidationError) as refusal:
+            params.deep_merge({"instance_types": refused}).validate()
+        first_line = str(refusal.value).splitlines()[0]
+        assert first_line == ("Invalid input for param instance_types: 'one per line: an instance type such as "
+                              "m7i.large, a family such as c7g, or all' was expected"), first_line
+        assert repr(refused[-1]) in str(refusal.value)  # and the value refused, further down
+
+
+def test_every_dag_tells_the_deployment_s_topic_when_a_run_fails_and_none_without_one(monkeypatch, dagbag):
+    """Issue 28 item 9: the on-call path, configured by the deployment (the message itself: the AWS tests)."""
+    from instance_benchmarks.notifications import RunFailedNotifier
+
+    assert all(not dag.on_failure_callback for dag in dagbag.dags.values())
+    topic = "arn:aws:sns:eu-west-1:123456789012:instance-benchmarks-on-call"
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_ALERT_TOPIC_ARN", topic)
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+
+    assert len(bag.dags) == 5
+    for dag_id, dag in bag.dags.items():
+        (notifier,) = dag.on_failure_callback
+        assert isinstance(notifier, RunFailedNotifier), dag_id
+        assert notifier.target_arn == topic and notifier.region_name == "eu-west-1", dag_id
+
+
 def test_optional_params_accept_null_as_the_form_sends_them(dagbag):
     """A cleared optional field is submitted as null by the form."""
     import jsonschema
 
     params = dagbag.get_dag("instance_benchmarks").params
     for name in ("instance_types", "repetitions", "budget_usd", "price_per_hour", "region", "image_registry",
-                 "subnet_ids", "security_group_ids"):
+                 "subnet_ids", "security_group_ids", "skip_measured_since"):
         jsonschema.validate(None, params.get_param(name).schema)
 
 

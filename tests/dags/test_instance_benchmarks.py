@@ -14,7 +14,7 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 
 from instance_benchmarks import cli
-from instance_benchmarks.results import schema_errors
+from instance_benchmarks.results import ResultStore, schema_errors
 from tests.conftest import E2E_TIME_BUDGET_S
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -100,6 +100,8 @@ def test_local_run_writes_report_summary_and_dataset(local_run):
     dag_run, results = local_run
 
     summary = json.loads((results / "reports" / "latest" / "summary.json").read_text())
+    assert summary == json.loads((ResultStore(results.as_uri()).run_reports(dag_run.run_id) / "summary.json")
+                                 .read_text())  # the run keeps its own (issue 28 item 11)
     assert summary["run_id"] == dag_run.run_id and len(summary["documents"]) == 1
     triad = [s for s in summary["summaries"] if s["metric"] == "triad"]
     assert triad and all(s["n"] == 2 and s["ci95_low"] <= s["mean"] <= s["ci95_high"] for s in triad)
@@ -115,7 +117,7 @@ def test_local_run_writes_report_summary_and_dataset(local_run):
 
 
 @pytest.mark.e2e
-def test_each_stored_document_emits_the_results_asset_with_its_location(local_run):
+def test_the_run_emits_the_results_asset_once_with_its_location(local_run):
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -128,7 +130,7 @@ def test_each_stored_document_emits_the_results_asset_with_its_location(local_ru
         ).all()
 
     assert len(extras) == 1
-    assert extras[0]["results_uri"] == results.as_uri() and extras[0]["instance_type"] == "local"
+    assert extras[0]["results_uri"] == results.as_uri() and extras[0]["documents"] == 1
 
 
 def test_invalid_conf_is_refused_naming_the_param(dag):

@@ -311,8 +311,22 @@ def test_the_airflow_role_policy_grants_every_call_the_run_made(full_run, figure
     assert granted - made - {a.action for a in s3} - {a.fallback for a in s3} == implicit | {"s3:DeleteObject"}
 
 
+def on_call_queue(monkeypatch, endpoint: str) -> str:
+    """The deployment's alert topic with an SQS queue subscribed to it, as on-call would subscribe a pager."""
+    sns = boto3.client("sns", region_name=REGION, endpoint_url=endpoint)
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint)
+    topic = sns.create_topic(Name="instance-benchmarks-on-call")["TopicArn"]
+    queue = sqs.create_queue(QueueName="on-call")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_ALERT_TOPIC_ARN", topic)
+    return queue
+
+
 def test_plain_moto_runs_nothing_every_type_fails_and_nothing_is_left_running(moto_endpoint, monkeypatch):
+    """And on-call is told (issue 28 item 9): one message, naming the run, each type with its reason, the report."""
     _, fake_ssm = aws_world(monkeypatch, moto_endpoint, ssm_executes=False)
+    queue = on_call_queue(monkeypatch, moto_endpoint)
 
     dag_run = cli.load_dag().test(run_conf=conf(["m7i.large", "m7g.large"]))
 
@@ -326,6 +340,16 @@ def test_plain_moto_runs_nothing_every_type_fails_and_nothing_is_left_running(mo
     instances = project_instances(moto_endpoint, dag_run.run_id)
     assert len(instances) == 2 and {i["State"]["Name"] for i in instances} == {"terminated"}
     assert fake_ssm.invocations == {}  # moto answered SendCommand; nothing ran here
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=moto_endpoint)
+    (received,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+    envelope = json.loads(received["Body"])  # SNS's envelope around the message
+    assert envelope["Subject"] == f"instance-benchmarks: instance_benchmarks run {dag_run.run_id} failed"[:100]
+    message = envelope["Message"]
+    assert f"The instance_benchmarks run {dag_run.run_id} failed" in message
+    assert "0 document(s) stored; 2 type(s) or host(s) not:" in message
+    for instance_type in ("m7i.large", "m7g.large"):
+        assert f"- {instance_type} quarantined: " in message and "the instance uploaded nothing" in message
+    assert f"Report: s3://{BUCKET}/ib/reports/runs/" in message and "/index.html" in message
 
 
 HEALTHY = "m7i.large"
@@ -336,6 +360,10 @@ FAULTS = {  # instance type -> injected fault, and the reason its quarantine rec
     "m7g.large": ("no-upload", "the instance uploaded nothing"),
     "c7g.large": ("residual-failed", "residual"),
 }
+# Issue 28 item 10: the task that turns red for each, the stage that failed (a document, even a failed benchmark's,
+# is judged at validate and quarantined by store)
+RED_TASK = {"c7i.large": "container", "m7a.large": "run_stream", "c7a.large": "store", "m7g.large": "run_stream",
+            "c7g.large": "store"}
 # The two faults that wait real time, a STREAM past its execution timeout (the time budget) and an agent that
 # never comes online (agent_timeout_s), are the Celery stack's: its triggerer waits them out side by side, where
 # dag.test() runs one trigger at a time (a minute each, one after the other): tests/deployment/test_celery_stack.py
@@ -391,6 +419,10 @@ def test_faults_in_some_types_are_quarantined_with_their_reasons_while_the_healt
         fake_ssm.close()
 
     assert str(dag_run.state) in ("failed", "DagRunState.FAILED")  # quarantines fail the run, visibly
+    red = {(ti.rendered_map_index or "").split(" #")[0]: ti.task_id.split(".")[-1]
+           for ti in dag_run.get_task_instances() if str(ti.state).endswith("failed") and ti.map_index >= 0
+           and not str(ti.state).endswith("upstream_failed")}
+    assert red == {**RED_TASK, PROVISION_FAILS: "provision"}, red
     stored = [k for k in s3_keys(moto_endpoint, "ib/results/v1/") if k.endswith(".json")]
     assert sorted(k.split("instance_type=")[1].split("/")[0] for k in stored) == sorted([HEALTHY, ANSWER_LOST])
     (recovered,) = [s3_json(moto_endpoint, k) for k in stored if f"instance_type={ANSWER_LOST}/" in k]

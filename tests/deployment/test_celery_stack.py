@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PLUMBING_CONF, moto_server
-from tests.dags.test_instance_benchmarks_aws import BUCKET, REGION, project_instances, s3_json
+from tests.dags.test_instance_benchmarks_aws import BUCKET, REGION, project_instances, s3_json, s3_keys
 from tests.deployment.stack import Stack, api_call
 from tests.fakes.aws import AwsGaps, FakeSsm
 from tests.fakes.gap_server import GapServer
@@ -35,6 +35,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.stack]
 WORKERS = ("worker-a", "worker-b")
 DAG_ID = "instance_benchmarks"
 HEALTHY = "m7i.large"
+WEEKLY_TYPE = HEALTHY
+WEEKLY_PREFIX = "weekly"
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +87,19 @@ def stack(tmp_path_factory, gap_server):
         timings["postgres and redis"] = time.monotonic() - start
         connection = {"conn_type": "aws", "login": "testing", "password": "testing",
                       "extra": gap_server[0].connection_extra(REGION)}
-        # A test deployment: it allows the test profile, which every run here uses (they check the stack, not figures)
+        # A test deployment: it allows the test profile, which every run here uses (they check the stack, not
+        # figures), the weekly refresh's included (one host of WEEKLY_TYPE, its wait polling every 2 s).
+        # No scheduled runs: each run here is a test's own (the janitor's hourly sweep, or the latest week once
+        # weekly_refresh is unpaused, would race them); backfills and triggered runs are scheduled as ever.
         stack.configure({"AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
-                         "INSTANCE_BENCHMARKS_ALLOW_TEST_PROFILE": "true"})
+                         "INSTANCE_BENCHMARKS_ALLOW_TEST_PROFILE": "true",
+                         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+                         "INSTANCE_BENCHMARKS_RESULTS_URI": f"s3://{BUCKET}/{WEEKLY_PREFIX}",
+                         "INSTANCE_BENCHMARKS_INSTANCE_TYPES": WEEKLY_TYPE,
+                         "INSTANCE_BENCHMARKS_WEEKLY_PROFILE": "test",
+                         "INSTANCE_BENCHMARKS_WEEKLY_INSTANCES_PER_TYPE": "1",
+                         "INSTANCE_BENCHMARKS_WEEKLY_TIME_BUDGET_S": "120",
+                         "INSTANCE_BENCHMARKS_WEEKLY_POLL_S": "2"})
         timings["airflow-init"] = stack.init()
         start = time.monotonic()
         stack.start_airflow(WORKERS)
@@ -210,6 +222,47 @@ def test_a_dry_run_of_the_whole_moto_catalog_plans_on_a_worker_through_the_aws_c
     assert {p["family"] for p in plans} == {"intel", "amd", "graviton"}
 
 
+def test_a_backfill_of_four_missed_weeks_measures_once_what_none_of_them_measured(stack, gap_server, moto_endpoint):
+    """Issue 28 items 5 and 6, as an operator takes them: `weekly_refresh` was off for four weeks, and a backfill
+    (the REST API's, which the UI's backfill dialog and `airflow backfill create` make alike) fills them. Each
+    backfilled week waits for its instance_benchmarks run (`weekly__<week>`); the first measures the weekly type,
+    and each later week finds it measured since that week began and measures nothing (recorded at plan)."""
+    gap_server[1].faults = {}
+    token = stack.token()
+    unpaused(stack, token)
+    unpaused(stack, token, "weekly_refresh")
+    weeks = ["2026-11-01", "2026-11-08", "2026-11-15", "2026-11-22"]  # Sundays: @weekly's logical dates
+    backfill = api_call(f"{stack.api}/api/v2/backfills", token, method="POST", body={
+        "dag_id": "weekly_refresh", "from_date": f"{weeks[0]}T00:00:00Z", "to_date": f"{weeks[-1]}T00:00:00Z",
+        "max_active_runs": 1, "reprocess_behavior": "none", "dag_run_conf": {}})
+
+    def ended():
+        runs = api_call(f"{stack.api}/api/v2/dags/weekly_refresh/dagRuns?limit=50", token)["dag_runs"]
+        mine = [r for r in runs if r["run_type"] == "backfill"]
+        return mine if len(mine) == 4 and all(r["state"] in ("success", "failed") for r in mine) else None
+
+    weekly_runs = wait_for(ended, "the four backfilled weeks", 900, interval=3)
+    assert backfill["dag_id"] == "weekly_refresh"
+    assert {r["state"] for r in weekly_runs} == {"success"}, [(r["dag_run_id"], r["state"]) for r in weekly_runs]
+    every_run = api_call(f"{stack.api}/api/v2/dags/{DAG_ID}/dagRuns?limit=100", token)["dag_runs"]
+    runs = {r["dag_run_id"]: r for r in every_run if r["dag_run_id"].startswith("weekly__")}
+    assert sorted(runs) == [f"weekly__{week}" for week in weeks]
+    assert {r["state"] for r in runs.values()} == {"success"}
+    for week in weeks:
+        assert runs[f"weekly__{week}"]["conf"]["skip_measured_since"] == week
+    stored = s3_keys(moto_endpoint, f"{WEEKLY_PREFIX}/results/v1/")
+    assert len(stored) == 1 and f"instance_type={WEEKLY_TYPE}" in stored[0], stored  # measured once, by week 1
+    assert "/weekly__2026-11-01.json" in stored[0]
+    measured_on = stored[0].split("/date=")[1][:10]
+    for week in weeks[1:]:
+        skipped = s3_json(moto_endpoint, f"{WEEKLY_PREFIX}/skipped/weekly__{week}/{WEEKLY_TYPE}.json")
+        assert skipped["stage"] == "plan"
+        assert skipped["reason"] == f"measured on {measured_on}, since {week} (skip_measured_since)"
+    assert project_instances(moto_endpoint, "weekly__2026-11-01")[0]["State"]["Name"] == "terminated"
+    for week in weeks[1:]:
+        assert project_instances(moto_endpoint, f"weekly__{week}") == []  # nothing launched
+
+
 def aws_conf(instance_types: list[str], prefix: str) -> dict:
     return {"target": "aws", "instance_types": instance_types, **PLUMBING_CONF, "repetitions": 1,
             "agent_timeout_s": 60, "poll_interval_s": 1, "aws_max_attempts": 3,
@@ -255,6 +308,7 @@ def start_a_hanging_run(stack, fake_ssm: FakeSsm, hangs: str, prefix: str, *, fa
 # allows, and an agent that never comes online within the smallest agent_timeout_s it allows (both 60 s).
 WAITED_OUT = {"c7a.large": ("stream-hangs", "SSM status TimedOut"),
               "m7a.large": ("agent-offline", "wait_for_host: the SSM agent on i-")}
+RED_TASK = {"c7a.large": "run_stream", "m7a.large": "wait_for_host"}  # issue 28 item 10: where it went wrong
 
 
 def test_a_task_killed_while_its_benchmark_runs_cancels_it_and_the_teardown_terminates(stack, gap_server,
@@ -271,9 +325,13 @@ def test_a_task_killed_while_its_benchmark_runs_cancels_it_and_the_teardown_term
 
     wait_for(lambda: invocation.status == "Cancelled", "on_kill to cancel the command", 120, interval=1)
     assert wait_for_run(stack, token, run) == "failed"  # the watcher fails a run with a failed task
-    states = {(ti["task_id"], ti["map_index"]): ti["state"] for ti in task_instances(stack, token, run)}
+    tis = task_instances(stack, token, run)
+    states = {(ti["task_id"], ti["map_index"]): ti["state"] for ti in tis}
     assert states[("graviton.run_stream", 0)] == "failed" and states[("graviton.terminate", 0)] == "success"
     assert states[("intel.store", 0)] == "success"
+    red = {ti["rendered_map_index"].split(" #")[0]: ti["task_id"].split(".")[-1] for ti in tis
+           if ti["state"] == "failed" and ti["map_index"] >= 0}
+    assert red == {killed: "run_stream", **RED_TASK}, red
     instances = project_instances(moto_endpoint, run["dag_run_id"])
     assert sorted(i["InstanceType"] for i in instances) == sorted([HEALTHY, killed, *WAITED_OUT])
     assert {i["State"]["Name"] for i in instances} == {"terminated"}

@@ -28,6 +28,21 @@ def _settings(context: Context):
     return AwsSettings.from_params(context["params"])
 
 
+def _passed_on(state: dict[str, Any], stage: str, context: Context) -> dict[str, Any]:
+    """The state for the next stage, or, when this stage ended the host's run, its quarantine recorded and this task
+    failed: the grid shows red where it went wrong, not at store (issue 28 item 10). AirflowFailException: a retry
+    cannot bring back an agent that never came online, or a benchmark that ran and failed."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from instance_benchmarks import pipeline
+
+    failure = pipeline.stage_failure(state, stage)
+    if failure is None:
+        return state
+    recorded = pipeline.quarantine_stage(state, failure, params=context["params"], run_id=context["run_id"])
+    raise AirflowFailException(f"{state['plan']['instance_type']} quarantined at {recorded['uri']}: {failure}")
+
+
 class WaitForHostOperator(AwsBaseOperator[SsmHook]):
     """Wait until the host takes commands: its SSM agent online on EC2 (deferred); at once on this machine.
 
@@ -47,7 +62,7 @@ class WaitForHostOperator(AwsBaseOperator[SsmHook]):
         handle = self.state["handle"]
         if handle["target"] != "aws":
             self.log.info("target=%s: the host is this machine and ready", handle["target"])
-            return self.state
+            return _passed_on(self.state, "wait_for_host", context)
         settings = _settings(context)
         self.log.info("Waiting (deferred) for the SSM agent on %s (%s), up to %d s", handle["host_id"],
                       handle["instance_type"], settings.agent_timeout_s)
@@ -59,12 +74,13 @@ class WaitForHostOperator(AwsBaseOperator[SsmHook]):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """An agent that never came online is the host's failure, passed on to be recorded (not lost)."""
+        """An agent that never came online is the host's failure: quarantined with its reason, and this task fails."""
         from instance_benchmarks import pipeline
 
         if event.get("status") != "success":
-            return pipeline.host_failed(self.state, "wait_for_host",
-                                        event.get("message") or f"waiting for the SSM agent failed: {event}")
+            return _passed_on(pipeline.host_failed(self.state, "wait_for_host", event.get("message")
+                                                   or f"waiting for the SSM agent failed: {event}"),
+                              "wait_for_host", context)
         self.log.info("SSM agent on %s is online", event["instance_id"])
         return pipeline.host_online(self.state, {"state": event["state"], "ping": event["ping"]})
 
@@ -73,10 +89,10 @@ class HostCommandOperator(AwsBaseOperator[SsmHook]):
     """One stage on the host: `container` (runner image or bare build), `stream` or `hpl`.
 
     On EC2 the stage is one SSM command (AWS-RunShellScript) on the provisioned
-    instance, waited on by SsmCommandTrigger. A failure does not fail this task: the
-    outcome (exit code, stderr tail, the document if one was uploaded), or for the
-    container stage the reason the image is missing, goes on to extract and validate,
-    which quarantine the type with the reason; the store task then fails the run.
+    instance, waited on by SsmCommandTrigger. A stage that ends the host's run (no image,
+    a benchmark that crashed, timed out or uploaded nothing, a reclaimed spot host) is
+    quarantined with its reason and fails this task; a benchmark that wrote a document,
+    even a failed one, passes it on to extract and validate, which judge it.
 
     :param state: the previous stage's output (templated: an XComArg in the DAG)
     :param stage: container, stream or hpl
@@ -101,8 +117,9 @@ class HostCommandOperator(AwsBaseOperator[SsmHook]):
             return self.state if self.stage == "container" else pipeline.not_run(self.state, self.stage)
         if self.state["handle"]["target"] != "aws":
             if self.stage == "container":
-                return pipeline.prepare(self.state, params=params, run_id=run_id)
-            return pipeline.run_benchmark(self.state, self.stage, params=params, run_id=run_id)
+                return _passed_on(pipeline.prepare(self.state, params=params, run_id=run_id), self.stage, context)
+            return _passed_on(pipeline.run_benchmark(self.state, self.stage, params=params, run_id=run_id),
+                              self.stage, context)
         if self.stage == "container":
             started = pipeline.prepare_start(self.state, params=params, run_id=run_id)
         else:
@@ -145,5 +162,6 @@ class HostCommandOperator(AwsBaseOperator[SsmHook]):
         if result.get("stderr_tail"):
             self.log.info("stderr (tail):\n%s", result["stderr_tail"])
         if self.stage == "container":
-            return pipeline.prepare_finish(self.state, result, params=params)
-        return pipeline.run_finish(self.state, self.stage, result, params=params, run_id=run_id)
+            return _passed_on(pipeline.prepare_finish(self.state, result, params=params), self.stage, context)
+        return _passed_on(pipeline.run_finish(self.state, self.stage, result, params=params, run_id=run_id),
+                          self.stage, context)

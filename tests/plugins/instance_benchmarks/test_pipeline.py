@@ -120,6 +120,72 @@ def test_the_budget_keeps_types_in_order_while_they_fit_and_records_the_rest(tmp
     assert "over its $0.5 budget_usd" in skipped["b.large"]["reason"]
 
 
+def test_a_backfilled_week_plans_only_the_types_not_measured_since_it_began(tmp_path):
+    """Issue 28 item 6: skip_measured_since (a backfilled week's start) drops the types with a stored document in
+    the run's region dated on or after it, each recorded with its date; with none left, nothing is planned."""
+    from instance_benchmarks import pipeline
+    from instance_benchmarks.catalog import InstanceSpec
+    from instance_benchmarks.results import ResultStore
+
+    def spec(name):
+        return InstanceSpec(instance_type=name, family="intel", architecture="x86_64", cpu_model="Intel", vcpus=2,
+                            physical_cores=1, memory_bytes=8 * 2**30, last_level_cache_bytes=0)
+
+    stored = {("us-east-1", "a.large", "2026-11-02"), ("us-east-1", "a.large", "2026-11-20"),
+              ("us-east-1", "b.large", "2026-10-30"), ("eu-west-1", "c.large", "2026-11-25")}
+    for region, name, date in stored:
+        document = (tmp_path / "results" / "v1" / f"region={region}" / "family=intel" / f"instance_type={name}"
+                    / f"date={date}" / "weekly__x.json")
+        document.parent.mkdir(parents=True)
+        document.write_text("{}")
+    (tmp_path / "results" / "v1" / "region=us-east-1" / "family=intel" / "instance_type=d.large"
+     / "date=2026-11-28").mkdir(parents=True)  # a partition with no document is not a measurement
+    params = {"skip_measured_since": "2026-11-01", "results_uri": tmp_path.as_uri()}
+    specs = [spec(name) for name in ("a.large", "b.large", "c.large", "d.large")]
+
+    kept = pipeline.unmeasured_since(specs, params, run_id="backfill-1", region="us-east-1")
+
+    assert [s.instance_type for s in kept] == ["b.large", "c.large", "d.large"]  # c: measured in another region
+    (skipped,) = ResultStore(tmp_path.as_uri()).skipped("backfill-1")
+    assert skipped["instance_type"] == "a.large" and skipped["stage"] == "plan"
+    assert skipped["reason"] == "measured on 2026-11-20, since 2026-11-01 (skip_measured_since)"
+    assert pipeline.unmeasured_since(specs[:1], params, run_id="backfill-2", region="us-east-1") == []
+
+
+def test_the_stage_that_ends_a_host_s_run_is_the_one_that_fails_and_its_quarantine_is_recorded_first(tmp_path):
+    """Issue 28 item 10: a host that failed, a reclaimed one, or a benchmark that left no document ends at its stage,
+    recorded in quarantine/ with what it staged before; a benchmark's document, even of a failed run, goes on to be
+    judged by validate. The watcher names each failed host with its first red task."""
+    from instance_benchmarks import pipeline
+    from instance_benchmarks.results import ResultStore
+
+    plan_dict = {"instance_type": "m7i.large", "replica": 2, "family": "intel"}
+    stream_staged = {"staged_uri": "s3://b/staging/stream.json", "exit_code": 0}
+    crashed = {"staged_uri": None, "exit_code": 1, "note": "", "stderr_tail": "Traceback\nMemoryError"}
+    failed_with_document = {"staged_uri": "s3://b/staging/hpl.json", "exit_code": 1}
+
+    assert pipeline.stage_failure({"plan": plan_dict, "outcomes": {"stream": stream_staged}}, "stream") is None
+    assert pipeline.stage_failure({"plan": plan_dict, "outcomes": {"hpl": failed_with_document}}, "hpl") is None
+    assert pipeline.stage_failure({"plan": plan_dict, "outcomes": {}}, "container") is None
+    assert pipeline.stage_failure({"plan": plan_dict, "failure": "wait_for_host: the SSM agent on i-1 ...",
+                                   "outcomes": {}}, "wait_for_host") == "wait_for_host: the SSM agent on i-1 ..."
+    state = {"plan": plan_dict, "outcomes": {"stream": stream_staged, "hpl": crashed}}
+    failure = pipeline.stage_failure(state, "hpl")
+    assert failure == "hpl: benchrun wrote no document (exit 1); stderr: Traceback | MemoryError"
+
+    recorded = pipeline.quarantine_stage(state, failure, params={"results_uri": tmp_path.as_uri()}, run_id="r1")
+
+    (kept,) = ResultStore(tmp_path.as_uri()).quarantined("r1")
+    assert kept["uri"] == recorded["uri"] and kept["instance_type"] == "m7i.large" and kept["replica"] == 2
+    assert kept["reasons"] == [failure, "stream: its document is kept at s3://b/staging/stream.json"]
+    planned = {"intel": [{"instance_type": "m7i.large", "replica": 1}, plan_dict],
+               "graviton": [{"instance_type": "c7g.large", "replica": 1}]}
+    states = {"intel.wait_for_host_0": "success", "intel.run_hpl_1": "failed", "intel.store_1": "upstream_failed",
+              "graviton.wait_for_host_0": "failed", "graviton.store_0": "upstream_failed"}
+    assert pipeline.failed_hosts(planned, states) == ["m7i.large #2: intel.run_hpl",
+                                                      "c7g.large #1: graviton.wait_for_host"]
+
+
 def test_instances_per_type_gives_each_type_that_many_hosts_on_aws_and_is_refused_on_this_machine():
     from instance_benchmarks.planning import plan, summarize_plans
     from tests.plugins.instance_benchmarks.test_planning import M7I

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
+from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
 from instance_benchmarks.operators.ssm import HostCommandOperator, WaitForHostOperator
 from instance_benchmarks.triggers.ssm import SsmAgentOnlineTrigger
@@ -30,29 +30,38 @@ def test_an_ec2_host_defers_to_the_agent_trigger_with_the_run_settings():
     assert (trigger.aws_conn_id, trigger.region_name) == ("bench", "eu-west-1")
 
 
-def test_an_agent_that_never_came_online_is_passed_on_as_the_hosts_failure():
+def test_an_agent_that_never_came_online_is_quarantined_and_fails_wait_for_host(tmp_path):
+    """Issue 28 item 10: red at wait_for_host, not later at store; the quarantine is recorded first."""
+    from instance_benchmarks.results import ResultStore
+
+    context = {**CONTEXT, "params": {**CONTEXT["params"], "results_uri": tmp_path.as_uri()}}
     operator = WaitForHostOperator(task_id="w", state=AWS)
 
-    failed = operator.execute_complete(CONTEXT, {"status": "timeout", "instance_id": "i-0abc",
-                                                 "message": "the SSM agent on i-0abc was not online after 900 s"})
+    with pytest.raises(AirflowFailException, match="m7i.large quarantined at .*: wait_for_host: the SSM agent on "
+                                                   "i-0abc was not online after 900 s"):
+        operator.execute_complete(context, {"status": "timeout", "instance_id": "i-0abc",
+                                            "message": "the SSM agent on i-0abc was not online after 900 s"})
 
-    assert failed["failure"] == "wait_for_host: the SSM agent on i-0abc was not online after 900 s"
-    assert operator.execute_complete(CONTEXT, {"status": "success", "instance_id": "i-0abc", "state": "running",
+    (kept,) = ResultStore(tmp_path.as_uri()).quarantined("manual__1")
+    assert kept["reasons"] == ["wait_for_host: the SSM agent on i-0abc was not online after 900 s"]
+    assert operator.execute_complete(context, {"status": "success", "instance_id": "i-0abc", "state": "running",
                                                "ping": "Online"})["agent"] == {"state": "running", "ping": "Online"}
 
 
-def test_a_failed_container_stage_is_passed_on_with_stderr_and_nothing_runs_after_it():
+def test_a_failed_container_stage_is_quarantined_with_stderr_and_fails_there(tmp_path):
+    from instance_benchmarks.results import ResultStore
+
     operator = HostCommandOperator(task_id="c", stage="container", state=AWS)
     event = {"status": "done", "command_id": "c-1", "outcome": {
         "status": "Failed", "done": True, "exit_code": 3, "stdout_tail": "", "stderr_tail": "docker pull failed"}}
+    context = {**CONTEXT, "params": {**CONTEXT["params"], "aws_conn_id": None, "results_uri": tmp_path.as_uri()}}
 
-    failed = operator.execute_complete({**CONTEXT, "params": {**CONTEXT["params"], "aws_conn_id": None}}, event)
+    with pytest.raises(AirflowFailException, match="docker pull failed"):
+        operator.execute_complete(context, event)
 
-    assert failed["failure"].startswith("container: getting the runner image on i-0abc ended Failed (exit 3)")
-    assert failed["failure"].endswith("docker pull failed")
-    ran = HostCommandOperator(task_id="s", stage="stream", state=failed).execute(CONTEXT)  # no SSM call made
-    assert ran["outcomes"]["stream"] == {"staged_uri": None, "exit_code": -1, "stderr_tail": "",
-                                         "note": f"not run: {failed['failure']}", "interrupted": False}
+    ((reason,),) = [q["reasons"] for q in ResultStore(tmp_path.as_uri()).quarantined("manual__1")]
+    assert reason.startswith("container: getting the runner image on i-0abc ended Failed (exit 3)")
+    assert reason.endswith("docker pull failed")
 
 
 def test_unknown_stage_is_refused():

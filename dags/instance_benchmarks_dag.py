@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from instance_benchmarks import FAMILIES, HOSTS_POOL, RESULTS_ASSET_NAME
 from instance_benchmarks.notifications import failure_notifiers
+from instance_benchmarks.operators.ec2 import TerminateHostOperator
 from instance_benchmarks.operators.ssm import HostCommandOperator, WaitForHostOperator
 from instance_benchmarks.params import benchmark_params
 from instance_benchmarks.results import host_label
@@ -32,8 +33,9 @@ and reports means with 95% confidence intervals.
 
 Per architecture family (`intel`, `amd`, `graviton`) a mapped task group runs, per host:
 quota check → provision (setup) → wait for host (SSM agent, deferred) → container → STREAM →
-HPL (each one SSM command, deferred) → extract → validate → store (+ CloudWatch metrics) →
-terminate (teardown, runs whatever failed); then `analyze` rebuilds the dataset and writes the run's
+HPL (each one SSM command, deferred) → extract → validate → store (+ CloudWatch metrics), and,
+as soon as HPL has ended, terminate beside them (teardown: runs whatever failed; the wait for
+`terminated` deferred); then `analyze` rebuilds the dataset and writes the run's
 own report and summary (`reports/runs/<run_id>/`), and emits the `instance_benchmarks_results` Asset
 once, which schedules `results_analysis`.
 A type over its vCPU quota or without capacity in any zone is skipped with its reason, which
@@ -160,13 +162,6 @@ def instance_benchmarks():
             )
         return stored
 
-    @task(map_index_template=NAMED_IN_TASK)
-    def terminate(state: dict) -> None:
-        from instance_benchmarks import pipeline
-
-        params, _, _, _ = _context(host=state)
-        pipeline.terminate(state, params=params)
-
     @task(trigger_rule="all_done", outlets=[RESULTS])
     def analyze() -> dict:
         """Reads what this run stored and quarantined back from results_uri, the source of truth; a planned
@@ -232,7 +227,9 @@ def instance_benchmarks():
         ran = HostCommandOperator(task_id="run_hpl", stage="hpl", state=stream.output, retries=0, **on_host,
                                   **HOST_TASK)
         stored = store(validate(extract(ran.output)))
-        stored >> terminate(host).as_teardown(setups=host)
+        # The teardown follows the benchmarks, beside extract, validate and store (they read S3, not the host):
+        # terminated while its document is judged, and waited for deferred (issue 28 item 12).
+        ran >> TerminateHostOperator(task_id="terminate", state=host, **on_host).as_teardown(setups=host)
         return stored
 
     plans = plan()

@@ -562,12 +562,15 @@ def store(validated: dict[str, Any], *, params: dict[str, Any], run_id: str) -> 
     return stored
 
 
-def terminate(state: dict[str, Any] | None, *, params: dict[str, Any]) -> None:
+def terminate(state: dict[str, Any] | None, *, params: dict[str, Any], wait: bool = True) -> dict[str, Any] | None:
+    """Terminate the host provision made (`wait=False`: asked, not waited for); its handle, or None when nothing
+    was provisioned."""
     if not state or "handle" not in state:
         log.info("Nothing was provisioned; nothing to terminate")
-        return
+        return None
     handle = HostHandle.from_dict(state["handle"])
-    get_host(handle.target, params).terminate(handle)
+    get_host(handle.target, params).terminate(handle, wait=wait)
+    return state["handle"]
 
 
 # A benchmark group's tasks in order: the first that did not succeed is why a type has no record.

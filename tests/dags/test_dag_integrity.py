@@ -57,7 +57,9 @@ def test_terminate_is_a_teardown_of_provision(dagbag):
         provision = dag.task_dict[f"{family}.provision"]
         assert terminate.is_teardown and provision.is_setup
         assert provision.task_id in terminate.upstream_task_ids
-        assert f"{family}.store" in terminate.upstream_task_ids
+        # issue 28 item 12: terminated once the benchmarks end, not after extract, validate and store
+        assert terminate.upstream_task_ids == {f"{family}.run_hpl", provision.task_id}
+        assert type(terminate).__name__ == "TerminateHostOperator"
 
 
 def test_stages_run_in_order(dagbag):

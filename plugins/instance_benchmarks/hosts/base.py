@@ -94,4 +94,5 @@ class Host(ABC):
         """Run `benchrun ARGS` on the host (in what `prepare` returned); its document lands at staging_uri."""
 
     @abstractmethod
-    def terminate(self, handle: HostHandle) -> None: ...
+    def terminate(self, handle: HostHandle, *, wait: bool = True) -> None:
+        """Release the host; `wait=False`: return once asked (the caller waits, e.g. deferred)."""

@@ -517,6 +517,6 @@ class Ec2Host(Host):
             env: dict[str, str], prepared: dict[str, Any] | None = None) -> RunOutcome:
         raise NotImplementedError("EC2 benchmarks run through HostCommandOperator (start_run, then the trigger)")
 
-    def terminate(self, handle: HostHandle) -> None:
-        terminate_instances(self.ec2, [handle.host_id])
-        log.info("%s (%s) is terminated", handle.host_id, handle.instance_type)
+    def terminate(self, handle: HostHandle, *, wait: bool = True) -> None:
+        terminate_instances(self.ec2, [handle.host_id], wait=wait)
+        log.info("%s (%s) is %s", handle.host_id, handle.instance_type, "terminated" if wait else "terminating")

@@ -162,7 +162,7 @@ class LocalHost(Host):
         # The task log already has every line; XCom keeps the tail only when it explains a failure.
         return RunOutcome(staged_uri=staging_uri, exit_code=code, stderr_tail="\n".join(tail) if code else "")
 
-    def terminate(self, handle: HostHandle) -> None:
+    def terminate(self, handle: HostHandle, *, wait: bool = True) -> None:
         log.info("target=local: nothing to terminate (%s keeps running)", handle.host_id)
 
 

@@ -220,7 +220,19 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run_parser = sub.add_parser("run", help="run instance_benchmarks once and print the summary")
     run_parser.add_argument("--conf", default="{}", help="DAG conf as JSON, e.g. '{\"profile\": \"standard\"}'")
+    board = sub.add_parser("dashboard", help="create or replace the CloudWatch dashboard of the project's metrics")
+    board.add_argument("--region", required=True, help="where the documents' metrics are put, e.g. us-east-1")
+    board.add_argument("--aws-conn-id", default=None, help="an Airflow connection (default: boto3's credentials)")
+    board.add_argument("--profile", default="standard", choices=["standard", "quick"])
+    board.add_argument("--name", default="instance-benchmarks")
+    board.add_argument("--report", default="reports/latest/index.html", help="where the report is, for its link")
     args = parser.parse_args(argv)
+    if args.command == "dashboard":
+        from instance_benchmarks.cloudwatch import put_dashboard
+
+        print(put_dashboard(aws_conn_id=args.aws_conn_id, region_name=args.region, profile=args.profile,
+                            name=args.name, report=args.report))
+        return 0
     try:
         conf = json.loads(args.conf or "{}")
     except json.JSONDecodeError as exc:

@@ -6,17 +6,25 @@ Placement and Profile (a quick smoke test is never one series with standard runs
 Every repetition is sent as a value (PutMetricData's Values/Counts),
 so alarms and dashboards see the spread, not one convenient number. The Amazon
 provider has no CloudWatch metrics hook: the client comes from AwsBaseHook.
+
+`put_dashboard` makes the deployment's dashboard of those metrics from the definition in
+include/cloudwatch/dashboard.json (`python -m instance_benchmarks.cli dashboard`).
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import logging
+import string
 from typing import Any
+
+from instance_benchmarks import INCLUDE_DIR
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "InstanceBenchmarks"
+DASHBOARD_DEFINITION = INCLUDE_DIR / "cloudwatch" / "dashboard.json"
 UNITS = {"GB/s": "Gigabytes/Second", "GFLOPS": "None"}
 MAX_METRICS_PER_CALL = 1000  # PutMetricData's limit on metric data items per request
 
@@ -66,3 +74,26 @@ def put_document_metrics(doc: dict[str, Any], *, aws_conn_id: str | None, region
     log.info("Put %d metric(s) in CloudWatch namespace %s for %s", len(data), NAMESPACE,
              doc["provenance"]["instance_type"])
     return len(data)
+
+
+def dashboard_body(*, region: str, profile: str = "standard", report: str = "reports/latest/index.html") -> str:
+    """The dashboard definition for one region and profile (the metrics of a quick smoke test are never mixed with
+    the standard ones), checked to be JSON before it is sent."""
+    body = string.Template(DASHBOARD_DEFINITION.read_text()).substitute(REGION=region, PROFILE=profile, REPORT=report)
+    return json.dumps(json.loads(body))
+
+
+def put_dashboard(*, aws_conn_id: str | None, region_name: str, profile: str = "standard",
+                  name: str = "instance-benchmarks", report: str = "reports/latest/index.html") -> str:
+    """Create or replace the dashboard `name` (idempotent: run it again after changing the definition); its URL."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    client = AwsBaseHook(aws_conn_id=aws_conn_id, region_name=region_name, client_type="cloudwatch").conn
+    answer = client.put_dashboard(DashboardName=name, DashboardBody=dashboard_body(
+        region=region_name, profile=profile, report=report))
+    problems = [m.get("Message") for m in answer.get("DashboardValidationMessages") or []]
+    if problems:
+        raise ValueError(f"CloudWatch refused dashboard {name}: {problems}")
+    url = f"https://{region_name}.console.aws.amazon.com/cloudwatch/home?region={region_name}#dashboards:name={name}"
+    log.info("Dashboard %s put: %s", name, url)
+    return url

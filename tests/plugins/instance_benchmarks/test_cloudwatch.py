@@ -56,3 +56,38 @@ def test_a_test_profile_document_puts_no_metric(moto_env, caplog):
     assert boto3.client("cloudwatch", region_name="us-east-1").list_metrics(Namespace="InstanceBenchmarks")[
         "Metrics"] == []
     assert "holds no figure (test profile)" in caplog.text
+
+
+def test_the_dashboard_from_the_repo_s_definition_charts_the_metrics_the_documents_put(moto_env, capsys):
+    """Issue 28 item 14: `python -m instance_benchmarks.cli dashboard` creates it; each chart searches a metric, with
+    the dimensions and profile, that put_document_metrics really puts, and asks for the samples' spread."""
+    import re
+
+    from instance_benchmarks import cli
+
+    assert cli.main(["dashboard", "--region", "us-east-1", "--profile", "quick",
+                     "--report", "s3://bench-results/prod/reports/latest/index.html"]) == 0
+
+    assert "#dashboards:name=instance-benchmarks" in capsys.readouterr().out
+    client = boto3.client("cloudwatch", region_name="us-east-1")
+    body = json.loads(client.get_dashboard(DashboardName="instance-benchmarks")["DashboardBody"])
+    (text,) = [w for w in body["widgets"] if w["type"] == "text"]
+    assert "s3://bench-results/prod/reports/latest/index.html" in text["properties"]["markdown"]
+    put = {(d["MetricName"], frozenset((x["Name"], x["Value"]) for x in d["Dimensions"]))
+           for d in cloudwatch.metric_data(DOC)}  # the quick-profile document's metrics
+    searches = [m["expression"] for w in body["widgets"] if w["type"] == "metric" for row in w["properties"]["metrics"]
+                for m in row]
+    assert len(searches) == 7
+    statistics = set()
+    for search in searches:
+        schema, terms, statistic = re.fullmatch(r"SEARCH\('\{(.+?)\} (.+)', '(.+)', 86400\)", search).groups()
+        namespace, *dimensions = schema.split(",")
+        wanted = dict(re.findall(r'(\w+)="([^"]+)"', terms))
+        assert namespace == cloudwatch.NAMESPACE and wanted["Profile"] == "quick"
+        matches = [dims for name, dims in put if name == wanted["MetricName"]
+                   and {n for n, _ in dims} == set(dimensions)
+                   and all((n, v) in dims for n, v in wanted.items() if n != "MetricName")]
+        assert matches, search  # the chart finds what a stored document puts
+        statistics.add(statistic)
+    assert statistics == {"Average", "p2.5", "p97.5"}
+    assert {w["properties"]["region"] for w in body["widgets"] if w["type"] == "metric"} == {"us-east-1"}

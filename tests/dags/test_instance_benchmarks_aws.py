@@ -313,7 +313,8 @@ def test_the_airflow_role_policy_grants_every_call_the_run_made(full_run, figure
     # CreateTags inside RunInstances/CreateSecurityGroup), CancelCommand (only when a task is killed:
     # tests/plugins/.../test_ssm.py), and s3:DeleteObject (the dataset's versions older than an hour, pruned).
     implicit = {"iam:PassRole", "ec2:CreateTags", "ssm:CancelCommand",
-                "ec2:DescribeInstanceTypeOfferings"}  # catalog_refresh's: tests/dags/test_catalog_refresh.py
+                "ec2:DescribeInstanceTypeOfferings",  # catalog_refresh's: tests/dags/test_catalog_refresh.py
+                "sns:Publish"}  # on-call's, when a run fails and a topic is named: the plain-moto run
     # s3:GetBucketLocation: s3fs's fallback probe when AWS denies HeadBucket (moto does not; tests/fakes/s3_access.py)
     assert granted - made - {a.action for a in s3} - {a.fallback for a in s3} == implicit | {"s3:DeleteObject"}
 

@@ -13,10 +13,10 @@ from airflow.sdk import Asset, dag, get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from instance_benchmarks import FAMILIES, HOSTS_POOL, RESULTS_ASSET_NAME
-from instance_benchmarks.notifications import failure_notifiers
+from instance_benchmarks.notifications import failure_notifiers, late_run_deadline
 from instance_benchmarks.operators.ec2 import TerminateHostOperator
 from instance_benchmarks.operators.ssm import HostCommandOperator, WaitForHostOperator
-from instance_benchmarks.params import benchmark_params
+from instance_benchmarks.params import benchmark_params, run_timeout
 from instance_benchmarks.results import host_label
 
 DOC_MD = """
@@ -85,6 +85,10 @@ def _context(host: dict | None = None) -> tuple[dict, str, str, int | None]:
     start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
     catchup=False,
     max_active_runs=1,
+    # a stuck run cannot hold every later run behind it (issue 28 item 7): failed past its time-out, and on-call
+    # told when it is late
+    dagrun_timeout=run_timeout(),
+    deadline=late_run_deadline(),
     default_args=DEFAULT_ARGS,
     params=benchmark_params(),
     user_defined_macros={"host_label": host_label},

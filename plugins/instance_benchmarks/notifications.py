@@ -10,6 +10,7 @@ Subscribe e-mail, a chat webhook or an SQS queue to the topic.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -26,6 +27,8 @@ ALERT_TOPIC_VARIABLE = "INSTANCE_BENCHMARKS_ALERT_TOPIC_ARN"
 # SNS refuses a subject over 100 characters; a message has 256 KiB, but on-call reads the first screen.
 MAX_SUBJECT = 100
 MAX_LISTED = 50
+# A benchmark run not ended this long after it was queued is late (stuck, or behind a stuck one): on-call is told.
+RUN_LATE_H = 12
 
 
 class RunFailedNotifier(SnsNotifier):
@@ -52,6 +55,27 @@ def failure_notifiers() -> list[RunFailedNotifier]:
         return []
     region = topic.split(":")[3] if topic.count(":") >= 5 else None  # arn:aws:sns:<region>:<account>:<name>
     return [RunFailedNotifier(target_arn=topic, aws_conn_id=default_aws_conn_id(), region_name=region)]
+
+
+def late_run_deadline() -> list[Any]:
+    """A Deadline Alert on the deployment's topic when a run has not ended $INSTANCE_BENCHMARKS_RUN_LATE_H hours
+    (default 12) after it was queued: stuck, or queued behind a run that is (max_active_runs=1). The triggerer sends
+    it with the provider's SnsNotifier; none without a topic."""
+    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+
+    (notifier,) = failure_notifiers() or [None]
+    if notifier is None:
+        return []
+    hours = float(os.environ.get("INSTANCE_BENCHMARKS_RUN_LATE_H") or RUN_LATE_H)
+    message = ("The {{ dag_run.dag_id }} run {{ dag_run.run_id }} has not ended " + f"{hours:g}"
+               + " h after it was queued (deadline {{ deadline.deadline_time }}): it is stuck, or queued behind a run "
+               "that is (runs go one at a time). Open the DAG's runs in the Airflow UI; a run past its time-out "
+               "($INSTANCE_BENCHMARKS_RUN_TIMEOUT_H) is failed by the scheduler, and its teardowns still terminate.")
+    return [DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=datetime.timedelta(hours=hours),
+                          callback=AsyncCallback(SnsNotifier, kwargs={
+                              "target_arn": notifier.target_arn, "aws_conn_id": notifier.aws_conn_id,
+                              "region_name": notifier.region_name, "message": message,
+                              "subject": "instance-benchmarks: a run is late"}))]
 
 
 def failure_subject(context: Any) -> str:

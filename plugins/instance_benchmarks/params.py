@@ -183,6 +183,16 @@ def weekly_settings(target: str = "aws") -> dict[str, Any]:
     return settings
 
 
+# A run of the weekly catalog is sized to end within a day; past this, it is failed (its teardowns still terminate)
+# so it cannot hold every later run behind it (max_active_runs=1) until the next week.
+RUN_TIMEOUT_H = 36
+
+
+def run_timeout() -> datetime.timedelta:
+    """How long a benchmark run may last before the scheduler fails it: $INSTANCE_BENCHMARKS_RUN_TIMEOUT_H (36)."""
+    return datetime.timedelta(hours=float(os.environ.get("INSTANCE_BENCHMARKS_RUN_TIMEOUT_H") or RUN_TIMEOUT_H))
+
+
 def weekly_run_id(week: datetime.date, *, preview: bool = False) -> str:
     """The instance_benchmarks run of a week (`weekly__2026-11-29`), so the week's runs can be found and a week
     is never run twice; a preview has its own, so it never takes the week's."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
@@ -257,6 +259,32 @@ def test_every_dag_tells_the_deployment_s_topic_when_a_run_fails_and_none_withou
         (notifier,) = dag.on_failure_callback
         assert isinstance(notifier, RunFailedNotifier), dag_id
         assert notifier.target_arn == topic and notifier.region_name == "eu-west-1", dag_id
+
+
+def test_a_stuck_run_times_out_and_a_late_one_is_told_to_on_call(monkeypatch, dagbag):
+    """Issue 28 item 7: max_active_runs=1 let one stuck run hold every later run; it is now failed past the
+    deployment's time-out (its teardowns still run), and a Deadline Alert tells the topic when a run is late."""
+    import datetime
+
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = dagbag.get_dag("instance_benchmarks")
+    assert dag.dagrun_timeout == datetime.timedelta(hours=36) and not dag.deadline  # no topic: no alert
+
+    topic = "arn:aws:sns:us-east-1:123456789012:instance-benchmarks-x"
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_ALERT_TOPIC_ARN", topic)
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_RUN_TIMEOUT_H", "20")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_RUN_LATE_H", "6")
+    dag = load_dag("instance_benchmarks")
+
+    assert dag.dagrun_timeout == datetime.timedelta(hours=20)
+    (alert,) = dag.deadline
+    assert alert.interval == datetime.timedelta(hours=6) and type(alert.reference).__name__ == "DagRunQueuedAtDeadline"
+    assert alert.callback.path == "airflow.providers.amazon.aws.notifications.sns.SnsNotifier"
+    assert alert.callback.kwargs["target_arn"].endswith(":instance-benchmarks-x")
+    assert "has not ended 6 h after it was queued" in alert.callback.kwargs["message"]
+    serialized = DagSerialization.to_dict(dag)  # what the dag-processor stores for the scheduler
+    assert "SnsNotifier" in json.dumps(serialized, default=str)
 
 
 def test_optional_params_accept_null_as_the_form_sends_them(dagbag):

@@ -165,12 +165,17 @@ def catalog_rows(specs: list[InstanceSpec], offerings: dict[str, list[str]], *, 
     return rows
 
 
-def new_families(previous: list[dict[str, Any]] | None, current: list[dict[str, Any]]) -> list[str]:
-    """Benchmarkable families in `current` that `previous` did not have; none on the first catalog (a baseline)."""
-    if previous is None:
-        return []
-    known = {row["instance_family"] for row in previous}
-    return sorted({row["instance_family"] for row in current if row["benchmarkable"]} - known)
+def unmeasured_families(current: list[dict[str, Any]], measured: set[str], *, limit: int) -> dict[str, list[str]]:
+    """{family: its benchmarkable types with no stored document}, for at most `limit` families, newest generation
+    first (issue 28 item 8): what has been measured decides, not yesterday's catalog, so a failed run is tried again
+    the next day, a new size of a known family is picked up, and a deployment made after a family launched measures
+    it; `limit` spreads a new deployment's backlog over days."""
+    unmeasured: dict[str, list[dict[str, Any]]] = {}
+    for row in current:
+        if row["benchmarkable"] and row["instance_type"] not in measured:
+            unmeasured.setdefault(row["instance_family"], []).append(row)
+    newest_first = sorted(unmeasured, key=lambda family: (-(unmeasured[family][0]["generation"] or 0), family))
+    return {family: sorted(r["instance_type"] for r in unmeasured[family]) for family in newest_first[:limit]}
 
 
 def publish(root: Any, region: str, rows: list[dict[str, Any]], *, date: str) -> dict[str, Any]:

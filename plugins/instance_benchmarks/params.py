@@ -193,6 +193,12 @@ def run_timeout() -> datetime.timedelta:
     return datetime.timedelta(hours=float(os.environ.get("INSTANCE_BENCHMARKS_RUN_TIMEOUT_H") or RUN_TIMEOUT_H))
 
 
+def new_families_per_day() -> int:
+    """How many families with never-measured types catalog_refresh measures a day ($INSTANCE_BENCHMARKS_NEW_FAMILIES_
+    PER_DAY, 1): each run costs up to the weekly budget, and a new deployment's backlog is the whole catalog."""
+    return int(os.environ.get("INSTANCE_BENCHMARKS_NEW_FAMILIES_PER_DAY") or 1)
+
+
 def weekly_run_id(week: datetime.date, *, preview: bool = False) -> str:
     """The instance_benchmarks run of a week (`weekly__2026-11-29`), so the week's runs can be found and a week
     is never run twice; a preview has its own, so it never takes the week's."""

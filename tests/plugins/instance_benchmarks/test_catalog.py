@@ -139,9 +139,18 @@ def test_tricky_names(moto_catalog, name, family, series, generation, architectu
         assert "no task group" in row["left_out_because"]
 
 
-def test_a_new_family_is_found_only_against_a_previous_catalog():
-    old = [{"instance_family": "m7i", "benchmarkable": True}]
-    new = [*old, {"instance_family": "c8g", "benchmarkable": True}, {"instance_family": "p5", "benchmarkable": False}]
+def test_what_to_measure_is_what_was_never_measured_newest_family_first():
+    """Issue 28 item 8: against what has been measured, not yesterday's catalog."""
+    def row(name, generation, benchmarkable=True):
+        return {"instance_type": name, "instance_family": name.split(".")[0], "generation": generation,
+                "benchmarkable": benchmarkable}
 
-    assert catalog.new_families(None, new) == []  # the first catalog is the baseline
-    assert catalog.new_families(old, new) == ["c8g"]
+    current = [row("m7i.large", 7), row("m7i.xlarge", 7), row("c8g.large", 8), row("c8g.xlarge", 8),
+               row("m6i.large", 6), row("p5.48xlarge", 5, benchmarkable=False)]
+    measured = {"m7i.large", "c8g.large", "m6i.large"}
+
+    assert catalog.unmeasured_families(current, measured, limit=5) == {"c8g": ["c8g.xlarge"],
+                                                                       "m7i": ["m7i.xlarge"]}
+    assert catalog.unmeasured_families(current, measured, limit=1) == {"c8g": ["c8g.xlarge"]}  # newest first
+    assert catalog.unmeasured_families(current, set(), limit=0) == {}
+    assert list(catalog.unmeasured_families(current, set(), limit=9)) == ["c8g", "m7i", "m6i"]  # never p5

@@ -23,6 +23,7 @@ FAMILIES = ("intel", "amd", "graviton")
 # The results_uri is a run param, so the Asset names the results, not one URI: each event's extra
 # carries the results_uri (and connection) that changed, and results_analysis rebuilds those.
 RESULTS_ASSET_NAME = "instance_benchmarks_results"
+BENCHMARK_DAG_ID = "instance_benchmarks"
 # Every task that holds an instance (provision through the last benchmark) takes a slot of this pool,
 # deferred waits included (the pool is created with --include-deferred): its size bounds how many
 # instances benchmark at once. Created by `make up`, by the compose stack's airflow-init, or by hand.

@@ -15,9 +15,9 @@ import os
 import sys
 from typing import Any
 
-from instance_benchmarks import PROJECT_ROOT
+from instance_benchmarks import BENCHMARK_DAG_ID, PROJECT_ROOT
 
-DAG_ID = "instance_benchmarks"
+DAG_ID = BENCHMARK_DAG_ID
 DAG_FILE = PROJECT_ROOT / "dags" / "instance_benchmarks_dag.py"  # not instance_benchmarks.py: the package's name
 
 

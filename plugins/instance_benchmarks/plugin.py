@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import io
 import re
+import urllib.parse
 from typing import TYPE_CHECKING, Annotated, Any
 
 from airflow.plugins_manager import AirflowPlugin
+from airflow.sdk import BaseOperatorLink
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from instance_benchmarks import BENCHMARK_DAG_ID
 from instance_benchmarks.params import INSTANCE_TYPE, REGION
 from instance_benchmarks.results import ResultStore  # at runtime: FastAPI reads the annotations
 
@@ -100,6 +103,33 @@ def reports(store: Store) -> list[str]:
 @app.get("/reports/{date}", response_class=HTMLResponse, dependencies=[only()])
 def report_of(date: str, store: Store) -> HTMLResponse:
     return _report(store, date)
+
+
+@app.get("/runs/{run_id}", response_class=HTMLResponse, dependencies=[only()])
+def run_report(run_id: str, store: Store) -> HTMLResponse:
+    """A run's own report (reports/runs/<run_id>/): the run's analyze task links here (RunReportLink)."""
+    try:
+        page = store.run_reports(run_id) / "index.html"  # safe_segment: never `..`, never a separator
+    except ValueError:
+        raise HTTPException(404, f"not a run id: {run_id!r}") from None
+    if not page.exists():
+        raise HTTPException(404, f"no report of run {run_id}: its analyze task has not written one (yet)")
+    return HTMLResponse(page.read_text())
+
+
+class RunReportLink(BaseOperatorLink):
+    """'Run report' on a benchmark run's analyze task: the run's own report, served above. A global link (a TaskFlow
+    task has no extra links of its own), so it names nothing on every other task."""
+
+    name = "Run report"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        if ti_key.dag_id != BENCHMARK_DAG_ID or operator.task_id != "analyze":
+            return ""
+        from airflow.configuration import conf
+
+        base = (conf.get("api", "base_url", fallback="") or "").rstrip("/")
+        return f"{base}/benchmarks/runs/{urllib.parse.quote(ti_key.run_id, safe='')}"
 
 
 def _table(store: ResultStore, name: str, filters: dict[str, str | None], *, headline_only: bool = False
@@ -257,5 +287,6 @@ def instance_type_results(instance_type: str, store: Store,
 class InstanceBenchmarksPlugin(AirflowPlugin):
     name = "instance_benchmarks"
     fastapi_apps = [{"app": app, "url_prefix": "/benchmarks", "name": "EC2 instance benchmarks"}]
+    global_operator_extra_links = [RunReportLink()]
     external_views = [{"name": "Benchmarks", "href": "benchmarks/", "destination": "nav", "url_route": "benchmarks",
                        "category": "browse"}]

@@ -184,3 +184,20 @@ def test_the_grid_names_each_mapped_host_by_its_type(ui_api_server, page, local_
     page.goto(f"{ui_api_server}/dags/instance_benchmarks/runs/{run}/tasks/{stream['task_id']}/mapped")
     page.wait_for_selector(f"text={name}")
     page.screenshot(path=str(SCREENSHOTS / "instance_benchmarks-mapped-hosts.png"))
+
+
+def test_the_run_s_analyze_task_links_to_the_run_s_own_report(ui_api_server, page, local_run):
+    """Issue 28 item 11: each run keeps its report (reports/runs/<run_id>/), one click from the run: the analyze
+    task's 'Run report' link, which the plugin serves; no other task carries one."""
+    import urllib.parse
+
+    dag_run, _ = local_run
+    run = urllib.parse.quote(dag_run.run_id, safe="")
+    instances = f"/api/v2/dags/instance_benchmarks/dagRuns/{run}/taskInstances"
+
+    link = api(ui_api_server, f"{instances}/analyze/links")["extra_links"]["Run report"]
+    assert link == f"{ui_api_server}/benchmarks/runs/{run}"
+    assert api(ui_api_server, f"{instances}/plan/links")["extra_links"]["Run report"] is None  # not offered
+    page.goto(link)
+    page.wait_for_selector("svg")
+    assert dag_run.run_id in page.inner_text("body")  # the report names its run

@@ -224,3 +224,33 @@ def test_summary_sorts_by_any_column_either_way(client):
 
     assert values == sorted(values, reverse=True) and len(values) > 3
     assert [r["instance_type"] for r in cheapest] == ["m7g.large", "m7g.large"]  # $0.0816: both placements
+
+
+def test_a_run_s_own_report_is_served_by_its_run_id_and_nothing_else(tmp_path):
+    """Issue 28 item 11: reports/runs/<run_id>/ through /benchmarks/runs/<run_id>, which the analyze task's
+    'Run report' link opens; a path that is not a run's is a 404."""
+    import urllib.parse
+
+    store = ResultStore(tmp_path.as_uri())
+    run_id = "manual__2026-12-03T20:00:00+00:00"
+    store.store(variant(instance_type="m7i.large", family="intel", scale=1.0), [], run_id=run_id,
+                instance_type="m7i.large")
+    pipeline.analyze(params={"results_uri": tmp_path.as_uri()}, run_id=run_id)
+    (airflow_auth,) = plugin.app.router.dependencies
+    plugin.app.dependency_overrides = {plugin.get_store: lambda: store, airflow_auth.dependency: lambda: None}
+    try:
+        client = TestClient(plugin.app, raise_server_exceptions=False)
+        page = client.get(f"/runs/{urllib.parse.quote(run_id, safe='')}")
+        assert page.status_code == 200 and "<svg" in page.text and run_id in page.text
+        for path in ("/runs/manual__other", "/runs/%2e%2e", "/runs/..%2F..%2Fsummary.json", "/runs/%2e"):
+            assert client.get(path).status_code == 404, path
+    finally:
+        plugin.app.dependency_overrides = {}
+
+    import types
+
+    analyze = types.SimpleNamespace(task_id="analyze")
+    key = types.SimpleNamespace(dag_id="instance_benchmarks", run_id=run_id)
+    assert plugin.RunReportLink().get_link(analyze, ti_key=key).endswith(
+        f"/benchmarks/runs/{urllib.parse.quote(run_id, safe='')}")
+    assert plugin.RunReportLink().get_link(analyze, ti_key=types.SimpleNamespace(dag_id="janitor", run_id=run_id)) == ""

@@ -111,11 +111,12 @@ aws-smoke: setup
 	    '$(SMOKE_CONF)' '$(AWS_CONF)' > $(AIRFLOW_HOME)/aws-smoke-conf.json
 	$(BIN)/python -m instance_benchmarks.cli run --conf "$$(cat $(AIRFLOW_HOME)/aws-smoke-conf.json)"
 
-# How many hosts benchmark at once under the scheduler (dag.test, used by `make run`, ignores pools).
-HOSTS_POOL_SLOTS ?= 4
+# How many hosts benchmark at once under the scheduler (dag.test, used by `make run`, ignores pools); the plan
+# reads the same variable to predict how long a run takes.
+export INSTANCE_BENCHMARKS_HOSTS_AT_ONCE ?= 4
 
 up: setup
-	$(BIN)/airflow pools set instance_benchmarks_hosts $(HOSTS_POOL_SLOTS) "hosts benchmarking at once (deferred waits count)" --include-deferred > /dev/null
+	$(BIN)/airflow pools set instance_benchmarks_hosts $(INSTANCE_BENCHMARKS_HOSTS_AT_ONCE) "hosts benchmarking at once (deferred waits count)" --include-deferred > /dev/null
 	@echo "Airflow UI: http://localhost:8080  (user admin; password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
 	$(BIN)/airflow standalone
 

@@ -188,6 +188,12 @@ def weekly_settings(target: str = "aws") -> dict[str, Any]:
 RUN_TIMEOUT_H = 36
 
 
+def hosts_at_once() -> int:
+    """How many hosts benchmark at once: $INSTANCE_BENCHMARKS_HOSTS_AT_ONCE, the size the deployment gives the
+    instance_benchmarks_hosts pool (compose's airflow-init and `make up` create it from the same variable)."""
+    return int(os.environ.get("INSTANCE_BENCHMARKS_HOSTS_AT_ONCE") or 16)
+
+
 def run_timeout() -> datetime.timedelta:
     """How long a benchmark run may last before the scheduler fails it: $INSTANCE_BENCHMARKS_RUN_TIMEOUT_H (36)."""
     return datetime.timedelta(hours=float(os.environ.get("INSTANCE_BENCHMARKS_RUN_TIMEOUT_H") or RUN_TIMEOUT_H))
@@ -395,12 +401,13 @@ def aws_params() -> dict[str, Param]:
             section=section,
         ),
         "poll_interval_s": Param(
-            15,
+            float(os.environ.get("INSTANCE_BENCHMARKS_POLL_INTERVAL_S") or 15),
             type="number",
             minimum=0.1,
             maximum=300,
             title="Poll interval (seconds)",
-            description="How often the deferred waits ask AWS (SSM agent, command status).",
+            description="How often the deferred waits ask AWS (SSM agent, command status, termination). "
+            "Default: $INSTANCE_BENCHMARKS_POLL_INTERVAL_S, else 15.",
             section=section,
         ),
     }

@@ -18,7 +18,7 @@ from typing import Any
 from instance_benchmarks import FAMILIES, allows_test_profile, lifetime
 from instance_benchmarks.catalog import InstanceSpec
 from instance_benchmarks.hosts import CapacityUnavailable, HostHandle, RunOutcome, get_host
-from instance_benchmarks.planning import BenchmarkPlan, by_family, plan, summarize_plans
+from instance_benchmarks.planning import BenchmarkPlan, by_family, plan, predicted_wall_s, summarize_plans
 from instance_benchmarks.results import (
     ResultStore,
     host_key,
@@ -96,7 +96,23 @@ def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[st
     log.info("Expected for this run: %d type(s) on %d host(s), %.2f instance-hours, $%.2f %s (%d unpriced); the "
              "report's 'Plan against actual' gives what it cost", expected["types"], expected["hosts"],
              expected["instance_hours"], expected["usd"], market, expected["unpriced"])
+    within_time_out(plans)
     return by_family(plans, FAMILIES)
+
+
+def within_time_out(plans: list[BenchmarkPlan]) -> None:
+    """A run the plan predicts past the DAG's time-out would be failed midway, its later hosts never measured:
+    refused at plan, before anything launches, saying what to change (issue 28 item 7)."""
+    from instance_benchmarks.params import hosts_at_once, run_timeout
+
+    at_once, limit = hosts_at_once(), run_timeout().total_seconds()
+    wall = predicted_wall_s(plans, at_once)
+    log.info("Predicted to end within %.1f h (%d host(s), %d at once: $INSTANCE_BENCHMARKS_HOSTS_AT_ONCE); the run "
+             "times out after %g h", wall / 3600, len(plans), at_once, limit / 3600)
+    if wall > limit:
+        raise ValueError(f"this run is predicted to take up to {wall / 3600:.1f} h ({len(plans)} hosts, {at_once} "
+                         f"at once), past its time-out of {limit / 3600:g} h ($INSTANCE_BENCHMARKS_RUN_TIMEOUT_H): "
+                         "set budget_usd, name fewer types, or raise the time-out")
 
 
 def replicated(plans: list[BenchmarkPlan], instances_per_type: int, *, target: str) -> list[BenchmarkPlan]:

@@ -357,6 +357,14 @@ def summarize_plans(plans: list[BenchmarkPlan], *, market: str = "on-demand") ->
     }
 
 
+def predicted_wall_s(plans: list[BenchmarkPlan], hosts_at_once: int) -> float:
+    """How long the run's hosts take, `hosts_at_once` at a time: Graham's bound for hosts taken in turn by the
+    pool, the work shared out plus the longest host (the run cannot end sooner than that host alone)."""
+    if not plans:
+        return 0.0
+    return sum(p.predicted_s for p in plans) / max(1, hosts_at_once) + max(p.predicted_s for p in plans)
+
+
 def by_family(plans: list[BenchmarkPlan], families: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
     """One list of plan dicts per architecture family (an empty list maps to nothing)."""
     grouped: dict[str, list[dict[str, Any]]] = {family: [] for family in families}

@@ -481,6 +481,22 @@ def test_a_budget_of_nothing_skips_every_type_before_anything_launches(moto_endp
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
 
 
+def test_a_run_predicted_past_its_time_out_stops_at_plan_before_anything_launches(moto_endpoint, monkeypatch):
+    """Issue 28 item 7: the time-out and the plan agree; a run that could not end in time is refused before it
+    launches a host that it would then leave unmeasured when the scheduler fails it."""
+    gaps, _ = aws_world(monkeypatch, moto_endpoint, ssm_executes=False)
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_RUN_TIMEOUT_H", "0.05")  # 3 minutes: less than one host's plan
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_HOSTS_AT_ONCE", "1")
+
+    dag_run = cli.load_dag().test(run_conf=conf(["m7i.large", "c7g.large"]))
+
+    assert str(dag_run.state) in ("failed", "DagRunState.FAILED")
+    assert ("ec2", "RunInstances") not in gaps.calls
+    stopped = s3_json(moto_endpoint, f"ib/reports/runs/{safe_segment(dag_run.run_id)}/summary.json")["stopped"]
+    assert stopped["stage"] == "plan" and "(2 hosts, 1 at once), past its time-out of 0.05 h" in stopped["reason"]
+    assert "set budget_usd, name fewer types, or raise the time-out" in stopped["reason"]
+
+
 TWO_HOSTS = "c7i.large"
 
 

@@ -106,7 +106,8 @@ def run_outcome(context: Any) -> list[str]:
     """What a benchmark run's own summary says went wrong, type by type, and where its report is."""
     from instance_benchmarks.results import ResultStore
 
-    params = dict(context.get("params") or {})
+    # the run's params when the callback names its last task, else the DAG's defaults (a run with no task run)
+    params = dict(context.get("params") or {name: context["dag"].params[name] for name in context["dag"].params})
     conf = getattr(context.get("dag_run"), "conf", None) or {}
     results_uri = conf.get("results_uri") or params.get("results_uri")
     if not results_uri or "aws_conn_id" not in params or "instance_types" not in params:

@@ -72,7 +72,24 @@ def gap_server(moto_endpoint):
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, gap_server):
+def on_call(moto_endpoint):
+    """The deployment's on-call topic in moto, with an SQS queue subscribed: (topic ARN, queue URL)."""
+    import boto3
+
+    from tests.conftest import MOTO_ENV
+
+    clients = {name: boto3.client(name, region_name=REGION, endpoint_url=moto_endpoint,
+                                  aws_access_key_id=MOTO_ENV["AWS_ACCESS_KEY_ID"],
+                                  aws_secret_access_key=MOTO_ENV["AWS_SECRET_ACCESS_KEY"]) for name in ("sns", "sqs")}
+    topic = clients["sns"].create_topic(Name="instance-benchmarks-on-call")["TopicArn"]
+    queue = clients["sqs"].create_queue(QueueName="on-call")["QueueUrl"]
+    arn = clients["sqs"].get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    clients["sns"].subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    return topic, queue
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, gap_server, on_call):
     stack = Stack(root=tmp_path_factory.mktemp("stack"))
     timings = stack.timings
 
@@ -101,7 +118,11 @@ def stack(tmp_path_factory, gap_server):
                          "INSTANCE_BENCHMARKS_WEEKLY_TIME_BUDGET_S": "120",
                          "INSTANCE_BENCHMARKS_WEEKLY_POLL_S": "2",
                          # the runs the tests do not configure themselves (the weekly ones): moto answers at once
-                         "INSTANCE_BENCHMARKS_POLL_INTERVAL_S": "1"})
+                         "INSTANCE_BENCHMARKS_POLL_INTERVAL_S": "1",
+                         # on-call: every failed run told by the dag-processor, every run still going 36 s after
+                         # it was queued reported late by the triggerer (a Deadline Alert)
+                         "INSTANCE_BENCHMARKS_ALERT_TOPIC_ARN": on_call[0],
+                         "INSTANCE_BENCHMARKS_RUN_LATE_H": "0.01"})
         timings["airflow-init"] = stack.init()
         start = time.monotonic()
         stack.start_airflow(WORKERS)
@@ -441,3 +462,37 @@ def test_a_user_signs_in_and_triggers_one_aws_type_from_the_form_and_it_runs_aga
                       aws_secret_access_key="testing")
     stored = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="ui-form/results/v1/").get("Contents", [])]
     assert len(stored) == 1 and f"instance_type={HEALTHY}" in stored[0]
+
+
+def test_on_call_is_told_of_each_failed_run_and_of_each_late_one(stack, on_call, moto_endpoint):
+    """Issue 28 items 7 and 9 under the real components: the dag-processor runs the failure callback (one
+    message per failed run, naming each host with its reason), the triggerer the Deadline Alert. Runs after the
+    killed-task and marked-failed runs, which failed, and the backfill, whose measured week took over 36 s."""
+    import boto3
+
+    from tests.conftest import MOTO_ENV
+
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=moto_endpoint,
+                       aws_access_key_id=MOTO_ENV["AWS_ACCESS_KEY_ID"],
+                       aws_secret_access_key=MOTO_ENV["AWS_SECRET_ACCESS_KEY"])
+    token = stack.token()
+    (killed_run,) = [r["dag_run_id"] for r in api_call(f"{stack.api}/api/v2/dags/{DAG_ID}/dagRuns?limit=100",
+                                                       token)["dag_runs"]
+                     if (r["conf"] or {}).get("results_uri") == f"s3://{BUCKET}/killed"]
+    received: list[dict] = []
+
+    def told():
+        while batch := sqs.receive_message(QueueUrl=on_call[1], MaxNumberOfMessages=10).get("Messages"):
+            received.extend(json.loads(m["Body"]) for m in batch)
+            sqs.delete_message_batch(QueueUrl=on_call[1], Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
+        failure = [m for m in received if f"run {killed_run} failed" in m["Message"]]
+        late = [m for m in received if "has not ended 0.01 h after it was queued" in m["Message"]]
+        return (failure, late) if failure and late else None
+
+    failure, late = wait_for(told, "the failed run's message and a late run's", 180, interval=3)
+    (killed,) = [m["Message"] for m in failure]  # one message per failed run
+    assert "c7g.large stopped at run_stream" in killed
+    assert "c7a.large quarantined: " in killed and "m7a.large quarantined: wait_for_host" in killed
+    assert "Report: s3://bench-results/killed/reports/runs/" in killed
+    assert all(m["Subject"] == "instance-benchmarks: a run is late" for m in late)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import random
+
 import pyarrow.parquet as pq
 import pytest
 
@@ -35,7 +38,9 @@ def test_the_families_never_measured_are_measured_with_the_weekly_settings_once_
     dag = load_dag("catalog_refresh")
     conf = {"regions": ["us-east-1"], "results_uri": tmp_path.as_uri()}
     latest = tmp_path / "catalog" / "region=us-east-1" / "latest.parquet"
-    first = dag.test(run_conf={**conf, "trigger_new_families": False})
+    # a day no earlier test used: the metadata DB outlives a session, and a family's run is one per day
+    day = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(days=random.randrange(30_000))  # noqa: S311
+    first = dag.test(logical_date=day, run_conf={**conf, "trigger_new_families": False})
     table = pq.read_table(latest).to_pylist()
     assert str(first.state) in ("success", "DagRunState.SUCCESS") and len(table) > 1300
     unmeasured = {r["instance_type"] for r in table if r["instance_family"] == "c7gn"} | {"c7g.2xlarge"}
@@ -47,11 +52,13 @@ def test_the_families_never_measured_are_measured_with_the_weekly_settings_once_
             stored.write_text("{}")
 
     # named: dag.test() keeps the first run's conf in the DAG's params
-    refreshed = dag.test(run_conf={**conf, "families_per_day": 2, "trigger_new_families": True})
-    again = dag.test(run_conf={**conf, "families_per_day": 2, "trigger_new_families": True})
+    refreshed = dag.test(logical_date=day + datetime.timedelta(hours=1),
+                         run_conf={**conf, "families_per_day": 2, "trigger_new_families": True})
+    again = dag.test(logical_date=day + datetime.timedelta(hours=2),
+                     run_conf={**conf, "families_per_day": 2, "trigger_new_families": True})
 
     assert {str(r.state) for r in (refreshed, again)} <= {"success", "DagRunState.SUCCESS"}
-    day = refreshed.logical_date.date().isoformat()
+    day = day.date().isoformat()
     runs = triggered_runs(tmp_path.as_uri())
     assert sorted(runs) == [f"new_family__c7g__{day}", f"new_family__c7gn__{day}"]  # once, though refreshed twice
     assert runs[f"new_family__c7g__{day}"]["instance_types"] == ["c7g.2xlarge"]

@@ -283,12 +283,6 @@ def stopped_by(state: dict[str, Any]) -> str | None:
     return state.get("failure") or state.get("interrupted")
 
 
-def not_run(state: dict[str, Any], benchmark: str) -> dict[str, Any]:
-    log.warning("%s not run on %s: %s", benchmark, state["plan"]["instance_type"], stopped_by(state))
-    return _record_outcome(state, benchmark, RunOutcome(staged_uri=None, exit_code=-1, stderr_tail="",
-                                                        note=f"not run: {stopped_by(state)}"))
-
-
 def prepare(state: dict[str, Any], *, params: dict[str, Any], run_id: str) -> dict[str, Any]:
     handle = HostHandle.from_dict(state["handle"])
     started = time.monotonic()
@@ -456,9 +450,6 @@ def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_i
     run's date, YYYY-MM-DD, which keys the stored document)."""
     store_ = result_store(params)
     plan_dict = state["plan"]
-    interrupted = {"interrupted": state["interrupted"]} if state.get("interrupted") else {}
-    if state.get("failure"):
-        return {"plan": plan_dict, "document_uri": None, "missing": [state["failure"]], **interrupted}
     parts, missing = [], []
     for benchmark in BENCHMARKS:
         outcome = state["outcomes"].get(benchmark) or {}
@@ -517,7 +508,7 @@ def extract(state: dict[str, Any], *, params: dict[str, Any], dag_id: str, run_i
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(merged, indent=2) + "\n")
             document_uri = path.as_uri()
-    return {"plan": plan_dict, "document_uri": document_uri, "missing": missing, **interrupted}
+    return {"plan": plan_dict, "document_uri": document_uri, "missing": missing}
 
 
 def actual_cost(plan_dict: dict[str, Any], handle: dict[str, Any]) -> dict[str, Any]:
@@ -558,8 +549,7 @@ def store(validated: dict[str, Any], *, params: dict[str, Any], run_id: str) -> 
     if validated["document_uri"]:
         doc = json.loads(store_.path(validated["document_uri"]).read_text())
     stored = store_.store(doc, validated["reasons"], run_id=run_id, instance_type=validated["plan"]["instance_type"],
-                          replica=validated["plan"].get("replica", 1),
-                          interrupted=bool(validated.get("interrupted")))
+                          replica=validated["plan"].get("replica", 1))
     log.info("%s: %s", stored["status"], stored["uri"])
     if stored["status"] == "stored" and validated["plan"]["target"] == "aws":
         from botocore.exceptions import BotoCoreError, ClientError

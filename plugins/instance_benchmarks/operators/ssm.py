@@ -113,8 +113,6 @@ class HostCommandOperator(AwsBaseOperator[SsmHook]):
         from instance_benchmarks.triggers.ssm import SsmCommandTrigger
 
         params, run_id = context["params"], context["run_id"]
-        if pipeline.stopped_by(self.state):
-            return self.state if self.stage == "container" else pipeline.not_run(self.state, self.stage)
         if self.state["handle"]["target"] != "aws":
             if self.stage == "container":
                 return _passed_on(pipeline.prepare(self.state, params=params, run_id=run_id), self.stage, context)

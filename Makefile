@@ -34,6 +34,7 @@ export PYTHONPATH := $(CURDIR)/plugins
 export BENCHRUN_BUILD_DIR := $(CACHE)/local
 ifdef INSTANCE_BENCHMARKS_CACHE
 export PIP_CACHE_DIR := $(CACHE)/pip
+export UV_CACHE_DIR := $(CACHE)/uv
 endif
 
 .PHONY: help setup deps deps-test deps-engine run test test-fast test-cold lint up check-forms clean aws-smoke images \
@@ -50,10 +51,13 @@ help:
 	@echo "make images REGISTRY=<ecr repository uri>     ... against DOCKER_HOST's engine and a real registry instead"
 	@echo "make aws-smoke RESULTS_URI=s3://bucket/prefix  one c7g.medium on AWS (needs credentials; see docs/aws.md)"
 
+# uv installs the same pinned lock as pip (pip freeze of both venvs is identical) in 15 s where pip takes 105 s with
+# empty caches on this 2-core machine; pip is the fallback where uv cannot reach the index.
 $(BIN)/.requirements-installed: $(REQUIREMENTS_PREREQ)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip uv==0.13.9
+	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -r requirements.txt \
+	    || $(BIN)/python -m pip install --quiet -r requirements.txt
 	@touch $@
 
 deps:

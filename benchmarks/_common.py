@@ -17,7 +17,7 @@ RUNNER = REPO / "include" / "containers" / "runner"
 sys.path.insert(0, str(RUNNER))
 os.environ.setdefault("BENCHRUN_BUILD_DIR", str(REPO / ".build" / "local"))
 
-from benchmark_runner import hpl  # noqa: E402
+from benchmark_runner import hpl, topology  # noqa: E402
 
 
 def benchrun(*args: str) -> dict[str, Any]:
@@ -41,8 +41,9 @@ def run_hpcc(*, n: int, nb: int, p: int, q: int, threads: int = 1) -> dict[str, 
     with tempfile.TemporaryDirectory(prefix="hpcc-") as tmp:
         hpl.write_hpl_dat(Path(tmp), n=n, nb=nb, p=p, q=q)
         (Path(tmp) / "hpccinf.txt").write_text((Path(tmp) / "HPL.dat").read_text() + hpl.HPCC_TAIL)
-        env = dict(os.environ, **{var: str(threads) for var in hpl.BLAS_THREAD_VARS})
-        subprocess.run([*hpl.mpirun_command(p * q, threads), hpcc], cwd=tmp, env=env, check=True,
+        env = dict(os.environ, **hpl.bound_environment(threads))
+        cpus = hpl.rank_cpus(topology.cpu_topology(), p * q, threads)
+        subprocess.run([*hpl.bound_command(Path(tmp), cpus), hpcc], cwd=tmp, env=env, check=True,
                        capture_output=True, timeout=3600)
         text = (Path(tmp) / "hpccoutf.txt").read_text()
     summary = text.split("Begin of Summary section.", 1)[1]

@@ -4,8 +4,11 @@ Paths resolve from this file so the same code works in a checkout, in `airflow
 standalone` and in the compose stack (which mounts dags/, plugins/, include/ side by side).
 """
 
+import importlib
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INCLUDE_DIR = PROJECT_ROOT / "include"
@@ -32,6 +35,14 @@ HOSTS_POOL = "instance_benchmarks_hosts"
 # tests that check plumbing, not figures. A deployment must allow it explicitly; its documents never enter a dataset.
 TEST_PROFILE = "test"
 ALLOW_TEST_PROFILE_VARIABLE = "INSTANCE_BENCHMARKS_ALLOW_TEST_PROFILE"
+
+
+def runner_module(name: str) -> Any:
+    """One of the runner's own modules (standard library only), the one source of its rules: the planner reads
+    HPL's sizing and layouts from it, the validator its binding check."""
+    if str(RUNNER_DIR) not in sys.path:
+        sys.path.append(str(RUNNER_DIR))
+    return importlib.import_module(f"benchmark_runner.{name}")
 
 
 def allows_test_profile() -> bool:

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import Any
 
-from instance_benchmarks import RUNNER_DIR, launch_timings
+from instance_benchmarks import RUNNER_DIR, launch_timings, runner_module
 from instance_benchmarks.catalog import InstanceSpec
 
 # STREAM's run rule: three arrays, each at least 4x the last-level cache.
@@ -75,19 +74,12 @@ TARGET_SECONDS, TARGET_USD = 600, 5.0  # what "cheap and short" means per type
 
 def _runner_hpl() -> Any:
     """The runner's hpl module (standard library only), the one source of HPL's sizing rules."""
-    if str(RUNNER_DIR) not in sys.path:
-        sys.path.append(str(RUNNER_DIR))
-    from benchmark_runner import hpl
-
-    return hpl
+    return runner_module("hpl")
 
 
 def _runner_stream() -> Any:
     """The runner's stream module (standard library only): the scaling curve's thread counts."""
-    _runner_hpl()  # puts the runner on the path
-    from benchmark_runner import stream
-
-    return stream
+    return runner_module("stream")
 
 
 @cache

@@ -48,6 +48,19 @@ def _cache(text: str | None) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def sibling_cores(cpus: int, threads: int, node_lists: list[tuple[int, list[int]]]) -> list[list[int]]:
+    """Each physical core's logical CPUs. `lscpu -J` records no per-CPU core ids; Linux numbers an EC2 host's
+    second hyperthreads after all the first ones (core i is CPUs i, i + cpus/threads, ...), which every recorded
+    node list bears out (m7i.48xlarge: node0 0-47,96-143). Checked against the node lists here, not assumed."""
+    per = cpus // threads
+    cores = [[i + k * per for k in range(threads)] for i in range(per)]
+    node_of = {cpu: node for node, node_cpus in node_lists for cpu in node_cpus}
+    for core in cores:
+        if len({node_of.get(cpu) for cpu in core}) != 1:
+            raise ValueError(f"CPUs {core} would be one core's hyperthreads, but the node lists split them")
+    return cores
+
+
 def cpu_model(fields: dict[str, str]) -> str:
     """What the runner records on that host: x86's model name as is; Arm's implementer and part."""
     if fields["Architecture"] == "aarch64":
@@ -75,6 +88,7 @@ def topology(fields: dict[str, str], *, memory_bytes: int) -> dict[str, Any]:
         "logical_cpus": int(fields["CPU(s)"]),
         "threads_per_core": threads,
         "numa_nodes": nodes,
+        "cores": sibling_cores(int(fields["CPU(s)"]), threads, node_lists),
         "last_level_cache_bytes": llc_total,
         "llc_instance_bytes": llc_total // llc_instances,
         "memory_total_bytes": memory_bytes,

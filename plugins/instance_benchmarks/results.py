@@ -21,7 +21,7 @@ import re
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from instance_benchmarks import ALLOW_TEST_PROFILE_VARIABLE, RESULT_SCHEMA, TEST_PROFILE
+from instance_benchmarks import ALLOW_TEST_PROFILE_VARIABLE, RESULT_SCHEMA, TEST_PROFILE, runner_module
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -85,6 +85,31 @@ def validation_reasons(doc: Any, *, require: tuple[str, ...] = ("stream", "hpl")
     for error in doc.get("errors") or []:
         if isinstance(error, dict):
             reasons.append(f"{error.get('stage')} error: {error.get('message')}")
+    reasons.extend(binding_reasons(doc))
+    return reasons
+
+
+def binding_reasons(doc: dict[str, Any]) -> list[str]:
+    """Where the recorded HPL bindings put two ranks, or two BLAS threads of one rank, on one physical core: that
+    solve measured a share of the host, whatever its own rule says (a document from an older or altered runner).
+    A document that records no binding or no cores is judged by its rules alone."""
+    section, system = doc.get("hpl"), doc.get("system")
+    if not isinstance(section, dict) or not isinstance(system, dict) or not system.get("cores"):
+        return []
+    runner_hpl = runner_module("hpl")
+    solves = [(f"hpl solve {index + 1}", run, section.get("mpi_ranks"), section.get("threads_per_rank") or 1)
+              for index, run in enumerate(section.get("runs") or [])]
+    solves += [(f"hpl scaling {point.get('scope')}", point, point.get("cores"), 1)
+               for point in (section.get("scaling") or {}).get("points") or []]
+    reasons = []
+    for label, run, ranks, threads in solves:
+        if not isinstance(run, dict) or "binding" not in run:
+            continue
+        try:
+            problems = runner_hpl.binding_problems(runner_hpl.recorded_binding(run), system["cores"], ranks, threads)
+        except (TypeError, ValueError, AttributeError) as exc:
+            problems = [f"binding unreadable: {exc}"]
+        reasons.extend(f"{label}: {problem}" for problem in problems[:3])
     return reasons
 
 

@@ -182,3 +182,16 @@ def test_a_host_is_named_by_its_type_and_replica_from_any_stage_input():
     assert host_label({"plan": {**plan, "replica": 2}, "handle": {"host_id": "i-1"}}) == "m7i.large #2"
     assert host_label({"validated": {"status": "stored", "plan": plan}}) == "m7i.large #1"  # op_kwargs
     assert host_label({"state": "not a dict"}) == host_label(None) == ""
+
+
+def test_a_document_whose_recorded_hpl_bindings_share_a_core_is_refused():
+    """Whatever its own rule says (an older or altered runner): two ranks on the hyperthreads of one core of a
+    two-threads-per-core host measured half of it."""
+    doc = json.loads(VALID.read_text())
+    doc["system"]["cores"] = [[0, 2], [1, 3]]
+    doc["hpl"].update(mpi_ranks=2, threads_per_rank=1)
+    doc["hpl"]["runs"][0]["binding"] = ["0", "2"]
+
+    assert validation_reasons(doc) == ["hpl solve 1: ranks 0 and 1 share physical core [0, 2]"]
+    doc["hpl"]["runs"][0]["binding"] = ["0", "1"]
+    assert validation_reasons(doc) == []

@@ -33,6 +33,22 @@ ASYMPTOTE_SHARE = 0.95
 RUNGS_PER_DOUBLING = 8
 RUNG_MEAN_TIME_FILL = (1 - 2 ** (-3 / RUNGS_PER_DOUBLING)) / (3 * math.log(2) / RUNGS_PER_DOUBLING)
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+# Each rank binds itself before it becomes xhpl, the same way under Open MPI, Intel MPI and MPICH, with their own
+# pinning off: rank r takes line r+1 of rank-cpus (rank_cpus: one logical CPU of each of its own physical cores),
+# then says what the kernel reports it may run on, which the document records (binding_problems checks it). Not
+# the launchers' pinning: Intel MPI's I_MPI_PIN_DOMAIN=omp lays domains out over logical CPUs, compactly by
+# default, and makes I_MPI_PIN_PROCESSOR_LIST ignored (Intel MPI Library Developer Reference for Linux 2021.19,
+# "Environment Variables for Process Pinning"), so on a host with two threads per core two ranks, or a rank's
+# BLAS threads, could share one core; I_MPI_PIN=disable turns it off there. Open MPI (--bind-to none) and MPICH's
+# Hydra (-bind-to none) launch unbound. PMI_RANK: Hydra (Intel MPI, MPICH); OMPI_COMM_WORLD_RANK: Open MPI.
+BINDER = """#!/bin/sh
+rank="${PMI_RANK:-${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-0}}}"
+cpus=$(sed -n "$((rank + 1))p" "$(dirname "$0")/rank-cpus")
+taskset -pc "$cpus" $$ > /dev/null || { echo "benchrun-binding rank=$rank failed: taskset -pc $cpus" >&2; exit 97; }
+echo "benchrun-binding rank=$rank cpus=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/$$/status)" >&2
+exec "$@"
+"""
+_BINDING_LINE = re.compile(r"^benchrun-binding rank=(\d+) cpus=(\S+)\s*$", re.MULTILINE)
 
 HPL_DAT_TEMPLATE = """\
 HPLinpack benchmark input file
@@ -215,38 +231,122 @@ def mpi_flavor(version_text: str) -> str:
     raise HplError(f"unrecognised MPI launcher: {version_text.strip()[:200]!r}")
 
 
-def mpirun_command(ranks: int, threads_per_rank: int = 1, flavor: str | None = None) -> list[str]:
-    """Launch `ranks` processes, each bound to `threads_per_rank` cores."""
+def mpirun_command(ranks: int, flavor: str | None = None) -> list[str]:
+    """Launch `ranks` processes unbound: each binds itself (BINDER), so every MPI binds the same way."""
     mpirun = shutil.which("mpirun")
     if not mpirun:
         raise HplError("mpirun not found: install OpenMPI (Debian: openmpi-bin)")
     if flavor is None:
         flavor = mpi_flavor(subprocess.run([mpirun, "--version"], capture_output=True, text=True).stdout)
-    if flavor == "intel":  # pinning through I_MPI_PIN_DOMAIN=omp (set in run_once's environment)
+    if flavor == "intel":  # its pinning is off through I_MPI_PIN=disable (bound_environment)
         return [mpirun, "-n", str(ranks)]
     if flavor == "mpich":
-        return [mpirun, "-n", str(ranks), "-bind-to", f"core:{threads_per_rank}"]
-    mapping = ["--map-by", "core"] if threads_per_rank == 1 else ["--map-by", f"slot:PE={threads_per_rank}"]
-    cmd = [mpirun, "-np", str(ranks), "--bind-to", "core", *mapping]
+        return [mpirun, "-n", str(ranks), "-bind-to", "none"]
+    cmd = [mpirun, "-np", str(ranks), "--bind-to", "none"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.insert(1, "--allow-run-as-root")  # containers and SSM run as root
     return cmd
 
 
-def run_once(xhpl: str, *, n: int, nb: int, p: int, q: int, timeout_s: float, threads_per_rank: int = 1,
+def core_list(topology: dict[str, Any]) -> list[list[int]]:
+    """Each physical core's logical CPUs (topology.core_cpus); a description without them (one recorded before
+    the runner read them) counts each CPU of its NUMA nodes as a core, which holds only with one thread per core."""
+    if topology.get("cores"):
+        return topology["cores"]
+    return [[cpu] for node in topology["numa_nodes"] for cpu in node["cpus"]]
+
+
+def rank_cpus(topology: dict[str, Any], ranks: int, threads_per_rank: int, *, node: int | None = None
+              ) -> list[list[int]]:
+    """The logical CPUs each rank is bound to: `threads_per_rank` physical cores of its own, one logical CPU of
+    each, ranks filling the cores in order (node 0's first). No two ranks, and no two BLAS threads of one rank,
+    share a core's hyperthreads, whichever MPI launches them. `node`: that NUMA node's cores only."""
+    node_cpus = None
+    if node is not None:
+        node_cpus = {cpu for entry in topology["numa_nodes"] if entry["node"] == node for cpu in entry["cpus"]}
+    usable = []
+    for core in core_list(topology):
+        cpus = [cpu for cpu in core if node_cpus is None or cpu in node_cpus]
+        if cpus:
+            usable.append(cpus[0])
+    needed = ranks * threads_per_rank
+    if len(usable) < needed:
+        raise HplError(f"{ranks} rank(s) x {threads_per_rank} thread(s) need {needed} physical cores; "
+                       f"{len(usable)} are listed{f' on node {node}' if node is not None else ''}")
+    return [usable[r * threads_per_rank:(r + 1) * threads_per_rank] for r in range(ranks)]
+
+
+def bound_environment(threads_per_rank: int) -> dict[str, str]:
+    """The BLAS's thread count, each OpenMP thread on one of its rank's CPUs (each on a core of its own), and
+    Intel MPI's pinning off (the ranks bind themselves)."""
+    return {"I_MPI_PIN": "disable", "OMP_PROC_BIND": "close", "OMP_PLACES": "threads",
+            **{var: str(threads_per_rank) for var in BLAS_THREAD_VARS}}
+
+
+def bound_command(directory: Path, cpus: list[list[int]], flavor: str | None = None) -> list[str]:
+    """mpirun and the binder (written to `directory` with each rank's CPUs), to be followed by the program."""
+    binder = directory / "benchrun-bind"
+    binder.write_text(BINDER)
+    binder.chmod(0o755)
+    (directory / "rank-cpus").write_text("".join(",".join(map(str, rank)) + "\n" for rank in cpus))
+    return [*mpirun_command(len(cpus), flavor), str(binder)]
+
+
+def parse_bindings(stderr: str, ranks: int) -> list[list[int]]:
+    """Each rank's CPUs as the kernel reported them to the binder, in rank order ([] for a rank that said none)."""
+    from benchmark_runner.topology import parse_cpu_list
+
+    found = {int(rank): parse_cpu_list(cpus) for rank, cpus in _BINDING_LINE.findall(stderr)}
+    return [found.get(rank, []) for rank in range(ranks)]
+
+
+def binding_problems(bindings: list[list[int]], cores: list[list[int]], ranks: int, threads_per_rank: int
+                     ) -> list[str]:
+    """Why the recorded bindings do not give each BLAS thread a physical core of its own: not one per rank, a rank
+    that reported none, a rank whose CPUs are not `threads_per_rank` distinct cores, two ranks on one core. Empty
+    when they do."""
+    core_of = {cpu: index for index, core in enumerate(cores) for cpu in core}
+    problems: list[str] = [] if len(bindings) == ranks else [f"{len(bindings)} binding(s) recorded for {ranks} rank(s)"]
+    owner: dict[int, int] = {}
+    for rank, cpus in enumerate(bindings):
+        if not cpus:
+            problems.append(f"rank {rank} reported no binding")
+            continue
+        unknown = [cpu for cpu in cpus if cpu not in core_of]
+        if unknown:
+            problems.append(f"rank {rank} is bound to CPUs {unknown} the host description does not list")
+            continue
+        its_cores = {core_of[cpu] for cpu in cpus}
+        if len(cpus) != threads_per_rank or len(its_cores) != threads_per_rank:
+            problems.append(f"rank {rank} is bound to CPUs {cpus} on {len(its_cores)} physical core(s), "
+                            f"for {threads_per_rank} BLAS thread(s)")
+        for core in sorted(its_cores):
+            if core in owner:
+                problems.append(f"ranks {owner[core]} and {rank} share physical core {cores[core]}")
+            owner.setdefault(core, rank)
+    return problems
+
+
+def recorded_binding(run: dict[str, Any]) -> list[list[int]]:
+    """A run's recorded binding (one "0,96"-style list per rank) as lists of CPUs."""
+    return [[int(cpu) for cpu in rank.split(",")] if rank else [] for rank in run.get("binding") or []]
+
+
+def run_once(xhpl: str, *, n: int, nb: int, p: int, q: int, timeout_s: float, cpus: list[list[int]],
              kind: str = "xhpl", prefix: list[str] | None = None) -> tuple[dict[str, Any], str]:
-    """One HPL solve with P x Q ranks, each with `threads_per_rank` BLAS threads.
+    """One HPL solve with P x Q ranks, rank r bound to cpus[r] (rank_cpus), one BLAS thread per CPU of it.
 
     kind="hpcc" runs Debian's hpcc instead: it reads hpccinf.txt and writes its report,
     HPL's lines included, to hpccoutf.txt. `prefix` runs mpirun under it (numactl, to keep
-    the ranks and their memory on one NUMA node).
+    the ranks' memory on one NUMA node).
     """
-    env = dict(os.environ, I_MPI_PIN_DOMAIN="omp", **{var: str(threads_per_rank) for var in BLAS_THREAD_VARS})
+    threads_per_rank = len(cpus[0])
+    env = dict(os.environ, **bound_environment(threads_per_rank))
     with tempfile.TemporaryDirectory(prefix="benchrun-hpl-") as tmp:
         dat = write_hpl_dat(Path(tmp), n=n, nb=nb, p=p, q=q)
         if kind == "hpcc":
             (Path(tmp) / "hpccinf.txt").write_text(dat.read_text() + HPCC_TAIL)
-        cmd = [*(prefix or []), *mpirun_command(p * q, threads_per_rank), xhpl]
+        cmd = [*(prefix or []), *bound_command(Path(tmp), cpus), xhpl]
         started = time.monotonic()
         try:
             proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env=env, timeout=timeout_s)
@@ -263,6 +363,7 @@ def run_once(xhpl: str, *, n: int, nb: int, p: int, q: int, timeout_s: float, th
     run["wall_seconds"] = round(wall, 3)
     run["exit_code"] = proc.returncode
     run["threads_per_rank"] = threads_per_rank
+    run["binding"] = [",".join(map(str, rank)) for rank in parse_bindings(proc.stderr, p * q)]
     return run, output
 
 
@@ -346,7 +447,8 @@ def choose_layout(xhpl: str, topology: dict[str, Any], nb: int, cap: int | None 
     size = probe_n(nb, common_q, cap, p=max(max(p, q) for _, _, p, q in options))
     candidates = []
     for ranks, threads, p, q in options:
-        run, _ = run_once(xhpl, n=size, nb=nb, p=p, q=q, timeout_s=900, threads_per_rank=threads, kind=kind)
+        run, _ = run_once(xhpl, n=size, nb=nb, p=p, q=q, timeout_s=900, cpus=rank_cpus(topology, ranks, threads),
+                          kind=kind)
         log("HPL layout %d rank(s) x %d thread(s), N=%d: %.1f GFLOPS, residual %s", ranks, threads, run["n"],
             run["gflops"], "PASSED" if run["passed"] else "FAILED")
         candidates.append({"ranks": ranks, "threads_per_rank": threads, "p": p, "q": q, "n": run["n"],
@@ -389,12 +491,13 @@ def measure(
         threads = threads_per_rank or 1
         layout_selection = {"method": "P and Q given on the command line", "candidates": []}
         probe = None
+    cpus = rank_cpus(topology, p * q, threads)
     per_solve_budget = time_budget_s / repetitions if time_budget_s else None
     probes: list[dict[str, Any]] = []
     if n is None:
         if probe is None:
             probe_run, _ = run_once(binary["path"], n=probe_n(nb, q, probe_cap, p=p), nb=nb, p=p, q=q, timeout_s=900,
-                                    threads_per_rank=threads, kind=kind)
+                                    cpus=cpus, kind=kind)
             probe = _probe_record(probe_run)
         probes = [probe]
         # A second probe at twice the size, where memory and a quarter of one solve's budget allow it:
@@ -402,8 +505,7 @@ def measure(
         n_second = second_probe_n(probe, nb=nb, q=q, memory_bytes=topology["memory_available_bytes"],
                                   per_solve_budget=per_solve_budget)
         if n_second:  # for the fit only: N is sized from the layout's probe, as the plan's time model assumes
-            second, _ = run_once(binary["path"], n=n_second, nb=nb, p=p, q=q, timeout_s=900,
-                                 threads_per_rank=threads, kind=kind)
+            second, _ = run_once(binary["path"], n=n_second, nb=nb, p=p, q=q, timeout_s=900, cpus=cpus, kind=kind)
             log("HPL second probe N=%d: %.1f GFLOPS in %.1f s", second["n"], second["gflops"], second["seconds"])
             probes.append(_probe_record(second))
         n, sizing = size_problem(
@@ -416,8 +518,7 @@ def measure(
     timeout_s = max(120.0, 5 * predicted) if predicted else max(600.0, 4 * (per_solve_budget or 0))
     runs = []
     for rep in range(repetitions):
-        run, _ = run_once(binary["path"], n=n, nb=nb, p=p, q=q, timeout_s=timeout_s, threads_per_rank=threads,
-                          kind=kind)
+        run, _ = run_once(binary["path"], n=n, nb=nb, p=p, q=q, timeout_s=timeout_s, cpus=cpus, kind=kind)
         log(
             "HPL rep %d/%d N=%d NB=%d %dx%d x %d thread(s): %.2f GFLOPS in %.1f s, residual %s (%s)",
             rep + 1, repetitions, n, nb, p, q, threads, run["gflops"], run["seconds"], run["residual"],
@@ -441,7 +542,10 @@ def measure(
         "binary": binary,
         "mpi_ranks": p * q,
         "threads_per_rank": threads,
-        "rank_layout": f"{p * q} MPI rank(s) x {threads} BLAS thread(s), bound to cores",
+        "rank_layout": f"{p * q} MPI rank(s) x {threads} BLAS thread(s), each thread on a physical core of its own",
+        "binding": {"method": "each rank binds itself with taskset before it becomes xhpl (hpl.BINDER), one logical "
+                              "CPU of each of its own physical cores; runs[].binding: each rank's CPUs as the kernel "
+                              "reported them", "cpus": [",".join(map(str, rank)) for rank in cpus]},
         "layout_selection": layout_selection,
         "n": n,
         "nb": nb,
@@ -464,7 +568,15 @@ def measure(
             "all_passed": all_passed,
         },
     }
+    problems = [f"solve {index + 1}: {problem}" for index, run in enumerate(runs)
+                for problem in binding_problems(recorded_binding(run), core_list(topology), p * q, threads)]
     rules = [
+        {
+            "rule": "hpl.one_thread_per_core",
+            "passed": not problems,
+            "detail": "; ".join(problems[:5]) if problems else
+            f"every solve's {p * q} rank(s) x {threads} thread(s) ran on distinct physical cores, as recorded",
+        },
         {
             "rule": "hpl.residual_passed",
             "passed": all_passed,
@@ -491,7 +603,8 @@ def scaling(binary: dict[str, Any], topology: dict[str, Any], section: dict[str,
     if cores < 2:
         return {"method": "none", "budget_s": budget_s, "points": [], "note": "one core: the solves above are it"}
     nb, all_rate = section["nb"], section["summary"]["median_gflops"]
-    scopes: list[tuple[str, int, list[str] | None, int]] = [("one-core", 1, None, topology["memory_available_bytes"])]
+    scopes: list[tuple[str, int, list[str] | None, int, int | None]] = [
+        ("one-core", 1, None, topology["memory_available_bytes"], None)]
     nodes = [node for node in topology["numa_nodes"] if node["cpus"] and node["memory_bytes"] > 0]
     numactl = shutil.which("numactl")
     if len(topology["numa_nodes"]) > 1 and nodes and numactl:
@@ -500,9 +613,9 @@ def scaling(binary: dict[str, Any], topology: dict[str, Any], section: dict[str,
         if 1 < node_cores < cores:
             scopes.append((f"node{node['node']}", node_cores,
                            [numactl, f"--cpunodebind={node['node']}", f"--membind={node['node']}"],
-                           min(topology["memory_available_bytes"], node["memory_bytes"])))
+                           min(topology["memory_available_bytes"], node["memory_bytes"]), node["node"]))
     points = []
-    for name, ranks, prefix, memory in scopes:
+    for name, ranks, prefix, memory, node_id in scopes:
         p, q = process_grid(ranks)
         estimate = all_rate / cores * ranks
         n, _ = size_problem(memory_bytes=memory, nb=nb, q=q, gflops_estimate=estimate,
@@ -510,7 +623,7 @@ def scaling(binary: dict[str, Any], topology: dict[str, Any], section: dict[str,
         predicted = hpl_flops(n) / (estimate * 1e9)
         try:
             run, _ = run_once(binary["path"], n=n, nb=nb, p=p, q=q, timeout_s=max(120.0, 5 * predicted),
-                              threads_per_rank=1, kind=kind, prefix=prefix)
+                              cpus=rank_cpus(topology, ranks, 1, node=node_id), kind=kind, prefix=prefix)
         except HplError as exc:
             log("HPL scaling, %s: %s", name, exc)
             points.append({"scope": name, "cores": ranks, "n": n, "error": str(exc)[:500]})
@@ -518,7 +631,8 @@ def scaling(binary: dict[str, Any], topology: dict[str, Any], section: dict[str,
         log("HPL scaling, %s (%d core(s), N=%d, %dx%d): %.2f GFLOPS in %.1f s, residual %s", name, ranks, n, p, q,
             run["gflops"], run["seconds"], "PASSED" if run["passed"] else "FAILED")
         points.append({"scope": name, "cores": ranks, "n": n, "p": p, "q": q, "gflops": run["gflops"],
-                       "seconds": run["seconds"], "residual": run["residual"], "passed": run["passed"]})
+                       "seconds": run["seconds"], "residual": run["residual"], "passed": run["passed"],
+                       "binding": run["binding"]})
     points.append({"scope": "all-cores", "cores": cores, "n": section["n"], "p": section["p"], "q": section["q"],
                    "gflops": all_rate, "seconds": statistics.median(r["seconds"] for r in section["runs"]),
                    "passed": section["summary"]["all_passed"]})

@@ -104,6 +104,15 @@ def cpu_cores(cpus: list[int], sys_cpu: Path = SYS_CPU) -> dict[int, tuple[int, 
     return cores
 
 
+def core_cpus(core_map: dict[int, tuple[int, int]]) -> list[list[int]]:
+    """Each physical core's logical CPUs (its hyperthreads), cores in the order of their first CPU: what HPL's
+    ranks are bound by (hpl.rank_cpus), so no two ranks or BLAS threads share one core's hyperthreads."""
+    by_core: dict[tuple[int, int], list[int]] = {}
+    for cpu, core in sorted(core_map.items()):
+        by_core.setdefault(core, []).append(cpu)
+    return sorted(by_core.values())
+
+
 def caches(cpus: list[int], sys_cpu: Path = SYS_CPU) -> list[dict[str, Any]]:
     """Every distinct cache instance (level, type, size, the CPUs sharing it)."""
     seen: dict[tuple[int, str, str], dict[str, Any]] = {}
@@ -195,6 +204,7 @@ def cpu_topology(sys_cpu: Path = SYS_CPU, sys_node: Path = SYS_NODE, *,
         "logical_cpus": len(cpus),
         "threads_per_core": max(1, len(cpus) // max(1, physical_cores)),
         "online_cpus": cpus,
+        "cores": core_cpus(core_map),
         "numa_nodes": nodes,
         "caches": cache_list,
         "last_level_cache_bytes": last_level_cache_bytes(cache_list),

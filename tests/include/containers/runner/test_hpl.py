@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 
 from benchmark_runner import hpl
@@ -95,26 +98,34 @@ def test_unknown_mpi_is_an_error():
 
 
 @pytest.mark.parametrize(("flavor", "expected"), [
-    ("openmpi", ["-np", "4", "--bind-to", "core", "--map-by", "slot:PE=2"]),
+    ("openmpi", ["-np", "4", "--bind-to", "none"]),
     ("intel", ["-n", "4"]),
-    ("mpich", ["-n", "4", "-bind-to", "core:2"]),
+    ("mpich", ["-n", "4", "-bind-to", "none"]),
 ])
-def test_launch_command_per_flavor(flavor, expected, monkeypatch):
+def test_every_mpi_launches_unbound_and_each_rank_binds_itself(flavor, expected, monkeypatch, tmp_path):
+    """The launchers' own pinning is off (Intel MPI's through I_MPI_PIN=disable): the binder is what binds."""
     monkeypatch.setattr(hpl.shutil, "which", lambda _: "/usr/bin/mpirun")
     monkeypatch.setattr(hpl.os, "geteuid", lambda: 1000)
 
-    assert hpl.mpirun_command(4, 2, flavor) == ["/usr/bin/mpirun", *expected]
+    command = hpl.bound_command(tmp_path, [[0, 1], [2, 3], [4, 5], [6, 7]], flavor)
+
+    assert command == ["/usr/bin/mpirun", *expected, str(tmp_path / "benchrun-bind")]
+    assert (tmp_path / "rank-cpus").read_text() == "0,1\n2,3\n4,5\n6,7\n"
+    environment = hpl.bound_environment(2)
+    assert environment["I_MPI_PIN"] == "disable" and "I_MPI_PIN_DOMAIN" not in environment
+    assert environment["OMP_NUM_THREADS"] == environment["OPENBLAS_NUM_THREADS"] == "2"
 
 
 def fake_hpl(monkeypatch, *, a: float, b: float) -> list[int]:
     """run_once on a host whose solve takes a N^3 + b N^2 seconds; returns the Ns it was asked for."""
     asked = []
 
-    def run_once(xhpl, *, n, nb, p, q, timeout_s, threads_per_rank=1, kind="xhpl"):
+    def run_once(xhpl, *, n, nb, p, q, timeout_s, cpus, kind="xhpl"):
         asked.append(n)
         seconds = a * n**3 + b * n**2
         return {"n": n, "nb": nb, "p": p, "q": q, "seconds": seconds, "gflops": hpl.hpl_flops(n) / seconds / 1e9,
-                "residual": 0.001, "threshold": 16.0, "passed": True, "threads_per_rank": threads_per_rank}, ""
+                "residual": 0.001, "threshold": 16.0, "passed": True, "threads_per_rank": len(cpus[0]),
+                "binding": [",".join(map(str, rank)) for rank in cpus]}, ""
 
     monkeypatch.setattr(hpl, "run_once", run_once)
     return asked
@@ -187,9 +198,10 @@ def test_scaling_runs_one_core_and_the_first_numa_node_bound_to_it_and_divides_p
                "summary": {"median_gflops": 320.0, "all_passed": True}}
     solved = []
 
-    def run_once(xhpl, *, n, nb, p, q, timeout_s, threads_per_rank, kind, prefix):
-        solved.append({"n": n, "ranks": p * q, "threads": threads_per_rank, "prefix": prefix})
-        return {"gflops": {1: 50.0, 4: 180.0}[p * q], "seconds": 9.0, "residual": 0.003, "passed": True}, ""
+    def run_once(xhpl, *, n, nb, p, q, timeout_s, cpus, kind, prefix):
+        solved.append({"n": n, "ranks": p * q, "threads": len(cpus[0]), "prefix": prefix, "cpus": cpus})
+        return {"gflops": {1: 50.0, 4: 180.0}[p * q], "seconds": 9.0, "residual": 0.003, "passed": True,
+                "binding": []}, ""
 
     monkeypatch.setattr(hpl, "run_once", run_once)
     monkeypatch.setattr(hpl.shutil, "which", lambda name: f"/usr/bin/{name}")
@@ -199,6 +211,7 @@ def test_scaling_runs_one_core_and_the_first_numa_node_bound_to_it_and_divides_p
     assert [(s["ranks"], s["threads"]) for s in solved] == [(1, 1), (4, 1)]
     assert solved[0]["prefix"] is None
     assert solved[1]["prefix"] == ["/usr/bin/numactl", "--cpunodebind=0", "--membind=0"]
+    assert solved[0]["cpus"] == [[0]] and solved[1]["cpus"] == [[0], [1], [2], [3]]  # node 0's cores, one each
     assert solved[1]["n"] ** 2 * 8 <= hpl.MEMORY_FRACTION * 16 * 2**30  # node 0's memory, not the host's
     points = {p["scope"]: p for p in scaling["points"]}
     assert list(points) == ["one-core", "node0", "all-cores"]
@@ -208,3 +221,80 @@ def test_scaling_runs_one_core_and_the_first_numa_node_bound_to_it_and_divides_p
     assert points["all-cores"]["seconds"] == 31.0
     one_core = hpl.scaling({"path": "xhpl"}, {**topology, "physical_cores": 1}, section, budget_s=60)
     assert one_core["points"] == [] and len(solved) == 2  # nothing to scale on one core
+
+
+SMT_HOSTS = ("m7i.48xlarge", "c7i.metal-48xl")
+
+
+def recorded_topology(instance_type: str) -> dict:
+    from instance_benchmarks import recorded_hosts
+    from tests.conftest import FIXTURES
+
+    fields = recorded_hosts.lscpu_fields(FIXTURES / "ec2-topologies" / instance_type / "lscpu.json")
+    return recorded_hosts.topology(fields, memory_bytes=768 * 2**30)
+
+
+@pytest.mark.parametrize("instance_type", SMT_HOSTS)
+@pytest.mark.parametrize("flavor", ["openmpi", "intel", "mpich"])
+def test_on_two_threads_per_core_every_layout_gives_each_rank_and_thread_a_physical_core_of_its_own(
+        instance_type, flavor, monkeypatch, tmp_path):
+    """96 cores, 192 logical CPUs (node0: 0-47 and their hyperthreads 96-143). Under Intel MPI's former
+    I_MPI_PIN_DOMAIN=omp, domains are laid out compactly over logical CPUs, so a 2-thread rank could hold both
+    hyperthreads of one core; now each rank binds itself to one logical CPU of each of its own cores."""
+    monkeypatch.setattr(hpl.shutil, "which", lambda _: "/usr/bin/mpirun")
+    topology = recorded_topology(instance_type)
+    assert (topology["physical_cores"], topology["threads_per_core"]) == (96, 2)
+    assert topology["cores"][0] == [0, 96] and topology["cores"][48] == [48, 144]
+
+    layouts = hpl.layouts(topology)
+    assert {(96, 1), (1, 96), (2, 48)} <= set(layouts)
+    for ranks, threads in layouts:
+        cpus = hpl.rank_cpus(topology, ranks, threads)
+        assert hpl.binding_problems(cpus, topology["cores"], ranks, threads) == []
+        assert sorted(cpu for rank in cpus for cpu in rank) == list(range(96))  # never a second hyperthread
+        command = hpl.bound_command(tmp_path, cpus, flavor)
+        assert command[-1] == str(tmp_path / "benchrun-bind")
+        assert not {"core", "--map-by", "slot:PE=48"} & set(command)  # no launcher binding to second-guess it
+        assert (tmp_path / "rank-cpus").read_text().splitlines() == [",".join(map(str, rank)) for rank in cpus]
+    if (2, 48) in layouts:  # one rank per NUMA node: node 0's cores for rank 0, node 1's for rank 1
+        two = hpl.rank_cpus(topology, 2, 48)
+        assert two[0] == list(range(48)) and two[1] == list(range(48, 96))
+    environment = hpl.bound_environment(48)
+    assert environment["I_MPI_PIN"] == "disable" and "I_MPI_PIN_DOMAIN" not in environment
+
+
+@pytest.mark.parametrize("instance_type", SMT_HOSTS)
+def test_a_binding_that_puts_two_ranks_or_two_threads_on_one_core_is_named(instance_type):
+    cores = recorded_topology(instance_type)["cores"]
+
+    assert hpl.binding_problems([[0], [96]], cores, 2, 1) == ["ranks 0 and 1 share physical core [0, 96]"]
+    assert hpl.binding_problems([[0, 96]], cores, 1, 2) == [
+        "rank 0 is bound to CPUs [0, 96] on 1 physical core(s), for 2 BLAS thread(s)"]
+    assert hpl.binding_problems([[0], []], cores, 2, 1) == ["rank 1 reported no binding"]
+    assert hpl.binding_problems([[0]], cores, 2, 1) == ["1 binding(s) recorded for 2 rank(s)"]
+
+
+def test_a_solve_whose_recorded_binding_shares_a_core_fails_its_rule(monkeypatch):
+    def run_once(xhpl, *, n, nb, p, q, timeout_s, cpus, kind="xhpl"):
+        return {"n": n, "nb": nb, "p": p, "q": q, "seconds": 1.0, "gflops": 10.0, "residual": 0.001,
+                "threshold": 16.0, "passed": True, "binding": ["0"] * (p * q)}, ""
+
+    monkeypatch.setattr(hpl, "run_once", run_once)
+
+    _, rules = hpl.measure({"path": "xhpl"}, TWO_CORES, nb=256, p=2, q=1, n=2048, repetitions=1)
+
+    rule = next(r for r in rules if r["rule"] == "hpl.one_thread_per_core")
+    assert rule["passed"] is False and "ranks 0 and 1 share physical core [0]" in rule["detail"]
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to bind a rank to the second")
+def test_the_binder_binds_each_rank_to_its_line_and_reports_what_the_kernel_says(tmp_path):
+    """The binder for real (taskset, /proc): rank 1 of two runs on CPU 1 alone, under Hydra's and Open MPI's
+    rank variables alike, and the line it prints is what the document records."""
+    binder = hpl.bound_command(tmp_path, [[0], [1]], "mpich")[-1]
+    for variable in ("PMI_RANK", "OMPI_COMM_WORLD_RANK"):
+        env = {k: v for k, v in os.environ.items() if k not in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")}
+        proc = subprocess.run([binder, "sh", "-c", "grep Cpus_allowed_list /proc/self/status"],
+                              env={**env, variable: "1"}, capture_output=True, text=True, check=True)
+        assert proc.stdout.split() == ["Cpus_allowed_list:", "1"]
+        assert hpl.parse_bindings(proc.stderr, 2) == [[], [1]]

@@ -375,19 +375,40 @@ def headline(summary: pd.DataFrame) -> pd.DataFrame:
     return summary.assign(need=need)[need != ""]
 
 
-def trends(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per type, headline figure and run: date, n, mean and 95% interval (the drift data over time)."""
+def run_figures(rows: pd.DataFrame, index: list[str]) -> pd.DataFrame:
+    """One figure per `index` (a run and a headline, say), as summarize makes a group's: where its samples come
+    from two hosts or more, the per-host means' (n = hosts, mean, std), else its one host's repetitions'. One
+    weekly run holds both hosts' samples, and its repetitions are not independent hosts (issue 29).
+    Columns: n, mean, std, hosts, ci95_low, ci95_high."""
     import numpy as np
     from scipy import stats
 
+    host = rows["document_id"] if "document_id" in rows else rows["run_id"]
+    rows = rows.assign(_host=host.to_numpy())
+    within = rows.groupby(index, sort=False, dropna=False)["value"].agg(n="count", mean="mean", std="std")
+    per_host = rows.groupby([*index, "_host"], sort=False, dropna=False)["value"].mean()
+    by_run = per_host.groupby(level=list(range(len(index))), sort=False, dropna=False)
+    across = by_run.agg(["size", "mean", "std"]).reindex(within.index)
+    several = across["size"] >= 2
+    figures = within.assign(hosts=across["size"].astype(int),
+                            n=within["n"].where(~several, across["size"]),
+                            mean=within["mean"].where(~several, across["mean"]),
+                            std=within["std"].where(~several, across["std"]))
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, figures["n"] - 1) * figures["std"] / np.sqrt(figures["n"])
+    return figures.assign(ci95_low=figures["mean"] - half, ci95_high=figures["mean"] + half)
+
+
+def trends(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per type, headline figure and run: date, n, mean and 95% interval (the drift data over time); a run of
+    two hosts or more is its hosts' figure (n = hosts), as the summary's is."""
     keep = headline(rows)
     if keep.empty:
         return keep
-    runs = (keep.groupby(["region", "instance_type", "need", "run_id", "unit"], sort=False)
-            .agg(started_at=("started_at", "min"), n=("value", "count"), mean=("value", "mean"),
-                 std=("value", "std")).reset_index())
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, runs["n"] - 1) * runs["std"] / np.sqrt(runs["n"])
-    runs["ci95_low"], runs["ci95_high"] = runs["mean"] - half, runs["mean"] + half
+    index = ["region", "instance_type", "need", "run_id", "unit"]
+    figures = run_figures(keep, index)
+    started = keep.groupby(index, sort=False, dropna=False)["started_at"].min()
+    runs = figures.assign(started_at=started.reindex(figures.index))[
+        ["started_at", "n", "hosts", "mean", "std", "ci95_low", "ci95_high"]].reset_index()
     return runs.sort_values(["region", "instance_type", "need", "started_at"], kind="stable").reset_index(drop=True)
 
 
@@ -440,13 +461,13 @@ def drift(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = None) -
     Vectorised: the per-run statistics of every type come from one groupby.
     """
     import numpy as np
-    from scipy import stats
 
     rows = rows.assign(profile=rows["profile"].fillna("profile unrecorded") if "profile" in rows
                        else "profile unrecorded")
     series = ["region", "instance_type", "profile"]
     runs = (rows.groupby([*series, "run_id"], sort=False)
-            .agg(started_at=("started_at", "min"), cpu_model=("cpu_model", "first"), microcode=("microcode", "first"))
+            .agg(started_at=("started_at", "min"), cpu_model=("cpu_model", _distinct),
+                 microcode=("microcode", _distinct))
             .reset_index().sort_values([*series, "started_at", "run_id"], kind="stable"))
     runs["order"] = runs.groupby(series).cumcount(ascending=False)  # 0: latest
     pairs = runs[runs["order"] <= 1]
@@ -459,13 +480,15 @@ def drift(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = None) -
     keep = keep.assign(headline=np.select(masks, [f"{b} {m}" for b, m, _ in HEADLINE], default=""))
     keep = keep[keep.headline != ""]
     index = [*series, "headline", "order"]
-    figures = keep.groupby(index)["value"].agg(["count", "mean", "std"])
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, figures["count"] - 1) * figures["std"] / np.sqrt(figures["count"])
-    figures["low"], figures["high"] = figures["mean"] - half, figures["mean"] + half
+    # A run of two hosts is its hosts' figure (n = hosts), as in the summary: not their repetitions pooled.
+    figures = run_figures(keep, index).rename(columns={"ci95_low": "low", "ci95_high": "high"})
     stats_of = figures[["mean", "low", "high"]].to_dict("index")  # (region, type, profile, headline, order) -> figures
-    # A run's headline figure has one configuration (a document runs each benchmark one way).
-    firsts = keep.assign(**{key: None for key in CONFIGURATION_KEYS if key not in keep}).drop_duplicates(index)
-    configuration_of = {tuple(r[k] for k in index): configuration_label(r) for r in firsts.to_dict("records")}
+    # A document runs each benchmark one way; a run's hosts may not have (another N, another image): every
+    # configuration its hosts ran is named, so a run is compared only with a run measured the same ways.
+    labelled = keep.assign(**{key: None for key in CONFIGURATION_KEYS if key not in keep})
+    labelled = labelled.assign(configuration=[configuration_label(r) for r in labelled.to_dict("records")])
+    configuration_of = {key: " | ".join(sorted(set(group))) for key, group in
+                        labelled.groupby(index, sort=False)["configuration"]}
     pair_of: dict[tuple[str, str, str], dict[int, dict[str, Any]]] = {}
     for run in pairs.to_dict("records"):
         pair_of.setdefault((run["region"], run["instance_type"], run["profile"]), {})[run["order"]] = run
@@ -501,6 +524,12 @@ def drift(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = None) -
                       "previous": {"run_id": before["run_id"], "started_at": before["started_at"]},
                       "latest": {"run_id": after["run_id"], "started_at": after["started_at"]}, "flags": flags})
     return found
+
+
+def _distinct(values: pd.Series) -> str | None:
+    """A run's value of a host fact (CPU model, microcode): its hosts' distinct values, not whichever came first."""
+    found = sorted({str(v) for v in values.dropna()})
+    return " | ".join(found) if found else None
 
 
 def _price(prices: dict[str, dict[str, Any]] | None, run_id: str, instance_type: str) -> float | None:

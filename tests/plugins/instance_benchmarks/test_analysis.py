@@ -405,3 +405,42 @@ def test_a_test_profile_document_is_stored_but_never_a_figure(tmp_path):
     page = report.render(title="t", generated_at="now", summaries=built["summaries"], docs=built["documents"],
                          rankings=built["rankings"], test_profile_documents=1)
     assert "c7i.large" not in page and "1 stored document(s) come from the test profile" in page
+
+
+def test_drift_and_trends_judge_a_run_of_two_hosts_by_its_hosts_not_its_pooled_repetitions():
+    """Run 1's hosts gave 1, 2, 3 and 11, 12, 13; run 2's 21, 22, 23 and 31, 32, 33. Pooled as six independent
+    samples, 7 +- 5.8 against 27 +- 5.8 is a change; across hosts it is 7 +- 63.5 against 27 +- 63.5: noise."""
+    def run(run_id, started_at, hosts):
+        values = [v for host in hosts for v in host]
+        return _rows({"a.large": values}).assign(
+            run_id=run_id, started_at=started_at, microcode="0x2b000590", profile="standard",
+            document_id=[f"{run_id}-host{i}" for i, host in enumerate(hosts) for _ in host])
+
+    rows = pd.concat([run("run-1", "2026-11-01T00:00:00Z", [[1, 2, 3], [11, 12, 13]]),
+                      run("run-2", "2026-11-08T00:00:00Z", [[21, 22, 23], [31, 32, 33]])], ignore_index=True)
+
+    assert analysis.drift(rows)[0]["flags"] == []
+    points = analysis.trends(rows)
+    assert list(points.n) == [2, 2] and list(points.hosts) == [2, 2]
+    assert points["mean"].tolist() == [7.0, 27.0]
+    assert points.ci95_high.iloc[0] - 7.0 == pytest.approx(12.706205 * 7.0710678 / math.sqrt(2), rel=1e-6)
+    # One host per run keeps its repetitions' interval: 2 +- 2.5 against 22 +- 2.5 is a change.
+    single = pd.concat([run("run-1", "2026-11-01T00:00:00Z", [[1, 2, 3]]),
+                        run("run-2", "2026-11-08T00:00:00Z", [[21, 22, 23]])], ignore_index=True)
+    assert [f["kind"] for f in analysis.drift(single)[0]["flags"]] == ["hpl gflops"]
+    assert list(analysis.trends(single).n) == [3, 3]
+
+
+def test_a_run_whose_hosts_differ_names_both_and_is_not_taken_for_its_first_host():
+    first = _rows({"a.large": [10.0, 10.0]}).assign(run_id="run-1", started_at="2026-11-01T00:00:00Z",
+                                                    microcode="0x1", profile="standard", document_id="d1")
+    second = pd.concat([
+        _rows({"a.large": [10.0, 10.0]}).assign(microcode="0x1", document_id="d2", hpl_n=4096),
+        _rows({"a.large": [10.0, 10.0]}).assign(microcode="0x2", document_id="d3", hpl_n=8192),
+    ]).assign(run_id="run-2", started_at="2026-11-08T00:00:00Z", profile="standard")
+    first = first.assign(hpl_n=4096)
+
+    flags = {f["kind"]: f for f in analysis.drift(pd.concat([first, second], ignore_index=True))[0]["flags"]}
+
+    assert flags["microcode"]["after"] == "0x1 | 0x2"
+    assert " | " in flags["hpl gflops configuration"]["after"]

@@ -68,13 +68,34 @@ def cpu_isa(flags: list[str] | set[str]) -> str:
     return "sse" if "sse2" in flags else "generic"
 
 
-def _cpu_flags() -> list[str]:
+def full_rate_isa(flags: list[str] | set[str], vendor: str | None = None, family: str | int | None = None) -> str:
+    """The widest vector ISA the cores execute at full rate, which a kernel must use to reach the CPU's FLOPs.
+
+    AMD family 19h (Zen 4: Genoa, Bergamo) executes 512-bit instructions as two 256-bit halves on its 256-bit
+    units ("double pumped"), so an AVX2 kernel reaches the same FLOPs per cycle as an AVX-512 one there; the
+    server parts of family 1Ah (Zen 5: Turin, the EC2 types' Zen 5) execute them on full 512-bit data paths, so an
+    AVX2 kernel gets half (A. J. Yee, "Zen4's AVX512 Teardown", 2022, and "Zen5's AVX512 Teardown", 2024,
+    numberworld.org, from AMD's own data and measurement). Intel's AVX-512 cores run it at full width."""
+    isa = cpu_isa(flags)
+    if isa == "avx512" and vendor == "AuthenticAMD" and family is not None and int(family) == 0x19:
+        return "avx2"
+    return isa
+
+
+def _cpuinfo() -> str:
     try:
-        text = Path("/proc/cpuinfo").read_text()
+        return Path("/proc/cpuinfo").read_text()
     except OSError:
-        return []
-    match = re.search(r"^(?:flags|Features)\s*:\s*(.*)$", text, re.MULTILINE)
-    return match.group(1).split() if match else []
+        return ""
+
+
+def _cpu_field(text: str, *names: str) -> str | None:
+    match = re.search(rf"^(?:{'|'.join(names)})\s*:\s*(.*)$", text, re.MULTILINE)
+    return match.group(1).strip() if match else None
+
+
+def _cpu_flags() -> list[str]:
+    return (_cpu_field(_cpuinfo(), "flags", "Features") or "").split()
 
 
 def _library_kind(path: str) -> str | None:
@@ -140,15 +161,21 @@ def probe_in_process(path: str) -> dict[str, Any]:
     return {"library": path, **found}
 
 
-def judge(found: dict[str, Any], flags: list[str]) -> dict[str, Any]:
-    """Add the CPU's ISA and whether the selected kernel uses it (None when unknown)."""
+def judge(found: dict[str, Any], flags: list[str], *, vendor: str | None = None,
+          family: str | int | None = None) -> dict[str, Any]:
+    """Add the CPU's ISA and whether the selected kernel reaches its full rate (None when unknown): a kernel as
+    wide as the widest vectors the cores execute at full width (full_rate_isa)."""
     cpu = cpu_isa(flags)
+    full = full_rate_isa(flags, vendor, family)
     kernel_isa = found.get("kernel_isa")
-    matches = None if kernel_isa is None else ISA_RANK[kernel_isa] >= ISA_RANK[cpu]
-    result = {**found, "cpu_isa": cpu, "matches_cpu": matches}
+    matches = None if kernel_isa is None else ISA_RANK[kernel_isa] >= ISA_RANK[full]
+    result = {**found, "cpu_isa": cpu, "cpu_full_rate_isa": full, "matches_cpu": matches}
     if matches is False:
         result["detail"] = (f"{found.get('name')} selected {found.get('kernel')} ({kernel_isa} kernels) on a CPU "
                             f"with {cpu}: the figure measures the library's fallback, not the CPU")
+    elif matches and full != cpu:
+        result["detail"] = (f"{found.get('name')} selected {found.get('kernel')} ({kernel_isa} kernels) on a CPU "
+                            f"with {cpu} executed at {full} width (AMD family 19h): the same FLOPs per cycle")
     elif matches is None and found.get("kernel"):
         result["detail"] = (f"{found.get('name')} selected {found.get('kernel')}, whose vector width the probe "
                             "cannot tell: compare its figure with another BLAS on the same CPU")
@@ -164,7 +191,9 @@ def probe(path: str | None, timeout_s: float = 60) -> dict[str, Any] | None:
     if proc.returncode != 0:
         return {"library": path, "name": _library_kind(path), "kernel": None, "matches_cpu": None,
                 "detail": f"probe failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}"}
-    return judge(json.loads(proc.stdout), _cpu_flags())
+    text = _cpuinfo()
+    return judge(json.loads(proc.stdout), _cpu_flags(), vendor=_cpu_field(text, "vendor_id"),
+                 family=_cpu_field(text, "cpu family"))
 
 
 if __name__ == "__main__":

@@ -58,3 +58,21 @@ def test_a_probe_that_fails_is_recorded_not_raised(tmp_path):
 
     assert found["kernel"] is None and found["matches_cpu"] is None
     assert found["detail"].startswith("probe failed (exit 1)") and "OSError" in found["detail"]
+
+
+GENOA_OR_TURIN_FLAGS = ["sse2", "avx", "avx2", "fma", "avx512f", "avx512dq", "avx512bw", "avx512vl"]
+
+
+def test_blis_zen3_kernels_reach_genoa_s_rate_and_fall_back_on_turin():
+    """Zen 4 (family 19h) runs AVX-512 double-pumped, so BLIS's AVX2 zen3 kernels reach its FLOPs per cycle; Zen 5
+    (family 1Ah, Turin) runs it on 512-bit data paths, where the same kernels get half."""
+    zen3 = {"name": "BLIS", "kernel": "zen3", "kernel_isa": "avx2"}
+
+    genoa = blas.judge(zen3, GENOA_OR_TURIN_FLAGS, vendor="AuthenticAMD", family="25")
+    turin = blas.judge(zen3, GENOA_OR_TURIN_FLAGS, vendor="AuthenticAMD", family="26")
+    sapphire_rapids = blas.judge(zen3, GENOA_OR_TURIN_FLAGS, vendor="GenuineIntel", family="6")
+
+    assert genoa["matches_cpu"] is True and genoa["cpu_full_rate_isa"] == "avx2" and "same FLOPs" in genoa["detail"]
+    assert turin["matches_cpu"] is False and turin["cpu_full_rate_isa"] == "avx512"
+    assert "fallback" in turin["detail"]
+    assert sapphire_rapids["matches_cpu"] is False

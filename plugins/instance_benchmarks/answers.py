@@ -22,8 +22,16 @@ if TYPE_CHECKING:
 
 # The figures a need is stated in: STREAM triad on all cores (GB/s) and HPL (GFLOPS).
 ALPHA = 0.05
-TEST = ("Welch's two-sided t-test on each figure's mean, standard deviation and n, alpha 0.05, of its hosts where "
-        "it has two or more (n = hosts), else of its samples; not testable where either side has n < 2")
+TEST = ("Welch's two-sided t-test on each figure's mean, standard deviation and n, of its hosts where it has two "
+        "or more (n = hosts), else of its one host's repetitions; not testable where either side has n < 2, or "
+        "where one side's spread is across hosts and the other's within one host. Significant: the Holm-adjusted "
+        "p-value (over every measure tested for that type against the baseline) below alpha 0.05")
+# What a recommendation may claim, strongest first; a candidate is its weakest figure's verdict.
+VERDICTS = ("surely", "likely", "likely (BLAS fallback)", "likely (one host)", "single sample")
+RULE = ("surely: every figure's 95% interval, across two hosts or more, has its low end at the need (and HPL ran "
+        "the BLAS kernels the CPU's vectors call for); likely: the mean meets it; likely (BLAS fallback): HPL's "
+        "library ran kernels narrower than the CPU's, so its figure is the fallback's; likely (one host): one "
+        "host's repetitions, no host-to-host variance in the interval; single sample: one sample, no interval")
 MAX_COMPARED = 4
 ENTRY = ["region", "instance_type", "cpu_model"]
 
@@ -47,11 +55,40 @@ def welch(a: dict[str, Any], b: dict[str, Any]) -> float | None:
 
 def tested_as(row: dict[str, Any]) -> dict[str, Any]:
     """The n and std a figure is tested with: its hosts' where its interval is across hosts (the repetitions on
-    one host are not independent hosts), else its samples'. The page's copy of each row carries the same."""
+    one host are not independent hosts), else its samples'; `tested_on` says which. The page's copy of each row
+    carries the same."""
     hosts = _clean(row.get("hosts"))
     if hosts is not None and hosts >= 2:
-        return {"n": int(hosts), "std": _clean(row.get("host_std"))}
-    return {"n": row["n"], "std": _clean(row.get("std"))}
+        return {"n": int(hosts), "std": _clean(row.get("host_std")), "tested_on": "hosts"}
+    return {"n": row["n"], "std": _clean(row.get("std")), "tested_on": "repetitions"}
+
+
+def not_testable(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """Why Welch's test cannot put these two figures side by side, or None: one side's spread across hosts
+    against the other's repetitions on one host compares two kinds of variance, not two types."""
+    if a.get("tested_on") != b.get("tested_on"):
+        return ("one figure's spread is across hosts, the other's within one host (its repetitions): "
+                "not comparable by Welch's test")
+    if min(a["n"], b["n"]) < 2:
+        return "n < 2"
+    return None
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment (Holm 1979): the k-th smallest p times (m - k + 1), kept monotone, at most 1.
+    The family-wise error stays at alpha however many measures one compare tests."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [0.0] * len(p_values), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def blas_fallback(row: dict[str, Any]) -> bool:
+    """An HPL figure whose BLAS ran kernels narrower than the CPU's vector units (blas.judge): the library's
+    fallback was measured, not the type; shown wherever the figure is, never called surely better."""
+    return row.get("benchmark", "hpl") == "hpl" and _clean(row.get("blas_matches_cpu")) is False
 
 
 def _clean(value: Any) -> Any:
@@ -81,22 +118,37 @@ def compare(summary: pd.DataFrame, types: list[str], *, region: str | None = Non
                                                         "value_per_dollar_spot"]}
                    for r in group.to_dict("records")]
         for entry, r in zip(entries, group.to_dict("records"), strict=True):
-            entry.update(samples=entry["n"], **tested_as(r))  # n and std: what Welch's test takes
+            entry.update(samples=entry["n"], blas_fallback=blas_fallback(r), **tested_as(r))  # what Welch's takes
         base = entries[0]
         for entry in entries:
             # A smoke test is not tested against a standard run: the difference could be the profile's.
             alike = entry["profile"] == base["profile"]
-            p = None if entry is base or not alike else welch(base, entry)
+            why_not = None if entry is base or not alike else not_testable(base, entry)
+            p = None if entry is base or not alike or why_not else welch(base, entry)
             overlap = None if entry is base or None in (entry["ci95_low"], base["ci95_low"]) else \
                 not (entry["ci95_high"] < base["ci95_low"] or base["ci95_high"] < entry["ci95_low"])
             entry["vs_baseline"] = None if entry is base else {
-                "ratio": entry["mean"] / base["mean"] if base["mean"] else None, "p_value": p,
-                "significant": None if p is None else p < ALPHA, "intervals_overlap": overlap if alike else None,
-                "same_profile": alike}
+                "ratio": entry["mean"] / base["mean"] if base["mean"] else None, "p_value": p, "p_holm": None,
+                "significant": None, "not_testable": why_not if alike else "another profile",
+                "intervals_overlap": overlap if alike else None, "same_profile": alike}
         measures.append({"measure": measure, "unit": base["unit"], "baseline": base["instance_type"],
                          "entries": entries})
-    return {"types": names, "region": region, "test": TEST, "measures": measures,
+    tests = _adjust(measures)
+    return {"types": names, "region": region, "test": TEST, "measures": measures, "tests": tests,
             "not_measured": [name for name in names if name not in measured]}
+
+
+def _adjust(measures: list[dict[str, Any]]) -> dict[str, int]:
+    """Holm over every measure tested for each type against the baseline; how many that was, per type."""
+    tested: dict[str, list[dict[str, Any]]] = {}
+    for measure in measures:
+        for entry in measure["entries"][1:]:
+            if entry["vs_baseline"]["p_value"] is not None:
+                tested.setdefault(entry["instance_type"], []).append(entry["vs_baseline"])
+    for versus in tested.values():
+        for one, adjusted in zip(versus, holm([v["p_value"] for v in versus]), strict=True):
+            one.update(p_holm=adjusted, significant=adjusted < ALPHA)
+    return {name: len(versus) for name, versus in tested.items()}
 
 
 def recommend(summary: pd.DataFrame, *, min_triad: float | None = None, min_hpl: float | None = None,
@@ -134,19 +186,23 @@ def recommend(summary: pd.DataFrame, *, min_triad: float | None = None, min_hpl:
                 "not_measured": sorted(key for key in needs if not have[key].loc[(reg, name, cpu)])}
                for reg, name, cpu in wide.index[~complete][:limit]]
     wide = wide[complete]
-    surely = pd.Series(True, index=wide.index)
-    single = pd.Series(False, index=wide.index)
     passes = pd.Series(True, index=wide.index)
-    # surely: the 95% interval's low end meets the need; likely: the mean does; single sample: no interval.
+    # Each figure's verdict (VERDICTS, strongest first); a candidate is its weakest figure's.
+    strength = pd.Series(0, index=wide.index)
     for key, need in needs.items():
         passes &= wide[("mean", key)] >= need
-        surely &= wide[("ci95_low", key)].fillna(-math.inf) >= need
-        single |= wide[("n", key)] < 2
+        figure = pd.Series(VERDICTS.index("likely"), index=wide.index)
+        figure = figure.mask(wide[("ci95_low", key)].fillna(-math.inf) >= need, VERDICTS.index("surely"))
+        if key == "hpl":
+            fallback = wide[("blas_matches_cpu", key)].map(lambda v: _clean(v) is False).astype(bool)
+            figure = figure.mask(fallback, VERDICTS.index("likely (BLAS fallback)"))
+        figure = figure.mask(wide[("hosts", key)].fillna(1) < 2, VERDICTS.index("likely (one host)"))
+        figure = figure.mask(wide[("n", key)] < 2, VERDICTS.index("single sample"))
+        strength = strength.combine(figure, max)
     if strict:
-        passes &= surely
+        passes &= strength == VERDICTS.index("surely")
     wide = wide[passes]
-    meets = pd.Series("likely", index=wide.index).mask(single[passes], "single sample").mask(surely[passes],
-                                                                                             "surely")
+    meets = strength[passes].map(lambda index: VERDICTS[index])
     markets = {}
     for market in ("on_demand", "spot"):
         price = wide[("price", market)]
@@ -168,8 +224,7 @@ def recommend(summary: pd.DataFrame, *, min_triad: float | None = None, min_hpl:
         "need": {key: {"at_least": value, "unit": "GB/s" if key == "triad" else "GFLOPS"} for key, value in
                  needs.items()},
         "like": reference, "region": region, "strict": strict,
-        "rule": "surely: the 95% interval's low end meets the need; likely: the mean meets it, the interval "
-                "reaches below; single sample: one sample, no interval",
+        "rule": RULE,
         **markets,
         "measured_without_the_needed_benchmark": lacking[:limit],
         "never_measured": {"count": len(never), "instance_types": never[:50],
@@ -184,9 +239,10 @@ def _entries(table: pd.DataFrame) -> pd.DataFrame:
     as in the page. The entry's price is its triad row's, else its HPL row's (one document priced both)."""
     import pandas as pd
 
-    fields = ["mean", "ci95_low", "ci95_high", "n", "unit", "profile", "price_per_hour_on_demand",
-              "price_per_hour_spot"]
-    table = table.assign(profile=table["profile"] if "profile" in table else None)
+    fields = ["mean", "ci95_low", "ci95_high", "n", "hosts", "blas_matches_cpu", "unit", "profile",
+              "price_per_hour_on_demand", "price_per_hour_spot"]
+    table = table.assign(**{column: table[column] if column in table else None
+                            for column in ("profile", "hosts", "blas_matches_cpu")})
     table = table.drop_duplicates([*ENTRY, "need"], keep="last")
     wide = table.set_index([*ENTRY, "need"])[fields].unstack("need")
     # Every (field, need) column, measured or not (NaN), so a need nobody measured is a column of gaps.
@@ -205,7 +261,9 @@ def _candidate(row: pd.Series, entry: tuple[str, str, str], meets: str) -> dict[
     region, name, cpu = entry
     figures = {key: {"mean": float(row[("mean", key)]), "ci95_low": _clean(float(row[("ci95_low", key)])),
                      "ci95_high": _clean(float(row[("ci95_high", key)])), "n": int(row[("n", key)]),
-                     "unit": row[("unit", key)], "profile": _clean(row[("profile", key)])}
+                     "hosts": _clean(row[("hosts", key)]), "unit": row[("unit", key)],
+                     "profile": _clean(row[("profile", key)]),
+                     "blas_fallback": key == "hpl" and _clean(row[("blas_matches_cpu", key)]) is False}
                for key in NEEDS if not math.isnan(row[("mean", key)])}
     return {"region": region, "instance_type": name, "cpu_model": cpu, "meets": meets, "figures": figures,
             "price_per_hour_on_demand": _clean(float(row[("price", "on_demand")])),

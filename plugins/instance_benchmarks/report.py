@@ -345,11 +345,11 @@ def _answers(headline: list[dict[str, Any]]) -> str:
     """Recommend and compare, computed in the page (static/answers.js) over the headline rows embedded here."""
     if not headline:
         return "<p>No results yet to answer from.</p>"
-    keep = ("region", "instance_type", "cpu_model", "need", "unit", "profile", "n", "mean", "std", "ci95_low",
-            "ci95_high", "price_per_hour_on_demand", "price_per_hour_spot")
-    from instance_benchmarks.answers import tested_as
+    keep = ("region", "instance_type", "cpu_model", "need", "unit", "profile", "n", "hosts", "mean", "std",
+            "ci95_low", "ci95_high", "price_per_hour_on_demand", "price_per_hour_spot")
+    from instance_benchmarks.answers import blas_fallback, tested_as
 
-    data = [{**{k: r.get(k) for k in keep}, **tested_as(r)} for r in headline]
+    data = [{**{k: r.get(k) for k in keep}, "blas_fallback": blas_fallback(r), **tested_as(r)} for r in headline]
     types = sorted({r["instance_type"] for r in headline})
     regions = sorted({r["region"] for r in headline})
     type_options = "".join(f"<option>{html.escape(t)}</option>" for t in types)
@@ -369,17 +369,20 @@ def _answers(headline: list[dict[str, Any]]) -> str:
 <label>region <select id="need-region">{region_options}</select></label>
 <label><input id="need-strict" type="checkbox"> only where the whole 95% interval meets it</label>
 <button id="recommend-go">Recommend</button></p>
-<p class="note">Surely: the 95% interval's low end meets the need; likely: the mean does, the interval reaches
-below; single sample: one sample, no interval. Only measured types are listed: a type never benchmarked is not
+<p class="note">Surely: every figure's 95% interval, across two hosts or more, has its low end at the need;
+likely: the mean meets it, the interval reaches below; likely (BLAS fallback): HPL ran kernels narrower than the
+CPU's (‡), so it measured the library; likely (one host): one host's repetitions, no host-to-host variance in the
+interval; single sample: one sample, no interval. Only measured types are listed: a type never benchmarked is not
 estimated (the API, <code>/benchmarks/api/recommend</code>, lists the catalog's unmeasured types).</p>
 <div id="recommend-result"></div></div>
 <div id="compare"><h3>Compare 2 to 4 types</h3>
 <p>{selects}<label>region <select id="compare-region">{region_options}</select></label>
 <button id="compare-go">Compare</button></p>
-<p class="note">Each figure with its 95% interval; against the first type, Welch's two-sided t-test (alpha 0.05)
-on the mean, standard deviation and n of its hosts where it has two or more (n = hosts), else of its samples;
-not testable where either side has n &lt; 2. Every measure, not
-only these two: <code>/benchmarks/api/compare?types=a,b</code>.</p>
+<p class="note">Each figure with its 95% interval; against the first type, Welch's two-sided t-test on the mean,
+standard deviation and n of its hosts where it has two or more (n = hosts), else of its one host's repetitions;
+not testable where either side has n &lt; 2 or one side's spread is across hosts and the other's within one host.
+Different: the Holm-adjusted p-value, over the measures shown for that type, below 0.05. Every measure, not only
+these two (adjusted over all of them): <code>/benchmarks/api/compare?types=a,b</code>.</p>
 <div id="compare-result"></div></div>
 </div>
 <script type="application/json" id="headline-data">{payload}</script>"""
@@ -469,8 +472,9 @@ def _blas_fallbacks(headline: list[dict[str, Any]]) -> str:
 
 
 def _short_mark(entry: dict[str, Any]) -> str:
-    """The type, marked † where HPL stopped short of its asymptote."""
-    return entry["instance_type"] + (" †" if entry.get("near_asymptote") is False else "")
+    """The type, marked † where HPL stopped short of its asymptote, ‡ where its BLAS ran a fallback kernel."""
+    return (entry["instance_type"] + (" †" if entry.get("near_asymptote") is False else "")
+            + (" ‡" if entry.get("blas_fallback") else ""))
 
 
 def _rankings(rankings: list[dict[str, Any]]) -> str:
@@ -494,6 +498,9 @@ def _rankings(rankings: list[dict[str, Any]]) -> str:
         smoke_note = ""
     note = ('<p class="note">† HPL ran short of its fitted asymptote (the time budget or memory capped N; the '
             "document's hpl.asymptote says by how much): its GFLOPS understate the host.</p>") if short else ""
+    if any(e.get("blas_fallback") for r in rankings for e in r["entries"]):
+        note += ('<p class="note warn">‡ BLAS fallback: the library ran kernels narrower than the CPU\'s vector '
+                 "units, so this HPL figure measures the library's fallback, not the type.</p>")
     return '<div class="plots">' + "".join(blocks) + "</div>" + note + smoke_note
 
 

@@ -50,6 +50,22 @@ var IB = (function () {
     var df = (va + vb) * (va + vb) / (va * va / (a.n - 1) + vb * vb / (b.n - 1));
     return ibeta(df / (df + t * t), df / 2, 0.5);
   }
+  // Why Welch's test cannot set these two figures side by side (answers.not_testable), or null.
+  function notTestable(a, b) {
+    if (a.tested_on !== b.tested_on)
+      return "one figure's spread is across hosts, the other's within one host (its repetitions): not comparable by Welch's test";
+    return Math.min(a.n, b.n) < 2 ? "n < 2" : null;
+  }
+  // Holm's step-down adjustment (answers.holm).
+  function holm(ps) {
+    var order = ps.map(function (p, i) { return i; }).sort(function (x, y) { return ps[x] - ps[y]; });
+    var adjusted = ps.slice(), running = 0;
+    order.forEach(function (index, rank) {
+      running = Math.max(running, Math.min(1, (ps.length - rank) * ps[index]));
+      adjusted[index] = running;
+    });
+    return adjusted;
+  }
   function key(r) { return r.region + "\u0000" + r.instance_type + "\u0000" + r.cpu_model; }
   function entries(region) {  // {key: {region, instance_type, cpu_model, figures: {need: row}}}, in key order
     var found = {};
@@ -76,16 +92,31 @@ var IB = (function () {
         if (r === base) return {row: r, vs_baseline: null};
         // A smoke test is not tested against a standard run: the difference could be the profile's.
         var alike = r.profile === base.profile;
-        var p = alike ? welch(base, r) : null;
+        var why = alike ? notTestable(base, r) : "another profile";
+        var p = why ? null : welch(base, r);
         var overlap = (!alike || r.ci95_low === null || base.ci95_low === null) ? null :
           !(r.ci95_high < base.ci95_low || base.ci95_high < r.ci95_low);
-        return {row: r, vs_baseline: {ratio: base.mean ? r.mean / base.mean : null, p_value: p,
-                                      significant: p === null ? null : p < ALPHA, intervals_overlap: overlap,
+        return {row: r, vs_baseline: {ratio: base.mean ? r.mean / base.mean : null, p_value: p, p_holm: null,
+                                      significant: null, not_testable: why, intervals_overlap: overlap,
                                       same_profile: alike}};
       })});
     });
+    // Holm over the measures shown, per type against the baseline (the API adjusts over all of its measures).
+    var tested = {};
+    measures.forEach(function (m) {
+      m.entries.slice(1).forEach(function (e) {
+        if (e.vs_baseline.p_value !== null) (tested[e.row.instance_type] = tested[e.row.instance_type] || []).push(e.vs_baseline);
+      });
+    });
+    var tests = {};
+    Object.keys(tested).forEach(function (t) {
+      var adjusted = holm(tested[t].map(function (v) { return v.p_value; }));
+      tested[t].forEach(function (v, i) { v.p_holm = adjusted[i]; v.significant = adjusted[i] < ALPHA; });
+      tests[t] = tested[t].length;
+    });
     var measured = chosen.map(function (e) { return e.instance_type; });
-    return {measures: measures, not_measured: types.filter(function (t) { return measured.indexOf(t) < 0; })};
+    return {measures: measures, tests: tests,
+            not_measured: types.filter(function (t) { return measured.indexOf(t) < 0; })};
   }
 
   // The entry's price: its triad row's, else its HPL row's (one document priced both).
@@ -93,10 +124,14 @@ var IB = (function () {
     var r = e.figures.triad || e.figures.hpl;
     return r[column] === null && e.figures.hpl ? e.figures.hpl[column] : r[column];
   }
-  function verdict(low, mean, n, need) {
-    if (mean < need) return null;
-    if (low !== null && low >= need) return "surely";
-    return n > 1 ? "likely" : "single sample";
+  // What a recommendation may claim, strongest first (answers.VERDICTS); a candidate is its weakest figure's.
+  var VERDICTS = ["surely", "likely", "likely (BLAS fallback)", "likely (one host)", "single sample"];
+  function verdict(r, need, name) {
+    if (r.mean < need) return null;
+    if (r.n < 2) return "single sample";
+    if ((r.hosts === null || r.hosts === undefined ? 1 : r.hosts) < 2) return "likely (one host)";
+    if (name === "hpl" && r.blas_fallback) return "likely (BLAS fallback)";
+    return r.ci95_low !== null && r.ci95_low >= need ? "surely" : "likely";
   }
   function recommend(ask) {
     var needs = {}, reference = null, pool = entries(ask.region);
@@ -123,15 +158,11 @@ var IB = (function () {
     pool.forEach(function (e) {
       var names = Object.keys(needs);
       if (names.some(function (n) { return !(n in e.figures); })) return;
-      var verdicts = names.map(function (n) {
-        var r = e.figures[n];
-        return verdict(r.ci95_low, r.mean, r.n, needs[n]);
-      });
+      var verdicts = names.map(function (n) { return verdict(e.figures[n], needs[n], n); });
       if (verdicts.indexOf(null) >= 0) return;
-      if (ask.strict && verdicts.some(function (v) { return v !== "surely"; })) return;
-      candidates.push({region: e.region, instance_type: e.instance_type, cpu_model: e.cpu_model,
-                       meets: verdicts.every(function (v) { return v === "surely"; }) ? "surely" :
-                         (verdicts.indexOf("single sample") >= 0 ? "single sample" : "likely"),
+      var weakest = verdicts.reduce(function (w, v) { return VERDICTS.indexOf(v) > VERDICTS.indexOf(w) ? v : w; }, "surely");
+      if (ask.strict && weakest !== "surely") return;
+      candidates.push({region: e.region, instance_type: e.instance_type, cpu_model: e.cpu_model, meets: weakest,
                        figures: e.figures, price_per_hour_on_demand: price(e, "price_per_hour_on_demand"),
                        price_per_hour_spot: price(e, "price_per_hour_spot")});
     });
@@ -167,14 +198,15 @@ var IB = (function () {
       var h = document.createElement("h3");
       h.textContent = (m.need === "triad" ? "STREAM triad, all cores" : "HPL") + " (" + m.unit + ")";
       out.appendChild(h);
-      out.appendChild(table(["instance type", "CPU", "region", "profile", "n", "mean", "95% CI", "vs " + m.baseline, "p (Welch)", "verdict"],
+      out.appendChild(table(["instance type", "CPU", "region", "profile", "n", "mean", "95% CI", "vs " + m.baseline, "p (Welch)", "p (Holm)", "verdict"],
         m.entries.map(function (e) {
           var v = e.vs_baseline, r = e.row;
           var verdict = !v ? "" : !v.same_profile ? "not tested: another profile" :
-            v.significant === null ? "not testable (n < 2)" : v.significant ? "different" : "no significant difference";
-          return [cell(r.instance_type, "text"), cell(r.cpu_model, "text"), cell(r.region, "text"), cell(r.profile || "unrecorded", "text"),
-                  cell(r.n), cell(fmt(r.mean)), cell(ci(r)),
-                  cell(v ? "×" + fmt(v.ratio, 3) : "baseline"), cell(!v || v.p_value === null ? "" : v.p_value < 1e-4 ? "< 0.0001" : fmt(v.p_value, 4)),
+            v.significant === null ? "not testable: " + v.not_testable : v.significant ? "different" : "no significant difference";
+          function p(x) { return x === null ? "" : x < 1e-4 ? "< 0.0001" : fmt(x, 4); }
+          return [cell(r.instance_type + (r.blas_fallback ? " ‡" : ""), "text"), cell(r.cpu_model, "text"), cell(r.region, "text"), cell(r.profile || "unrecorded", "text"),
+                  cell(r.n + (r.tested_on === "hosts" ? " hosts" : "")), cell(fmt(r.mean)), cell(ci(r)),
+                  cell(v ? "×" + fmt(v.ratio, 3) : "baseline"), cell(v ? p(v.p_value) : ""), cell(v ? p(v.p_holm) : ""),
                   cell(verdict, v && v.significant ? "warn text" : "text")];
         })));
     });
@@ -206,7 +238,7 @@ var IB = (function () {
         list.map(function (c) {
           var t = c.figures.triad, g = c.figures.hpl;
           return [cell(c.instance_type, "text"), cell(c.region, "text"), cell(fmt(c["price_per_hour_" + pair[0]], 4)),
-                  cell(t ? fmt(t.mean) + " (" + ci(t) + ")" : "–"), cell(g ? fmt(g.mean) + " (" + ci(g) + ")" : "–"),
+                  cell(t ? fmt(t.mean) + " (" + ci(t) + ")" : "–"), cell(g ? fmt(g.mean) + " (" + ci(g) + ")" + (g.blas_fallback ? " ‡" : "") : "–"),
                   cell(c.meets, c.meets === "surely" ? "text" : "warn text")];
         })));
     });
@@ -215,5 +247,5 @@ var IB = (function () {
     document.getElementById("compare-go").addEventListener("click", showCompare);
     document.getElementById("recommend-go").addEventListener("click", showRecommend);
   }
-  return {compare: compare, recommend: recommend, welch: welch};
+  return {compare: compare, recommend: recommend, welch: welch, holm: holm};
 })();

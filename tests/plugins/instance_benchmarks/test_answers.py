@@ -9,8 +9,10 @@ from scipy import stats
 from instance_benchmarks import analysis, answers
 
 
-def _rows(figures: dict[str, dict[str, list[float]]], run_id: str = "run-1", started: str = "2026-11-01") -> list:
-    """{type: {"triad": samples, "hpl": samples}} as raw rows."""
+def _rows(figures: dict[str, dict[str, list[float]]], run_id: str = "run-1", started: str = "2026-11-01",
+          one_host: bool = False) -> list:
+    """{type: {"triad": samples, "hpl": samples}} as raw rows: each sample a host of its own (a weekly run each),
+    or all of a type's samples one host's repetitions (`one_host`)."""
     rows = []
     for name, samples in figures.items():
         for need, values in samples.items():
@@ -21,7 +23,8 @@ def _rows(figures: dict[str, dict[str, list[float]]], run_id: str = "run-1", sta
                              "placement": placement or "1x2 ranks", "threads": 2,
                              "unit": "GB/s" if need == "triad" else "GFLOPS", "value": float(value),
                              "run_id": run_id, "started_at": f"{started}T00:00:00Z", "physical_cores": 2,
-                             "sockets": 1, "sustained_ghz": 3.0, "repetition": index})
+                             "sockets": 1, "sustained_ghz": 3.0, "repetition": index,
+                             "document_id": f"{run_id}-{name}" if one_host else f"{run_id}-{name}-{index}"})
     return rows
 
 
@@ -139,3 +142,54 @@ def test_trends_give_one_point_per_run_with_its_interval():
     assert list(points.run_id) == ["run-1", "run-2"] and list(points.n) == [2, 3]
     assert points["mean"].tolist() == [101.0, 112.0]
     assert points.ci95_low.iloc[1] == pytest.approx(112 - stats.t.ppf(0.975, 2) * 2 / 3 ** 0.5)
+
+
+def test_one_host_is_at_best_likely_however_thin_its_interval_and_a_blas_fallback_never_surely():
+    """A 0.2% CV on one host gives a razor-thin interval with no host-to-host variance in it; an HPL figure
+    measured with a fallback kernel measures the library. Neither is "surely", and strict leaves both out."""
+    one = analysis.summarize(pd.DataFrame(_rows({"a.large": {"triad": [200, 200.4, 199.6], "hpl": [90, 90.2, 89.8]}},
+                                                one_host=True)), PRICES)
+    hosts = analysis.summarize(pd.DataFrame(_rows({"a.large": {"triad": [200, 200.4, 199.6],
+                                                               "hpl": [90, 90.2, 89.8]}})), PRICES)
+    fallback = hosts.assign(blas_matches_cpu=[False if b == "hpl" else None for b in hosts.benchmark])
+
+    def meets(summary, **ask):
+        return [c["meets"] for c in answers.recommend(summary, **ask)["on_demand"]]
+
+    assert meets(one, min_triad=150) == ["likely (one host)"] and meets(one, min_triad=150, strict=True) == []
+    assert meets(hosts, min_triad=150) == ["surely"]
+    assert meets(fallback, min_hpl=50) == ["likely (BLAS fallback)"] and meets(fallback, min_triad=150) == ["surely"]
+    assert meets(fallback, min_hpl=50, strict=True) == []
+    (candidate,) = answers.recommend(fallback, min_hpl=50)["on_demand"]
+    assert candidate["figures"]["hpl"]["blas_fallback"] is True
+
+
+def test_welch_never_sets_one_side_s_host_spread_against_the_other_s_repetitions():
+    rows = _rows({"a.large": {"triad": [100, 101, 102]}}) + _rows({"b.large": {"triad": [200, 201, 202]}},
+                                                                   one_host=True)
+    triad = answers.compare(analysis.summarize(pd.DataFrame(rows)), ["a.large", "b.large"])["measures"][0]
+
+    versus = triad["entries"][1]["vs_baseline"]
+    assert versus["p_value"] is None and versus["significant"] is None
+    assert "across hosts" in versus["not_testable"] and "within one host" in versus["not_testable"]
+
+
+def test_compare_adjusts_its_p_values_by_holm_over_every_measure_it_tested():
+    """Three measures at raw p of about 0.02, 0.03 and 0.6 against the baseline: each under 0.05 alone, but
+    Holm's 3 x 0.02 = 0.06 and 2 x 0.03 -> 0.06 are not; the answer says 3 measures were tested."""
+    assert answers.holm([0.02, 0.6, 0.03]) == pytest.approx([0.06, 0.6, 0.06])
+    assert answers.holm([0.01, 0.04]) == pytest.approx([0.02, 0.04])
+    rows = []
+    for placement, shift in (("all-cores", 4.6), ("one-core", 4.0), ("numa-0", 0.7)):
+        for name, base in (("a.large", 100.0), ("b.large", 100.0 + shift)):
+            rows += [{**r, "placement": placement}
+                     for r in _rows({name: {"triad": [base - 1.5, base, base + 1.5]}})]
+    answer = answers.compare(analysis.summarize(pd.DataFrame(rows)), ["a.large", "b.large"])
+
+    versus = {m["measure"]: m["entries"][1]["vs_baseline"] for m in answer["measures"]}
+    raw = sorted(v["p_value"] for v in versus.values())
+    assert raw[0] < 0.05 and answer["tests"] == {"b.large": 3}
+    assert [v["p_holm"] for v in versus.values()] == pytest.approx(answers.holm([v["p_value"] for v in versus.values()]))
+    assert all(v["significant"] == (v["p_holm"] < 0.05) for v in versus.values())
+    assert any(v["p_value"] < 0.05 and not v["significant"] for v in versus.values())
+    assert "Holm" in answer["test"]

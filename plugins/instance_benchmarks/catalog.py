@@ -42,6 +42,8 @@ class InstanceSpec:
     accelerators: tuple[str, ...] = ()  # gpu, fpga, inference, neuron
     sustained_clock_ghz: float | None = None
     llc_instance_bytes: int = 0  # the largest last-level cache one core can fill (one CCD's, one socket's)
+    cache_bytes: int = 0  # L2 and up, summed over all instances: what STREAM's arrays are sized from (0: unknown)
+    core_cache_bytes: int = 0  # one core's L2 and the largest last-level instance (0: unknown)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -65,6 +67,8 @@ def local_spec(topology: dict[str, Any]) -> InstanceSpec:
         memory_bytes=topology["memory_total_bytes"],
         last_level_cache_bytes=topology["last_level_cache_bytes"],
         llc_instance_bytes=topology.get("llc_instance_bytes") or 0,
+        cache_bytes=topology.get("cache_bytes") or 0,
+        core_cache_bytes=topology.get("core_cache_bytes") or 0,
         instance_family=LOCAL_INSTANCE_TYPE,
     )
 

@@ -56,6 +56,9 @@ STREAM_CALIBRATION_PAIRS, STREAM_REGULAR_STORE_SHARE, STREAM_CALIBRATION_NTIMES 
 # EPYC 9R14), c7g.16xlarge (32 MiB) and m8g.48xlarge (36 MiB per socket), ../shared/data/ec2-topologies.
 ASSUMED_LLC_BYTES = {"intel": 105 * 2**20, "graviton": 36 * 2**20}
 AMD_LLC_BYTES_PER_CCD, AMD_CORES_PER_CCD = 32 * 2**20, 8
+# An assumption where the catalog gives no cache sizes: the largest L2 per core of current EC2 CPUs (Sapphire
+# Rapids and Graviton4, 2 MiB; the recorded lscpu of m7i.48xlarge and m8g.48xlarge), so an array is never too small.
+ASSUMED_L2_BYTES_PER_CORE = 2 * 2**20
 # HPL's rate per core, assumed per CPU generation to predict N before the probe measures it: the peak table's
 # FP64 FLOPs per cycle (peaks.py) x the type's sustained clock x HPL_SHARE_OF_PEAK, this VM's fitted asymptote
 # over its peak (139.5 of 2 x 2.6 GHz x 32 = 166 GFLOPS, standard run, 2026-12-01). HPL_GFLOPS_PER_CORE where
@@ -172,16 +175,20 @@ class BenchmarkPlan:
 
 
 def llc_bytes(spec: InstanceSpec) -> tuple[int, int, str]:
-    """The last-level cache STREAM's arrays are sized from: all of it (all cores), the largest instance one
-    core can fill (the one-core placement's arrays), and whether they were measured or assumed."""
-    if spec.last_level_cache_bytes:
+    """The cache STREAM's arrays are sized from, as the runner sizes them: L2 and up over all cores, what one core
+    can fill (its L2 and the largest last-level instance: the one-core placement's arrays), and whether they were
+    measured or assumed."""
+    if spec.cache_bytes:
+        return spec.cache_bytes, spec.core_cache_bytes or spec.cache_bytes, "measured"
+    if spec.last_level_cache_bytes:  # a description from before the L2 was counted
         return spec.last_level_cache_bytes, spec.llc_instance_bytes or spec.last_level_cache_bytes, "measured"
+    l2 = ASSUMED_L2_BYTES_PER_CORE * max(1, spec.physical_cores)
     if spec.family == "amd":
-        return (AMD_LLC_BYTES_PER_CCD * max(1, -(-spec.physical_cores // AMD_CORES_PER_CCD)), AMD_LLC_BYTES_PER_CCD,
-                "assumed")
+        return (AMD_LLC_BYTES_PER_CCD * max(1, -(-spec.physical_cores // AMD_CORES_PER_CCD)) + l2,
+                AMD_LLC_BYTES_PER_CCD + ASSUMED_L2_BYTES_PER_CORE, "assumed")
     sockets = 2 if spec.bare_metal or spec.physical_cores > STREAM_CORES_PER_SOCKET else 1
     per_socket = ASSUMED_LLC_BYTES.get(spec.family, ASSUMED_LLC_BYTES["intel"])
-    return sockets * per_socket, per_socket, "assumed"
+    return sockets * per_socket + l2, per_socket + ASSUMED_L2_BYTES_PER_CORE, "assumed"
 
 
 def hpl_gflops_per_core(spec: InstanceSpec) -> tuple[float, str]:
@@ -250,13 +257,27 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
     # The run rule's arrays, or the test profile's small ones (plumbing checks, never a figure)
     array_bytes = settings.get("stream_array_bytes") or STREAM_LLC_MULTIPLE * llc
     one_core_array_bytes = settings.get("stream_array_bytes") or STREAM_LLC_MULTIPLE * llc_instance
-    stream_bytes = STREAM_ARRAYS * (settings.get("stream_array_bytes")
-                                    or STREAM_LLC_MULTIPLE * spec.last_level_cache_bytes)
+    stream_bytes = STREAM_ARRAYS * array_bytes
     stream_repetitions = repetitions or settings["stream_repetitions"]
     hpl_repetitions = repetitions or settings["hpl_repetitions"]
     hpl = _runner_hpl()
     nb, _ = hpl.default_nb("aarch64" if spec.architecture == "arm64" else spec.architecture)
     cores = max(1, spec.physical_cores)
+    placements = 2 if cores > 1 else 1
+    scaling_threads = _runner_stream().scaling_threads(cores) if settings["stream_scaling"] else []
+    hpl_scaling_budget = time_budget_s * settings["hpl_scaling_share"] if cores > 1 else 0.0  # one core: no curve
+    stages: dict[str, float] = {}
+    if target == "aws":
+        stages["launch"] = launch_timings.launch_figure(spec, x86_metal_s=x86_metal_launch_s).seconds
+        stages["agent online"] = AGENT_ONLINE_S
+        stages["container"] = IMAGE_PULL_S if image_registry else IMAGE_BUILD_S
+    stages["stream"] = round(stream_seconds(
+        array_bytes=array_bytes, cores=cores, ntimes=settings["stream_ntimes"],
+        repetitions=stream_repetitions, placements=placements, calibrates=spec.architecture in ("x86_64", "amd64"),
+        one_core_array_bytes=one_core_array_bytes, scaling_threads=scaling_threads), 1)
+    # The benchmarks share one budget: where STREAM's rule-sized arrays take more than the rest of it (the biggest
+    # caches: hpc7a.96xlarge's 960 MiB of L2 and L3), HPL's solves get what is left, never more than their share.
+    hpl_budget = max(0.0, min(hpl_budget, time_budget_s - stages["stream"] - HPL_PROBE_S - hpl_scaling_budget))
     grid = hpl.process_grid(cores)
     per_core, rate_basis = hpl_gflops_per_core(spec)
     # As the runner does: N from the rate its probe measures, which the N^2 term holds below the asymptote.
@@ -272,18 +293,6 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
         # size_problem's time bound inverted: N^3 <= 1.5 x per-solve budget x the probe's rate
         per_solve = n_rung**3 / (1.5 * probe_rate * 1e9)
         budget_for_asymptote = math.ceil(per_solve * hpl_repetitions / settings["hpl_budget_share"])
-    placements = 2 if cores > 1 else 1
-    scaling_threads = _runner_stream().scaling_threads(cores) if settings["stream_scaling"] else []
-    hpl_scaling_budget = time_budget_s * settings["hpl_scaling_share"] if cores > 1 else 0.0  # one core: no curve
-    stages: dict[str, float] = {}
-    if target == "aws":
-        stages["launch"] = launch_timings.launch_figure(spec, x86_metal_s=x86_metal_launch_s).seconds
-        stages["agent online"] = AGENT_ONLINE_S
-        stages["container"] = IMAGE_PULL_S if image_registry else IMAGE_BUILD_S
-    stages["stream"] = round(stream_seconds(
-        array_bytes=array_bytes, cores=cores, ntimes=settings["stream_ntimes"],
-        repetitions=stream_repetitions, placements=placements, calibrates=spec.architecture in ("x86_64", "amd64"),
-        one_core_array_bytes=one_core_array_bytes, scaling_threads=scaling_threads), 1)
     # N on its rung fills RUNG_MEAN_TIME_FILL of each solve's budget on average; the rest goes unused. The scaling
     # solves are sized the same way, from their own budget.
     stages["hpl"] = round(HPL_PROBE_S + (hpl_budget + hpl_scaling_budget) * hpl.RUNG_MEAN_TIME_FILL, 1)

@@ -80,6 +80,7 @@ def topology(fields: dict[str, str], *, memory_bytes: int) -> dict[str, Any]:
     node_lists = sorted((int(re.search(r"\d+", name).group()), _cpu_list(value)) for name, value in fields.items()
                         if re.fullmatch(r"NUMA node\d+ CPU\(s\)", name))
     llc_total, llc_instances = _cache(fields.get("L3 cache") or fields.get("L2 cache"))
+    l2_total, l2_instances = _cache(fields["L2 cache"]) if fields.get("L3 cache") else (0, 1)
     nodes = [{"node": node, "cpus": cpus, "physical_cores": len(cpus) // threads,
               "memory_bytes": memory_bytes // len(node_lists)} for node, cpus in node_lists]
     return {
@@ -91,6 +92,9 @@ def topology(fields: dict[str, str], *, memory_bytes: int) -> dict[str, Any]:
         "cores": sibling_cores(int(fields["CPU(s)"]), threads, node_lists),
         "last_level_cache_bytes": llc_total,
         "llc_instance_bytes": llc_total // llc_instances,
+        # L2 and L3 summed, and one core's L2 and L3 instance: what STREAM's arrays are sized from (issue 29)
+        "cache_bytes": llc_total + l2_total,
+        "core_cache_bytes": llc_total // llc_instances + l2_total // l2_instances,
         "memory_total_bytes": memory_bytes,
         # Not recorded: the runner reads MemAvailable on the host. The catalog's size stands in, as in the plan.
         "memory_available_bytes": memory_bytes,
@@ -102,7 +106,8 @@ def spec(catalog_spec: InstanceSpec, fields: dict[str, str]) -> InstanceSpec:
     host = topology(fields, memory_bytes=catalog_spec.memory_bytes)
     return dataclasses.replace(catalog_spec, cpu_model=cpu_model(fields), physical_cores=host["physical_cores"],
                                last_level_cache_bytes=host["last_level_cache_bytes"],
-                               llc_instance_bytes=host["llc_instance_bytes"])
+                               llc_instance_bytes=host["llc_instance_bytes"], cache_bytes=host["cache_bytes"],
+                               core_cache_bytes=host["core_cache_bytes"])
 
 
 def load(folder: Path, catalog_spec: InstanceSpec) -> tuple[InstanceSpec, dict[str, Any]]:

@@ -144,6 +144,23 @@ def last_level_cache_bytes(cache_list: list[dict[str, Any]]) -> int:
     return sum(c["size_bytes"] for c in data if c["level"] == top)
 
 
+def cache_bytes(cache_list: list[dict[str, Any]]) -> int:
+    """Every data or unified cache of level 2 and up, summed over its instances: all the cores can keep this much of
+    an array (L2 and L3 together, which hold different lines where the L3 is not inclusive, as on Sapphire Rapids
+    and Graviton4). 0 where the kernel lists none."""
+    return sum(c["size_bytes"] for c in cache_list if c["type"] in ("data", "unified") and c["level"] >= 2)
+
+
+def core_cache_bytes(cache_list: list[dict[str, Any]]) -> int:
+    """What one core can keep: its own L2 (the largest instance) and the largest last-level instance it shares."""
+    data = [c for c in cache_list if c["type"] in ("data", "unified") and c["level"] >= 2]
+    if not data:
+        return 0
+    top = max(c["level"] for c in data)
+    below = [c["size_bytes"] for c in data if c["level"] < top]
+    return max(c["size_bytes"] for c in data if c["level"] == top) + (max(below) if below else 0)
+
+
 def largest_cache_instance_bytes(cache_list: list[dict[str, Any]]) -> int:
     """The largest single instance of the highest cache level: the most last-level cache one core can fill
     (one CCD's L3 on AMD, one socket's on Intel, where last_level_cache_bytes sums them all)."""
@@ -209,6 +226,8 @@ def cpu_topology(sys_cpu: Path = SYS_CPU, sys_node: Path = SYS_NODE, *,
         "caches": cache_list,
         "last_level_cache_bytes": last_level_cache_bytes(cache_list),
         "llc_instance_bytes": largest_cache_instance_bytes(cache_list),
+        "cache_bytes": cache_bytes(cache_list),
+        "core_cache_bytes": core_cache_bytes(cache_list),
     }
 
 

@@ -121,3 +121,18 @@ def numactl_hardware(m: Machine) -> str:
                for o in range(m.nodes)]
         lines.append(f"{node:>3}: " + " ".join(f"{d:>3}" for d in row))
     return "\n".join(lines) + "\n"
+
+
+def recorded_topology(instance_type: str, memory_bytes: int = 768 * 2**30) -> dict:
+    """A real EC2 host's lscpu (tests/fixtures/ec2-topologies, SpareCores' recordings) as the runner's topology."""
+    from instance_benchmarks import recorded_hosts
+    from tests.conftest import FIXTURES
+
+    fields = recorded_hosts.lscpu_fields(FIXTURES / "ec2-topologies" / instance_type / "lscpu.json")
+    return recorded_hosts.topology(fields, memory_bytes=memory_bytes)
+
+
+def recorded_types() -> list[str]:
+    from tests.conftest import FIXTURES
+
+    return sorted(p.name for p in (FIXTURES / "ec2-topologies").iterdir() if p.is_dir())

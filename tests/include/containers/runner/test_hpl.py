@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from benchmark_runner import hpl
+from tests.include.containers.runner.machines import recorded_topology
 
 
 def test_parses_captured_output(fixture_text):
@@ -224,14 +225,6 @@ def test_scaling_runs_one_core_and_the_first_numa_node_bound_to_it_and_divides_p
 
 
 SMT_HOSTS = ("m7i.48xlarge", "c7i.metal-48xl")
-
-
-def recorded_topology(instance_type: str) -> dict:
-    from instance_benchmarks import recorded_hosts
-    from tests.conftest import FIXTURES
-
-    fields = recorded_hosts.lscpu_fields(FIXTURES / "ec2-topologies" / instance_type / "lscpu.json")
-    return recorded_hosts.topology(fields, memory_bytes=768 * 2**30)
 
 
 @pytest.mark.parametrize("instance_type", SMT_HOSTS)

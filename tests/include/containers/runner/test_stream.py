@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmark_runner import stream
+from tests.include.containers.runner.machines import recorded_topology, recorded_types
 
 
 def test_parses_captured_output(fixture_text):
@@ -124,3 +125,20 @@ def test_the_scaling_curve_adds_powers_of_two_between_one_core_and_all_and_finds
     assert [(p["threads"], p["of_all_cores"]) for p in curve["points"]] == [
         (1, 0.3), (2, 0.58), (4, 0.92), (8, 0.99), (12, 1.0)]  # the NUMA placement is not on the curve
     assert curve["threads_to_share"] == 4 and curve["share"] == 0.9
+
+
+@pytest.mark.parametrize("instance_type", recorded_types())
+def test_on_every_recorded_host_each_core_s_share_of_an_array_is_4x_its_l2_and_the_array_4x_l2_and_l3(
+        instance_type):
+    """m8g.48xlarge: 72 MiB of L3 but 384 MiB of L2 (2 MiB per core). Sized at 4 x the L3 alone, each of its 192
+    cores held 1.5 MiB of an array beside a 2 MiB L2: the array sat in cache. Sized at 4 x L2 and L3, never."""
+    host = recorded_topology(instance_type, memory_bytes=4 * 2**40)
+    l2_per_core = (host["cache_bytes"] - host["last_level_cache_bytes"]) / host["physical_cores"]
+
+    elements, rule = stream.rule_array_size(host["cache_bytes"], host["memory_available_bytes"])
+
+    assert rule["passed"] and elements * 8 >= 4 * host["cache_bytes"]
+    assert elements * 8 / host["physical_cores"] >= 4 * l2_per_core
+    if instance_type == "m8g.48xlarge":
+        by_l3_alone, _ = stream.rule_array_size(host["last_level_cache_bytes"], host["memory_available_bytes"])
+        assert by_l3_alone * 8 / host["physical_cores"] == 1.5 * 2**20 < l2_per_core == 2 * 2**20

@@ -169,7 +169,9 @@ class BenchmarkPlan:
                 *(["--scaling"] if self.stream_scaling else []), *self._profile_args()]
 
     def hpl_args(self) -> list[str]:
+        # --n-hint: the plan's N, the same for every host of the type (hpl.prefer_hint keeps them on one rung)
         return ["hpl", "--time-budget", f"{self.hpl_time_budget_s:g}", "--repetitions", str(self.hpl_repetitions),
+                *(["--n-hint", str(self.hpl_n)] if self.hpl_n else []),
                 *(["--scaling-budget", f"{self.hpl_scaling_budget_s:g}"] if self.hpl_scaling_budget_s else []),
                 *self._profile_args()]
 

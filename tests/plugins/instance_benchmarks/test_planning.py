@@ -21,7 +21,7 @@ def test_quick_profile_caps_hpl_and_uses_profile_repetitions():
     assert p.hpl_repetitions == quick["hpl_repetitions"]
     assert p.hpl_time_budget_s == quick["hpl_budget_cap_s"]
     assert p.hpl_args() == ["hpl", "--time-budget", f"{quick['hpl_budget_cap_s']:g}", "--repetitions",
-                            str(quick["hpl_repetitions"])]
+                            str(quick["hpl_repetitions"]), "--n-hint", str(p.hpl_n)]
 
 
 def test_standard_profile_gives_hpl_its_share_and_repetitions_override():

@@ -145,7 +145,8 @@ def run_hpl(doc: dict[str, Any], args: argparse.Namespace) -> None:
             section, rules = hpl.measure(binary, doc["system"], n=args.n, nb=args.nb, p=args.p, q=args.q,
                                          time_budget_s=args.time_budget, repetitions=args.repetitions,
                                          threads_per_rank=args.threads_per_rank,
-                                         probe_cap=_profile(args).get("hpl_probe_n"))
+                                         probe_cap=_profile(args).get("hpl_probe_n"),
+                                         n_hint=getattr(args, "n_hint", None))
             if args.scaling_budget:
                 section["scaling"] = hpl.scaling(binary, doc["system"], section, budget_s=args.scaling_budget)
         if loop is not None:
@@ -222,6 +223,8 @@ def parser() -> argparse.ArgumentParser:
     h = sub.add_parser("hpl", help="run HPL")
     h.add_argument("--n", type=_positive_int, help="problem size (default: sized by memory and time budget)")
     h.add_argument("--nb", type=_positive_int)
+    h.add_argument("--n-hint", type=_positive_int,
+                   help="the plan's N for this type: used where it is the N sized here or the rung below it")
     h.add_argument("--p", type=_positive_int)
     h.add_argument("--q", type=_positive_int)
     h.add_argument("--time-budget", type=float, help="seconds for all repetitions together")

@@ -435,28 +435,68 @@ def asymptote(model: dict[str, Any] | None, n: int, nb: int, q: int, limit: str)
     return result
 
 
-def choose_layout(xhpl: str, topology: dict[str, Any], nb: int, cap: int | None = None, kind: str = "xhpl"
-                  ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Measure each (ranks, threads) layout at the probe size; the fastest is used and all are recorded.
+def choose_layout(xhpl: str, topology: dict[str, Any], nb: int, cap: int | None = None, kind: str = "xhpl",
+                  per_solve_budget: float | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Time each (ranks, threads) layout at the probe size and at half of it, fit each one's time model
+    (fit_time_model), and use the one the model predicts fastest at the solve's N; all are recorded.
 
+    At the probe size a layout with small overheads (a small N^2 term) wins even where another has the faster
+    N^3 term, which is what a solve many times larger runs at: on m7i.48xlarge the probe runs at about 55% of
+    the asymptote. Where a layout's two probes cannot separate the terms (noise), its probe rate stands.
     hpcc gets one rank per core only: each of its probes runs the whole HPC Challenge suite.
     """
     candidates_layouts = layouts(topology)[:1] if kind == "hpcc" else layouts(topology)
     options = [(ranks, threads, *process_grid(ranks)) for ranks, threads in candidates_layouts]
     common_q = math.lcm(*(q for _, _, _, q in options))  # one N for every layout: a fair comparison
     size = probe_n(nb, common_q, cap, p=max(max(p, q) for _, _, p, q in options))
+    small = max(nb * common_q, size // 2 // (nb * common_q) * (nb * common_q))
     candidates = []
     for ranks, threads, p, q in options:
-        run, _ = run_once(xhpl, n=size, nb=nb, p=p, q=q, timeout_s=900, cpus=rank_cpus(topology, ranks, threads),
-                          kind=kind)
+        cpus = rank_cpus(topology, ranks, threads)
+        run, _ = run_once(xhpl, n=size, nb=nb, p=p, q=q, timeout_s=900, cpus=cpus, kind=kind)
+        points = [run]
+        if small < size and len(options) > 1:
+            smaller, _ = run_once(xhpl, n=small, nb=nb, p=p, q=q, timeout_s=900, cpus=cpus, kind=kind)
+            points.append(smaller)
         log("HPL layout %d rank(s) x %d thread(s), N=%d: %.1f GFLOPS, residual %s", ranks, threads, run["n"],
             run["gflops"], "PASSED" if run["passed"] else "FAILED")
         candidates.append({"ranks": ranks, "threads_per_rank": threads, "p": p, "q": q, "n": run["n"],
-                           "seconds": run["seconds"], "gflops": run["gflops"], "passed": run["passed"]})
+                           "seconds": run["seconds"], "gflops": run["gflops"],
+                           "passed": all(point["passed"] for point in points),
+                           "probes": [_probe_record(point) for point in points],
+                           "model": fit_time_model(points)})
     passing = [c for c in candidates if c["passed"]] or candidates
-    best = max(passing, key=lambda c: c["gflops"])
-    return best, {"method": "each layout timed once at the probe size; the fastest that passed is used",
-                  "candidates": candidates}
+    # The solve's N as the fastest probe would size it (each layout then lands on its own rung near it).
+    n_solve, _ = size_problem(memory_bytes=topology["memory_available_bytes"], nb=nb, q=1,
+                              gflops_estimate=max(c["gflops"] for c in passing), time_budget_s=per_solve_budget)
+    for candidate in candidates:
+        model = candidate.pop("model")
+        candidate["predicted_gflops_at_solve_n"] = round(predicted_gflops(model, n_solve), 2) if model else None
+    best = max(passing, key=lambda c: c["predicted_gflops_at_solve_n"] or c["gflops"])
+    return best, {"method": "each layout timed at the probe size and at half of it; time(N) = a N^3 + b N^2 "
+                            "fitted to the two; the one predicted fastest at the solve's N (N = "
+                            f"{n_solve}, as the fastest probe sizes it) is used, its probe rate where the two "
+                            "could not separate the terms", "solve_n": n_solve, "candidates": candidates}
+
+
+def prefer_hint(n: int, n_hint: int | None, *, nb: int, q: int) -> tuple[int, list[str]]:
+    """The plan's N where it is this host's sized N or the rung just below it, else N; and why.
+
+    Hosts of one type whose probes differ by a few percent can size N on two sides of a rung boundary, and the
+    dataset pools HPL's samples only at one N: taking the plan's N (a function of the type and the budget alone,
+    so the same for every host and week) whenever it is at most one rung below keeps them together, at a cost of
+    at most one rung (9% of N) and never over the time budget."""
+    if not n_hint:
+        return n, []
+    step = nb * q
+    hinted = n_hint // step * step
+    one_below = rung(max(1, n // step - 1)) * step if n // step > 1 else step
+    if hinted and one_below <= hinted <= n:
+        if hinted == n:
+            return n, [f"N = {n} is also the plan's N for this type (--n-hint {n_hint})"]
+        return hinted, [f"N = {hinted}, the plan's N for this type (--n-hint {n_hint}), one rung below the {n} sized "
+                        "here: every host of the type shares it"]
+    return n, [f"the plan's N {n_hint} is not this host's N {n} or the rung below it: sized here"]
 
 
 def _probe_record(run: dict[str, Any]) -> dict[str, Any]:
@@ -475,19 +515,25 @@ def measure(
     repetitions: int = 1,
     threads_per_rank: int | None = None,
     probe_cap: int | None = None,
+    n_hint: int | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Size (unless N is given), then run `repetitions` solves. Returns the section and its rules.
 
-    `probe_cap`: the largest probe N (the test profile's hpl_probe_n: the probes run, seconds sooner)."""
+    `probe_cap`: the largest probe N (the test profile's hpl_probe_n: the probes run, seconds sooner).
+    `n_hint`: the plan's N for this type (prefer_hint), the same for every host of it."""
     kind = binary.get("kind", "xhpl")
     nb_reason = "given on the command line"
     if nb is None:
         nb, nb_reason = default_nb()
     if p is None or q is None:
-        chosen, layout_selection = choose_layout(binary["path"], topology, nb, cap=n or probe_cap, kind=kind)
+        chosen, layout_selection = choose_layout(binary["path"], topology, nb, cap=n or probe_cap, kind=kind,
+                                                 per_solve_budget=time_budget_s / repetitions if time_budget_s
+                                                 else None)
         p, q, threads = chosen["p"], chosen["q"], chosen["threads_per_rank"]
         probe = _probe_record(chosen)
+        smaller = chosen["probes"][1:]  # the layout's probe at half the size: a point for the fit too
     else:
+        smaller = []
         threads = threads_per_rank or 1
         layout_selection = {"method": "P and Q given on the command line", "candidates": []}
         probe = None
@@ -499,7 +545,7 @@ def measure(
             probe_run, _ = run_once(binary["path"], n=probe_n(nb, q, probe_cap, p=p), nb=nb, p=p, q=q, timeout_s=900,
                                     cpus=cpus, kind=kind)
             probe = _probe_record(probe_run)
-        probes = [probe]
+        probes = [probe, *smaller]
         # A second probe at twice the size, where memory and a quarter of one solve's budget allow it:
         # with two sizes the rate's growth with N is fitted rather than assumed.
         n_second = second_probe_n(probe, nb=nb, q=q, memory_bytes=topology["memory_available_bytes"],
@@ -512,6 +558,8 @@ def measure(
             memory_bytes=topology["memory_available_bytes"], nb=nb, q=q,
             gflops_estimate=probe["gflops"], time_budget_s=per_solve_budget,
         )
+        n, hinted = prefer_hint(n, n_hint, nb=nb, q=q)
+        sizing.extend(hinted)
     else:
         sizing = [f"N = {n} given on the command line"]
     predicted = hpl_flops(n) / (probe["gflops"] * 1e9) if probe else None

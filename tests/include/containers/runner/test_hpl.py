@@ -144,7 +144,8 @@ def test_two_probes_fit_the_asymptote_and_a_budget_that_reaches_it_says_so(monke
     section, _ = hpl.measure({"path": "xhpl"}, TWO_CORES, nb=256, time_budget_s=300, repetitions=1)
 
     probe_sizes = sorted({p["n"] for p in section["probes"]})
-    assert len(probe_sizes) == 2 and probe_sizes[1] >= 1.5 * probe_sizes[0]
+    # the layouts' probe, its half (the layout choice's fit) and the second probe at twice the size
+    assert len(probe_sizes) == 3 and probe_sizes[0] <= probe_sizes[1] / 2 and probe_sizes[2] >= 1.5 * probe_sizes[1]
     near = section["asymptote"]
     assert near["asymptote_gflops"] == pytest.approx(100, rel=1e-6)
     # N >= 19 b / a = 19 x 2e-9 / 6.67e-12 = 5700, rounded up to NB x Q
@@ -291,3 +292,54 @@ def test_the_binder_binds_each_rank_to_its_line_and_reports_what_the_kernel_says
                               env={**env, variable: "1"}, capture_output=True, text=True, check=True)
         assert proc.stdout.split() == ["Cpus_allowed_list:", "1"]
         assert hpl.parse_bindings(proc.stderr, 2) == [[], [1]]
+
+
+def per_layout_hpl(monkeypatch, models: dict[int, tuple[float, float]]) -> None:
+    """run_once on a host where each layout (keyed by its BLAS threads per rank) takes a N^3 + b N^2 seconds."""
+    def run_once(xhpl, *, n, nb, p, q, timeout_s, cpus, kind="xhpl"):
+        a, b = models[len(cpus[0])]
+        seconds = a * n**3 + b * n**2
+        return {"n": n, "nb": nb, "p": p, "q": q, "seconds": seconds, "gflops": hpl.hpl_flops(n) / seconds / 1e9,
+                "residual": 0.001, "threshold": 16.0, "passed": True,
+                "binding": [",".join(map(str, rank)) for rank in cpus]}, ""
+
+    monkeypatch.setattr(hpl, "run_once", run_once)
+
+
+def test_the_layout_is_chosen_by_its_fitted_rate_at_the_solve_s_n_not_at_the_tiny_probe(monkeypatch):
+    """A (2 ranks x 1 thread): a = 1.0e-11, b = 5e-8, the faster N^3 term and a large N^2 overhead; B (1 x 2):
+    a = 1.2e-11, b = 1e-9. At the probe's N = 5120 B takes 1.6 s and A 2.7: B looked faster. They cross at
+    N = (5e-8 - 1e-9) / 0.2e-11 = 24,500; the solve runs near 40,000, where A is about 7% faster."""
+    per_layout_hpl(monkeypatch, {1: (1.0e-11, 5e-8), 2: (1.2e-11, 1e-9)})
+
+    chosen, selection = hpl.choose_layout("xhpl", TWO_CORES, 256, per_solve_budget=1000)
+
+    by_threads = {c["threads_per_rank"]: c for c in selection["candidates"]}
+    assert by_threads[2]["gflops"] > by_threads[1]["gflops"]  # at the probe, B
+    assert selection["solve_n"] > 24_500
+    assert by_threads[1]["predicted_gflops_at_solve_n"] > by_threads[2]["predicted_gflops_at_solve_n"]
+    assert (chosen["ranks"], chosen["threads_per_rank"]) == (2, 1)  # at the solve, A
+    # with no budget to reach the crossing (a 10 s solve), B stays the faster there, and is chosen
+    chosen, _ = hpl.choose_layout("xhpl", TWO_CORES, 256, per_solve_budget=10)
+    assert (chosen["ranks"], chosen["threads_per_rank"]) == (1, 2)
+
+
+def test_two_hosts_a_few_percent_apart_share_the_plan_s_n_where_they_would_straddle_a_rung(monkeypatch):
+    """The second host is 3% faster. For some budget their sized N fall on two rungs, which the dataset would
+    keep as two one-host rows; given the plan's N (the lower rung here), both run at it."""
+    def sized(a, budget, hint=None):
+        per_layout_hpl(monkeypatch, {1: (a, 0.0), 2: (a, 0.0)})
+        section, _ = hpl.measure({"path": "xhpl"}, TWO_CORES, nb=256, time_budget_s=budget, repetitions=1,
+                                 n_hint=hint)
+        return section["n"], section["sizing"]
+
+    slow, fast = 2 / 3 / 50e9, 2 / 3 / 50e9 / 1.03
+    budget = next(b for b in range(20, 2000, 5) if sized(slow, b)[0] != sized(fast, b)[0])
+    lower, upper = sorted((sized(slow, budget)[0], sized(fast, budget)[0]))
+
+    (n_slow, why_slow), (n_fast, why_fast) = sized(slow, budget, hint=lower), sized(fast, budget, hint=lower)
+
+    assert n_slow == n_fast == lower < upper
+    assert any("the plan's N" in reason for reason in why_slow + why_fast)
+    # a plan's N two rungs or more below (or above) what this host sizes is not taken: the host sizes its own
+    assert sized(fast, budget, hint=lower // 2)[0] == upper

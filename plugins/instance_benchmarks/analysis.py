@@ -143,8 +143,10 @@ def document_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     blas = (hpl.get("binary") or {}).get("blas") or {}
     blas_columns = {"blas": blas.get("name"), "blas_version": blas.get("version"), "blas_kernel": blas.get("kernel"),
                     "blas_matches_cpu": blas.get("matches_cpu"),
-                    # False: the time budget or memory stopped N short of the fitted asymptote (issue 15)
-                    "hpl_near_asymptote": (hpl.get("asymptote") or {}).get("near_asymptote"),
+                    # False: the time budget or memory stopped N short of the fitted asymptote (issue 15); None
+                    # where not judged, or where the fit came out above the peak (asymptote_above_peak)
+                    "hpl_near_asymptote": None if asymptote_above_peak(doc) else
+                    (hpl.get("asymptote") or {}).get("near_asymptote"),
                     # the clock counted under vector load during HPL (src/clockloop.c): the second FLOPS peak's
                     "hpl_clock_ghz": _counted_ghz(hpl)}
     # HPL on one core, one NUMA node and all cores (standard profile): one solve per scope, a row each; the all-cores
@@ -162,6 +164,28 @@ def document_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
                      "cpu_node": None, "memory_node": None,
                      "repetition": index, "value": run["gflops"], "unit": "GFLOPS"})
     return rows
+
+
+def asymptote_above_peak(doc: dict[str, Any]) -> str | None:
+    """Why a document's fitted HPL asymptote cannot be one, or None: it is above the host's FP64 peak at the clock
+    counted during HPL (or at the sustained clock where none was counted). A fit from too few or too close sizes
+    does that (a probe-only fit here once gave 183.5 GFLOPS against a 166 peak); the document keeps the fit, the
+    dataset does not judge N against it."""
+    from instance_benchmarks.peaks import peaks
+
+    hpl, system = doc.get("hpl") or {}, doc["system"]
+    fitted = (hpl.get("asymptote") or {}).get("asymptote_gflops")
+    if not fitted:
+        return None
+    spec = ((doc.get("provenance") or {}).get("plan") or {}).get("spec") or {}
+    p = peaks(cpu_model=system["cpu_model"], physical_cores=system["physical_cores"],
+              sockets=system.get("sockets") or 1, sustained_ghz=spec.get("sustained_clock_ghz"),
+              measured_ghz=_counted_ghz(hpl))
+    bound = p["peak_gflops_measured_clock"] or p["peak_gflops"]
+    if bound and fitted > bound:
+        return (f"the fitted asymptote {fitted:.1f} GFLOPS is above the {bound:.1f} GFLOPS peak at "
+                f"{'the counted' if p['peak_gflops_measured_clock'] else 'the sustained'} clock: not an asymptote")
+    return None
 
 
 def _counted_ghz(hpl: dict[str, Any]) -> float | None:

@@ -444,3 +444,20 @@ def test_a_run_whose_hosts_differ_names_both_and_is_not_taken_for_its_first_host
 
     assert flags["microcode"]["after"] == "0x1 | 0x2"
     assert " | " in flags["hpl gflops configuration"]["after"]
+
+
+def test_a_fitted_asymptote_above_the_peak_at_the_counted_clock_is_flagged_and_never_judged_against():
+    """m7i.large, 2 cores x 32 FLOPs per cycle: at a counted 2.6 GHz the peak is 166.4 GFLOPS. A fit of 183.5 (a
+    probe-only fit once gave that here) is not an asymptote: the dataset does not call N near or short of it."""
+    doc = variant(instance_type="m7i.large", cpu_model=SPR, sustained_ghz=3.2, counted_mhz=2600)
+    doc["hpl"]["asymptote"] = {"asymptote_gflops": 183.5, "near_asymptote": False, "note": "short"}
+    plausible = copy.deepcopy(doc)
+    plausible["hpl"]["asymptote"]["asymptote_gflops"] = 150.0
+
+    reason = analysis.asymptote_above_peak(doc)
+
+    assert reason and "183.5" in reason and "166.4" in reason and "counted" in reason
+    assert analysis.asymptote_above_peak(plausible) is None
+    rows = analysis.rows_frame([doc])
+    assert rows[rows.benchmark == "hpl"]["hpl_near_asymptote"].isna().all()
+    assert (analysis.rows_frame([plausible]).query("benchmark == 'hpl'")["hpl_near_asymptote"] == False).all()  # noqa: E712

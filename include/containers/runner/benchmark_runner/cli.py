@@ -146,11 +146,16 @@ def run_hpl(doc: dict[str, Any], args: argparse.Namespace) -> None:
                                          time_budget_s=args.time_budget, repetitions=args.repetitions,
                                          threads_per_rank=args.threads_per_rank,
                                          probe_cap=_profile(args).get("hpl_probe_n"),
-                                         n_hint=getattr(args, "n_hint", None))
+                                         n_hint=getattr(args, "n_hint", None), phase=during.mark)
             if args.scaling_budget:
-                section["scaling"] = hpl.scaling(binary, doc["system"], section, budget_s=args.scaling_budget)
+                section["scaling"] = hpl.scaling(binary, doc["system"], section, budget_s=args.scaling_budget,
+                                                 phase=during.mark)
         if loop is not None:
             calibrated["during"] = during.loop_summary()
+            # The clock of each phase (probes, solves, each scaling point): efficiency against its own phase's.
+            calibrated["phases"] = during.phase_summary()
+            if section.get("scaling"):
+                hpl.efficiency_at_phase_clocks(section["scaling"]["points"], calibrated["phases"])
             log("core clock during HPL, counted: %s MHz under vector load (before: %s scalar, %s vector)",
                 calibrated["during"]["vector"]["median_mhz"], calibrated["before"]["scalar"]["median_mhz"],
                 calibrated["before"]["vector"]["median_mhz"])

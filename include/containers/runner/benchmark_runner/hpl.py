@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -516,16 +517,19 @@ def measure(
     threads_per_rank: int | None = None,
     probe_cap: int | None = None,
     n_hint: int | None = None,
+    phase: Callable[[str], None] = lambda _: None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Size (unless N is given), then run `repetitions` solves. Returns the section and its rules.
 
     `probe_cap`: the largest probe N (the test profile's hpl_probe_n: the probes run, seconds sooner).
-    `n_hint`: the plan's N for this type (prefer_hint), the same for every host of it."""
+    `n_hint`: the plan's N for this type (prefer_hint), the same for every host of it. `phase(name)` is called as
+    each phase starts (the layout probes, the second probe, the solves): the clock is read per phase."""
     kind = binary.get("kind", "xhpl")
     nb_reason = "given on the command line"
     if nb is None:
         nb, nb_reason = default_nb()
     if p is None or q is None:
+        phase("layout probes")
         chosen, layout_selection = choose_layout(binary["path"], topology, nb, cap=n or probe_cap, kind=kind,
                                                  per_solve_budget=time_budget_s / repetitions if time_budget_s
                                                  else None)
@@ -551,6 +555,7 @@ def measure(
         n_second = second_probe_n(probe, nb=nb, q=q, memory_bytes=topology["memory_available_bytes"],
                                   per_solve_budget=per_solve_budget)
         if n_second:  # for the fit only: N is sized from the layout's probe, as the plan's time model assumes
+            phase("second probe")
             second, _ = run_once(binary["path"], n=n_second, nb=nb, p=p, q=q, timeout_s=900, cpus=cpus, kind=kind)
             log("HPL second probe N=%d: %.1f GFLOPS in %.1f s", second["n"], second["gflops"], second["seconds"])
             probes.append(_probe_record(second))
@@ -565,6 +570,7 @@ def measure(
     predicted = hpl_flops(n) / (probe["gflops"] * 1e9) if probe else None
     timeout_s = max(120.0, 5 * predicted) if predicted else max(600.0, 4 * (per_solve_budget or 0))
     runs = []
+    phase("solves")
     for rep in range(repetitions):
         run, _ = run_once(binary["path"], n=n, nb=nb, p=p, q=q, timeout_s=timeout_s, cpus=cpus, kind=kind)
         log(
@@ -637,7 +643,7 @@ def measure(
 
 
 def scaling(binary: dict[str, Any], topology: dict[str, Any], section: dict[str, Any], *,
-            budget_s: float) -> dict[str, Any]:
+            budget_s: float, phase: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """HPL on one core and, on a host of several NUMA nodes, on the first node, beside the all-core solves of
     `section`: each scope's GFLOPS per core over one core's, its parallel efficiency.
 
@@ -669,6 +675,7 @@ def scaling(binary: dict[str, Any], topology: dict[str, Any], section: dict[str,
         n, _ = size_problem(memory_bytes=memory, nb=nb, q=q, gflops_estimate=estimate,
                             time_budget_s=budget_s / len(scopes))
         predicted = hpl_flops(n) / (estimate * 1e9)
+        phase(f"scaling {name}")
         try:
             run, _ = run_once(binary["path"], n=n, nb=nb, p=p, q=q, timeout_s=max(120.0, 5 * predicted),
                               cpus=rank_cpus(topology, ranks, 1, node=node_id), kind=kind, prefix=prefix)
@@ -692,3 +699,21 @@ def scaling(binary: dict[str, Any], topology: dict[str, Any], section: dict[str,
                       f"{budget_s:.0f} s; all-cores is the median of the solves above; parallel efficiency = "
                       "GFLOPS per core over one core's",
             "budget_s": budget_s, "points": points}
+
+
+def efficiency_at_phase_clocks(points: list[dict[str, Any]], phases: dict[str, dict[str, Any]]) -> None:
+    """Each scaling point's parallel efficiency at the clock of its own phase, beside the plain one: GFLOPS per core
+    per GHz over one core's. The one-core solve runs at single-core turbo (c7i.metal-48xl's lscpu: 3.8 GHz against
+    about 3.2 all-core), which the plain efficiency counts as lost scaling. A point whose phase has no reading (a
+    solve shorter than the loop's delay) gets none."""
+    ghz = {point["scope"]: (phases.get("solves" if point["scope"] == "all-cores" else f"scaling {point['scope']}")
+                            or {}).get("median_mhz") for point in points}
+    one = next((p for p in points if p["scope"] == "one-core" and p.get("gflops")), None)
+    if one is None or not ghz.get("one-core"):
+        return
+    per_clock = one["gflops"] / (ghz["one-core"] / 1000)
+    for point in points:
+        if point.get("gflops") and ghz.get(point["scope"]):
+            point["clock_ghz"] = round(ghz[point["scope"]] / 1000, 3)
+            point["parallel_efficiency_at_phase_clock"] = round(
+                point["gflops"] / point["cores"] / point["clock_ghz"] / per_clock, 4)

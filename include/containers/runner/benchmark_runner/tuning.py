@@ -14,6 +14,7 @@ import re
 import statistics
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -144,25 +145,53 @@ def summarize_loop(samples: list[float | None]) -> dict[str, Any]:
 
 class ClockSampler:
     """Samples the cores' clock in a thread for the length of a `with` block: /proc/cpuinfo every `interval_s`,
-    and the calibrated loop's vector mode every LoopClock.EVERY_S where a loop is given."""
+    and the calibrated loop's vector mode every LoopClock.EVERY_S where a loop is given.
+
+    `mark(phase)` starts a phase (a probe, the solves, a scaling point): the loop takes one reading `phase_delay_s`
+    into it, when its solve is running, besides the regular ones, and phase_summary gives each phase the readings
+    taken within it. A one-core solve runs at single-core turbo and an all-core one at the all-core clock, so each
+    figure is stated against its own phase's clock (issue 29)."""
 
     METHOD = "median and range of /proc/cpuinfo 'cpu MHz' over all CPUs, sampled every second"
 
-    def __init__(self, *, interval_s: float = 1.0, proc: Path = PROC, loop: LoopClock | None = None) -> None:
-        self.interval_s, self.proc, self.loop = interval_s, proc, loop
+    def __init__(self, *, interval_s: float = 1.0, proc: Path = PROC, loop: LoopClock | None = None,
+                 phase_delay_s: float = 1.0) -> None:
+        self.interval_s, self.proc, self.loop, self.phase_delay_s = interval_s, proc, loop, phase_delay_s
         self.samples: list[float] = []
         self.loop_samples: list[float | None] = []
+        self._readings: list[tuple[float, float | None]] = []  # (monotonic time, MHz) of every loop reading
+        self._phases: list[tuple[str, float]] = []  # (name, monotonic start)
+        self._due_phase: tuple[str, float] | None = None
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._ended: float | None = None
+
+    def mark(self, phase: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._phases.append((phase, now))
+            self._due_phase = (phase, now + self.phase_delay_s)
+
+    def _read(self) -> None:
+        reading = self.loop.sample("vector", LoopClock.DURING_MS) if self.loop is not None else None
+        self.loop_samples.append(reading)
+        with self._lock:
+            self._readings.append((time.monotonic(), reading))
 
     def _run(self) -> None:
         loop_due = LoopClock.EVERY_S
         while not self._stop.wait(self.interval_s):
             self.samples.extend(core_mhz(self.proc))
             loop_due -= self.interval_s
-            if self.loop is not None and loop_due <= 1e-9:
-                loop_due = LoopClock.EVERY_S
-                self.loop_samples.append(self.loop.sample("vector", LoopClock.DURING_MS))
+            with self._lock:
+                phase_due = self._due_phase is not None and time.monotonic() >= self._due_phase[1]
+                if phase_due:
+                    self._due_phase = None
+            if self.loop is not None and (loop_due <= 1e-9 or phase_due):
+                if loop_due <= 1e-9:
+                    loop_due = LoopClock.EVERY_S
+                self._read()
 
     def __enter__(self) -> ClockSampler:
         self._thread.start()
@@ -171,12 +200,24 @@ class ClockSampler:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._ended = time.monotonic()
 
     def summary(self) -> dict[str, Any]:
         return summarize_mhz(self.samples)
 
     def loop_summary(self) -> dict[str, Any]:
         return {"vector": summarize_loop(self.loop_samples)}
+
+    def phase_summary(self) -> dict[str, dict[str, Any]]:
+        """{phase: the vector readings taken while it ran}, each phase ending where the next began."""
+        end = self._ended if self._ended is not None else time.monotonic()
+        with self._lock:
+            phases, readings = list(self._phases), list(self._readings)
+        found = {}
+        for index, (name, start) in enumerate(phases):
+            stop = phases[index + 1][1] if index + 1 < len(phases) else end
+            found[name] = summarize_loop([mhz for at, mhz in readings if start <= at < stop])
+        return found
 
 
 def summarize_mhz(samples: list[float]) -> dict[str, Any]:

@@ -343,3 +343,20 @@ def test_two_hosts_a_few_percent_apart_share_the_plan_s_n_where_they_would_strad
     assert any("the plan's N" in reason for reason in why_slow + why_fast)
     # a plan's N two rungs or more below (or above) what this host sizes is not taken: the host sizes its own
     assert sized(fast, budget, hint=lower // 2)[0] == upper
+
+
+def test_parallel_efficiency_is_also_stated_at_each_phase_s_own_clock():
+    """8 cores: one core 50 GFLOPS at single-core turbo 3.8 GHz, all cores 320 GFLOPS at 3.2 GHz. Plain, 0.80 of
+    linear; at each phase's clock (12.5 against 13.16 GFLOPS per GHz per core), 0.95: the rest was turbo."""
+    points = [{"scope": "one-core", "cores": 1, "gflops": 50.0}, {"scope": "node0", "cores": 4, "gflops": 180.0},
+              {"scope": "all-cores", "cores": 8, "gflops": 320.0}]
+    phases = {"scaling one-core": {"median_mhz": 3800.0}, "scaling node0": {"median_mhz": None},
+              "solves": {"median_mhz": 3200.0}}
+
+    hpl.efficiency_at_phase_clocks(points, phases)
+
+    by_scope = {p["scope"]: p for p in points}
+    assert by_scope["one-core"]["parallel_efficiency_at_phase_clock"] == 1.0
+    assert by_scope["all-cores"]["parallel_efficiency_at_phase_clock"] == pytest.approx(0.95, abs=1e-4)
+    assert by_scope["all-cores"]["clock_ghz"] == 3.2
+    assert "parallel_efficiency_at_phase_clock" not in by_scope["node0"]  # no reading in its phase: none

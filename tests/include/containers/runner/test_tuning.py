@@ -123,3 +123,31 @@ def test_the_sampler_reads_the_loop_every_few_seconds_while_the_block_runs(tmp_p
     assert 2 <= vector["samples"] == len(taken) <= 7 and set(taken) == {("vector", tuning.LoopClock.DURING_MS)}
     assert vector["min_mhz"] == 3001.0 and vector["max_mhz"] == 3000.0 + len(taken)
     assert sampler.summary()["samples"] > vector["samples"]  # /proc/cpuinfo every interval, the loop every 0.05 s
+
+
+class PhaseClock:
+    """A calibrated loop whose reading is the clock of the phase running now (as set by the test)."""
+
+    def __init__(self) -> None:
+        self.mhz = 0.0
+
+    def sample(self, mode: str, milliseconds: int) -> float:
+        return self.mhz
+
+
+def test_each_phase_gets_the_readings_taken_while_it_ran():
+    """The one-core solve at single-core turbo (3,800 MHz), the all-core solves at 3,200: each phase's own."""
+    loop = PhaseClock()
+    with tuning.ClockSampler(interval_s=0.01, loop=loop, phase_delay_s=0.02) as sampler:
+        for phase, mhz in (("solves", 3200.0), ("scaling one-core", 3800.0), ("scaling node0", 3400.0)):
+            loop.mhz = mhz
+            sampler.mark(phase)
+            time.sleep(0.1)
+        sampler.mark("too short to read")
+
+    phases = sampler.phase_summary()
+
+    assert {name: phases[name]["median_mhz"] for name in ("solves", "scaling one-core", "scaling node0")} == {
+        "solves": 3200.0, "scaling one-core": 3800.0, "scaling node0": 3400.0}
+    assert all(phases[name]["samples"] >= 1 for name in ("solves", "scaling one-core", "scaling node0"))
+    assert phases["too short to read"]["samples"] == 0 and phases["too short to read"]["median_mhz"] is None

@@ -189,7 +189,11 @@ def asymptote_above_peak(doc: dict[str, Any]) -> str | None:
 
 
 def _counted_ghz(hpl: dict[str, Any]) -> float | None:
-    mhz = ((((hpl.get("core_clock") or {}).get("calibrated") or {}).get("during") or {}).get("vector") or {})
+    """The clock counted under vector load during HPL's solves (their own phase: not the probes' or the one-core
+    scaling solve's turbo), or over the whole stage in a document from before the phases were read."""
+    calibrated = (hpl.get("core_clock") or {}).get("calibrated") or {}
+    solves = (calibrated.get("phases") or {}).get("solves") or {}
+    mhz = solves if solves.get("median_mhz") else ((calibrated.get("during") or {}).get("vector") or {})
     return mhz["median_mhz"] / 1000 if mhz.get("median_mhz") else None
 
 

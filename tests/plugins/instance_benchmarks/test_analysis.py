@@ -461,3 +461,13 @@ def test_a_fitted_asymptote_above_the_peak_at_the_counted_clock_is_flagged_and_n
     rows = analysis.rows_frame([doc])
     assert rows[rows.benchmark == "hpl"]["hpl_near_asymptote"].isna().all()
     assert (analysis.rows_frame([plausible]).query("benchmark == 'hpl'")["hpl_near_asymptote"] == False).all()  # noqa: E712
+
+
+def test_hpl_s_efficiency_at_the_counted_clock_is_its_solves_clock_not_the_whole_stage_s():
+    doc = variant(instance_type="m7i.large", cpu_model=SPR, sustained_ghz=3.2, counted_mhz=3000)
+    doc["hpl"]["core_clock"]["calibrated"]["phases"] = {"layout probes": {"median_mhz": 3800.0},
+                                                        "solves": {"median_mhz": 2500.0}}
+
+    hpl = analysis.summarize(analysis.rows_frame([doc])).query("benchmark == 'hpl'").iloc[0]
+
+    assert hpl.measured_clock_ghz == 2.5 and hpl.peak_at_measured_clock == pytest.approx(2 * 2.5 * 32)

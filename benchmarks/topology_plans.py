@@ -65,12 +65,13 @@ def main() -> None:
           "(planning.py)")
     print("columns: N and its share of memory; the grid (one rank per core) and the layouts the runner tries; one "
           "solve's predicted seconds; the predicted share of HPL's asymptote at N, the smallest N within 5% of it, "
-          "whether N reaches it, and the per-type time budget that would; STREAM's array (MiB, 4x the LLC) against "
-          "the LLC, and the one-core placement's against one LLC instance; the scaling points: STREAM's thread "
+          "whether N reaches it, and the per-type time budget that would; STREAM's array (MiB, 4x L2 and L3 summed) "
+          "against L2+L3, and the one-core placement's against one core's L2 and L3 instance; the scaling points: "
+          "STREAM's thread "
           "counts, and HPL's scopes in cores (one core, the first NUMA node where there are several, all)")
     print(f"{'type':<19} {'cores':>5} {'sock':>4} {'numa':>4} {'memory':>8} {'N':>7} {'mem%':>6} {'grid':>6} "
           f"{'layouts':<18} {'solve s':>7} {'share':>6} {'N 95%':>7} {'near':>4} {'budget 95%':>10} "
-          f"{'STREAM MiB/LLC':>15} {'1-core/LLC inst':>16}  {'capped by':<9} {'STREAM threads':<26} HPL cores")
+          f"{'STREAM MiB/L2+3':>15} {'1-core/core L2+3':>16}  {'capped by':<9} {'STREAM threads':<26} HPL cores")
     for row in rows:
         spec, host, plan = row["spec"], row["host"], row["plan"]
         layouts = ", ".join(f"{r}x{t}" for r, t in row["layouts"])
@@ -81,8 +82,8 @@ def main() -> None:
               f"{plan.hpl_grid[0]:>2}x{plan.hpl_grid[1]:<3} {layouts:<18} {row['solve_s']:>7.0f} "
               f"{plan.hpl_predicted_share:>6.1%} {plan.hpl_n_near_asymptote:>7} "
               f"{'yes' if plan.hpl_near_asymptote else 'no':>4} {budget:>10} "
-              f"{plan.stream_array_bytes / mib:>8.0f}/{host['last_level_cache_bytes'] / mib:<6.0f} "
-              f"{4 * host['llc_instance_bytes'] / mib:>9.0f}/{host['llc_instance_bytes'] / mib:<6.0f}  "
+              f"{plan.stream_array_bytes / mib:>8.0f}/{host['cache_bytes'] / mib:<6.0f} "
+              f"{4 * host['core_cache_bytes'] / mib:>9.0f}/{host['core_cache_bytes'] / mib:<6.0f}  "
               f"{plan.hpl_limit.split(':')[0]:<9} {scaling_points(spec, host, plan)}")
     near = sum(bool(r["plan"].hpl_near_asymptote) for r in rows)
     median = statistics.median(r["plan"].hpl_memory_fraction for r in rows)

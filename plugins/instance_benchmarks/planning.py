@@ -56,9 +56,10 @@ STREAM_CALIBRATION_PAIRS, STREAM_REGULAR_STORE_SHARE, STREAM_CALIBRATION_NTIMES 
 # EPYC 9R14), c7g.16xlarge (32 MiB) and m8g.48xlarge (36 MiB per socket), ../shared/data/ec2-topologies.
 ASSUMED_LLC_BYTES = {"intel": 105 * 2**20, "graviton": 36 * 2**20}
 AMD_LLC_BYTES_PER_CCD, AMD_CORES_PER_CCD = 32 * 2**20, 8
-# An assumption where the catalog gives no cache sizes: the largest L2 per core of current EC2 CPUs (Sapphire
-# Rapids and Graviton4, 2 MiB; the recorded lscpu of m7i.48xlarge and m8g.48xlarge), so an array is never too small.
-ASSUMED_L2_BYTES_PER_CORE = 2 * 2**20
+# An assumption where the catalog gives no cache sizes: the largest L2 per core of the family's current EC2 CPUs,
+# so an array is never too small (the recorded lscpu: Sapphire Rapids and Graviton4 2 MiB, m7i.48xlarge and
+# m8g.48xlarge; Zen 4 1 MiB, m7a.48xlarge).
+ASSUMED_L2_BYTES_PER_CORE = {"intel": 2 * 2**20, "amd": 2**20, "graviton": 2 * 2**20}
 # HPL's rate per core, assumed per CPU generation to predict N before the probe measures it: the peak table's
 # FP64 FLOPs per cycle (peaks.py) x the type's sustained clock x HPL_SHARE_OF_PEAK, this VM's fitted asymptote
 # over its peak (139.5 of 2 x 2.6 GHz x 32 = 166 GFLOPS, standard run, 2026-12-01). HPL_GFLOPS_PER_CORE where
@@ -184,13 +185,14 @@ def llc_bytes(spec: InstanceSpec) -> tuple[int, int, str]:
         return spec.cache_bytes, spec.core_cache_bytes or spec.cache_bytes, "measured"
     if spec.last_level_cache_bytes:  # a description from before the L2 was counted
         return spec.last_level_cache_bytes, spec.llc_instance_bytes or spec.last_level_cache_bytes, "measured"
-    l2 = ASSUMED_L2_BYTES_PER_CORE * max(1, spec.physical_cores)
+    l2_per_core = ASSUMED_L2_BYTES_PER_CORE.get(spec.family, ASSUMED_L2_BYTES_PER_CORE["intel"])
+    l2 = l2_per_core * max(1, spec.physical_cores)
     if spec.family == "amd":
         return (AMD_LLC_BYTES_PER_CCD * max(1, -(-spec.physical_cores // AMD_CORES_PER_CCD)) + l2,
-                AMD_LLC_BYTES_PER_CCD + ASSUMED_L2_BYTES_PER_CORE, "assumed")
+                AMD_LLC_BYTES_PER_CCD + l2_per_core, "assumed")
     sockets = 2 if spec.bare_metal or spec.physical_cores > STREAM_CORES_PER_SOCKET else 1
     per_socket = ASSUMED_LLC_BYTES.get(spec.family, ASSUMED_LLC_BYTES["intel"])
-    return sockets * per_socket + l2, per_socket + ASSUMED_L2_BYTES_PER_CORE, "assumed"
+    return sockets * per_socket + l2, per_socket + l2_per_core, "assumed"
 
 
 def hpl_gflops_per_core(spec: InstanceSpec) -> tuple[float, str]:

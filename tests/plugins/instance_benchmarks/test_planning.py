@@ -117,12 +117,12 @@ def test_graviton_uses_its_block_size_and_an_unpriced_type_cannot_be_bounded():
     # measured L2 and up: what the runner sizes from, where the description has it
     (InstanceSpec(**{**SPEC.to_dict(), "cache_bytes": 33 * 2**20, "core_cache_bytes": 32 * 2**20 + 2**19,
                      "accelerators": ()}), 33 * 2**20, 32 * 2**20 + 2**19, "measured"),
-    # assumed: the family's L3 and 2 MiB of L2 per core (the largest of current EC2 CPUs)
+    # assumed: the family's L3 and L2 per core (Intel's 2 MiB: the largest of its current EC2 CPUs)
     (M7I, 107 * 2**20, 107 * 2**20, "assumed"),
-    # an AMD host sees one 32 MiB L3 per 8-core CCD: 96 cores, 12 CCDs; one core fills one, and its L2
+    # an AMD host sees one 32 MiB L3 per 8-core CCD: 96 cores, 12 CCDs; one core fills one, and its 1 MiB L2
     (InstanceSpec(instance_type="m7a.24xlarge", family="amd", architecture="x86_64", cpu_model="AMD", vcpus=96,
                   physical_cores=96, memory_bytes=384 * 2**30, last_level_cache_bytes=0),
-     12 * 32 * 2**20 + 96 * 2 * 2**20, 34 * 2**20, "assumed"),
+     12 * 32 * 2**20 + 96 * 2**20, 33 * 2**20, "assumed"),
     # a host above one socket's 48 cores has two sockets' caches
     (InstanceSpec(instance_type="m7i.48xlarge", family="intel", architecture="x86_64", cpu_model="Intel", vcpus=192,
                   physical_cores=96, memory_bytes=768 * 2**30, last_level_cache_bytes=0),

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from instance_benchmarks import cli
+from instance_benchmarks.images import VARIANT_FOR_FAMILY
 from instance_benchmarks.results import safe_segment, schema_errors
 from tests.conftest import E2E_TIME_BUDGET_S, MOTO_ENV, PLUMBING_CONF, moto_server, quick_retries
 from tests.fakes.aws import AwsGaps, FakeSsm, Throttle
@@ -132,11 +133,11 @@ def test_every_healthy_type_is_stored_valid_with_its_instance_provenance(full_ru
         assert doc["host"]["instance_type"] == instance_type and doc["host"]["instance_id"] == prov["instance_id"]
         assert prov["container"]["source"] == "pulled"  # from image_registry, this machine's stand-in for ECR
         if family != "graviton":  # the real image, pulled by digest and run in the real engine
-            image = runner_images[family]
+            image = runner_images[VARIANT_FOR_FAMILY[family]]  # amd: the generic image (OpenBLAS), issue 29
             assert prov["container"]["digest"] == image.pushed_digest == doc["host"]["container_digest"]
             assert prov["container"]["image"] == image.reference == doc["host"]["container_image"]
             assert doc["hpl"]["binary"]["path"] == "/opt/benchrun-bin/xhpl"
-            assert doc["hpl"]["binary"]["blas"]["name"] == {"intel": "oneMKL", "amd": "BLIS"}[family]
+            assert doc["hpl"]["binary"]["blas"]["name"] == {"intel": "oneMKL", "amd": "OpenBLAS"}[family]
         cost = prov["cost"]  # launch to extraction x the run's on-demand price
         assert cost["market"] == "on-demand" and cost["price_per_hour"] == RECORDED_US_EAST_1[instance_type]
         assert cost["usd"] == pytest.approx(cost["instance_seconds"] / 3600 * cost["price_per_hour"], abs=1e-6)

@@ -255,7 +255,7 @@ class FakeSsm:
     invocations: dict[tuple[str, str], _Invocation] = field(default_factory=dict)
     sent: list[dict[str, Any]] = field(default_factory=list)
     _agent_polls: dict[str, int] = field(default_factory=dict)
-    _workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="fake-ssm-")))
+    _workdir: Path | None = None  # made at the first command: a fake that runs none leaves nothing behind
     _ids: itertools.count = field(default_factory=itertools.count)
 
     def install(self, gaps: AwsGaps) -> FakeSsm:
@@ -351,6 +351,8 @@ class FakeSsm:
 
     def _start(self, command_id: str, instance_id: str, script: str, instance: dict[str, Any],
                timeout_s: float) -> _Invocation:
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="fake-ssm-"))
         directory = self._workdir / f"{next(self._ids):03d}-{instance_id}"
         directory.mkdir(parents=True)
         bin_dir = directory / "bin"
@@ -416,4 +418,5 @@ class FakeSsm:
             if invocation.process.poll() is None:
                 os.killpg(invocation.process.pid, 9)
                 invocation.process.wait()
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)

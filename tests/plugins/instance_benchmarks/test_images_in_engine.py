@@ -1,12 +1,11 @@
 """The runner images, built by the project's driver and run in a real Docker engine.
 
-generic, amd and intel are built from this machine's debootstrapped Debian 13 base (pushed to the
-local registry and pinned by digest, as a public base is in production) and pushed. The intel image and
-generic (what the amd family runs: issue 29) are pulled by digest and run by the AWS end-to-end run's
-instances (tests/dags/test_instance_benchmarks_aws.py checks their documents: digest, xhpl, BLAS and MPI),
-and the image of this machine's family runs rule-sized in tests/dags/test_instance_benchmarks.py; amd,
-which no family runs now (it is kept for images_compare.py), is pulled back by digest and run here with
-`benchrun all --profile test`. Rule-sized
+generic and intel are built from this machine's debootstrapped Debian 13 base (pushed to the local
+registry and pinned by digest, as a public base is in production) and pushed. Both are pulled by digest
+and run by the AWS end-to-end run's instances (intel, and generic: what the amd family runs, issue 29;
+tests/dags/test_instance_benchmarks_aws.py checks their documents: digest, xhpl, BLAS and MPI), and the
+image of this machine's family runs rule-sized in tests/dags/test_instance_benchmarks.py. amd, which no
+family runs (it is kept for images_compare.py), is built and run rule-sized by `make test-cold` only. Rule-sized
 runs in every image: `make test-cold`. The bad inputs a user meets (a Dockerfile that fails, a
 registry that refuses, no engine) each get an error that says which.
 """
@@ -20,9 +19,6 @@ import pytest
 from instance_benchmarks import containers, images
 from instance_benchmarks.results import schema_errors, validation_reasons
 
-EXPECTED_BLAS = {"generic": "OpenBLAS", "amd": "BLIS", "intel": "oneMKL"}
-EXPECTED_MPI = {"generic": "Open MPI", "amd": "Open MPI", "intel": "Intel(R) MPI"}
-
 
 @pytest.fixture
 def builder(image_builder):
@@ -32,37 +28,6 @@ def builder(image_builder):
 @pytest.fixture
 def pushed(runner_images):
     return runner_images
-
-
-def test_the_image_no_family_runs_pulled_by_digest_runs_the_suite(pushed, builder, tmp_path):
-    variant = "amd"
-    assert variant not in images.VARIANT_FOR_FAMILY.values()
-    built = pushed[variant]
-    client = builder.client
-    client.images.remove(f"{built.repository}:{built.tag}", force=True)  # what runs must come from the registry
-
-    image = containers.pull_by_digest(client, f"{built.repository}:{built.tag}")
-    assert image["digest"] == built.pushed_digest and image["image"] == built.reference
-
-    code, tail = containers.run_benchrun(
-        client, image["image"], ["all", "--profile", "test"], out_dir=tmp_path, timeout_s=900,
-        env={"BENCHRUN_CONTAINER_IMAGE": image["image"], "BENCHRUN_CONTAINER_DIGEST": image["digest"]})
-    assert code == 0, tail
-    doc = json.loads((tmp_path / "result.json").read_text())
-
-    assert schema_errors(doc) == [] and doc["errors"] == []
-    assert validation_reasons(doc, test_profile_allowed=True) == []  # every rule but the test profile's small arrays
-    assert doc["host"]["container_image"] == built.reference
-    assert doc["host"]["container_digest"] == built.pushed_digest
-    assert doc["stream"]["measurements"] and doc["hpl"]["runs"]
-    binary = doc["hpl"]["binary"]
-    assert binary["kind"] == "xhpl" and binary["path"] == "/opt/benchrun-bin/xhpl"
-    assert EXPECTED_MPI[variant] in binary["mpi"]
-    blas = binary["blas"]
-    assert blas["name"] == EXPECTED_BLAS[variant] and blas["version"] and blas["kernel"], blas
-    assert blas["matches_cpu"] in (True, False, None) and blas["cpu_isa"]
-    if blas["matches_cpu"] is not True:
-        assert blas["detail"]  # a fallback or an unknown width is explained, never silent
 
 
 def test_a_failing_dockerfile_names_the_variant_and_the_step(builder, tmp_path, monkeypatch):

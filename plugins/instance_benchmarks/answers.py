@@ -91,6 +91,12 @@ def blas_fallback(row: dict[str, Any]) -> bool:
     return row.get("benchmark", "hpl") == "hpl" and _clean(row.get("blas_matches_cpu")) is False
 
 
+def _count(value: Any) -> int | None:
+    """A count column's cell as JSON: an int, or None where unknown (NaN)."""
+    value = _clean(value)
+    return None if value is None or value != value else int(value)
+
+
 def _clean(value: Any) -> Any:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
@@ -261,7 +267,7 @@ def _candidate(row: pd.Series, entry: tuple[str, str, str], meets: str) -> dict[
     region, name, cpu = entry
     figures = {key: {"mean": float(row[("mean", key)]), "ci95_low": _clean(float(row[("ci95_low", key)])),
                      "ci95_high": _clean(float(row[("ci95_high", key)])), "n": int(row[("n", key)]),
-                     "hosts": _clean(row[("hosts", key)]), "unit": row[("unit", key)],
+                     "hosts": _count(row[("hosts", key)]), "unit": row[("unit", key)],
                      "profile": _clean(row[("profile", key)]),
                      "blas_fallback": key == "hpl" and _clean(row[("blas_matches_cpu", key)]) is False}
                for key in NEEDS if not math.isnan(row[("mean", key)])}

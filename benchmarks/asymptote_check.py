@@ -44,8 +44,9 @@ def main() -> None:
         memory = topology.parse_meminfo(meminfo.read()).get("MemAvailable", 0)
     step = nb * q
     n_big = int(math.sqrt(args.memory_share * memory / 8)) // step * step
+    # --time-budget sizes nothing with N given; it sets the solve's timeout (4x), which defaults to 600 s
     big = benchrun("hpl", "--n", str(n_big), "--nb", str(nb), "--p", str(p), "--q", str(q),
-                   "--threads-per-rank", str(threads), "--repetitions", "1")["hpl"]
+                   "--threads-per-rank", str(threads), "--repetitions", "1", "--time-budget", "7200")["hpl"]
     rate = big["summary"]["median_gflops"]
     print(f"big solve: N={n_big} ({args.memory_share:.0%} of {memory / 2**30:.1f} GiB available), {rate:.2f} GFLOPS "
           f"in {big['runs'][0]['seconds']:.0f} s")

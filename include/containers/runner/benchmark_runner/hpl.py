@@ -25,9 +25,6 @@ PROBE_N = 5000
 # A probe gives every process row and column at least this many NB blocks, so layouts are compared
 # where the grid does real work (a 96-rank 8x12 grid at N=5000 had about 2 block columns per rank).
 MIN_BLOCKS_PER_PROCESS = 4
-# A fit from two small probes carries a few percent of noise on a shared host: the layout chosen by the fits must be
-# predicted at least this much faster at the solve's N than the probe's fastest, or the probe's fastest stays.
-LAYOUT_SWITCH_MARGIN = 0.05
 # The rate counted as the asymptote's: within 5% of the fitted asymptotic rate.
 ASYMPTOTE_SHARE = 0.95
 # N lands on a rung: NB x Q times floor(2^(k/8)), rungs about 9% apart. N is sized from a timed probe and the
@@ -476,17 +473,11 @@ def choose_layout(xhpl: str, topology: dict[str, Any], nb: int, cap: int | None 
     for candidate in candidates:
         model = candidate.pop("model")
         candidate["predicted_gflops_at_solve_n"] = round(predicted_gflops(model, n_solve), 2) if model else None
-    best = max(passing, key=lambda c: c["gflops"])  # the probe's fastest, unless the fits say clearly otherwise
-    fitted = [c for c in passing if c["predicted_gflops_at_solve_n"]]
-    if best["predicted_gflops_at_solve_n"] and fitted:
-        ahead = max(fitted, key=lambda c: c["predicted_gflops_at_solve_n"])
-        if ahead["predicted_gflops_at_solve_n"] >= (1 + LAYOUT_SWITCH_MARGIN) * best["predicted_gflops_at_solve_n"]:
-            best = ahead
+    best = max(passing, key=lambda c: c["predicted_gflops_at_solve_n"] or c["gflops"])
     return best, {"method": "each layout timed at the probe size and at half of it; time(N) = a N^3 + b N^2 "
-                            "fitted to the two predicts each at the solve's N (N = "
-                            f"{n_solve}, as the fastest probe sizes it); the probe's fastest is used unless "
-                            f"another is predicted at least {LAYOUT_SWITCH_MARGIN:.0%} faster there",
-                  "solve_n": n_solve, "candidates": candidates}
+                            "fitted to the two; the one predicted fastest at the solve's N (N = "
+                            f"{n_solve}, as the fastest probe sizes it) is used, its probe rate where the two "
+                            "could not separate the terms", "solve_n": n_solve, "candidates": candidates}
 
 
 def prefer_hint(n: int, n_hint: int | None, *, nb: int, q: int) -> tuple[int, list[str]]:

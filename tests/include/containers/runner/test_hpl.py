@@ -322,11 +322,6 @@ def test_the_layout_is_chosen_by_its_fitted_rate_at_the_solve_s_n_not_at_the_tin
     # with no budget to reach the crossing (a 10 s solve), B stays the faster there, and is chosen
     chosen, _ = hpl.choose_layout("xhpl", TWO_CORES, 256, per_solve_budget=10)
     assert (chosen["ranks"], chosen["threads_per_rank"]) == (1, 2)
-    # just past the crossing (N near 30,000) A is predicted 2-3% ahead: within the fits' noise, the probe's stays
-    chosen, selection = hpl.choose_layout("xhpl", TWO_CORES, 256, per_solve_budget=330)
-    by_threads = {c["threads_per_rank"]: c for c in selection["candidates"]}
-    ahead = by_threads[1]["predicted_gflops_at_solve_n"] / by_threads[2]["predicted_gflops_at_solve_n"]
-    assert 1 < ahead < 1 + hpl.LAYOUT_SWITCH_MARGIN and (chosen["ranks"], chosen["threads_per_rank"]) == (1, 2)
 
 
 def test_two_hosts_a_few_percent_apart_share_the_plan_s_n_where_they_would_straddle_a_rung(monkeypatch):

@@ -344,9 +344,13 @@ def test_a_task_killed_while_its_benchmark_runs_cancels_it_and_the_teardown_term
         stack, gap_server[1], killed, "killed", faults={t: fault for t, (fault, _) in WAITED_OUT.items()},
         time_budget_s=60)
 
+    marked = time.monotonic()
     api_call(ti_url, token, method="PATCH", body={"new_state": "failed"})
 
-    wait_for(lambda: invocation.status == "Cancelled", "on_kill to cancel the command", 120, interval=1)
+    wait_for(lambda: invocation.status != "InProgress", "on_kill to cancel the command", 120, interval=1)
+    print(f"\nkilled {killed}: STREAM sent {marked - invocation.started:.1f} s before the task was marked failed, "
+          f"cancelled {time.monotonic() - marked:.1f} s after")
+    assert invocation.status == "Cancelled", invocation.status
     assert wait_for_run(stack, token, run) == "failed"  # the watcher fails a run with a failed task
     tis = task_instances(stack, token, run)
     states = {(ti["task_id"], ti["map_index"]): ti["state"] for ti in tis}

@@ -9,7 +9,8 @@ then runs in a plain thread (`asyncio.to_thread`), so the triggerer's event loop
 Not asgiref for the polls: when a task is cancelled while awaiting it, asgiref re-raises a bare
 CancelledError, dropping the message by which the triggerer tells a user's kill (it then calls
 `on_kill`, which cancels the command) from its own shutdown; a cancel landing mid-poll would
-leave the benchmark running on the instance until the teardown.
+leave the benchmark running on the instance until the teardown. The clients' making is shielded
+for the same reason: it takes seconds on a loaded triggerer, and a kill landing then is a kill.
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ class _SsmPollTrigger(BaseTrigger):
                                   "ec2": EC2Hook(api_type="client_type", **self._hook_kwargs()).conn}
         return self._made_clients
 
+    async def _ensure_clients(self) -> None:
+        """Make the clients through asgiref, shielded: a cancel lands on the shield and keeps its message."""
+        if self._made_clients is None:
+            await asyncio.shield(sync_to_async(self._clients, thread_sensitive=False)())
+
     def _ssm(self) -> Any:
         return self._clients()["ssm"]
 
@@ -80,8 +86,7 @@ class _SsmPollTrigger(BaseTrigger):
         deadline = time.monotonic() + self.timeout
         while True:
             try:
-                if self._made_clients is None:
-                    await sync_to_async(self._clients, thread_sensitive=False)()
+                await self._ensure_clients()
                 payload = await asyncio.to_thread(poll)
             except Exception as exc:  # noqa: BLE001 - ends as a failure event that says what failed
                 yield TriggerEvent({"status": "error", **self._identity(),
@@ -152,8 +157,8 @@ class SsmCommandTrigger(_SsmPollTrigger):
         from instance_benchmarks import ssm
 
         self.log.warning("Task killed: cancelling SSM command %s on %s", self.command_id, self.instance_id)
-        client = await sync_to_async(self._ssm, thread_sensitive=False)()
-        await asyncio.to_thread(ssm.cancel, client, command_id=self.command_id, instance_id=self.instance_id)
+        await self._ensure_clients()
+        await asyncio.to_thread(ssm.cancel, self._ssm(), command_id=self.command_id, instance_id=self.instance_id)
 
     def check(self) -> dict[str, Any] | None:
         from instance_benchmarks import ssm

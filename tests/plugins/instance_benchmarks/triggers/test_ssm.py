@@ -161,6 +161,42 @@ def test_a_cancel_during_a_poll_keeps_the_triggerer_s_message(instance_id, fake_
     assert asyncio.run(cancelled_mid_poll()) == (user_action,)
 
 
+def test_a_cancel_while_the_clients_are_made_keeps_the_triggerer_s_message(instance_id, fake_ssm, monkeypatch):
+    """The first poll makes the boto3 clients (through asgiref: the connection lookup), which takes seconds on a
+    loaded triggerer. A user's kill landing then must still reach on_kill: before this was shielded, asgiref's bare
+    CancelledError lost the message, the benchmark ran on to its execution timeout, and the stack's kill test
+    failed in CI (the kill landed 3 s after the trigger was picked up, before its first poll)."""
+    import time
+
+    user_action = "__airflow_user_action__"  # airflow.jobs.triggerer_job_runner._USER_ACTION_CANCEL_MSG
+    making = []
+    trigger = agent_trigger(instance_id, poll_interval=0.01)
+    original_clients = trigger._clients
+
+    def slow_clients():
+        making.append(time.monotonic())
+        time.sleep(0.5)  # the cancel lands while the clients are being made
+        return original_clients()
+
+    monkeypatch.setattr(trigger, "_clients", slow_clients)
+
+    async def cancelled_while_making_clients():
+        async def consume():
+            async for _ in trigger.run():
+                pass
+
+        task = asyncio.ensure_future(consume())
+        while not making:
+            await asyncio.sleep(0.01)
+        task.cancel(user_action)
+        try:
+            await task
+        except asyncio.CancelledError as exc:
+            return exc.args
+
+    assert asyncio.run(cancelled_while_making_clients()) == (user_action,)
+
+
 def test_a_reclaimed_spot_instance_ends_the_wait_at_once_naming_the_interruption(instance_id, fake_ssm, monkeypatch):
     """SSM would say InProgress until the execution timeout (budget + 600 s); the instance's state says why now."""
     client = boto3.client("ssm", region_name="us-east-1")

@@ -440,6 +440,12 @@ def trends(rows: pd.DataFrame) -> pd.DataFrame:
     return runs.sort_values(["region", "instance_type", "need", "started_at"], kind="stable").reset_index(drop=True)
 
 
+def blas_fallback(benchmark: str, blas_matches_cpu: Any) -> bool:
+    """An HPL figure whose BLAS ran kernels narrower than the CPU's vector units (blas.judge): the library's
+    fallback was measured, not the type's; marked wherever the figure is shown, never called surely better."""
+    return benchmark == "hpl" and _flag(blas_matches_cpu) is False
+
+
 def _flag(value: Any) -> bool | None:
     """A yes/no column's cell as JSON: None where it was not judged (NaN, NA or None)."""
     import pandas as pd
@@ -471,9 +477,7 @@ def rankings(summary: pd.DataFrame) -> list[dict[str, Any]]:
                              "value": float(getattr(r, column)), "mean": float(r.mean), "n": int(r.n),
                              "configuration": r.configuration,
                              "near_asymptote": _flag(getattr(r, "hpl_near_asymptote", None)),
-                             # HPL measured with kernels narrower than the CPU's (blas.judge): the library's figure
-                             "blas_fallback": benchmark == "hpl" and _flag(getattr(r, "blas_matches_cpu", None))
-                             is False,
+                             "blas_fallback": blas_fallback(benchmark, getattr(r, "blas_matches_cpu", None)),
                              "ci95_low": None if math.isnan(r.ci95_low) else float(r.ci95_low),
                              "ci95_high": None if math.isnan(r.ci95_high) else float(r.ci95_high)}
                             for i, r in enumerate(ranked.itertuples(index=False))],

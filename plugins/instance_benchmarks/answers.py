@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from instance_benchmarks.analysis import NEEDS, current, headline
+from instance_benchmarks.analysis import NEEDS, blas_fallback, current, headline
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,12 +85,6 @@ def holm(p_values: list[float]) -> list[float]:
     return adjusted
 
 
-def blas_fallback(row: dict[str, Any]) -> bool:
-    """An HPL figure whose BLAS ran kernels narrower than the CPU's vector units (blas.judge): the library's
-    fallback was measured, not the type; shown wherever the figure is, never called surely better."""
-    return row.get("benchmark", "hpl") == "hpl" and _clean(row.get("blas_matches_cpu")) is False
-
-
 def _count(value: Any) -> int | None:
     """A count column's cell as JSON: an int, or None where unknown (NaN)."""
     value = _clean(value)
@@ -124,7 +118,8 @@ def compare(summary: pd.DataFrame, types: list[str], *, region: str | None = Non
                                                         "value_per_dollar_spot"]}
                    for r in group.to_dict("records")]
         for entry, r in zip(entries, group.to_dict("records"), strict=True):
-            entry.update(samples=entry["n"], blas_fallback=blas_fallback(r), **tested_as(r))  # what Welch's takes
+            entry.update(samples=entry["n"], blas_fallback=blas_fallback(r["benchmark"], r.get("blas_matches_cpu")),
+                         **tested_as(r))  # what Welch's takes
         base = entries[0]
         for entry in entries:
             # A smoke test is not tested against a standard run: the difference could be the profile's.
@@ -200,7 +195,7 @@ def recommend(summary: pd.DataFrame, *, min_triad: float | None = None, min_hpl:
         figure = pd.Series(VERDICTS.index("likely"), index=wide.index)
         figure = figure.mask(wide[("ci95_low", key)].fillna(-math.inf) >= need, VERDICTS.index("surely"))
         if key == "hpl":
-            fallback = wide[("blas_matches_cpu", key)].map(lambda v: _clean(v) is False).astype(bool)
+            fallback = wide[("blas_matches_cpu", key)].map(lambda v: blas_fallback("hpl", v)).astype(bool)
             figure = figure.mask(fallback, VERDICTS.index("likely (BLAS fallback)"))
         figure = figure.mask(wide[("hosts", key)].fillna(1) < 2, VERDICTS.index("likely (one host)"))
         figure = figure.mask(wide[("n", key)] < 2, VERDICTS.index("single sample"))
@@ -269,7 +264,7 @@ def _candidate(row: pd.Series, entry: tuple[str, str, str], meets: str) -> dict[
                      "ci95_high": _clean(float(row[("ci95_high", key)])), "n": int(row[("n", key)]),
                      "hosts": _count(row[("hosts", key)]), "unit": row[("unit", key)],
                      "profile": _clean(row[("profile", key)]),
-                     "blas_fallback": key == "hpl" and _clean(row[("blas_matches_cpu", key)]) is False}
+                     "blas_fallback": blas_fallback(key, row[("blas_matches_cpu", key)])}
                for key in NEEDS if not math.isnan(row[("mean", key)])}
     return {"region": region, "instance_type": name, "cpu_model": cpu, "meets": meets, "figures": figures,
             "price_per_hour_on_demand": _clean(float(row[("price", "on_demand")])),

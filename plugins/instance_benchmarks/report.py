@@ -347,9 +347,11 @@ def _answers(headline: list[dict[str, Any]]) -> str:
         return "<p>No results yet to answer from.</p>"
     keep = ("region", "instance_type", "cpu_model", "need", "unit", "profile", "n", "hosts", "mean", "std",
             "ci95_low", "ci95_high", "price_per_hour_on_demand", "price_per_hour_spot")
-    from instance_benchmarks.answers import blas_fallback, tested_as
+    from instance_benchmarks.analysis import blas_fallback
+    from instance_benchmarks.answers import tested_as
 
-    data = [{**{k: r.get(k) for k in keep}, "blas_fallback": blas_fallback(r), **tested_as(r)} for r in headline]
+    data = [{**{k: r.get(k) for k in keep}, "blas_fallback": blas_fallback(r["benchmark"], r.get("blas_matches_cpu")),
+             **tested_as(r)} for r in headline]
     types = sorted({r["instance_type"] for r in headline})
     regions = sorted({r["region"] for r in headline})
     type_options = "".join(f"<option>{html.escape(t)}</option>" for t in types)

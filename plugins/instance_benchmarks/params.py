@@ -158,23 +158,29 @@ def explained(pattern: str, expected: str) -> dict[str, Any]:
     return {"if": {"pattern": pattern}, "else": {"const": expected}}  # `pattern` passes a non-string (null)
 
 
-# The weekly refresh's time budget per type: the standard profile gives HPL half of it (270 s), so a
-# virtualised type's whole plan (launch, agent, pull, STREAM, HPL, terminate) stays within 10 minutes.
+# The weekly refresh's time budget per type: the standard profile gives HPL half of it (270 s) and its scaling
+# curve 15% (81 s); with the launch, agent, pull and terminate the whole host then came to 10.1 to 10.6 minutes
+# (issue 30 item 0), so a week also sets each host's whole time: the plan fits HPL's budgets into what the
+# type's other stages leave of 10 minutes (planning.within_host_budget).
 WEEKLY_TIME_BUDGET_S = 540
+WEEKLY_HOST_TIME_BUDGET_S = 600
 # Two hosts per type, in different zones where offered: the interval then holds host-to-host variance (issue 15).
 WEEKLY_INSTANCES_PER_TYPE = 2
 MAX_INSTANCES_PER_TYPE = 4
 
 
 def weekly_settings(target: str = "aws") -> dict[str, Any]:
-    """The weekly refresh's profile, time budget per type, hosts per type and budget
-    ($INSTANCE_BENCHMARKS_WEEKLY_PROFILE, ..._WEEKLY_TIME_BUDGET_S, ..._WEEKLY_INSTANCES_PER_TYPE,
-    ..._WEEKLY_BUDGET_USD). On target=local there is one host, this machine: no instances_per_type."""
+    """The weekly refresh's profile, time budget per type, each host's whole time, hosts per type and budget
+    ($INSTANCE_BENCHMARKS_WEEKLY_PROFILE, ..._WEEKLY_TIME_BUDGET_S, ..._WEEKLY_HOST_TIME_BUDGET_S,
+    ..._WEEKLY_INSTANCES_PER_TYPE, ..._WEEKLY_BUDGET_USD). On target=local there is one host, this machine: no
+    instances_per_type and no host budget (nothing is launched)."""
     settings: dict[str, Any] = {
         "profile": os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_PROFILE", "standard"),
         "time_budget_s": int(os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_TIME_BUDGET_S", WEEKLY_TIME_BUDGET_S)),
     }
     if target == "aws":
+        settings["host_time_budget_s"] = int(os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_HOST_TIME_BUDGET_S")
+                                             or WEEKLY_HOST_TIME_BUDGET_S)
         settings["instances_per_type"] = int(os.environ.get("INSTANCE_BENCHMARKS_WEEKLY_INSTANCES_PER_TYPE")
                                              or WEEKLY_INSTANCES_PER_TYPE)
     # always named: the form's default is the manual budget, which a week must not inherit
@@ -262,6 +268,16 @@ def benchmark_params() -> dict[str, Param]:
             maximum=MAX_TIME_BUDGET_S,
             title="Time budget per instance (seconds)",
             description="Caps HPL's problem size so the suite finishes within it.",
+        ),
+        "host_time_budget_s": Param(
+            None,
+            type=["null", "integer"],
+            minimum=300,
+            maximum=MAX_TIME_BUDGET_S,
+            title="Whole-host time budget (seconds, optional)",
+            description="Each host's predicted time from launch to terminate: HPL's solves and scaling curve get "
+            "what the type's launch, agent, image and STREAM leave of it (at most what the time budget gives "
+            f"them). target=aws only. The weekly refresh uses {WEEKLY_HOST_TIME_BUDGET_S}; empty: not capped.",
         ),
         "instances_per_type": Param(
             1,

@@ -60,7 +60,7 @@ def make_plans(params: dict[str, Any], *, run_id: str) -> dict[str, list[dict[st
     plans = [
         plan(spec, target=target, profile=params["profile"], repetitions=params.get("repetitions"),
              time_budget_s=params["time_budget_s"], prices=prices["prices"].get(spec.instance_type),
-             image_registry=params.get("image_registry") or "")
+             image_registry=params.get("image_registry") or "", host_time_budget_s=params.get("host_time_budget_s"))
         for spec in specs
     ]
     outside = [p.instance_type for p in plans if p.family not in FAMILIES]

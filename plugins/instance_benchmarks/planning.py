@@ -133,6 +133,8 @@ class BenchmarkPlan:
     hpl_scaling_budget_s: float = 0.0
     stages_s: dict[str, float] = field(default_factory=dict)
     predicted_s: float = 0.0
+    # The whole host's time HPL's budgets were fitted into (the weekly refresh's 10 minutes), or None.
+    host_time_budget_s: int | None = None
     price_on_demand: float | None = None
     price_spot: float | None = None
     cost_on_demand: float | None = None
@@ -248,11 +250,30 @@ def stream_seconds(*, array_bytes: int, cores: int, ntimes: int, repetitions: in
     return calibration + repetitions * per_repetition
 
 
+# A host budget never cuts HPL's solves and curve below this share of what time_budget_s gives them: where the
+# other stages leave less (metal's minutes of boot), the plan says it misses the target instead.
+HOST_BUDGET_MIN_SHARE = 0.25
+
+
+def within_host_budget(left_s: float, hpl_budget: float, scaling_budget: float) -> tuple[float, float]:
+    """HPL's solve and scaling budgets cut in proportion so that the HPL stage's predicted time (the budgets
+    times RUNG_MEAN_TIME_FILL, planning's own model) fits `left_s`, the host's time after its other stages."""
+    wanted = hpl_budget + scaling_budget
+    fits = left_s / _runner_hpl().RUNG_MEAN_TIME_FILL
+    if wanted <= 0 or fits >= wanted:
+        return hpl_budget, scaling_budget
+    factor = max(HOST_BUDGET_MIN_SHARE, fits / wanted)
+    return hpl_budget * factor, scaling_budget * factor
+
+
 def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | None,
          time_budget_s: int, prices: dict[str, Any] | None = None, image_registry: str = "",
-         x86_metal_launch_s: float = launch_timings.X86_METAL_ASSUMED_S) -> BenchmarkPlan:
+         x86_metal_launch_s: float = launch_timings.X86_METAL_ASSUMED_S,
+         host_time_budget_s: int | None = None) -> BenchmarkPlan:
     """`prices`: this type's entry of the run's price snapshot ({on_demand, spot} USD per hour);
-    `x86_metal_launch_s`: Intel and AMD metal's launch, an assumption (the catalog figure is given both ways)."""
+    `x86_metal_launch_s`: Intel and AMD metal's launch, an assumption (the catalog figure is given both ways);
+    `host_time_budget_s`: each host's whole predicted time, launch to terminate (target=aws): HPL's solves and
+    scaling curve get what this type's other stages leave of it (never more than time_budget_s gives them)."""
     settings = profiles()[profile]
     hpl_budget = time_budget_s * settings["hpl_budget_share"]
     if settings["hpl_budget_cap_s"]:
@@ -282,6 +303,9 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
     # The benchmarks share one budget: where STREAM's rule-sized arrays take more than the rest of it (the biggest
     # caches: hpc7a.96xlarge's 960 MiB of L2 and L3), HPL's solves get what is left, never more than their share.
     hpl_budget = max(0.0, min(hpl_budget, time_budget_s - stages["stream"] - HPL_PROBE_S - hpl_scaling_budget))
+    if host_time_budget_s and target == "aws":
+        hpl_budget, hpl_scaling_budget = within_host_budget(
+            host_time_budget_s - sum(stages.values()) - TERMINATE_S - HPL_PROBE_S, hpl_budget, hpl_scaling_budget)
     grid = hpl.process_grid(cores)
     per_core, rate_basis = hpl_gflops_per_core(spec)
     # As the runner does: N from the rate its probe measures, which the N^2 term holds below the asymptote.
@@ -336,6 +360,7 @@ def plan(spec: InstanceSpec, *, target: str, profile: str, repetitions: int | No
         hpl_budget_for_asymptote_s=budget_for_asymptote,
         stages_s=stages,
         predicted_s=total,
+        host_time_budget_s=host_time_budget_s if target == "aws" else None,
         price_on_demand=on_demand,
         price_spot=spot,
         cost_on_demand=None if on_demand is None else round(total / 3600 * on_demand, 4),

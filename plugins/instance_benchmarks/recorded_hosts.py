@@ -129,5 +129,6 @@ def weekly_plans(root: Path,
         spec, host = load(folder, catalog[folder.name])
         found[folder.name] = (spec, host, planning.plan(spec, target="aws", profile=weekly["profile"],
                                                         repetitions=None, time_budget_s=weekly["time_budget_s"],
-                                                        image_registry="registry"))
+                                                        image_registry="registry",
+                                                        host_time_budget_s=weekly["host_time_budget_s"]))
     return found

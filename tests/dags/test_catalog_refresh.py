@@ -64,10 +64,10 @@ def test_the_families_never_measured_are_measured_with_the_weekly_settings_once_
     assert runs[f"new_family__c7g__{day}"]["instance_types"] == ["c7g.2xlarge"]
     assert sorted(runs[f"new_family__c7gn__{day}"]["instance_types"]) == sorted(unmeasured - {"c7g.2xlarge"})
     for run_conf in runs.values():
-        assert {k: run_conf[k] for k in ("target", "region", "profile", "time_budget_s", "instances_per_type",
-                                         "budget_usd")} == {"target": "aws", "region": "us-east-1",
-                                                            "profile": "standard", "time_budget_s": 540,
-                                                            "instances_per_type": 2, "budget_usd": 100.0}
+        assert {k: run_conf[k] for k in ("target", "region", "profile", "time_budget_s", "host_time_budget_s",
+                                         "instances_per_type", "budget_usd")} == {
+            "target": "aws", "region": "us-east-1", "profile": "standard", "time_budget_s": 540,
+            "host_time_budget_s": 600, "instances_per_type": 2, "budget_usd": 100.0}
     history = list((tmp_path / "catalog" / "region=us-east-1").glob("date=*/catalog.parquet"))
     assert history  # each refresh keeps its day's catalog
     made = iam_actions(gaps.calls)  # the Airflow role may make every call catalog_refresh made (it could not)

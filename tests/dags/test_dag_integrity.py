@@ -78,7 +78,8 @@ def test_trigger_form_params(dagbag):
                                   "dry_run", "results_uri", "aws_conn_id", "region", "subnet_ids",
                                   "security_group_ids", "instance_profile", "image_registry", "market", "public_ip",
                                   "agent_timeout_s", "poll_interval_s", "aws_max_attempts", "price_per_hour",
-                                  "budget_usd", "instances_per_type", "skip_measured_since"}
+                                  "budget_usd", "instances_per_type", "skip_measured_since", "host_time_budget_s"}
+    assert params["host_time_budget_s"] is None  # a manual run is not capped unless asked
     assert params.get_param("target").schema["enum"] == ["local", "aws"]
     assert params["aws_conn_id"] == "aws_default" and params["market"] == "on-demand" and not params["public_ip"]
     assert params["instances_per_type"] == 1 and params.get_param("instances_per_type").schema["maximum"] == 4

@@ -95,9 +95,10 @@ def test_the_week_triggers_one_run_of_the_configured_catalog(monkeypatch):
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
     assert ended == [f"weekly__{week.date()}"]  # issue 28 item 5: named by its week, and waited for
     assert gaps.calls == []
+    # not skip_measured_since: not a backfill
     assert benchmark_runs_with(budget) == [{"target": "aws", "instance_types": ["m7i", "c7g"],
-                                            "profile": "standard", "time_budget_s": 540, "instances_per_type": 2,
-                                            "budget_usd": budget}]  # not skip_measured_since: not a backfill
+                                            "profile": "standard", "time_budget_s": 540, "host_time_budget_s": 600,
+                                            "instances_per_type": 2, "budget_usd": budget}]
     # Issue 28 item 4: a manual run queued behind it can tell why
     (note,) = benchmark_runs_with(budget, notes=True)
     assert note.startswith("The weekly refresh") and "queued until it ends" in note
@@ -117,8 +118,8 @@ def test_a_preview_starts_a_dry_run_of_the_same_week(monkeypatch):
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
     assert ended == [f"weekly__{week.date()}__preview"]  # never the week's own run id
     assert benchmark_runs_with(budget) == [{"target": "aws", "instance_types": ["m7i"], "profile": "standard",
-                                            "time_budget_s": 540, "instances_per_type": 2, "budget_usd": budget,
-                                            "dry_run": True}]
+                                            "time_budget_s": 540, "host_time_budget_s": 600, "instances_per_type": 2,
+                                            "budget_usd": budget, "dry_run": True}]
 
 
 def test_nothing_configured_on_aws_skips_saying_what_to_set(monkeypatch):

@@ -21,6 +21,82 @@ import numpy as np
 MAX_STEPS = 20_000
 
 
+# Labelled priors of the value model (docs/catalog.md), each to be refitted from the dataset once weeks exist.
+# A type's figure changes with probability 1 - exp(-CHANGE_RATE_PER_WEEK x age): no published week-over-week
+# figure for STREAM or HPL on Nitro exists (../shared/data/cloud-variability); one change a year is assumed.
+CHANGE_RATE_PER_WEEK = 1 / 52
+# How large a change is when it happens, relative: Henning et al. 2025 saw CVs below 3.7% over 3 months on
+# AWS; mitigations and silicon swaps are larger (Downfall up to 50%, mixed processors up to 40%): 5% assumed.
+CHANGE_SIZE = 0.05
+# Host-to-host spread of one type's figure, relative (the two-host runs replace it): 3.7% (Henning et al. 2025).
+HOST_CV = 0.037
+# A type never measured has no figure: its error is the whole figure.
+NEVER_MEASURED_ERROR = 1.0
+# What a sibling's drift says about this type: the chance it moved too, given a sibling did.
+SIBLING_DRIFT_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What is known of one (region, type) when the week is planned; each comes from a named source
+    (docs/catalog.md): the dataset (age, interval, hosts), the siblings' drift, catalog_refresh's fingerprint
+    diff, the AMI parameter, and the requests counted by the API and the page (decayed)."""
+
+    age_weeks: float | None = None  # of the latest measurement of the current configuration; None: never
+    interval_halfwidth: float | None = None  # the stored headline figures' 95% half-width over the mean, largest
+    hosts: int = 0  # hosts behind the stored figures
+    sibling_drift: float = 0.0  # largest relative change seen in the family's or CPU model's types lately
+    aws_changed: bool = False  # DescribeInstanceTypes' processor, clock, features, ... differ from last time
+    image_changed: bool = False  # a newer AMI, kernel or microcode than the stored documents ran on
+    demand: float = 0.0  # requests for the type, decayed
+
+
+def change_probability(signals: Signals) -> float:
+    """The chance the type's true figure is no longer the stored one."""
+    if signals.age_weeks is None or signals.aws_changed:
+        return 1.0
+    chance = 1.0 - math.exp(-CHANGE_RATE_PER_WEEK * max(signals.age_weeks, 0.0))
+    if signals.image_changed:
+        chance = max(chance, 0.5)
+    if signals.sibling_drift > CHANGE_SIZE / 2:
+        chance = max(chance, SIBLING_DRIFT_SHARE)
+    return chance
+
+
+def _change_and_sampling(signals: Signals) -> tuple[float, float]:
+    """The stored figure's expected squared relative error, in two parts: a change since (its chance times its
+    size squared), and the stored mean's own uncertainty (the interval's half-width over 1.96, squared, plus the
+    host spread where one host's interval cannot hold it)."""
+    if signals.age_weeks is None:
+        return 0.0, NEVER_MEASURED_ERROR**2
+    size = max(CHANGE_SIZE, abs(signals.sibling_drift))
+    standard_error = (signals.interval_halfwidth or 2 * HOST_CV) / 1.96
+    one_host = HOST_CV**2 if signals.hosts < 2 else 0.0
+    return change_probability(signals) * size**2, standard_error**2 + one_host
+
+
+def expected_error(signals: Signals) -> float:
+    """The stored figure's expected squared relative error now (_change_and_sampling's two parts)."""
+    return sum(_change_and_sampling(signals))
+
+
+def measurement_value(signals: Signals, hosts: int) -> float:
+    """The expected reduction of the squared relative error (in %^2) that measuring with `hosts` hosts brings,
+    weighted by demand (1 + requests): a fresh figure settles any change, and replaces the stored uncertainty
+    with its own (HOST_CV^2 / hosts) where that is smaller."""
+    change, sampling = _change_and_sampling(signals)
+    fresh = HOST_CV**2 / max(1, hosts)
+    return (1.0 + max(signals.demand, 0.0)) * (change + max(0.0, sampling - fresh)) * 1e4
+
+
+def sibling_check_value(siblings: Iterable[Signals]) -> float:
+    """What measuring a family's cheapest size is worth to its siblings as a drift check (in %^2, as
+    measurement_value): each sibling's expected change, weighted by its demand, times the share of a change
+    the sibling would show too."""
+    return sum((1.0 + max(s.demand, 0.0)) * change_probability(s) * CHANGE_SIZE**2 * SIBLING_DRIFT_SHARE * 1e4
+               for s in siblings if s.age_weeks is not None)
+
+
 @dataclass(frozen=True)
 class Option:
     """One way to measure one type this week: `hosts` hosts on `market`, for `cost_usd` predicted, worth `value`.

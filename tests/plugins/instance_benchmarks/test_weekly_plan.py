@@ -7,7 +7,15 @@ import random
 
 import pytest
 
-from instance_benchmarks.weekly_plan import Option, greedy, solve, week_budget
+from instance_benchmarks.weekly_plan import (
+    Option,
+    Signals,
+    greedy,
+    measurement_value,
+    sibling_check_value,
+    solve,
+    week_budget,
+)
 
 
 def option(name: str, cost: float, value: float, *, hosts: int = 1, market: str = "on_demand",
@@ -117,3 +125,37 @@ def test_unspent_budget_is_carried_for_one_week_at_most():
     assert week_budget(100.0, -5.0) == 100.0
     with pytest.raises(ValueError, match="at least 0"):
         week_budget(-1.0)
+
+
+MEASURED = Signals(age_weeks=4, interval_halfwidth=0.02, hosts=2)
+
+
+def test_an_older_measurement_a_wider_interval_and_a_drifted_sibling_each_raise_a_type_s_value():
+    from dataclasses import replace
+
+    base = measurement_value(MEASURED, 2)
+    assert measurement_value(replace(MEASURED, age_weeks=40), 2) > base
+    assert measurement_value(replace(MEASURED, interval_halfwidth=0.08), 2) > base
+    assert measurement_value(replace(MEASURED, sibling_drift=-0.06), 2) > base
+    assert measurement_value(replace(MEASURED, aws_changed=True), 2) > base
+    assert measurement_value(replace(MEASURED, image_changed=True), 2) > base
+    assert measurement_value(replace(MEASURED, hosts=1), 2) > base  # one host's interval misses the host spread
+    assert measurement_value(replace(MEASURED, demand=14), 2) == pytest.approx(15 * base)
+
+
+def test_a_type_never_measured_is_worth_more_than_any_measured_one_and_two_hosts_more_than_one():
+    never = Signals()
+    worst_measured = Signals(age_weeks=520, interval_halfwidth=0.5, hosts=1, sibling_drift=0.3, aws_changed=True)
+
+    assert measurement_value(never, 1) > measurement_value(worst_measured, 1)
+    assert measurement_value(never, 2) > measurement_value(never, 1)
+    assert measurement_value(Signals(age_weeks=0, interval_halfwidth=0.001, hosts=4), 4) >= 0  # never negative
+
+
+def test_a_family_s_cheap_size_is_worth_its_siblings_drift_check():
+    fresh, stale = Signals(age_weeks=0, hosts=2), Signals(age_weeks=30, hosts=2, demand=3)
+
+    assert sibling_check_value([fresh]) == 0
+    assert sibling_check_value([stale]) > 0
+    assert sibling_check_value([stale, stale]) == pytest.approx(2 * sibling_check_value([stale]))
+    assert sibling_check_value([Signals()]) == 0  # a never-measured sibling has no figure to check

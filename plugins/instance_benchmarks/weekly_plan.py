@@ -43,7 +43,9 @@ class Signals:
     diff, the AMI parameter, and the requests counted by the API and the page (decayed)."""
 
     age_weeks: float | None = None  # of the latest measurement of the current configuration; None: never
-    interval_halfwidth: float | None = None  # the stored headline figures' 95% half-width over the mean, largest
+    # the stored headline figures' largest 95% half-width over the mean, at the normal quantile (1.96 standard
+    # errors: two hosts' t-interval would read 6.5 times wider for the same spread)
+    interval_halfwidth: float | None = None
     hosts: int = 0  # hosts behind the stored figures
     sibling_drift: float = 0.0  # largest relative change seen in the family's or CPU model's types lately
     aws_changed: bool = False  # DescribeInstanceTypes' processor, clock, features, ... differ from last time
@@ -82,11 +84,11 @@ def expected_error(signals: Signals) -> float:
 
 def measurement_value(signals: Signals, hosts: int) -> float:
     """The expected reduction of the squared relative error (in %^2) that measuring with `hosts` hosts brings,
-    weighted by demand (1 + requests): a fresh figure settles any change, and replaces the stored uncertainty
-    with its own (HOST_CV^2 / hosts) where that is smaller."""
+    weighted by demand (1 + requests): the fresh figure replaces the stored one, settling any change but bringing
+    its own uncertainty (HOST_CV^2 / hosts). Negative where the stored figure is the better bet: never bought."""
     change, sampling = _change_and_sampling(signals)
     fresh = HOST_CV**2 / max(1, hosts)
-    return (1.0 + max(signals.demand, 0.0)) * (change + max(0.0, sampling - fresh)) * 1e4
+    return (1.0 + max(signals.demand, 0.0)) * (change + sampling - fresh) * 1e4
 
 
 def sibling_check_value(siblings: Iterable[Signals]) -> float:
@@ -171,14 +173,14 @@ def _by_key(options: Iterable[Option]) -> dict[tuple[str, str], list[Option]]:
     return grouped
 
 
-def _knapsack(groups: Sequence[Sequence[Option]], budget_usd: float) -> list[Option]:
+def _knapsack(groups: Sequence[Sequence[Option]], budget_usd: float, step_usd: float = 0.01) -> list[Option]:
     """The most value with at most one option of each group, costs rounded up to the step: exact at that step."""
     if not groups or budget_usd <= 0:
         return []
     most = [max(group, key=lambda o: (o.value, -o.cost_usd)) for group in groups]
     if sum(o.cost_usd for o in most) <= budget_usd:  # everything fits (an unlimited budget): the most of each
         return most
-    step = max(0.01, budget_usd / MAX_STEPS)
+    step = max(step_usd, budget_usd / MAX_STEPS)
     capacity = int(math.floor(budget_usd / step + 1e-9))
     # best[c]: the most value spending at most c steps on the groups so far
     best = np.zeros(capacity + 1)
@@ -221,9 +223,10 @@ def greedy(options: Iterable[Option], budget_usd: float) -> tuple[list[Option], 
     return chosen, cut_off
 
 
-def solve(options: Iterable[Option], budget_usd: float) -> Solution:
+def solve(options: Iterable[Option], budget_usd: float, *, step_usd: float = 0.01) -> Solution:
     """The week's choice: forced options first (cheapest first, while they fit), then the most value within what
-    is left; every (region, type) not chosen is listed with its best option and why."""
+    is left; every (region, type) not chosen is listed with its best option and why. `step_usd`: the budget's
+    step (a cent; the simulator's year of weeks takes 5 cents, exact at that step)."""
     priced, unpriced = _priced(options)
     chosen: list[Option] = []
     left: list[Left] = []
@@ -239,7 +242,7 @@ def solve(options: Iterable[Option], budget_usd: float) -> Solution:
                                            f"${remaining:.2f} left of the ${budget_usd:.2f} budget"))
     weighed = [o for o in priced if o.key not in forced_keys and o.value > 0]
     groups = list(_by_key(weighed).values())
-    chosen += _knapsack(groups, remaining)
+    chosen += _knapsack(groups, remaining, step_usd)
     _, cut_off = greedy(weighed, remaining)
     chosen_keys = {o.key for o in chosen}
     for key, group in _by_key(o for o in priced if o.key not in forced_keys).items():

@@ -140,6 +140,7 @@ def test_an_older_measurement_a_wider_interval_and_a_drifted_sibling_each_raise_
     assert measurement_value(replace(MEASURED, aws_changed=True), 2) > base
     assert measurement_value(replace(MEASURED, image_changed=True), 2) > base
     assert measurement_value(replace(MEASURED, hosts=1), 2) > base  # one host's interval misses the host spread
+    assert measurement_value(MEASURED, 2) > measurement_value(MEASURED, 1)  # two hosts replace it with less error
     assert measurement_value(replace(MEASURED, demand=14), 2) == pytest.approx(15 * base)
 
 
@@ -149,7 +150,8 @@ def test_a_type_never_measured_is_worth_more_than_any_measured_one_and_two_hosts
 
     assert measurement_value(never, 1) > measurement_value(worst_measured, 1)
     assert measurement_value(never, 2) > measurement_value(never, 1)
-    assert measurement_value(Signals(age_weeks=0, interval_halfwidth=0.001, hosts=4), 4) >= 0  # never negative
+    # just measured on four hosts: a fresh figure of one or two hosts would be worse, so it is worth less than nothing
+    assert measurement_value(Signals(age_weeks=0, interval_halfwidth=0.001, hosts=4), 2) < 0
 
 
 def test_a_family_s_cheap_size_is_worth_its_siblings_drift_check():

@@ -126,39 +126,46 @@ def test_a_benchmark_past_its_execution_timeout_ends_timed_out_and_stops(instanc
     assert invocation.process.poll() is not None
 
 
-def test_a_cancel_during_a_poll_keeps_the_triggerer_s_message(instance_id, fake_ssm, monkeypatch):
-    """The triggerer cancels a trigger with a message that tells a user's kill (it then calls on_kill)
-    from a shutdown (it must not: the trigger moves to another triggerer). A cancel landing while a
-    poll is in its thread must keep that message (asgiref's sync_to_async raises a bare one)."""
+USER_ACTION = "__airflow_user_action__"  # airflow.jobs.triggerer_job_runner._USER_ACTION_CANCEL_MSG
+
+
+def cancelled_during(trigger, method: str, monkeypatch) -> tuple:
+    """The args of the CancelledError a task running `trigger` ends with when the triggerer cancels it, with its
+    user-action message, while `method` runs (slowed by half a second, in its thread)."""
     import time
 
-    user_action = "__airflow_user_action__"  # airflow.jobs.triggerer_job_runner._USER_ACTION_CANCEL_MSG
-    in_poll = []
-    trigger = agent_trigger(instance_id, poll_interval=0.01)
-    original_check = trigger.check
+    entered = []
+    original = getattr(trigger, method)
 
-    def slow_check():
-        in_poll.append(time.monotonic())
-        time.sleep(0.5)  # the cancel lands while this runs in its thread
-        return original_check()
+    def slow(*args, **kwargs):
+        entered.append(time.monotonic())
+        time.sleep(0.5)  # the cancel lands while this runs
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(trigger, "check", slow_check)
+    monkeypatch.setattr(trigger, method, slow)
 
-    async def cancelled_mid_poll():
+    async def cancel_it():
         async def consume():
             async for _ in trigger.run():
                 pass
 
         task = asyncio.ensure_future(consume())
-        while not in_poll:
+        while not entered:
             await asyncio.sleep(0.01)
-        task.cancel(user_action)
+        task.cancel(USER_ACTION)
         try:
             await task
         except asyncio.CancelledError as exc:
             return exc.args
 
-    assert asyncio.run(cancelled_mid_poll()) == (user_action,)
+    return asyncio.run(cancel_it())
+
+
+def test_a_cancel_during_a_poll_keeps_the_triggerer_s_message(instance_id, fake_ssm, monkeypatch):
+    """The triggerer cancels a trigger with a message that tells a user's kill (it then calls on_kill)
+    from a shutdown (it must not: the trigger moves to another triggerer). A cancel landing while a
+    poll is in its thread must keep that message (asgiref's sync_to_async raises a bare one)."""
+    assert cancelled_during(agent_trigger(instance_id, poll_interval=0.01), "check", monkeypatch) == (USER_ACTION,)
 
 
 def test_a_cancel_while_the_clients_are_made_keeps_the_triggerer_s_message(instance_id, fake_ssm, monkeypatch):
@@ -166,35 +173,9 @@ def test_a_cancel_while_the_clients_are_made_keeps_the_triggerer_s_message(insta
     loaded triggerer. A user's kill landing then must still reach on_kill: before this was shielded, asgiref's bare
     CancelledError lost the message, the benchmark ran on to its execution timeout, and the stack's kill test
     failed in CI (the kill landed 3 s after the trigger was picked up, before its first poll)."""
-    import time
-
-    user_action = "__airflow_user_action__"  # airflow.jobs.triggerer_job_runner._USER_ACTION_CANCEL_MSG
-    making = []
     trigger = agent_trigger(instance_id, poll_interval=0.01)
-    original_clients = trigger._clients
 
-    def slow_clients():
-        making.append(time.monotonic())
-        time.sleep(0.5)  # the cancel lands while the clients are being made
-        return original_clients()
-
-    monkeypatch.setattr(trigger, "_clients", slow_clients)
-
-    async def cancelled_while_making_clients():
-        async def consume():
-            async for _ in trigger.run():
-                pass
-
-        task = asyncio.ensure_future(consume())
-        while not making:
-            await asyncio.sleep(0.01)
-        task.cancel(user_action)
-        try:
-            await task
-        except asyncio.CancelledError as exc:
-            return exc.args
-
-    assert asyncio.run(cancelled_while_making_clients()) == (user_action,)
+    assert cancelled_during(trigger, "_clients", monkeypatch) == (USER_ACTION,)
 
 
 def test_a_reclaimed_spot_instance_ends_the_wait_at_once_naming_the_interruption(instance_id, fake_ssm, monkeypatch):

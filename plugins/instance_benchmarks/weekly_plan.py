@@ -77,11 +77,6 @@ def _change_and_sampling(signals: Signals) -> tuple[float, float]:
     return change_probability(signals) * size**2, standard_error**2 + one_host
 
 
-def expected_error(signals: Signals) -> float:
-    """The stored figure's expected squared relative error now (_change_and_sampling's two parts)."""
-    return sum(_change_and_sampling(signals))
-
-
 def measurement_value(signals: Signals, hosts: int) -> float:
     """The expected reduction of the squared relative error (in %^2) that measuring with `hosts` hosts brings,
     weighted by demand (1 + requests): the fresh figure replaces the stored one, settling any change but bringing

@@ -189,27 +189,12 @@ class Run:
                                    image_changed=name in self.imaged, demand=self.demand.get(name, 0.0))
 
     def _adaptive(self, week: int, budget: float, names: list[str]) -> list[tuple[str, int]]:
-        signals = {name: self._signals(week, name) for name in names}
-        by_family: dict[str, list[str]] = {}
-        for name in names:
-            by_family.setdefault(self.present[name].family, []).append(name)
-        cheapest = {family: min(members, key=lambda n: self.present[n].cost_usd)
-                    for family, members in by_family.items()}
-        options = []
-        for family, members in by_family.items():
-            never = all(signals[n].age_weeks is None for n in members)
-            bonus = weekly_plan.sibling_check_value(signals[n] for n in members if n != cheapest[family])
-            for name in members:
-                forced = never and name == cheapest[family]
-                for hosts in (1, 2):
-                    value = weekly_plan.measurement_value(signals[name], hosts)
-                    if name == cheapest[family]:
-                        value += bonus
-                    options.append(weekly_plan.Option(region="us-east-1", instance_type=name, hosts=hosts,
-                                                      market="on_demand",
-                                                      cost_usd=self.present[name].cost_usd * hosts, value=value,
-                                                      forced=forced and hosts == 1))
-        solution = weekly_plan.solve(options, budget, step_usd=0.05)
+        candidates = [weekly_plan.Candidate(region="us-east-1", instance_type=name,
+                                            instance_family=self.present[name].family,
+                                            cost_per_host={"on-demand": self.present[name].cost_usd},
+                                            signals=self._signals(week, name))
+                      for name in names]
+        solution = weekly_plan.solve(weekly_plan.options(candidates), budget, step_usd=0.05)
         return [(o.instance_type, o.hosts) for o in solution.chosen]
 
     def _measure(self, week: int, name: str, hosts: int) -> None:

@@ -117,6 +117,8 @@ def document_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         "started_at": doc["started_at"],
         "cpu_model": system["cpu_model"],
         "microcode": system.get("microcode"),
+        "ami_id": doc["host"].get("ami_id"),  # the image the host booted (EC2), what a newer AMI is told by
+        "market": prov.get("market"),  # on-demand or spot (EC2): the weekly plan's spot record
         "physical_cores": system["physical_cores"],
         "sockets": system.get("sockets") or 1,
         "sustained_ghz": spec.get("sustained_clock_ghz"),
@@ -260,7 +262,7 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
     latest_row = frame.sort_values(["g", "started_at"], kind="stable").drop_duplicates("g", keep="last").index
     latest = rows.iloc[latest_row.to_numpy()].reset_index(drop=True)
     summary["latest_run_id"] = latest["run_id"].to_numpy()
-    for column in ("image", "blas_matches_cpu", "hpl_near_asymptote"):
+    for column in ("image", "blas_matches_cpu", "hpl_near_asymptote", "ami_id", "microcode"):
         summary[column] = latest[column].to_numpy() if column in latest else None
     summary = pd.concat([latest[GROUP_KEYS], summary.reset_index(drop=True)], axis=1)
     summary["configuration"] = [configuration_label(row) for row in summary[["benchmark", "placement",
@@ -609,6 +611,20 @@ def current_dataset(store: ResultStore) -> Any | None:
     if not pointer.exists():
         return None
     return dataset_root(store) / "versions" / json.loads(pointer.read_text())["version"]
+
+
+def read_current(store: ResultStore, name: str, expression: Any = None) -> pd.DataFrame:
+    """One table of the current dataset version (`raw` or `summary`), filtered in Arrow by `expression` (a
+    pyarrow.dataset expression); empty before any rebuild."""
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    version = current_dataset(store)  # the pointer: never a table half rebuilt
+    path = version / name if version is not None else None
+    if path is None or not path.exists():
+        return pd.DataFrame()
+    dataset = ds.dataset(path.path, filesystem=path.fs, format="parquet", partitioning="hive")
+    return dataset.to_table(filter=expression).to_pandas()
 
 
 def _write_atomically(path: Any, text: str) -> None:

@@ -7,6 +7,9 @@ moto answers in one page, so only the paginator is correct for both).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -131,6 +134,45 @@ def spec_from_description(described: dict[str, Any]) -> InstanceSpec:
     )
 
 
+# What DescribeInstanceTypes says of a type that moves its figures: a change in any of them is a reason to measure
+# it again (issue 30: the weekly plan's `aws_changed` signal, diffed between the catalog's dates).
+FINGERPRINT_FIELDS = (("ProcessorInfo", "Manufacturer"), ("ProcessorInfo", "SustainedClockSpeedInGhz"),
+                      ("ProcessorInfo", "SupportedFeatures"), ("ProcessorInfo", "SupportedArchitectures"),
+                      ("Hypervisor",), ("MemoryInfo", "SizeInMiB"), ("VCpuInfo", "DefaultVCpus"),
+                      ("VCpuInfo", "DefaultCores"), ("VCpuInfo", "DefaultThreadsPerCore"), ("BareMetal",))
+
+
+def fingerprint(described: dict[str, Any]) -> str:
+    """A short digest of the FINGERPRINT_FIELDS of one DescribeInstanceTypes entry (lists sorted: order is not
+    a change)."""
+    picked = {}
+    for path in FINGERPRINT_FIELDS:
+        value: Any = described
+        for key in path:
+            value = (value or {}).get(key) if isinstance(value, dict) else None
+        picked[".".join(path)] = sorted(value) if isinstance(value, list) else value
+    return hashlib.sha256(json.dumps(picked, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def spec_from_row(row: dict[str, Any]) -> InstanceSpec:
+    """A published catalog row (catalog_rows) as an InstanceSpec, as spec_from_description made it."""
+    return InstanceSpec(
+        instance_type=row["instance_type"], family=row["architecture_family"], architecture=row["architecture"],
+        cpu_model=row["processor"], vcpus=int(row["vcpus"]), physical_cores=int(row["physical_cores"]),
+        memory_bytes=int(row["memory_bytes"]), last_level_cache_bytes=0, instance_family=row["instance_family"],
+        generation=None if _missing(row.get("generation")) else int(row["generation"]),
+        current_generation=bool(row["current_generation"]), bare_metal=bool(row["bare_metal"]),
+        burstable=bool(row["burstable"]),
+        accelerators=tuple(a for a in (row.get("accelerators") or "").split(",") if a),
+        sustained_clock_ghz=None if _missing(row.get("sustained_clock_ghz")) else float(row["sustained_clock_ghz"]),
+    )
+
+
+def _missing(value: Any) -> bool:
+    """None, or a Parquet null read back through pandas (NaN)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def describe_instance_types(ec2_client: Any, instance_types: list[str] | None = None) -> list[dict[str, Any]]:
     """Every page of DescribeInstanceTypes (all types, or the named ones)."""
     paginator = ec2_client.get_paginator("describe_instance_types")
@@ -150,8 +192,10 @@ def describe_offerings(ec2_client: Any) -> dict[str, list[str]]:
     return {name: sorted(found) for name, found in zones.items()}
 
 
-def catalog_rows(specs: list[InstanceSpec], offerings: dict[str, list[str]], *, region: str) -> list[dict[str, Any]]:
-    """The published catalog: one row per type, classified, with why it is left out of `all` (if it is)."""
+def catalog_rows(specs: list[InstanceSpec], offerings: dict[str, list[str]], *, region: str,
+                 fingerprints: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The published catalog: one row per type, classified, with why it is left out of `all` (if it is), and the
+    fingerprint of what AWS said of it (`fingerprints`, by type)."""
     rows = []
     for spec in specs:
         parts = parse_instance_type(spec.instance_type) or {}
@@ -165,6 +209,7 @@ def catalog_rows(specs: list[InstanceSpec], offerings: dict[str, list[str]], *, 
             "bare_metal": spec.bare_metal, "burstable": spec.burstable, "accelerators": ",".join(spec.accelerators),
             "benchmarkable": reason is None, "left_out_because": reason,
             "zones": ",".join(offerings.get(spec.instance_type, [])),
+            "fingerprint": (fingerprints or {}).get(spec.instance_type),
         })
     return rows
 

@@ -22,9 +22,10 @@ def refresh(*, region: str, aws_conn_id: str | None, results_uri: str, date: str
 
     client = EC2Hook(aws_conn_id=aws_conn_id, region_name=region, api_type="client_type",
                      config=Config(retries={"mode": "standard", "total_max_attempts": 10})).conn
-    specs = sorted((catalog.spec_from_description(d) for d in catalog.describe_instance_types(client)),
-                   key=lambda s: s.instance_type)
-    rows = catalog.catalog_rows(specs, catalog.describe_offerings(client), region=region)
+    described = catalog.describe_instance_types(client)
+    specs = sorted((catalog.spec_from_description(d) for d in described), key=lambda s: s.instance_type)
+    fingerprints = {d["InstanceType"]: catalog.fingerprint(d) for d in described}
+    rows = catalog.catalog_rows(specs, catalog.describe_offerings(client), region=region, fingerprints=fingerprints)
     store = ResultStore(results_uri, conn_id=aws_conn_id)
     published = catalog.publish(store.root, region, rows, date=date)
     measured = store.measured_since(region, datetime.date.min)

@@ -211,10 +211,20 @@ def new_families_per_day() -> int:
     return int(os.environ.get("INSTANCE_BENCHMARKS_NEW_FAMILIES_PER_DAY") or 1)
 
 
-def weekly_run_id(week: datetime.date, *, preview: bool = False) -> str:
-    """The instance_benchmarks run of a week (`weekly__2026-11-29`), so the week's runs can be found and a week
-    is never run twice; a preview has its own, so it never takes the week's."""
-    return f"weekly__{week.isoformat()}" + ("__preview" if preview else "")
+def weekly_run_id(week: datetime.date, name: str) -> str:
+    """One instance_benchmarks run of a week (`weekly__2026-11-29__us-east-1__on-demand__2h`), so the week's runs
+    can be found and a week is never run twice."""
+    return f"weekly__{week.isoformat()}__{name}"
+
+
+def weekly_markets() -> list[str]:
+    """The markets the weekly plan may choose ($INSTANCE_BENCHMARKS_WEEKLY_MARKETS, comma-separated): on-demand,
+    or on-demand and spot (a spot host costs less and may be interrupted: the plan weighs both)."""
+    markets = _listed("INSTANCE_BENCHMARKS_WEEKLY_MARKETS") or ["on-demand"]
+    unknown = sorted(set(markets) - {"on-demand", "spot"})
+    if unknown:
+        raise ValueError(f"INSTANCE_BENCHMARKS_WEEKLY_MARKETS: {unknown} are not markets (on-demand, spot)")
+    return markets
 
 
 def profile_choices() -> list[str]:

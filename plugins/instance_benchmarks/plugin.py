@@ -60,6 +60,18 @@ def get_store() -> ResultStore:
 
 Store = Annotated[ResultStore, Depends(get_store)]
 
+_demand = None
+
+
+def count_demand(store: ResultStore, instance_types: list[str]) -> None:
+    """The weekly plan's demand signal: the types a request asked about (demand.py)."""
+    global _demand  # noqa: PLW0603 - one counter per api-server process, made on its first request
+    from instance_benchmarks.demand import DemandCounter
+
+    if _demand is None:
+        _demand = DemandCounter()
+    _demand.count(store, [t for t in instance_types if t != "local"])
+
 
 def only(*allowed: str):
     """Refuse query parameters the endpoint does not know (a typo is an error, not an empty filter)."""
@@ -134,15 +146,10 @@ class RunReportLink(BaseOperatorLink):
 
 def _table(store: ResultStore, name: str, filters: dict[str, str | None], *, headline_only: bool = False
            ) -> pd.DataFrame:
-    import pandas as pd
     import pyarrow.dataset as ds
 
-    from instance_benchmarks.analysis import current_dataset
+    from instance_benchmarks.analysis import read_current
 
-    version = current_dataset(store)  # the pointer: never a table half rebuilt
-    path = version / name if version is not None else None
-    if path is None or not path.exists():
-        return pd.DataFrame()
     expression = None
     for column, value in filters.items():
         if value is not None:
@@ -152,8 +159,7 @@ def _table(store: ResultStore, name: str, filters: dict[str, str | None], *, hea
         term = (ds.field("benchmark") == "hpl") | ((ds.field("metric") == "triad")
                                                   & (ds.field("placement") == "all-cores"))
         expression = term if expression is None else expression & term
-    dataset = ds.dataset(path.path, filesystem=path.fs, format="parquet", partitioning="hive")
-    return dataset.to_table(filter=expression).to_pandas()
+    return read_current(store, name, expression)
 
 
 def _catalog(store: ResultStore) -> pd.DataFrame | None:
@@ -232,6 +238,7 @@ def compare(
     bad = [t for t in names if not INSTANCE_TYPE_OR_LOCAL.fullmatch(t)]
     if bad:
         raise HTTPException(422, f"not instance types: {bad} (e.g. types=m7i.large,m7a.large)")
+    count_demand(store, names)
     frame = _table(store, "summary", {"region": region})
     try:
         answer = answers.compare(frame, names, region=region) if not frame.empty else \
@@ -258,6 +265,8 @@ def recommend(
 
     if like is not None and not INSTANCE_TYPE_OR_LOCAL.fullmatch(like):
         raise HTTPException(422, f"like: not an instance type: {like!r} (e.g. like=m7i.4xlarge)")
+    if like is not None:
+        count_demand(store, [like])
     frame = _table(store, "summary", {"region": region}, headline_only=True)
     if frame.empty:
         raise HTTPException(404, f"no results in {region}" if region else
@@ -278,6 +287,7 @@ def instance_type_results(instance_type: str, store: Store,
     """Every raw sample of one instance type, across runs."""
     if not INSTANCE_TYPE_OR_LOCAL.fullmatch(instance_type):
         raise HTTPException(404, f"not an instance type: {instance_type!r} (e.g. m7i.large)")
+    count_demand(store, [instance_type])
     frame = _table(store, "raw", {"instance_type": instance_type})
     if frame.empty:
         raise HTTPException(404, f"no results for {instance_type}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,10 @@ HOST_CV = 0.037
 NEVER_MEASURED_ERROR = 1.0
 # What a sibling's drift says about this type: the chance it moved too, given a sibling did.
 SIBLING_DRIFT_SHARE = 0.5
+# A spot host's chance of being interrupted before its documents are stored, where the project has seen none of its
+# own: AWS's Spot Instance Advisor puts most types in its lowest bucket, "<5%" a month; 5% assumed per host-run.
+SPOT_INTERRUPTION_PRIOR = 0.05
+MARKETS = ("on-demand", "spot")
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,27 @@ class Signals:
     aws_changed: bool = False  # DescribeInstanceTypes' processor, clock, features, ... differ from last time
     image_changed: bool = False  # a newer AMI, kernel or microcode than the stored documents ran on
     demand: float = 0.0  # requests for the type, decayed
+    spot_risk: float = SPOT_INTERRUPTION_PRIOR  # the chance a spot host is interrupted (the project's own record)
+
+    def reasons(self) -> tuple[str, ...]:
+        """The signals in words, as the plan and its page show them: 'stale 11 weeks', 'interval ±4.2%'."""
+        if self.age_weeks is None:
+            found = ["never measured"]
+        else:
+            found = [f"stale {self.age_weeks:.0f} weeks" if self.age_weeks >= 1 else "measured this week"]
+            if self.interval_halfwidth is not None:
+                found.append(f"interval ±{100 * self.interval_halfwidth:.1f}%")
+            if self.hosts < 2:
+                found.append("one host")
+        if self.sibling_drift:
+            found.append(f"sibling drifted {100 * self.sibling_drift:+.0f}%")
+        if self.aws_changed:
+            found.append("AWS reports it differently since")
+        if self.image_changed:
+            found.append("newer AMI or microcode since")
+        if self.demand >= 0.5:
+            found.append(f"asked {self.demand:.0f} times")
+        return tuple(found)
 
 
 def change_probability(signals: Signals) -> float:
@@ -95,6 +121,53 @@ def sibling_check_value(siblings: Iterable[Signals]) -> float:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """One (region, type) the week may measure: its instance family, a host's predicted cost on each market (None:
+    no price) and its signals."""
+
+    region: str
+    instance_type: str
+    instance_family: str
+    cost_per_host: dict[str, float | None]
+    signals: Signals
+
+
+def options(candidates: Iterable[Candidate], *, hosts: Sequence[int] = (1, 2),
+            markets: Sequence[str] = ("on-demand",)) -> list[Option]:
+    """Every way to measure each candidate: `hosts` x `markets`, each valued by measurement_value; a family's
+    cheapest size carries its siblings' drift check (sibling_check_value); a family never measured has its
+    cheapest size forced, on one on-demand host (a first figure, not one a spot interruption can take away).
+    A spot option is worth its value times the chance it is not interrupted. A candidate with no price on a market
+    still gets its option, unpriced, so the plan lists it."""
+    by_family: dict[tuple[str, str], list[Candidate]] = {}
+    for candidate in candidates:
+        by_family.setdefault((candidate.region, candidate.instance_family), []).append(candidate)
+    found = []
+    for members in by_family.values():
+        priced = [c for c in members if c.cost_per_host.get("on-demand")]
+        cheapest = min(priced, key=lambda c: (c.cost_per_host["on-demand"], c.instance_type)) if priced else None
+        never = all(c.signals.age_weeks is None for c in members)
+        bonus = sibling_check_value(c.signals for c in members if c is not cheapest)
+        for candidate in members:
+            for count in hosts:
+                for market in markets:
+                    per_host = candidate.cost_per_host.get(market)
+                    value = measurement_value(candidate.signals, count) + (bonus if candidate is cheapest else 0.0)
+                    if market == "spot":
+                        value *= 1.0 - candidate.signals.spot_risk
+                    forced = never and candidate is cheapest and count == 1 and market == "on-demand"
+                    reasons = candidate.signals.reasons()
+                    if candidate is cheapest and bonus > 0:
+                        reasons += (f"the family's cheapest size: a drift check for {len(members) - 1} siblings",)
+                    if forced:
+                        reasons = ("a new family: its cheapest size first",) + reasons
+                    found.append(Option(region=candidate.region, instance_type=candidate.instance_type, hosts=count,
+                                        market=market, cost_usd=per_host * count if per_host else None,
+                                        value=value, forced=forced, reasons=reasons))
+    return found
+
+
+@dataclass(frozen=True)
 class Option:
     """One way to measure one type this week: `hosts` hosts on `market`, for `cost_usd` predicted, worth `value`.
 
@@ -105,7 +178,7 @@ class Option:
     instance_type: str
     hosts: int
     market: str
-    cost_usd: float
+    cost_usd: float | None  # None: no price on this market (never planned)
     value: float
     forced: bool = False
     reasons: tuple[str, ...] = ()
@@ -116,7 +189,13 @@ class Option:
 
     @property
     def value_per_usd(self) -> float:
-        return self.value / self.cost_usd if self.cost_usd > 0 else math.inf
+        return self.value / self.cost_usd if self.cost_usd else math.inf
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"region": self.region, "instance_type": self.instance_type, "hosts": self.hosts,
+                "market": self.market, "cost_usd": self.cost_usd, "value": round(self.value, 4),
+                "value_per_usd": round(self.value_per_usd, 4) if self.cost_usd else None, "forced": self.forced,
+                "reasons": list(self.reasons)}
 
 
 @dataclass(frozen=True)
@@ -227,7 +306,8 @@ def solve(options: Iterable[Option], budget_usd: float, *, step_usd: float = 0.0
     left: list[Left] = []
     remaining = budget_usd
     forced_keys = {o.key for o in priced if o.forced}
-    for key in sorted(forced_keys, key=lambda k: min(o.cost_usd for o in priced if o.key == k and o.forced)):
+    # cheapest first; equal costs by name (never the set's order, which differs between processes)
+    for key in sorted(forced_keys, key=lambda k: (min(o.cost_usd for o in priced if o.key == k and o.forced), k)):
         option = min((o for o in priced if o.key == key and o.forced), key=lambda o: o.cost_usd)
         if option.cost_usd <= remaining + 1e-9:
             chosen.append(option)

@@ -1,13 +1,17 @@
-"""weekly_refresh: the weekly run of the configured catalog, or a skip that says what to set.
+"""weekly_refresh: the week planned within its budget, reviewed by a person (or approved by nobody in time), then
+its runs triggered and waited for; or a skip that says what to set.
 
-dag.test() runs weekly_refresh alone: the instance_benchmarks run it triggers is created and never executed. So
-`run_the_week` ends that run from another thread, as the scheduler would (its state set in the database), and
-the trigger's deferred wait, run in line by dag.test(), reads it."""
+dag.test() runs weekly_refresh alone, against in-process moto and the Price List fake: the instance_benchmarks runs
+it triggers are created and never executed. So `run_the_week` ends them from another thread, as the scheduler
+would (their state set in the database), and the trigger's deferred wait, run in line by dag.test(), reads it.
+The review waits in AWAITING_INPUT, which dag.test() never resolves itself: the same thread answers it as the
+REST API's Required Actions endpoint does, or lets it time out and runs the scheduler's own timeout sweep."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import random
 import threading
 
@@ -15,7 +19,7 @@ import pytest
 
 from tests.conftest import load_dag
 
-pytestmark = pytest.mark.usefixtures("airflow_db")
+pytestmark = pytest.mark.usefixtures("airflow_db", "moto_env")
 
 
 def a_week() -> datetime.datetime:
@@ -26,8 +30,9 @@ def a_week() -> datetime.datetime:
 
 
 @contextlib.contextmanager
-def week_runs_end_as(state: str):
-    """Ends each weekly__ run of instance_benchmarks created from now on in `state`, as its scheduler would."""
+def week_runs_end_as(state: str, *, review: str | None = "Approve"):
+    """Ends each weekly__ run of instance_benchmarks created from now on in `state`, as its scheduler would; and
+    answers the week's review with `review` (None: nobody answers, and its time runs out)."""
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -39,6 +44,7 @@ def week_runs_end_as(state: str):
 
     def end_them():
         while not done.wait(0.2):
+            answer_the_review(review)
             with create_session() as session:
                 for run in session.scalars(select(DagRun).where(DagRun.dag_id == "instance_benchmarks",
                                                                 DagRun.run_id.like("weekly__%"))):
@@ -55,11 +61,44 @@ def week_runs_end_as(state: str):
         thread.join()
 
 
-def run_the_week(week: datetime.datetime, *, ends_as: str = "success", **conf):
-    """weekly_refresh's run of `week`, the instance_benchmarks run it starts ending as `ends_as`."""
+def answer_the_review(choice: str | None) -> None:
+    """A review waiting for input gets `choice`, as the REST API's response endpoint records one (the HITL detail,
+    then the task resumed); None: its deadline is moved to the past and the scheduler's sweep resolves it."""
+    from airflow.jobs.job import Job
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.trigger import handle_event_submit
+    from airflow.triggers.base import TriggerEvent
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+    from sqlalchemy.orm import joinedload
+
+    with create_session() as session:
+        waiting = session.scalars(select(TaskInstance).where(
+            TaskInstance.dag_id == "weekly_refresh", TaskInstance.task_id == "review",
+            TaskInstance.state == TaskInstanceState.AWAITING_INPUT).options(
+                joinedload(TaskInstance.hitl_detail))).all()
+        for ti in waiting:
+            if choice is None:
+                ti.trigger_timeout = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
+                continue
+            detail = ti.hitl_detail
+            detail.chosen_options, detail.params_input = [choice], {}
+            detail.responded_at = datetime.datetime.now(datetime.UTC)
+            session.add(detail)
+            handle_event_submit(TriggerEvent(detail.as_resume_event_payload(timedout=False)), task_instance=ti,
+                                session=session)
+    if choice is None and waiting:
+        SchedulerJobRunner(job=Job()).check_awaiting_input_timeouts()
+
+
+def run_the_week(week: datetime.datetime, *, ends_as: str = "success", review: str | None = "Approve", **conf):
+    """weekly_refresh's run of `week`, its review answered `review`, the instance_benchmarks runs it starts ending
+    as `ends_as`."""
     dag = load_dag("weekly_refresh")
-    dag.get_task("benchmark_the_catalog").poke_interval = 0.5  # the deployment's is a minute
-    with week_runs_end_as(ends_as) as ended:
+    dag.get_task("benchmark_the_week").partial_kwargs["poke_interval"] = 0.5  # the deployment's is a minute
+    with week_runs_end_as(ends_as, review=review) as ended:
         dag_run = dag.test(logical_date=week, run_conf=conf or None)
     return dag_run, ended
 
@@ -68,58 +107,121 @@ def states_of(dag_run) -> dict[str, str]:
     return {ti.task_id: str(ti.state).removeprefix("TaskInstanceState.") for ti in dag_run.get_task_instances()}
 
 
-def benchmark_runs_with(budget: float, *, notes: bool = False) -> list:
-    """The confs (or the notes) of the instance_benchmarks runs with this budget."""
+def benchmark_runs_of(week: datetime.datetime, *, notes: bool = False) -> dict:
+    """{run id: conf (or note)} of the instance_benchmarks runs of this week."""
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
     with create_session() as session:
-        runs = session.scalars(select(DagRun).where(DagRun.dag_id == "instance_benchmarks")).all()
-        return [r.note if notes else r.conf for r in runs if (r.conf or {}).get("budget_usd") == budget]
+        runs = session.scalars(select(DagRun).where(DagRun.dag_id == "instance_benchmarks",
+                                                    DagRun.run_id.like(f"weekly__{week.date()}__%"))).all()
+        return {r.run_id: r.note if notes else r.conf for r in runs}
 
 
-def test_the_week_triggers_one_run_of_the_configured_catalog(monkeypatch):
-    """It makes no AWS call of its own (so the Airflow role needs nothing for it): the run it starts does."""
+@pytest.fixture
+def deployment(monkeypatch, tmp_path):
+    """An AWS deployment whose weekly refresh plans `m7i` and `c7g` in us-east-1 within $3, with results under
+    tmp_path, priced by the Price List fake from the recorded snapshot."""
+    from instance_benchmarks import prices
     from tests.fakes.aws import AwsGaps
+    from tests.fakes.pricing import FakePriceList
 
-    budget = round(random.uniform(10, 20), 6)  # noqa: S311 - tells this run from earlier ones in the same database
     monkeypatch.setenv("INSTANCE_BENCHMARKS_TARGET", "aws")
     monkeypatch.setenv("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "m7i, c7g")
-    monkeypatch.setenv("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD", str(budget))
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD", "3")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_CATALOG_REGIONS", "us-east-1")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_RESULTS_URI", tmp_path.as_uri())
     gaps = AwsGaps().install(monkeypatch)
+    price_list = FakePriceList({"us-east-1": prices.recorded_on_demand("us-east-1")})
+    price_list.page_size = 100  # AWS's own largest page
+    gaps.add_price_list(price_list)
+    return tmp_path
+
+
+def plan_of(results, week: datetime.datetime) -> dict:
+    return json.loads((results / "plans" / "weekly" / f"{week.date()}.json").read_text())
+
+
+def test_an_approved_week_triggers_one_run_per_market_and_host_count_each_with_its_share(deployment):
+    """Issue 30 items 4 and 9: plan within the budget, a person approves, the chosen types are measured. The plan
+    calls only what it reads (the catalog, prices, the AMI parameter): never a launch."""
     week = a_week()
 
     dag_run, ended = run_the_week(week)
 
-    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
-    assert ended == [f"weekly__{week.date()}"]  # issue 28 item 5: named by its week, and waited for
-    assert gaps.calls == []
-    # not skip_measured_since: not a backfill
-    assert benchmark_runs_with(budget) == [{"target": "aws", "instance_types": ["m7i", "c7g"],
-                                            "profile": "standard", "time_budget_s": 540, "host_time_budget_s": 600,
-                                            "instances_per_type": 2, "budget_usd": budget}]
-    # Issue 28 item 4: a manual run queued behind it can tell why
-    (note,) = benchmark_runs_with(budget, notes=True)
-    assert note.startswith("The weekly refresh") and "queued until it ends" in note
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), states_of(dag_run)
+    plan = plan_of(deployment, week)
+    assert plan["budget"]["week_usd"] == 3 and 0 < plan["budget"]["planned_usd"] <= 3
+    runs = benchmark_runs_of(week)
+    assert sorted(ended) == sorted(runs) == sorted(f"weekly__{week.date()}__{r['name']}" for r in plan["runs"])
+    chosen = {(o["instance_type"], o["market"], o["hosts"]) for o in plan["chosen"]}
+    triggered = {(t, conf["market"], conf["instances_per_type"]) for conf in runs.values()
+                 for t in conf["instance_types"]}
+    assert triggered == chosen
+    assert sum(conf["budget_usd"] for conf in runs.values()) <= 3 + 0.01 * len(runs)  # each share rounded up
+    for conf in runs.values():
+        assert conf["region"] == "us-east-1" and conf["profile"] == "standard" and "skip_measured_since" not in conf
+    # a new family's cheapest size is forced first: m7i and c7g were never measured here
+    forced = {o["instance_type"] for o in plan["chosen"] if o["forced"]}
+    assert forced == {"m7i.large", "c7g.medium"}
+    note = next(iter(benchmark_runs_of(week, notes=True).values()))
+    assert note.startswith("The weekly refresh") and "queued until it ends" in note  # issue 28 item 4
 
 
-def test_a_preview_starts_a_dry_run_of_the_same_week(monkeypatch):
-    """Issue 16 item 5: the week's expected cost, before anything launches."""
-    budget = round(random.uniform(20, 30), 6)  # noqa: S311 - tells this run from earlier ones
-    monkeypatch.setenv("INSTANCE_BENCHMARKS_TARGET", "aws")
-    monkeypatch.setenv("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "m7i")
-    monkeypatch.setenv("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD", str(budget))
+def test_nobody_answering_the_review_approves_the_plan_as_it_stands(deployment):
+    """Unattended weeks still run: the review's time runs out and the scheduler's sweep takes its default."""
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
 
+    review = load_dag("weekly_refresh").get_task("review")
+    assert review.defaults == [ApprovalOperator.APPROVE] and review.response_timeout == datetime.timedelta(hours=12)
+    week = a_week()
+
+    dag_run, ended = run_the_week(week, review=None)
+
+    assert states_of(dag_run)["review"] == "success"
+    assert ended and sorted(ended) == sorted(benchmark_runs_of(week))
+
+
+def test_a_rejected_plan_measures_nothing(deployment):
+    week = a_week()
+
+    dag_run, ended = run_the_week(week, review="Reject")
+
+    states = states_of(dag_run)
+    assert states["review"] == "success" and states["approved"] == "skipped", states
+    assert ended == [] and benchmark_runs_of(week) == {}
+    assert plan_of(deployment, week)["chosen"]  # the plan stays, for the record
+
+
+def test_a_preview_writes_the_plan_and_stops(deployment):
+    """Nothing reviewed, nothing launched; the plan and its summary are where the page and a person read them."""
     week = a_week()
 
     dag_run, ended = run_the_week(week, preview_only=True)
 
-    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS")
-    assert ended == [f"weekly__{week.date()}__preview"]  # never the week's own run id
-    assert benchmark_runs_with(budget) == [{"target": "aws", "instance_types": ["m7i"], "profile": "standard",
-                                            "time_budget_s": 540, "host_time_budget_s": 600, "instances_per_type": 2,
-                                            "budget_usd": budget, "dry_run": True}]
+    states = states_of(dag_run)
+    assert states["plan_the_week"] == "success"
+    assert {states["review"], states["approved"]} == {"skipped"}, states
+    assert ended == [] and benchmark_runs_of(week) == {}
+    summary = (deployment / "plans" / "weekly" / f"{week.date()}.md").read_text()
+    assert summary.startswith(f"# The week of {week.date()}") and "a new family: its cheapest size first" in summary
+
+
+def test_without_a_weekly_budget_every_configured_type_is_measured(deployment, monkeypatch):
+    """The refresh before the plan chose: every requested type, with the weekly hosts, on demand."""
+    monkeypatch.delenv("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "m7i.large, c7g.large")
+    week = a_week()
+
+    dag_run, _ = run_the_week(week)
+
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), states_of(dag_run)
+    (conf,) = benchmark_runs_of(week).values()
+    assert conf == {"target": "aws", "region": "us-east-1", "market": "on-demand",
+                    "instance_types": ["c7g.large", "m7i.large"], "profile": "standard", "time_budget_s": 540,
+                    "host_time_budget_s": 600, "instances_per_type": 2, "budget_usd": None,
+                    "aws_conn_id": "aws_default"}
 
 
 def test_nothing_configured_on_aws_skips_saying_what_to_set(monkeypatch):
@@ -132,35 +234,27 @@ def test_nothing_configured_on_aws_skips_saying_what_to_set(monkeypatch):
     assert set(states.values()) == {"skipped"}, states
 
 
-def test_a_week_whose_run_fails_fails(monkeypatch):
-    """Issue 28 item 5: it used to trigger and go green whatever the run did; now it waits for the run."""
-    budget = round(random.uniform(30, 40), 6)  # noqa: S311
-    monkeypatch.setenv("INSTANCE_BENCHMARKS_TARGET", "aws")
-    monkeypatch.setenv("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "m7i.large")
-    monkeypatch.setenv("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD", str(budget))
-
+def test_a_week_whose_run_fails_fails(deployment):
+    """Issue 28 item 5: it used to trigger and go green whatever the run did; now it waits for the runs."""
     dag_run, ended = run_the_week(a_week(), ends_as="failed")
 
     assert str(dag_run.state) in ("failed", "DagRunState.FAILED")
-    assert states_of(dag_run) == {"week": "success", "benchmark_the_catalog": "failed"}
-    assert len(ended) == 1 and len(benchmark_runs_with(budget)) == 1
+    assert states_of(dag_run)["benchmark_the_week"] == "failed"
+    assert ended
 
 
-def test_a_week_run_again_finds_its_run_and_never_starts_a_second(monkeypatch):
-    """A cleared or re-triggered week (the same logical date) skips: the week's run is where to retry."""
-    budget = round(random.uniform(40, 50), 6)  # noqa: S311
-    monkeypatch.setenv("INSTANCE_BENCHMARKS_TARGET", "aws")
-    monkeypatch.setenv("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "m7i.large")
-    monkeypatch.setenv("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD", str(budget))
+def test_a_week_run_again_finds_its_runs_and_never_starts_a_second(deployment):
+    """A cleared or re-triggered week (the same logical date) skips: the week's runs are where to retry."""
     week = a_week()
     first, _ = run_the_week(week)
+    runs = benchmark_runs_of(week)
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
     with create_session() as session:  # one weekly_refresh run per logical date: the first one goes, its week's
-        session.delete(session.get(DagRun, first.id))  # instance_benchmarks run stays
+        session.delete(session.get(DagRun, first.id))  # instance_benchmarks runs stay
 
     again, ended = run_the_week(week)
 
-    assert states_of(again)["benchmark_the_catalog"] == "skipped" and ended == []
-    assert len(benchmark_runs_with(budget)) == 1
+    assert states_of(again)["benchmark_the_week"] == "skipped" and ended == []
+    assert benchmark_runs_of(week) == runs

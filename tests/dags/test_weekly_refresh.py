@@ -258,3 +258,23 @@ def test_a_week_run_again_finds_its_runs_and_never_starts_a_second(deployment):
 
     assert states_of(again)["benchmark_the_week"] == "skipped" and ended == []
     assert benchmark_runs_of(week) == runs
+
+
+def test_a_preview_of_the_whole_recorded_catalog_plans_over_a_thousand_types_within_100_usd(deployment, monkeypatch):
+    """Issue 30 item 9: `all` in moto's recorded catalog (DescribeInstanceTypes as AWS answered it), priced from the
+    recorded snapshot; benchmarks/week_plan.py times the same plan."""
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_INSTANCE_TYPES", "all")
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_WEEKLY_BUDGET_USD", "100")
+    week = a_week()
+
+    dag_run, ended = run_the_week(week, preview_only=True)
+
+    assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), states_of(dag_run)
+    plan = plan_of(deployment, week)
+    assert len(plan["signals"]) >= 1000
+    assert 0 < plan["budget"]["planned_usd"] <= 100 and ended == []
+    assert all(o["cost_usd"] for o in plan["chosen"])  # an unpriced type is never planned ...
+    unpriced = [e for e in plan["not_chosen"] if e["reason"].startswith("no price")]
+    assert unpriced and all(e["best"] is None for e in unpriced)  # ... but listed with why
+    new_families = {o["instance_type"].split(".")[0] for o in plan["chosen"] if o["forced"]}
+    assert len(new_families) >= 50  # nothing was measured: each family's cheapest size comes first

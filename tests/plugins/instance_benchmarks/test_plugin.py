@@ -254,3 +254,23 @@ def test_a_run_s_own_report_is_served_by_its_run_id_and_nothing_else(tmp_path):
     assert plugin.RunReportLink().get_link(analyze, ti_key=key).endswith(
         f"/benchmarks/runs/{urllib.parse.quote(run_id, safe='')}")
     assert plugin.RunReportLink().get_link(analyze, ti_key=types.SimpleNamespace(dag_id="janitor", run_id=run_id)) == ""
+
+
+def test_compare_recommend_and_results_count_the_types_they_ask_about(client, store, monkeypatch):
+    """Issue 30 item 1: the weekly plan's demand signal, counted where users ask."""
+    import datetime
+
+    from instance_benchmarks import demand
+
+    monkeypatch.setattr(plugin, "_demand", None)
+    monkeypatch.setattr(demand, "FLUSH_S", 0.0)  # write on every request, so the test reads them at once
+    before = demand.read(store, today=datetime.datetime.now(datetime.UTC).date())
+
+    assert client.get("/api/compare?types=m7i.large,m7g.large").status_code == 200
+    assert client.get("/api/recommend?like=m7g.large").status_code in (200, 404)
+    assert client.get("/api/instance-types/c7a.large/results").status_code == 200
+    assert client.get("/api/compare?types=m7i.large,not-a-type").status_code == 422  # refused: not counted
+
+    after = demand.read(store, today=datetime.datetime.now(datetime.UTC).date())
+    gained = {name: round(after.get(name, 0) - before.get(name, 0)) for name in HOSTS}
+    assert gained == {"m7i.large": 1, "m7g.large": 2, "c7a.large": 1}

@@ -615,7 +615,9 @@ def analyze(*, params: dict[str, Any], run_id: str | None, planned: dict[str, li
     `planned` and `task_states` (the run's plans by family and its task states) name the types
     that ended with no record at all (`unaccounted`).
     """
-    from instance_benchmarks import analysis, report
+    import pandas as pd
+
+    from instance_benchmarks import analysis, freshness, report
 
     store_ = result_store(params)
     built = analysis.rebuild(store_)
@@ -645,11 +647,12 @@ def analyze(*, params: dict[str, Any], run_id: str | None, planned: dict[str, li
                "relaunch_hosts_per_type": max(reclaimed.values(), default=0),
                "summaries": run_summaries, "dataset": built["dataset"],
                "rankings": built["rankings"], "drift": built["drift"]}
+    fresh = freshness.rows(pd.DataFrame(built["summaries"]), freshness.plan_of(store_), today=now.date())
     page = report.render(title="EC2 instance benchmarks", generated_at=summary["generated_at"], run_id=run_id,
                          summaries=built["summaries"], docs=built["documents"], rankings=built["rankings"],
                          drift=built["drift"], numa=built["numa"], run_documents=summary["documents"],
                          quarantined=quarantined, skipped=skipped, unaccounted=failed, stopped=stopped,
-                         trends=built["trends"], test_profile_documents=len(withheld))
+                         trends=built["trends"], test_profile_documents=len(withheld), freshness=fresh)
     # Each run keeps its own summary and report (reports/runs/<run>/); reports/latest/summary.json is the latest
     # run's. A rebuild without a run (results_analysis) refreshes the pages, never a run's summary (issue 28 item 11).
     reports = store_.root / "reports"

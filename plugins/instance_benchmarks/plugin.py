@@ -4,7 +4,8 @@ Mounted by the api-server under /benchmarks (AirflowPlugin.fastapi_apps) and lin
 UI's navigation (external_views). Airflow mounts a plugin's app with `app.mount()`, so its own
 authentication does not reach these routes (apache/airflow#72655): the app requires an
 authenticated Airflow user itself, through the same dependency the core API uses
-(`requires_access_view`, the WEBSITE view every UI user has). Everything here only reads.
+(`requires_access_view`, the WEBSITE view every UI user has). Everything here only reads, but for the counts of
+which types users ask about (demand.py: the weekly plan's demand signal).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from airflow.plugins_manager import AirflowPlugin
 from airflow.sdk import BaseOperatorLink
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from instance_benchmarks import BENCHMARK_DAG_ID
 from instance_benchmarks.params import INSTANCE_TYPE, REGION
@@ -127,6 +128,72 @@ def run_report(run_id: str, store: Store) -> HTMLResponse:
     if not page.exists():
         raise HTTPException(404, f"no report of run {run_id}: its analyze task has not written one (yet)")
     return HTMLResponse(page.read_text())
+
+
+def _plan(store: ResultStore, week: str) -> dict[str, Any]:
+    from instance_benchmarks.freshness import plan_of
+
+    try:
+        plan = plan_of(store, week)
+    except ValueError as exc:
+        raise HTTPException(404, str(exc)) from None
+    if plan is None:
+        raise HTTPException(404, "no weekly plan yet: weekly_refresh writes one each week (trigger it with Preview "
+                                 "only to see this week's)" if week == "latest" else f"no plan for the week of {week}")
+    return plan
+
+
+@app.get("/plans", dependencies=[only()])
+def week_page(store: Store) -> RedirectResponse:
+    """The latest week's plan (redirected to its week, so its links and its address name the week)."""
+    return RedirectResponse(f"plans/{_plan(store, 'latest')['week']}", status_code=307)
+
+
+@app.get("/plans/{week}", response_class=HTMLResponse, dependencies=[only()])
+def week_page_of(week: str, store: Store) -> HTMLResponse:
+    import datetime
+
+    from instance_benchmarks import freshness, report
+
+    plan = _plan(store, week)
+    now = datetime.datetime.now(datetime.UTC)
+    rows = freshness.rows(_table(store, "summary", {}, headline_only=True), plan, today=now.date())
+    return HTMLResponse(report.render_week(plan, rows, freshness.spent(store, plan),
+                                           generated_at=now.isoformat(timespec="seconds")))
+
+
+@app.get("/api/plans", dependencies=[only()])
+def plan_weeks(store: Store) -> list[str]:
+    """The weeks with a plan, newest first."""
+    from instance_benchmarks.freshness import weeks
+
+    return weeks(store)
+
+
+@app.get("/api/plans/{week}", dependencies=[only()])
+def plan_document(week: str, store: Store) -> JSONResponse:
+    """A week's plan as weekly_refresh wrote it ('latest': the newest), with what its runs spent so far."""
+    from instance_benchmarks.freshness import spent
+
+    plan = _plan(store, week)
+    return JSONResponse({**plan, "spent": spent(store, plan)})
+
+
+@app.get("/api/freshness", dependencies=[only("region", "format")])
+def freshness_of(store: Store, region: str | None = Query(None, pattern=REGION_QUERY),
+                 format: str = Query("json", pattern=r"^(json|csv)$")) -> Response:  # noqa: A002
+    """Every type measured or weighed by the latest weekly plan: when it was last measured, how old its figures
+    are, on how many hosts, and why the week did or did not measure it again."""
+    import datetime
+
+    import pandas as pd
+
+    from instance_benchmarks import freshness
+
+    rows = freshness.rows(_table(store, "summary", {"region": region}, headline_only=True),
+                          freshness.plan_of(store), today=datetime.datetime.now(datetime.UTC).date())
+    frame = pd.DataFrame([r for r in rows if region is None or r["region"] == region])
+    return _respond(frame, format, "freshness")
 
 
 class RunReportLink(BaseOperatorLink):
@@ -299,4 +366,6 @@ class InstanceBenchmarksPlugin(AirflowPlugin):
     fastapi_apps = [{"app": app, "url_prefix": "/benchmarks", "name": "EC2 instance benchmarks"}]
     global_operator_extra_links = [RunReportLink()]
     external_views = [{"name": "Benchmarks", "href": "benchmarks/", "destination": "nav", "url_route": "benchmarks",
-                       "category": "browse"}]
+                       "category": "browse"},
+                      {"name": "Weekly plan", "href": "benchmarks/plans", "destination": "nav",
+                       "url_route": "benchmarks-plans", "category": "browse"}]

@@ -671,9 +671,10 @@ def render(*, title: str, generated_at: str, summaries: list[dict[str, Any]], do
            run_documents: list[str] | None = None, quarantined: list[dict[str, Any]] | None = None,
            skipped: list[dict[str, Any]] | None = None, unaccounted: list[dict[str, Any]] | None = None,
            stopped: dict[str, Any] | None = None, trends: list[dict[str, Any]] | None = None,
-           test_profile_documents: int = 0) -> str:
+           test_profile_documents: int = 0, freshness: list[dict[str, Any]] | None = None) -> str:
     """The whole page. `summaries`: the summary table's rows (analysis.records); `trends`: analysis.trends rows;
-    `test_profile_documents`: how many stored documents are test-profile plumbing checks (counted, never plotted).
+    `test_profile_documents`: how many stored documents are test-profile plumbing checks (counted, never plotted);
+    `freshness`: freshness.rows, each type's age and the latest weekly plan's decision for it.
 
     The plots and answers show each type's current configuration (analysis.current); the summary
     table lists every configuration.
@@ -729,6 +730,8 @@ HPL scopes.</p>
 {_rankings(rankings or [])}
 <h2>Drift (latest run against the previous one)</h2>
 {_drift(drift or [])}
+<h2>Freshness (how old each type's figures are, and why the week did or did not measure it again)</h2>
+{freshness_section(freshness or [])}
 <h2>Trends (each type's figure run by run)</h2>
 {_trend_chart(trends or []) or '<p>No instance type has two runs yet.</p>'}
 <h2>Summary (mean with 95% confidence interval from the t-distribution; click a header to sort, type under it
@@ -742,5 +745,120 @@ to filter)</h2>
 {_test_profile_note(test_profile_documents)}
 {_run_section(run_id, run_documents or [], quarantined or [], skipped or [], unaccounted or [], stopped)}
 <script>{SORT_SCRIPT}{FILTER_SCRIPT}{ANSWERS_SCRIPT}</script>
+</body></html>
+"""
+
+
+# Freshness map colours: measured within 4 weeks, within 12, older, never.
+FRESH_COLOURS = ((4, "#54a24b", "within 4 weeks"), (12, "#eeca3b", "4 to 12 weeks"), (math.inf, "#f58518", "older"))
+NEVER_COLOUR = "#d9d9d9"
+
+
+def _freshness_table(rows: list[dict[str, Any]]) -> str:
+    head = ("region", "instance type", "last measured", "age (weeks)", "hosts", "interval ±%", "this week")
+    cells = ["<tr>" + "".join([
+        _cell(r["region"], css="text"), _cell(r["instance_type"], css="text"),
+        _cell(r["last_measured"] or "never", css="text"), _cell(r["age_weeks"]), _cell(r["hosts"]),
+        _cell(None if r["interval_halfwidth"] is None else 100 * r["interval_halfwidth"]),
+        _cell(r["this_week"], css="text")]) + "</tr>" for r in rows]
+    return _table(head, cells, filterable=True)
+
+
+def freshness_section(rows: list[dict[str, Any]]) -> str:
+    """The report's (and the plan page's) table: every type's age and the week's decision for it."""
+    if not rows:
+        return "<p>No type measured or planned yet.</p>"
+    return f'<div class="wide">{_freshness_table(rows)}</div>'
+
+
+def _freshness_map(plan: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """Family x size, each cell coloured by its figures' age; a ring marks the types chosen this week."""
+    from instance_benchmarks.catalog import parse_instance_type
+    from instance_benchmarks.freshness import size_rank
+
+    age = {(r["region"], r["instance_type"]): r["age_weeks"] for r in rows}
+    chosen = {(o["region"], o["instance_type"]) for o in plan.get("chosen", [])}
+    grid: dict[tuple[str, str], dict[str, tuple[str, str, str]]] = {}
+    sizes: set[str] = set()
+    for key in sorted(set(age) | {tuple(k.split("/", 1)) for k in plan.get("signals", {})}):
+        region, name = key
+        parts = parse_instance_type(name)
+        if not parts:
+            continue
+        weeks = age.get(key)
+        colour, label = NEVER_COLOUR, "never measured"
+        if weeks is not None:
+            colour, label = next((c, f"{weeks:g} weeks") for limit, c, _ in FRESH_COLOURS if weeks < limit)
+        mark = "●" if key in chosen else ""
+        grid.setdefault((region, parts["family"]), {})[parts["size"]] = (colour, f"{name}: {label}" + (
+            "; measured this week" if mark else ""), mark)
+        sizes.add(parts["size"])
+    if not grid:
+        return ""
+    order = sorted(sizes, key=size_rank)
+    legend = " ".join(f'<span style="background:{c}">&nbsp;&nbsp;&nbsp;</span> {html.escape(t)}'
+                      for _, c, t in FRESH_COLOURS) + f' <span style="background:{NEVER_COLOUR}">&nbsp;&nbsp;&nbsp;' \
+        "</span> never · ● chosen this week"
+    body = []
+    for (region, family), cells in sorted(grid.items()):
+        tds = "".join(
+            f'<td class="cell" style="background:{cells[size][0]}" title="{html.escape(cells[size][1])}">'
+            f"{cells[size][2]}</td>" if size in cells else "<td></td>" for size in order)
+        body.append(f'<tr><td class="text">{html.escape(region)}/{html.escape(family)}</td>{tds}</tr>')
+    head = "".join(f"<th>{html.escape(size)}</th>" for size in order)
+    return (f'<p class="note">{legend}</p><div class="wide"><table class="freshness-map"><tr><th>family</th>{head}'
+            f'</tr>{"".join(body)}</table></div>')
+
+
+def render_week(plan: dict[str, Any], freshness: list[dict[str, Any]], spent: list[dict[str, Any]], *,
+                generated_at: str) -> str:
+    """The week's plan as a page: the budget, what is measured and why, the next 20 left and why, the family x
+    size freshness map, and the plan against what the week's runs spent."""
+    budget = plan["budget"]
+    if budget["weekly_usd"] is None:
+        money = f"No weekly budget: every requested type, ${_fmt(budget['planned_usd'])} planned."
+    else:
+        money = (f"Budget ${_fmt(budget['week_usd'])}: ${_fmt(budget['weekly_usd'])} a week and "
+                 f"${_fmt(budget['carried_usd'])} carried from last week. Planned ${_fmt(budget['planned_usd'])}.")
+    done = [s for s in spent if s["actual_usd"] is not None]
+    if done:
+        money += f" Spent ${_fmt(sum(s['actual_usd'] for s in done), 2)} by {len(done)} of {len(spent)} run(s)."
+    chosen = ["<tr>" + "".join([
+        _cell(f"{o['region']}/{o['instance_type']}", css="text"), _cell(o["hosts"]), _cell(o["market"], css="text"),
+        _cell(o["cost_usd"], text=_fmt(o["cost_usd"], 3)), _cell(o["value_per_usd"], text=_fmt(o["value_per_usd"], 0)),
+        _cell("; ".join(o["reasons"]), css="text")]) + "</tr>"
+        for o in sorted(plan["chosen"], key=lambda o: (not o["forced"], -(o["value_per_usd"] or 0)))]
+    left = ["<tr>" + "".join([_cell(f"{e['region']}/{e['instance_type']}", css="text"),
+                              _cell(e["best"]["cost_usd"] if e["best"] else None,
+                                    text=_fmt(e["best"]["cost_usd"] if e["best"] else None, 3)),
+                              _cell("; ".join(e["best"]["reasons"]) if e["best"] else "", css="text"),
+                              _cell(e["reason"], css="text")]) + "</tr>"
+            for e in plan["not_chosen"][:20]]
+    runs = ["<tr>" + "".join([_cell(s["run_id"], css="text"), _cell(s["types"]),
+                              _cell(s["planned_usd"], text=_fmt(s["planned_usd"], 3)),
+                              _cell(s["actual_usd"], text=_fmt(s["actual_usd"], 3) if s["actual_usd"] is not None
+                                    else "not run yet"),
+                              _cell(s["documents"]), _cell(s["quarantined"]), _cell(s["skipped"])]) + "</tr>"
+            for s in spent]
+    week = html.escape(plan["week"])
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>The week of {week}</title>
+<style>{STYLE} .freshness-map td.cell {{ min-width: 1.2em; text-align: center; }}</style></head><body>
+<h1>The weekly plan: the week of {week}</h1>
+<p class="meta">Planned {html.escape(plan.get("made_at") or "")} · page generated {html.escape(generated_at)} ·
+<a href="../api/plans/{week}">JSON</a> · how the value is reckoned: docs/catalog.md, "The week's plan"</p>
+<p class="budget">{html.escape(money)}</p>
+<h2>Measured this week ({len(plan["chosen"])} types)</h2>
+<div class="wide">{_table(("type", "hosts", "market", "$", "value per $", "why"), chosen, filterable=True)}</div>
+<h2>The next {len(left)} not chosen, and why</h2>
+{_table(("type", "$ at best", "signals", "why not"), left) if left else "<p>Every type was chosen.</p>"}
+<h2>Freshness by family and size</h2>
+{_freshness_map(plan, freshness) or "<p>No type to map.</p>"}
+<h2>The plan against what was spent</h2>
+{_table(("run", "types", "planned $", "spent $", "documents", "quarantined", "skipped"), runs)
+ if runs else "<p>Nothing to run this week.</p>"}
+<h2>Every type: how fresh, and why (or why not) this week</h2>
+{freshness_section(freshness)}
+<script>{SORT_SCRIPT}{FILTER_SCRIPT}</script>
 </body></html>
 """

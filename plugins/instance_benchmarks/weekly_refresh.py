@@ -98,15 +98,14 @@ def known_in(store: ResultStore, region: str, rows: list[dict[str, Any]], *, aws
     return known
 
 
-def candidates_in(rows: list[dict[str, Any]], requested: list[str], known: weekly_signals.Known, *, region: str,
+def candidates_in(rows: list[dict[str, Any]], specs: list[Any], known: weekly_signals.Known, *, region: str,
                   settings: dict[str, Any], snapshot: dict[str, Any], today: datetime.date
-                  ) -> tuple[list[weekly_plan.Candidate], dict[str, str]]:
-    """The requested types of the region's catalog as candidates, each host priced by its weekly plan; and what
-    the request left out, with why."""
-    from instance_benchmarks import catalog, planning
+                  ) -> list[weekly_plan.Candidate]:
+    """The requested types (`specs`, resolved from the region's catalog `rows`) as candidates, each host priced by
+    its weekly plan."""
+    from instance_benchmarks import planning
     from instance_benchmarks.params import default_image_repository
 
-    specs, left_out = catalog.resolve(requested, [catalog.spec_from_row(r) for r in rows])
     by_name = {r["instance_type"]: r for r in rows}
     family_of = {r["instance_type"]: r["instance_family"] for r in rows}
     found = []
@@ -119,13 +118,13 @@ def candidates_in(rows: list[dict[str, Any]], requested: list[str], known: weekl
             region=region, instance_type=spec.instance_type, instance_family=spec.instance_family,
             cost_per_host={"on-demand": plan.cost_on_demand, "spot": plan.cost_spot},
             signals=weekly_signals.signals_for(by_name[spec.instance_type], family_of, known, today=today)))
-    return found, left_out
+    return found
 
 
 def plan_week(*, store: ResultStore, regions: list[str], requested: list[str], aws_conn_id: str | None,
               week: datetime.date, settings: dict[str, Any], markets: list[str], hosts: list[int]) -> dict[str, Any]:
     """Plan the week, write it (json and md) and return it."""
-    from instance_benchmarks import demand, prices
+    from instance_benchmarks import catalog, demand, prices
     from instance_benchmarks.analysis import read_current
 
     today = week
@@ -141,10 +140,10 @@ def plan_week(*, store: ResultStore, regions: list[str], requested: list[str], a
         rows, catalog_source = _catalog_rows(store, region, aws_conn_id)
         known = known_in(store, region, rows, aws_conn_id=aws_conn_id, today=today, summary=summary, raw=raw,
                          demand=asked)
-        names = [r["instance_type"] for r in rows]
-        snapshot = prices.aws_snapshot(aws_conn_id=aws_conn_id, region=region, instance_types=names)
-        found, dropped = candidates_in(rows, requested, known, region=region, settings=settings, snapshot=snapshot,
-                                       today=today)
+        specs, dropped = catalog.resolve(requested, [catalog.spec_from_row(r) for r in rows])
+        snapshot = prices.aws_snapshot(aws_conn_id=aws_conn_id, region=region,
+                                       instance_types=[s.instance_type for s in specs])
+        found = candidates_in(rows, specs, known, region=region, settings=settings, snapshot=snapshot, today=today)
         candidates += found
         left_out.update({f"{region}/{name}": reason for name, reason in dropped.items()})
         sources[region] = {"catalog": catalog_source, "prices": snapshot["source"],

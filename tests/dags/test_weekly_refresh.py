@@ -14,6 +14,7 @@ import datetime
 import json
 import random
 import threading
+import types
 
 import pytest
 
@@ -136,7 +137,7 @@ def deployment(monkeypatch, tmp_path):
     price_list = FakePriceList({"us-east-1": prices.recorded_on_demand("us-east-1")})
     price_list.page_size = 100  # AWS's own largest page
     gaps.add_price_list(price_list)
-    return tmp_path
+    return types.SimpleNamespace(results=tmp_path, gaps=gaps)
 
 
 def plan_of(results, week: datetime.datetime) -> dict:
@@ -151,7 +152,7 @@ def test_an_approved_week_triggers_one_run_per_market_and_host_count_each_with_i
     dag_run, ended = run_the_week(week)
 
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), states_of(dag_run)
-    plan = plan_of(deployment, week)
+    plan = plan_of(deployment.results, week)
     assert plan["budget"]["week_usd"] == 3 and 0 < plan["budget"]["planned_usd"] <= 3
     runs = benchmark_runs_of(week)
     assert sorted(ended) == sorted(runs) == sorted(f"weekly__{week.date()}__{r['name']}" for r in plan["runs"])
@@ -167,6 +168,12 @@ def test_an_approved_week_triggers_one_run_per_market_and_host_count_each_with_i
     assert forced == {"m7i.large", "c7g.medium"}
     note = next(iter(benchmark_runs_of(week, notes=True).values()))
     assert note.startswith("The weekly refresh") and "queued until it ends" in note  # issue 28 item 4
+    from tests.fakes.aws import airflow_role_actions, iam_actions
+
+    made = iam_actions(deployment.gaps.calls)  # the Airflow role grants every call the plan made
+    assert made == {"ec2:DescribeInstanceTypes", "pricing:GetProducts", "ec2:DescribeSpotPriceHistory",
+                    "ssm:GetParameter"}
+    assert made - airflow_role_actions() == set()
 
 
 def test_nobody_answering_the_review_approves_the_plan_as_it_stands(deployment):
@@ -191,7 +198,7 @@ def test_a_rejected_plan_measures_nothing(deployment):
     states = states_of(dag_run)
     assert states["review"] == "success" and states["approved"] == "skipped", states
     assert ended == [] and benchmark_runs_of(week) == {}
-    assert plan_of(deployment, week)["chosen"]  # the plan stays, for the record
+    assert plan_of(deployment.results, week)["chosen"]  # the plan stays, for the record
 
 
 def test_a_preview_writes_the_plan_and_stops(deployment):
@@ -204,7 +211,7 @@ def test_a_preview_writes_the_plan_and_stops(deployment):
     assert states["plan_the_week"] == "success"
     assert {states["review"], states["approved"]} == {"skipped"}, states
     assert ended == [] and benchmark_runs_of(week) == {}
-    summary = (deployment / "plans" / "weekly" / f"{week.date()}.md").read_text()
+    summary = (deployment.results / "plans" / "weekly" / f"{week.date()}.md").read_text()
     assert summary.startswith(f"# The week of {week.date()}") and "a new family: its cheapest size first" in summary
 
 
@@ -270,7 +277,7 @@ def test_a_preview_of_the_whole_recorded_catalog_plans_over_a_thousand_types_wit
     dag_run, ended = run_the_week(week, preview_only=True)
 
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), states_of(dag_run)
-    plan = plan_of(deployment, week)
+    plan = plan_of(deployment.results, week)
     assert len(plan["signals"]) >= 1000
     assert 0 < plan["budget"]["planned_usd"] <= 100 and ended == []
     assert all(o["cost_usd"] for o in plan["chosen"])  # an unpriced type is never planned ...

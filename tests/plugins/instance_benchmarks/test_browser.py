@@ -71,4 +71,45 @@ def test_the_plugin_is_registered_in_the_ui_navigation(api_server):
 
     (ours,) = [p for p in plugins if p["name"] == "instance_benchmarks"]
     assert [app["url_prefix"] for app in ours["fastapi_apps"]] == ["/benchmarks"]
-    assert [(v["name"], v["destination"]) for v in ours["external_views"]] == [("Benchmarks", "nav")]
+    assert [(v["name"], v["destination"]) for v in ours["external_views"]] == [("Benchmarks", "nav"),
+                                                                               ("Weekly plan", "nav")]
+
+
+def test_the_week_s_plan_page_in_a_browser(api_server, local_run, moto_env, monkeypatch):
+    """Issue 30 item 5: the week's plan as a person reads it, served by the real api-server: the budget, the chosen
+    types with their reasons (sortable), the next not chosen and why, and the family x size freshness map."""
+    import datetime
+
+    from instance_benchmarks import params, prices, weekly_refresh
+    from instance_benchmarks.results import ResultStore
+    from tests.conftest import SCREENSHOTS
+    from tests.fakes.aws import AwsGaps
+    from tests.fakes.pricing import FakePriceList
+    from tests.ui.browser import chromium_page
+
+    _, results = local_run
+    gaps = AwsGaps().install(monkeypatch)
+    gaps.add_price_list(FakePriceList({"us-east-1": prices.recorded_on_demand("us-east-1")}))
+    week = datetime.date(2026, 11, 29)
+    plan = weekly_refresh.plan_week(store=ResultStore(results.as_uri()), regions=["us-east-1"],
+                                    requested=["m7i", "c7g"], aws_conn_id=None, week=week,
+                                    settings={**params.weekly_settings("aws"), "budget_usd": 3.0},
+                                    markets=["on-demand"], hosts=[1, 2])
+
+    with chromium_page(1300, 1000) as page:
+        page.goto(f"{api_server}/benchmarks/plans")
+        assert page.url.endswith(f"/benchmarks/plans/{week}")  # the latest week, named in its address
+        assert page.locator("h1").inner_text() == f"The weekly plan: the week of {week}"
+        assert "Planned $" in page.locator("p.budget").inner_text()
+        chosen = page.locator("table.sortable").first
+        assert chosen.locator("tr").count() == len(plan["chosen"]) + 2  # the header, the filters, one per type
+        chosen.locator("th", has_text="$").first.click()  # sort by dollars (the first click: most first)
+        dollars = [float(v) for v in chosen.locator("tr:not(.filters) td:nth-child(4)").evaluate_all(
+            "cells => cells.map(c => c.dataset.v)")]
+        assert dollars == sorted(dollars, reverse=True)
+        cells = page.locator("table.freshness-map td.cell")
+        titles = cells.evaluate_all("cells => cells.map(c => c.title)")
+        assert len(titles) == len(plan["signals"]) and all("never measured" in t for t in titles)
+        marked = cells.evaluate_all("cells => cells.filter(c => c.textContent === '●').length")
+        assert marked == len(plan["chosen"])
+        page.screenshot(path=str(SCREENSHOTS / "weekly-plan.png"), full_page=True)

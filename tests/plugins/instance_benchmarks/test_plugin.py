@@ -71,10 +71,11 @@ def test_the_api_schema_is_served_to_a_signed_in_user(client):
 
 def test_the_plugin_mounts_under_benchmarks_and_is_in_the_navigation():
     (app,) = plugin.InstanceBenchmarksPlugin.fastapi_apps
-    (view,) = plugin.InstanceBenchmarksPlugin.external_views
+    view, plans = plugin.InstanceBenchmarksPlugin.external_views
 
     assert app["url_prefix"] == "/benchmarks" and app["app"] is plugin.app
     assert view["destination"] == "nav" and view["href"] == "benchmarks/" and not view["href"].startswith("/")
+    assert plans["destination"] == "nav" and plans["href"] == "benchmarks/plans"
 
 
 def test_dashboard_and_reports(client):
@@ -274,3 +275,47 @@ def test_compare_recommend_and_results_count_the_types_they_ask_about(client, st
     after = demand.read(store, today=datetime.datetime.now(datetime.UTC).date())
     gained = {name: round(after.get(name, 0) - before.get(name, 0)) for name in HOSTS}
     assert gained == {"m7i.large": 1, "m7g.large": 2, "c7a.large": 1}
+
+
+def test_the_week_s_plan_its_page_and_every_type_s_freshness(client, store, moto_env, monkeypatch, tmp_path):
+    """Issue 30 items 5 and 6: the plan as JSON and as a page, and for every type how fresh it is and why the week
+    did or did not measure it again."""
+    import datetime
+
+    from instance_benchmarks import params, prices, weekly_refresh
+    from tests.fakes.aws import AwsGaps
+    from tests.fakes.pricing import FakePriceList
+
+    before = client.get("/api/freshness").json()
+    assert {r["instance_type"] for r in before} == set(HOSTS)
+    if not client.get("/api/plans").json():
+        assert client.get("/plans", follow_redirects=False).status_code == 404
+        assert all(r["this_week"] == "not in a weekly plan yet" for r in before)
+    gaps = AwsGaps().install(monkeypatch)
+    gaps.add_price_list(FakePriceList({"us-east-1": prices.recorded_on_demand("us-east-1")}))
+    week = datetime.date(2026, 11, 29)
+    plan = weekly_refresh.plan_week(store=store, regions=["us-east-1"], requested=[*HOSTS, "c7g.large"],
+                                    aws_conn_id=None, week=week,
+                                    settings={**params.weekly_settings("aws"), "budget_usd": 1.0},
+                                    markets=["on-demand"], hosts=[1, 2])
+
+    assert client.get("/api/plans").json()[0] == str(week)
+    served = client.get("/api/plans/latest").json()
+    assert served["chosen"] == plan["chosen"] and served["budget"] == plan["budget"]
+    assert [s["run_id"] for s in served["spent"]] == [f"weekly__{week}__{r['name']}" for r in plan["runs"]]
+    assert all(s["actual_usd"] is None for s in served["spent"])  # nothing has run yet
+    redirect = client.get("/plans", follow_redirects=False)
+    assert redirect.status_code == 307 and redirect.headers["location"] == f"plans/{week}"
+    page = client.get(f"/plans/{week}").text
+    assert f"The weekly plan: the week of {week}" in page and "Freshness by family and size" in page
+    assert "us-east-1/c7g" in page and "never measured" in page  # the map's row and a cell's title
+    fresh = {r["instance_type"]: r for r in client.get("/api/freshness?region=us-east-1").json()}
+    assert fresh["c7g.large"]["last_measured"] is None
+    decided = {o["instance_type"] for o in plan["chosen"]} | {e["instance_type"] for e in plan["not_chosen"]}
+    for name in HOSTS:
+        assert fresh[name]["last_measured"] and fresh[name]["age_weeks"] >= 0
+        assert fresh[name]["this_week"].startswith(("measured the week of", "not the week of")) == (name in decided)
+    assert client.get("/plans/2020-01-01").status_code == 404 and client.get("/plans/yesterday").status_code == 404
+    assert client.get("/api/plans/..%2f..%2fetc").status_code == 404
+    csv_text = client.get("/api/freshness?format=csv").text
+    assert csv_text.splitlines()[0].startswith("region,instance_type,last_measured,age_weeks")

@@ -34,11 +34,11 @@ def main() -> None:
         os.environ.setdefault(name, value)
     import pytest
     from moto import mock_aws
+    from tests.fakes.aws import AwsGaps
+    from tests.fakes.pricing import FakePriceList
 
     from instance_benchmarks import params, prices, weekly_refresh
     from instance_benchmarks.results import ResultStore
-    from tests.fakes.aws import AwsGaps
-    from tests.fakes.pricing import FakePriceList
 
     seconds, document = [], {}
     with mock_aws(), pytest.MonkeyPatch.context() as monkeypatch:

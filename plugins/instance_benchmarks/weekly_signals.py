@@ -2,8 +2,8 @@
 
 | signal | source |
 | --- | --- |
-| never measured, age, interval, hosts | the dataset's summary (current version): the headline figures that stand for the type |
-| sibling drift | the dataset's raw table: `analysis.drift`, a change outside both runs' intervals, in the last DRIFT_WEEKS |
+| never measured, age, interval, hosts | the dataset's summary (current version): the type's headline figures |
+| sibling drift | the raw table: `analysis.drift`, a change outside both runs' intervals, the last DRIFT_WEEKS |
 | AWS changed | catalog_refresh's dated catalogs: the type's fingerprint now against the one on its last measured day |
 | newer image | AL2023's public SSM parameter against the stored documents' `ami_id`; microcode newer on the CPU model |
 | demand | `demand/`, counted by the API and the page (demand.py), decayed |

@@ -285,3 +285,17 @@ def test_a_preview_of_the_whole_recorded_catalog_plans_over_a_thousand_types_wit
     assert unpriced and all(e["best"] is None for e in unpriced)  # ... but listed with why
     new_families = {o["instance_type"].split(".")[0] for o in plan["chosen"] if o["forced"]}
     assert len(new_families) >= 50  # nothing was measured: each family's cheapest size comes first
+
+
+def test_on_this_machine_the_week_is_one_local_run_without_a_review(monkeypatch):
+    """target=local (a laptop's `make up`): nothing to choose and nothing to pay, so nothing to review."""
+    monkeypatch.delenv("INSTANCE_BENCHMARKS_TARGET", raising=False)
+    week = a_week()
+
+    dag_run, ended = run_the_week(week, review="Reject")  # a review, had there been one, would stop the week
+
+    states = states_of(dag_run)
+    assert states["review"] == "skipped" and states["benchmark_the_week"] == "success", states
+    assert ended == [f"weekly__{week.date()}__local"]
+    assert benchmark_runs_of(week)[ended[0]] == {"target": "local", "profile": "standard", "time_budget_s": 540,
+                                                 "budget_usd": None}

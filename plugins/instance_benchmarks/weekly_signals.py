@@ -3,7 +3,7 @@
 | signal | source |
 | --- | --- |
 | never measured, age, interval, hosts | the dataset's summary (current version): the type's headline figures |
-| sibling drift | the raw table: `analysis.drift`, a change outside both runs' intervals, the last DRIFT_WEEKS |
+| sibling drift | the raw table: `analysis.drift`, beyond both runs' uncertainty and host spread, DRIFT_WEEKS |
 | AWS changed | catalog_refresh's dated catalogs: the type's fingerprint now against the one on its last measured day |
 | newer image | AL2023's public SSM parameter against the stored documents' `ami_id`; microcode newer on the CPU model |
 | demand | `demand/`, counted by the API and the page (demand.py), decayed |
@@ -103,18 +103,39 @@ def measured_facts(summary: Any, region: str) -> dict[str, dict[str, Any]]:
 
 
 def recent_drift(raw: Any, region: str, *, today: datetime.date) -> dict[str, float]:
-    """{type: the relative change of its latest run against its previous one}, where the two runs' headline
-    intervals do not overlap and the latest ran within DRIFT_WEEKS (analysis.drift's flags)."""
-    from instance_benchmarks.analysis import drift
+    """{type: the relative change of its latest run against its previous one}, where analysis.drift flags the two
+    runs' headline intervals as apart, the latest ran within DRIFT_WEEKS, and the change is more than both figures'
+    uncertainty with the host spread counted for a one-host run (HOST_CV: its interval holds its repetitions only,
+    so another host alone would move it): the simulator's alarm rule, which without that spread raises an alarm on
+    most re-measurements on one host."""
+    import math
+
+    from instance_benchmarks.analysis import drift, trends
+    from instance_benchmarks.weekly_plan import HOST_CV
 
     if raw.empty:
         return {}
+    raw = raw[raw["region"] == region]
+    figures = {(r["instance_type"], r["run_id"], r["need"]): r for r in trends(raw).to_dict("records")}
+
+    def variance(figure: dict[str, Any]) -> float:
+        half = (figure["ci95_high"] - figure["ci95_low"]) / 2 if figure["ci95_high"] == figure["ci95_high"] else 0.0
+        return (half / 1.96 / figure["mean"]) ** 2 + (HOST_CV**2 if figure["hosts"] < 2 else 0.0)
+
     found: dict[str, float] = {}
     since = (today - datetime.timedelta(weeks=DRIFT_WEEKS)).isoformat()
-    for entry in drift(raw[raw["region"] == region]):
+    for entry in drift(raw):
         if str(entry["latest"]["started_at"])[:10] < since:
             continue
-        changes = [flag["change"] for flag in entry["flags"] if "change" in flag]
+        changes = []
+        for flag in entry["flags"]:
+            if "change" not in flag:
+                continue
+            need = "triad" if flag["kind"].startswith("stream") else "hpl"
+            pair = [figures.get((entry["instance_type"], entry[which]["run_id"], need))
+                    for which in ("previous", "latest")]
+            if None in pair or abs(flag["change"]) > 1.96 * math.sqrt(sum(variance(f) for f in pair)):
+                changes.append(flag["change"])
         if changes:
             found[entry["instance_type"]] = max(changes, key=abs)
     return found

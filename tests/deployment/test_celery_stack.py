@@ -248,11 +248,18 @@ def test_a_dry_run_of_the_whole_moto_catalog_plans_on_a_worker_through_the_aws_c
     assert {p["family"] for p in plans} == {"intel", "amd", "graviton"}
 
 
+def week_run(week: str) -> str:
+    """The instance_benchmarks run of a week with no weekly budget: its one region, on demand, its one host."""
+    return f"weekly__{week}__{REGION}__on-demand__1h"
+
+
 def test_a_backfill_of_four_missed_weeks_measures_once_what_none_of_them_measured(stack, gap_server, moto_endpoint):
     """Issue 28 items 5 and 6, as an operator takes them: `weekly_refresh` was off for four weeks, and a backfill
     (the REST API's, which the UI's backfill dialog and `airflow backfill create` make alike) fills them. Each
-    backfilled week waits for its instance_benchmarks run (`weekly__<week>`); the first measures the weekly type,
-    and each later week finds it measured since that week began and measures nothing (recorded at plan)."""
+    backfilled week plans itself (no weekly budget: every configured type), skips the review (a backfill is its
+    operator's decision) and waits for its instance_benchmarks run (`weekly__<week>__<region>__on-demand__1h`);
+    the first measures the weekly type, and each later week finds it measured since that week began and measures
+    nothing (recorded at plan)."""
     gap_server[1].faults = {}
     token = stack.token()
     unpaused(stack, token)
@@ -272,21 +279,63 @@ def test_a_backfill_of_four_missed_weeks_measures_once_what_none_of_them_measure
     assert {r["state"] for r in weekly_runs} == {"success"}, [(r["dag_run_id"], r["state"]) for r in weekly_runs]
     every_run = api_call(f"{stack.api}/api/v2/dags/{DAG_ID}/dagRuns?limit=100", token)["dag_runs"]
     runs = {r["dag_run_id"]: r for r in every_run if r["dag_run_id"].startswith("weekly__")}
-    assert sorted(runs) == [f"weekly__{week}" for week in weeks]
+    assert sorted(runs) == [week_run(week) for week in weeks]
     assert {r["state"] for r in runs.values()} == {"success"}
     for week in weeks:
-        assert runs[f"weekly__{week}"]["conf"]["skip_measured_since"] == week
+        assert runs[week_run(week)]["conf"]["skip_measured_since"] == week
     stored = s3_keys(moto_endpoint, f"{WEEKLY_PREFIX}/results/v1/")
     assert len(stored) == 1 and f"instance_type={WEEKLY_TYPE}" in stored[0], stored  # measured once, by week 1
-    assert "/weekly__2026-11-01.json" in stored[0]
+    assert f"/{week_run(weeks[0])}.json" in stored[0]
     measured_on = stored[0].split("/date=")[1][:10]
     for week in weeks[1:]:
-        skipped = s3_json(moto_endpoint, f"{WEEKLY_PREFIX}/skipped/weekly__{week}/{WEEKLY_TYPE}.json")
+        skipped = s3_json(moto_endpoint, f"{WEEKLY_PREFIX}/skipped/{week_run(week)}/{WEEKLY_TYPE}.json")
         assert skipped["stage"] == "plan"
         assert skipped["reason"] == f"measured on {measured_on}, since {week} (skip_measured_since)"
-    assert project_instances(moto_endpoint, "weekly__2026-11-01")[0]["State"]["Name"] == "terminated"
+    assert project_instances(moto_endpoint, week_run(weeks[0]))[0]["State"]["Name"] == "terminated"
     for week in weeks[1:]:
-        assert project_instances(moto_endpoint, f"weekly__{week}") == []  # nothing launched
+        assert project_instances(moto_endpoint, week_run(week)) == []  # nothing launched
+    plans = s3_keys(moto_endpoint, f"{WEEKLY_PREFIX}/plans/weekly/")
+    assert sorted(k.rsplit("/", 1)[1] for k in plans) == sorted(f"{w}.{x}" for w in weeks for x in ("json", "md"))
+
+
+def test_a_week_waits_for_its_review_and_runs_once_a_person_approves_it_through_the_rest_api(stack, gap_server,
+                                                                                           moto_endpoint):
+    """Issue 30 item 4 under a real scheduler: a triggered week plans itself, its review waits in AWAITING_INPUT
+    with the plan's summary as its body (Required actions in the UI), and the approval, made through the REST
+    API's HITL endpoint as the UI makes it, starts its run; the week is green once that run is. After the
+    backfill's weeks (whose results prefix it shares): those assert what their own weeks stored."""
+    gap_server[1].faults = {}
+    token = stack.token()
+    unpaused(stack, token)
+    unpaused(stack, token, "weekly_refresh")
+    week = "2026-12-06"
+    run = api_call(f"{stack.api}/api/v2/dags/weekly_refresh/dagRuns", token, method="POST",
+                   body={"logical_date": f"{week}T00:00:00Z", "conf": {}})
+    review_url = f"{run_url(stack, run, 'weekly_refresh')}/taskInstances/review"
+
+    def awaiting():
+        ti = api_call(review_url, token)
+        return ti if ti["state"] == "awaiting_input" else None
+
+    wait_for(awaiting, "the week's review to wait for a person", 300)
+    detail = api_call(f"{review_url}/-1/hitlDetails", token)
+    assert detail["options"] == ["Approve", "Reject"] and detail["defaults"] == ["Approve"]
+    assert detail["body"].startswith(f"# The week of {week}") and WEEKLY_TYPE in detail["body"]
+    def week_runs():
+        return [r for r in api_call(f"{stack.api}/api/v2/dags/{DAG_ID}/dagRuns?limit=100", token)["dag_runs"]
+                if r["dag_run_id"].startswith(f"weekly__{week}")]
+
+    assert week_runs() == []  # nothing runs before the review is answered
+
+    answered = api_call(f"{review_url}/-1/hitlDetails", token, method="PATCH", body={"chosen_options": ["Approve"]})
+
+    assert answered["chosen_options"] == ["Approve"]
+    assert wait_for_run(stack, token, run, "weekly_refresh") == "success"
+    (measured,) = week_runs()
+    assert measured["dag_run_id"] == week_run(week) and measured["state"] == "success"
+    plan = s3_json(moto_endpoint, f"{WEEKLY_PREFIX}/plans/weekly/{week}.json")
+    assert [o["instance_type"] for o in plan["chosen"]] == [WEEKLY_TYPE]
+    assert project_instances(moto_endpoint, week_run(week))[0]["State"]["Name"] == "terminated"
 
 
 def aws_conf(instance_types: list[str], prefix: str) -> dict:

@@ -308,7 +308,7 @@ def test_a_week_waits_for_its_review_and_runs_once_a_person_approves_it_through_
     token = stack.token()
     unpaused(stack, token)
     unpaused(stack, token, "weekly_refresh")
-    week = "2026-12-06"
+    week = "2026-11-29"  # a Sunday in the past (a run dated in the future waits for its date)
     run = api_call(f"{stack.api}/api/v2/dags/weekly_refresh/dagRuns", token, method="POST",
                    body={"logical_date": f"{week}T00:00:00Z", "conf": {}})
     review_url = f"{run_url(stack, run, 'weekly_refresh')}/taskInstances/review"

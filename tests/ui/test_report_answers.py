@@ -128,7 +128,9 @@ def test_the_forms_answer_on_the_page(page):
 
 
 def test_any_column_filters_and_sorts(page):
-    table = page.locator("table.filterable")
+    # the summary table (the freshness table above it filters too)
+    table = page.locator("table.filterable", has=page.locator("th", has_text="architecture"))
+    assert table.count() == 1
     rows = table.locator("tr:not(.filters)")
     total = rows.count() - 1
     filters = table.locator("tr.filters input")

@@ -71,6 +71,7 @@ def weekly_refresh():
             catalog_regions,
             default_aws_conn_id,
             default_instance_types,
+            default_results_uri,
             default_target,
             weekly_markets,
             weekly_run_id,
@@ -92,8 +93,6 @@ def weekly_refresh():
             raise AirflowSkipException("nothing to refresh: set INSTANCE_BENCHMARKS_INSTANCE_TYPES "
                                        "(e.g. m7i,c7g or all) in the deployment's environment")
         else:
-            from instance_benchmarks.params import default_results_uri
-
             store = ResultStore(default_results_uri(), conn_id=default_aws_conn_id())
             document = week_module.plan_week(
                 store=store, regions=catalog_regions(), requested=types, aws_conn_id=default_aws_conn_id(),

@@ -62,8 +62,8 @@ def _catalog_rows(store: ResultStore, region: str, aws_conn_id: str | None) -> t
     return rows, "DescribeInstanceTypes, read now (catalog_refresh has not published this region)"
 
 
-def known_in(store: ResultStore, region: str, rows: list[dict[str, Any]], *, aws_conn_id: str | None,
-             today: datetime.date, summary: Any, raw: Any, demand: dict[str, float]) -> weekly_signals.Known:
+def known_in(store: ResultStore, region: str, *, aws_conn_id: str | None, today: datetime.date, summary: Any,
+             raw: Any, demand: dict[str, float]) -> weekly_signals.Known:
     """Every signal's source for one region, read once."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -127,9 +127,8 @@ def plan_week(*, store: ResultStore, regions: list[str], requested: list[str], a
     from instance_benchmarks import catalog, demand, prices
     from instance_benchmarks.analysis import read_current
 
-    today = week
     summary, raw = read_current(store, "summary"), read_current(store, "raw")
-    asked = demand.read(store, today=today)
+    asked = demand.read(store, today=week)
     weekly_usd = settings.get("budget_usd")
     unspent, last_plan = previous_unspent(store, week)
     budget = math.inf if weekly_usd is None else weekly_plan.week_budget(weekly_usd, unspent)
@@ -138,12 +137,12 @@ def plan_week(*, store: ResultStore, regions: list[str], requested: list[str], a
     left_out: dict[str, str] = {}
     for region in regions:
         rows, catalog_source = _catalog_rows(store, region, aws_conn_id)
-        known = known_in(store, region, rows, aws_conn_id=aws_conn_id, today=today, summary=summary, raw=raw,
+        known = known_in(store, region, aws_conn_id=aws_conn_id, today=week, summary=summary, raw=raw,
                          demand=asked)
         specs, dropped = catalog.resolve(requested, [catalog.spec_from_row(r) for r in rows])
         snapshot = prices.aws_snapshot(aws_conn_id=aws_conn_id, region=region,
                                        instance_types=[s.instance_type for s in specs])
-        found = candidates_in(rows, specs, known, region=region, settings=settings, snapshot=snapshot, today=today)
+        found = candidates_in(rows, specs, known, region=region, settings=settings, snapshot=snapshot, today=week)
         candidates += found
         left_out.update({f"{region}/{name}": reason for name, reason in dropped.items()})
         sources[region] = {"catalog": catalog_source, "prices": snapshot["source"],

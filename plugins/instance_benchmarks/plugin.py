@@ -20,7 +20,7 @@ from airflow.sdk import BaseOperatorLink
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from instance_benchmarks import BENCHMARK_DAG_ID
+from instance_benchmarks import BENCHMARK_DAG_ID, api_reads
 from instance_benchmarks.params import INSTANCE_TYPE, REGION
 from instance_benchmarks.results import ResultStore  # at runtime: FastAPI reads the annotations
 
@@ -72,6 +72,20 @@ def count_demand(store: ResultStore, instance_types: list[str]) -> None:
     if _demand is None:
         _demand = DemandCounter()
     _demand.count(store, [t for t in instance_types if t != "local"])
+
+
+def graphql_context(store: Store) -> dict[str, Any]:
+    """GraphQL's context: the same results store every endpoint here reads."""
+    return {"store": store}
+
+
+def _mount_graphql() -> None:
+    from instance_benchmarks import graphql_api
+
+    app.include_router(graphql_api.router(graphql_context), prefix="/graphql")
+
+
+_mount_graphql()
 
 
 def only(*allowed: str):
@@ -157,7 +171,7 @@ def week_page_of(week: str, store: Store) -> HTMLResponse:
 
     plan = _plan(store, week)
     now = datetime.datetime.now(datetime.UTC)
-    rows = freshness.rows(_table(store, "summary", {}, headline_only=True), plan, today=now.date())
+    rows = freshness.rows(api_reads.table(store, "summary", {}, headline_only=True), plan, today=now.date())
     return HTMLResponse(report.render_week(plan, rows, freshness.spent(store, plan),
                                            generated_at=now.isoformat(timespec="seconds")))
 
@@ -190,7 +204,7 @@ def freshness_of(store: Store, region: str | None = Query(None, pattern=REGION_Q
 
     from instance_benchmarks import freshness
 
-    rows = freshness.rows(_table(store, "summary", {"region": region}, headline_only=True),
+    rows = freshness.rows(api_reads.table(store, "summary", {"region": region}, headline_only=True),
                           freshness.plan_of(store), today=datetime.datetime.now(datetime.UTC).date())
     frame = pd.DataFrame([r for r in rows if region is None or r["region"] == region])
     return _respond(frame, format, "freshness")
@@ -209,40 +223,6 @@ class RunReportLink(BaseOperatorLink):
 
         base = (conf.get("api", "base_url", fallback="") or "").rstrip("/")
         return f"{base}/benchmarks/runs/{urllib.parse.quote(ti_key.run_id, safe='')}"
-
-
-def _table(store: ResultStore, name: str, filters: dict[str, str | None], *, headline_only: bool = False
-           ) -> pd.DataFrame:
-    import pyarrow.dataset as ds
-
-    from instance_benchmarks.analysis import read_current
-
-    expression = None
-    for column, value in filters.items():
-        if value is not None:
-            term = ds.field(column) == value
-            expression = term if expression is None else expression & term
-    if headline_only:  # what compare and recommend read: a tenth of the summary, filtered in Arrow
-        term = (ds.field("benchmark") == "hpl") | ((ds.field("metric") == "triad")
-                                                  & (ds.field("placement") == "all-cores"))
-        expression = term if expression is None else expression & term
-    return read_current(store, name, expression)
-
-
-def _catalog(store: ResultStore) -> pd.DataFrame | None:
-    """catalog_refresh's latest catalog of every region, or None where it never ran."""
-    import pandas as pd
-    import pyarrow.parquet as pq
-
-    files = sorted((store.root / "catalog").glob("region=*/latest.parquet"), key=str)
-    if not files:
-        return None
-    frames = []
-    for path in files:
-        with path.open("rb") as handle:
-            frames.append(pq.read_table(handle, columns=["instance_type", "benchmarkable"]).to_pandas()
-                          .assign(region=path.parent.name.split("=", 1)[1]))
-    return pd.concat(frames, ignore_index=True)
 
 
 def _respond(frame: pd.DataFrame, fmt: str, filename: str) -> Response:
@@ -274,14 +254,13 @@ def summary(
 ) -> Response:
     """The summary table (one row per instance type, CPU, benchmark, metric, placement and configuration),
     filtered and sorted."""
-    frame = _table(store, "summary", {"instance_family": family, "family": architecture, "benchmark": benchmark,
-                                      "metric": metric, "region": region, "profile": profile})
-    if sort and not frame.empty:
-        column = sort.lstrip("-")
-        if column not in frame.columns:
-            raise HTTPException(422, f"sort: no column {column!r}; columns: {sorted(frame.columns)}")
-        frame = frame.sort_values([column, "instance_type"], ascending=[not sort.startswith("-"), True],
-                                  na_position="last", kind="stable")
+    frame = api_reads.table(store, "summary", {"instance_family": family, "family": architecture,
+                                               "benchmark": benchmark, "metric": metric, "region": region,
+                                               "profile": profile})
+    try:
+        frame = api_reads.sorted_by(frame, sort)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
     return _respond(frame.head(limit) if limit else frame, format, "summary")
 
 
@@ -306,7 +285,7 @@ def compare(
     if bad:
         raise HTTPException(422, f"not instance types: {bad} (e.g. types=m7i.large,m7a.large)")
     count_demand(store, names)
-    frame = _table(store, "summary", {"region": region})
+    frame = api_reads.table(store, "summary", {"region": region})
     try:
         answer = answers.compare(frame, names, region=region) if not frame.empty else \
             {"types": names, "region": region, "measures": [], "not_measured": names, "test": answers.TEST}
@@ -334,13 +313,13 @@ def recommend(
         raise HTTPException(422, f"like: not an instance type: {like!r} (e.g. like=m7i.4xlarge)")
     if like is not None:
         count_demand(store, [like])
-    frame = _table(store, "summary", {"region": region}, headline_only=True)
+    frame = api_reads.table(store, "summary", {"region": region}, headline_only=True)
     if frame.empty:
         raise HTTPException(404, f"no results in {region}" if region else
                             "no results yet: trigger instance_benchmarks first")
     try:
         answer = answers.recommend(frame, min_triad=min_triad, min_hpl=min_hpl, like=like, region=region,
-                                   strict=strict, limit=limit, catalog=_catalog(store))
+                                   strict=strict, limit=limit, catalog=api_reads.catalog(store))
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from exc
     except ValueError as exc:
@@ -355,7 +334,7 @@ def instance_type_results(instance_type: str, store: Store,
     if not INSTANCE_TYPE_OR_LOCAL.fullmatch(instance_type):
         raise HTTPException(404, f"not an instance type: {instance_type!r} (e.g. m7i.large)")
     count_demand(store, [instance_type])
-    frame = _table(store, "raw", {"instance_type": instance_type})
+    frame = api_reads.table(store, "raw", {"instance_type": instance_type})
     if frame.empty:
         raise HTTPException(404, f"no results for {instance_type}")
     return _respond(frame, format, instance_type)

@@ -87,15 +87,11 @@ def rows(summary: Any, plan: dict[str, Any] | None, *, today: datetime.date) -> 
 def spent(store: ResultStore, plan: dict[str, Any]) -> list[dict[str, Any]]:
     """Per run of the week: its planned dollars and what its stored documents cost (provenance.cost.usd), or None
     before the run's analyze wrote its summary. Quarantined hosts' minutes are not in a document: counted apart."""
-    planned: dict[str, float] = {}
-    for option in plan.get("chosen", []):
-        name = f"{option['region']}__{option['market']}__{option['hosts']}h"
-        planned[name] = planned.get(name, 0.0) + (option["cost_usd"] or 0.0)
     found = []
     for run in plan.get("runs", []):
         run_id = weekly_run_id(datetime.date.fromisoformat(plan["week"]), run["name"])
         summary_path = store.run_reports(run_id) / "summary.json"
-        entry = {"run_id": run_id, "planned_usd": round(planned.get(run["name"], 0.0), 4),
+        entry = {"run_id": run_id, "planned_usd": run.get("planned_usd"),
                  "types": len(run["conf"]["instance_types"]), "actual_usd": None, "documents": None,
                  "quarantined": None, "skipped": None}
         if summary_path.exists():

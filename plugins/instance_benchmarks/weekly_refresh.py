@@ -205,14 +205,14 @@ def _document(solution: weekly_plan.Solution, candidates: list[weekly_plan.Candi
 
 def runs_of(chosen: list[weekly_plan.Option], *, settings: dict[str, Any]) -> list[dict[str, Any]]:
     """One instance_benchmarks conf per (region, market, hosts), its budget the sum of its types' planned costs
-    rounded up to the cent (None when no weekly budget is set)."""
+    rounded up to the cent (None when no weekly budget is set); `planned_usd` keeps that sum for the plan's page."""
     groups: dict[tuple[str, str, int], list[weekly_plan.Option]] = {}
     for option in chosen:
         groups.setdefault((option.region, option.market, option.hosts), []).append(option)
     runs = []
     for (region, market, count), options in sorted(groups.items()):
         cost = sum(o.cost_usd or 0.0 for o in options)
-        runs.append({"name": f"{region}__{market}__{count}h", "conf": {
+        runs.append({"name": f"{region}__{market}__{count}h", "planned_usd": round(cost, 4), "conf": {
             "target": "aws", "region": region, "market": market,
             "instance_types": sorted(o.instance_type for o in options),
             "profile": settings["profile"], "time_budget_s": settings["time_budget_s"],

@@ -304,6 +304,7 @@ def test_the_week_s_plan_its_page_and_every_type_s_freshness(client, store, moto
     assert served["chosen"] == plan["chosen"] and served["budget"] == plan["budget"]
     assert [s["run_id"] for s in served["spent"]] == [f"weekly__{week}__{r['name']}" for r in plan["runs"]]
     assert all(s["actual_usd"] is None for s in served["spent"])  # nothing has run yet
+    assert sum(s["planned_usd"] for s in served["spent"]) == pytest.approx(plan["budget"]["planned_usd"], abs=1e-3)
     redirect = client.get("/plans", follow_redirects=False)
     assert redirect.status_code == 307 and redirect.headers["location"] == f"plans/{week}"
     page = client.get(f"/plans/{week}").text

@@ -68,7 +68,8 @@ def test_without_a_weekly_budget_every_requested_type_is_chosen(tmp_path, priced
     document = plan(ResultStore(tmp_path.as_uri()), budget=None, requested=["m7i.large", "c7g.large"])
 
     assert sorted(o["instance_type"] for o in document["chosen"]) == ["c7g.large", "m7i.large"]
-    assert document["runs"] == [{"name": "us-east-1__on-demand__2h", "conf": {
+    planned = sum(o["cost_usd"] for o in document["chosen"])
+    assert document["runs"] == [{"name": "us-east-1__on-demand__2h", "planned_usd": pytest.approx(planned), "conf": {
         "target": "aws", "region": "us-east-1", "market": "on-demand", "instance_types": ["c7g.large", "m7i.large"],
         "profile": "standard", "time_budget_s": 540, "host_time_budget_s": 600, "instances_per_type": 2,
         "budget_usd": None}}]
@@ -83,8 +84,8 @@ def test_the_chosen_are_split_into_one_run_per_region_market_and_hosts_each_with
 
     runs = weekly_refresh.runs_of(chosen, settings={**params.weekly_settings("aws"), "budget_usd": 100.0})
 
-    assert [(r["name"], r["conf"]["instance_types"], r["conf"]["budget_usd"]) for r in runs] == [
-        ("eu-west-1__spot__1h", ["m7i.large"], 0.04),
-        ("us-east-1__on-demand__1h", ["c7g.large", "m7i.large"], 0.31),
-        ("us-east-1__on-demand__2h", ["m7a.large"], 0.5)]
+    assert [(r["name"], r["conf"]["instance_types"], r["conf"]["budget_usd"], r["planned_usd"]) for r in runs] == [
+        ("eu-west-1__spot__1h", ["m7i.large"], 0.04, 0.0333),
+        ("us-east-1__on-demand__1h", ["c7g.large", "m7i.large"], 0.31, 0.301),
+        ("us-east-1__on-demand__2h", ["m7a.large"], 0.5, 0.5)]
     assert {r["conf"]["market"] for r in runs} == {"spot", "on-demand"}

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from tests.plugins.instance_benchmarks.test_plugin import HOSTS, client, store  # noqa: F401 - the fixtures
+from tests.fakes.served import HOSTS
 
 FIGURES = """query($first: Int!, $after: String) {
   figures(benchmark: "hpl", sort: "-mean", first: $first, after: $after) {
     totalCount nodes { instanceType mean ci95Low ci95High hosts } pageInfo { endCursor hasNextPage } } }"""
 
 
-def ask(client, query: str, **variables):  # noqa: F811
+def ask(client, query: str, **variables):
     response = client.post("/graphql", json={"query": query, "variables": variables})
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def test_the_figures_page_by_cursor_and_equal_the_rest_summary(client):  # noqa: F811
+def test_the_figures_page_by_cursor_and_equal_the_rest_summary(client):
     rest = client.get("/api/summary?benchmark=hpl&sort=-mean").json()
 
     first = ask(client, FIGURES, first=2)["data"]["figures"]
@@ -29,7 +29,7 @@ def test_the_figures_page_by_cursor_and_equal_the_rest_summary(client):  # noqa:
         (r["instance_type"], r["mean"], r["ci95_low"]) for r in rest][:len(nodes)]
 
 
-def test_compare_and_recommend_are_the_rest_api_s_answers(client):  # noqa: F811
+def test_compare_and_recommend_are_the_rest_api_s_answers(client):
     compared = ask(client, 'query { compare(types: ["m7i.large", "m7g.large"]) }')["data"]["compare"]
     recommended = ask(client, "query { recommend(minTriad: 1) }")["data"]["recommend"]
 
@@ -37,7 +37,7 @@ def test_compare_and_recommend_are_the_rest_api_s_answers(client):  # noqa: F811
     assert recommended == client.get("/api/recommend?min_triad=1").json()
 
 
-def test_one_query_asks_for_a_type_its_figures_and_its_three_cheapest_alternatives(client):  # noqa: F811
+def test_one_query_asks_for_a_type_its_figures_and_its_three_cheapest_alternatives(client):
     answer = ask(client, """query { instanceType(name: "c7a.large") {
         name figures { benchmark metric placement mean } alternatives(first: 3) } }""")["data"]["instanceType"]
 
@@ -50,13 +50,13 @@ def test_one_query_asks_for_a_type_its_figures_and_its_three_cheapest_alternativ
     ("query { figures(first: 1000) { totalCount } }", "1 to 100 figures"),
     ("query { " + " ".join(f"a{i}: figures(first: 1) {{ totalCount }}" for i in range(11)) + " }", "alias"),
 ])
-def test_a_query_past_the_cost_limits_is_refused_naming_the_limit(client, query, limit):  # noqa: F811
+def test_a_query_past_the_cost_limits_is_refused_naming_the_limit(client, query, limit):
     errors = ask(client, query)["errors"]
 
     assert any(limit in e["message"] for e in errors), errors
 
 
-def test_graphql_is_behind_airflow_s_login_as_the_rest_api_is(store):  # noqa: F811
+def test_graphql_is_behind_airflow_s_login_as_the_rest_api_is(store):
     from fastapi.testclient import TestClient
 
     from instance_benchmarks import plugin

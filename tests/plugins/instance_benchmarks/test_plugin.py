@@ -11,35 +11,7 @@ from fastapi.testclient import TestClient
 from instance_benchmarks import pipeline, plugin
 from instance_benchmarks.results import ResultStore
 from tests.fakes.documents import variant
-
-HOSTS = {"m7i.large": "intel", "m7g.large": "graviton", "c7a.large": "amd"}
-
-
-# Each type's figures scaled from one real document, and priced (a test input, not a recorded price).
-SCALES = {"m7i.large": 1.0, "m7g.large": 1.3, "c7a.large": 2.0}
-PRICES = {"m7i.large": {"on_demand": 0.1008, "spot": 0.04}, "m7g.large": {"on_demand": 0.0816, "spot": 0.03},
-          "c7a.large": {"on_demand": 0.1027, "spot": None}}
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("results")
-    store = ResultStore(root.as_uri())
-    for instance_type, family in HOSTS.items():
-        doc = variant(instance_type=instance_type, family=family, scale=SCALES[instance_type])
-        store.store(doc, [], run_id="run-1", instance_type=instance_type)
-    store.record_prices("run-1", {"prices": PRICES})
-    pipeline.analyze(params={"results_uri": root.as_uri()}, run_id=None)
-    return store
-
-
-@pytest.fixture
-def client(store):
-    """The app as a signed-in user sees it: the store above, Airflow's auth dependency satisfied."""
-    (airflow_auth,) = plugin.app.router.dependencies
-    plugin.app.dependency_overrides = {plugin.get_store: lambda: store, airflow_auth.dependency: lambda: None}
-    yield TestClient(plugin.app, raise_server_exceptions=False)
-    plugin.app.dependency_overrides = {}
+from tests.fakes.served import HOSTS
 
 
 def test_anonymous_callers_are_refused_by_airflow_s_own_check(store):

@@ -139,6 +139,12 @@ def compare(summary: pd.DataFrame, types: list[str], *, region: str | None = Non
             "not_measured": [name for name in names if name not in measured]}
 
 
+def not_measured(types: list[str], *, region: str | None = None) -> dict[str, Any]:
+    """compare's answer where nothing is stored yet: every type not measured."""
+    names = list(dict.fromkeys(types))
+    return {"types": names, "region": region, "test": TEST, "measures": [], "tests": {}, "not_measured": names}
+
+
 def _adjust(measures: list[dict[str, Any]]) -> dict[str, int]:
     """Holm over every measure tested for each type against the baseline; how many that was, per type."""
     tested: dict[str, list[dict[str, Any]]] = {}

@@ -20,7 +20,7 @@ from airflow.sdk import BaseOperatorLink
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from instance_benchmarks import BENCHMARK_DAG_ID, api_reads
+from instance_benchmarks import BENCHMARK_DAG_ID, api_reads, rate_limits
 from instance_benchmarks.params import INSTANCE_TYPE, REGION
 from instance_benchmarks.results import ResultStore  # at runtime: FastAPI reads the annotations
 
@@ -45,6 +45,11 @@ def _airflow_user() -> list[Any]:
 # (Swagger UI itself loads from a CDN, which an offline deployment cannot reach anyway).
 app = FastAPI(title="EC2 instance benchmarks", description=__doc__, dependencies=_airflow_user(), docs_url=None,
               redoc_url=None, openapi_url=None)
+
+
+# Programs' routes (/api/*, /graphql) count against the signed-in user's rate limit; the pages do not.
+PER_USER = rate_limits.per_user()
+app.middleware("http")(rate_limits.headers_middleware)
 
 
 @app.get("/openapi.json", include_in_schema=False)
@@ -82,7 +87,7 @@ def graphql_context(store: Store) -> dict[str, Any]:
 def _mount_graphql() -> None:
     from instance_benchmarks import graphql_api
 
-    app.include_router(graphql_api.router(graphql_context), prefix="/graphql")
+    app.include_router(graphql_api.router(graphql_context), prefix="/graphql", dependencies=[PER_USER])
 
 
 _mount_graphql()
@@ -176,7 +181,7 @@ def week_page_of(week: str, store: Store) -> HTMLResponse:
                                            generated_at=now.isoformat(timespec="seconds")))
 
 
-@app.get("/api/plans", dependencies=[only()])
+@app.get("/api/plans", dependencies=[PER_USER, only()])
 def plan_weeks(store: Store) -> list[str]:
     """The weeks with a plan, newest first."""
     from instance_benchmarks.freshness import weeks
@@ -184,7 +189,7 @@ def plan_weeks(store: Store) -> list[str]:
     return weeks(store)
 
 
-@app.get("/api/plans/{week}", dependencies=[only()])
+@app.get("/api/plans/{week}", dependencies=[PER_USER, only()])
 def plan_document(week: str, store: Store) -> JSONResponse:
     """A week's plan as weekly_refresh wrote it ('latest': the newest), with what its runs spent so far."""
     from instance_benchmarks.freshness import spent
@@ -193,7 +198,7 @@ def plan_document(week: str, store: Store) -> JSONResponse:
     return JSONResponse({**plan, "spent": spent(store, plan)})
 
 
-@app.get("/api/freshness", dependencies=[only("region", "format")])
+@app.get("/api/freshness", dependencies=[PER_USER, only("region", "format")])
 def freshness_of(store: Store, region: str | None = Query(None, pattern=REGION_QUERY),
                  format: str = Query("json", pattern=r"^(json|csv)$")) -> Response:  # noqa: A002
     """Every type measured or weighed by the latest weekly plan: when it was last measured, how old its figures
@@ -236,8 +241,8 @@ def _respond(frame: pd.DataFrame, fmt: str, filename: str) -> Response:
     return JSONResponse(records(frame) if not frame.empty else [])
 
 
-@app.get("/api/summary", dependencies=[only("family", "architecture", "benchmark", "metric", "region", "profile",
-                                            "sort", "limit", "format")])
+@app.get("/api/summary", dependencies=[PER_USER, only("family", "architecture", "benchmark", "metric", "region",
+                                                      "profile", "sort", "limit", "format")])
 def summary(
     store: Store,
     family: str | None = Query(None, pattern=r"^[a-z][a-z0-9-]*$", description="instance family, e.g. m7i"),
@@ -270,7 +275,7 @@ def _answer(answer: dict[str, Any], rows: list[dict[str, Any]], fmt: str, filena
     return _respond(pd.DataFrame(rows), fmt, filename) if fmt == "csv" else JSONResponse(answer)
 
 
-@app.get("/api/compare", dependencies=[only("types", "region", "format")])
+@app.get("/api/compare", dependencies=[PER_USER, only("types", "region", "format")])
 def compare(
     store: Store,
     types: str = Query(..., description="2 to 4 instance types, comma-separated: m7i.large,m7a.large"),
@@ -288,14 +293,14 @@ def compare(
     frame = api_reads.table(store, "summary", {"region": region})
     try:
         answer = answers.compare(frame, names, region=region) if not frame.empty else \
-            {"types": names, "region": region, "measures": [], "not_measured": names, "test": answers.TEST}
+            answers.not_measured(names, region=region)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
     return _answer(answer, answers.compare_rows(answer), format, "compare")
 
 
-@app.get("/api/recommend", dependencies=[only("min_triad", "min_hpl", "like", "region", "strict", "limit",
-                                              "format")])
+@app.get("/api/recommend", dependencies=[PER_USER, only("min_triad", "min_hpl", "like", "region", "strict",
+                                                        "limit", "format")])
 def recommend(
     store: Store,
     min_triad: float | None = Query(None, ge=0, description="at least this STREAM triad, all cores (GB/s)"),
@@ -327,7 +332,7 @@ def recommend(
     return _answer(answer, answers.recommend_rows(answer), format, "recommend")
 
 
-@app.get("/api/instance-types/{instance_type}/results", dependencies=[only("format")])
+@app.get("/api/instance-types/{instance_type}/results", dependencies=[PER_USER, only("format")])
 def instance_type_results(instance_type: str, store: Store,
                           format: str = Query("json", pattern=r"^(json|csv)$")) -> Response:  # noqa: A002
     """Every raw sample of one instance type, across runs."""

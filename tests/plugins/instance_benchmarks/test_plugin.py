@@ -8,7 +8,7 @@ import io
 import pytest
 from fastapi.testclient import TestClient
 
-from instance_benchmarks import pipeline, plugin
+from instance_benchmarks import pipeline, plugin, rate_limits
 from instance_benchmarks.results import ResultStore
 from tests.fakes.documents import variant
 from tests.fakes.served import HOSTS
@@ -130,17 +130,13 @@ def test_bad_input_is_a_4xx_that_says_what_is_wrong(client, path, params, status
     assert response.json()["detail"]
 
 
-def test_nothing_stored_yet_is_an_empty_answer_not_an_error(tmp_path):
+def test_nothing_stored_yet_is_an_empty_answer_not_an_error(client, tmp_path):
     empty = ResultStore(tmp_path.as_uri())
-    (airflow_auth,) = plugin.app.router.dependencies
-    plugin.app.dependency_overrides = {plugin.get_store: lambda: empty, airflow_auth.dependency: lambda: None}
-    try:
-        client = TestClient(plugin.app, raise_server_exceptions=False)
-        assert client.get("/api/summary").json() == []
-        assert "No report yet" in client.get("/").text
-        assert client.get("/reports").json() == []
-    finally:
-        plugin.app.dependency_overrides = {}
+    plugin.app.dependency_overrides[plugin.get_store] = lambda: empty
+
+    assert client.get("/api/summary").json() == []
+    assert "No report yet" in client.get("/").text
+    assert client.get("/reports").json() == []
 
 
 def test_the_plugins_folder_loads_the_plugin_once_and_nothing_else(monkeypatch):
@@ -292,3 +288,50 @@ def test_the_week_s_plan_its_page_and_every_type_s_freshness(client, store, moto
     assert client.get("/api/plans/..%2f..%2fetc").status_code == 404
     csv_text = client.get("/api/freshness?format=csv").text
     assert csv_text.splitlines()[0].startswith("region,instance_type,last_measured,age_weeks")
+
+
+@pytest.fixture
+def limited(client, monkeypatch):
+    """The client under a limit of 3 requests a minute per user."""
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_API_RATE_LIMIT", "3/minute")
+    rate_limits.current.cache_clear()
+    return client
+
+
+@pytest.mark.parametrize("path", ["/api/summary", "/api/compare?types=m7i.large,m7g.large", "/graphql"])
+def test_past_the_limit_a_user_is_answered_429_with_retry_after(limited, path):
+    def ask():
+        if path == "/graphql":
+            return limited.post(path, json={"query": "{ figures(first: 1) { totalCount } }"})
+        return limited.get(path)
+
+    answers = [ask() for _ in range(4)]
+
+    assert [r.status_code for r in answers] == [200, 200, 200, 429]
+    assert [r.headers["RateLimit-Remaining"] for r in answers[:3]] == ["2", "1", "0"]
+    refused = answers[3]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert "3 per 1 minute" in refused.json()["detail"] and "INSTANCE_BENCHMARKS_API_RATE_LIMIT" in \
+        refused.json()["detail"]
+
+
+def test_one_user_s_burst_does_not_limit_another(limited):
+    burst = [limited.get("/api/summary", headers={"X-Test-User": "scraper"}).status_code for _ in range(5)]
+    other = limited.get("/api/summary", headers={"X-Test-User": "analyst"})
+
+    assert burst == [200, 200, 200, 429, 429] and other.status_code == 200
+
+
+def test_the_pages_are_never_limited(limited):
+    pages = [limited.get(path).status_code for path in ["/", "/reports", "/api/summary", "/api/summary",
+                                                         "/api/summary", "/", "/reports", "/"]]
+
+    assert pages == [200, 200, 200, 200, 200, 200, 200, 200]
+    assert limited.get("/api/summary").status_code == 429
+
+
+def test_a_limit_that_cannot_be_read_names_the_setting(monkeypatch):
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_API_RATE_LIMIT", "many")
+
+    with pytest.raises(ValueError, match="INSTANCE_BENCHMARKS_API_RATE_LIMIT: 'many'.*120/minute"):
+        rate_limits.RateLimit.from_environment()

@@ -11,9 +11,11 @@ included (it scales with the documents, not the samples).
     .venv/bin/python benchmarks/analysis_scale.py [--rows 1000000] [--repeats 3]
 
 Then times the /benchmarks API's recommend and compare over that dataset, as served (target: under
-200 ms), each on its own line. Target: under 10 s and 2 GB peak memory. The last line is exactly
-`analysis_rows: <int> seconds: <float> peak_rss_mb: <float>` (median seconds of the repeats;
-peak RSS of the whole process, generation included). Not a test: it prints, never asserts.
+200 ms), and GraphQL's query for a type with its figures and its three cheapest alternatives beside REST's
+recommend like=<type> (target: within 1.5x), each on its own line. Target: under 10 s and 2 GB peak memory. The
+last line is exactly `analysis_rows: <int> seconds: <float> peak_rss_mb: <float> graphql_median_ms <float>`
+(median seconds of the repeats; peak RSS of the whole process, generation included). Not a test: it prints, never
+asserts.
 """
 
 from __future__ import annotations
@@ -79,30 +81,49 @@ def synthetic_prices(rows) -> dict:
     return {f"synthetic-run-{run}": {"prices": table} for run in range(RUNS)}
 
 
+# Issue 31 item 4: one GraphQL query for a type, its figures and its three cheapest alternatives (what REST answers
+# with /api/summary filtered to the type plus /api/recommend?like=<type>).
+GRAPHQL_TYPE_QUERY = """query($name: String!) { instanceType(name: $name) {
+  figures { benchmark metric placement mean ci95Low ci95High n }
+  alternatives(first: 3) { instanceType meets pricePerHourOnDemand
+    figures { triad { mean ci95Low ci95High } hpl { mean ci95Low ci95High } } } } }"""
+
+
 def time_answers(results: Path, requests: int) -> dict[str, list[float]]:
-    """The /benchmarks API's recommend and compare over the written dataset, through FastAPI as served
-    (Parquet read included; Airflow's auth check stubbed: it is not what is measured)."""
+    """The /benchmarks API's recommend and compare, and GraphQL's type query, over the written dataset, through
+    FastAPI as served (Parquet read included; Airflow's auth check stubbed and the rate limit off: neither is what
+    is measured)."""
+    import os
+
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.api_fastapi.core_api.security import get_user
     from fastapi.testclient import TestClient
 
     from instance_benchmarks import plugin
     from instance_benchmarks.results import ResultStore
 
+    os.environ["INSTANCE_BENCHMARKS_API_RATE_LIMIT"] = "off"
     store = ResultStore(results.as_uri())
     (auth,) = plugin.app.router.dependencies
-    plugin.app.dependency_overrides = {plugin.get_store: lambda: store, auth.dependency: lambda: None}
+    plugin.app.dependency_overrides = {plugin.get_store: lambda: store, auth.dependency: lambda: None,
+                                       get_user: lambda: SimpleAuthManagerUser(username="scale", role="viewer")}
     client = TestClient(plugin.app)
-    asks = {"recommend": [("/api/recommend", {"min_triad": 60, "min_hpl": 400}),
-                          ("/api/recommend", {"like": "syn5x.5xlarge"}),
-                          ("/api/recommend", {"min_triad": 61, "strict": "true", "format": "csv"})],
-            "compare": [("/api/compare", {"types": "syn1x.1xlarge,syn2x.2xlarge,syn3x.3xlarge"})]}
+    like = {"query": GRAPHQL_TYPE_QUERY, "variables": {"name": "syn5x.5xlarge"}}
+    asks = {"recommend": [("GET", "/api/recommend", {"min_triad": 60, "min_hpl": 400}),
+                          ("GET", "/api/recommend", {"like": "syn5x.5xlarge"}),
+                          ("GET", "/api/recommend", {"min_triad": 61, "strict": "true", "format": "csv"})],
+            "compare": [("GET", "/api/compare", {"types": "syn1x.1xlarge,syn2x.2xlarge,syn3x.3xlarge"})],
+            "recommend_like": [("GET", "/api/recommend", {"like": "syn5x.5xlarge", "limit": 3})],
+            "graphql": [("POST", "/graphql", like)]}
     timings: dict[str, list[float]] = {}
     for name, calls in asks.items():
         for index in range(requests):
-            path, params = calls[index % len(calls)]
+            method, path, params = calls[index % len(calls)]
             start = time.perf_counter()
-            response = client.get(path, params=params)
+            response = client.get(path, params=params) if method == "GET" else client.post(path, json=params)
             timings.setdefault(name, []).append((time.perf_counter() - start) * 1000)
-            assert response.status_code == 200, response.text  # a timing of an error answer means nothing
+            assert response.status_code == 200 and "errors" not in response.text, response.text  # an error's
+            # timing means nothing
     plugin.app.dependency_overrides = {}
     return timings
 
@@ -149,8 +170,12 @@ def main() -> None:
         print(f"{name}_ms_median: {statistics.median(values):.1f} p90: {statistics.quantiles(values, n=10)[-1]:.1f} "
               f"max: {max(values):.1f} "
               f"({len(values)} requests over {types} types x {RUNS} runs; target under 200 ms)")
+    graphql_ms = statistics.median(timings["graphql"])
+    print(f"graphql / recommend_like: {graphql_ms / statistics.median(timings['recommend_like']):.2f}x "
+          "(target: within 1.5x)")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"analysis_rows: {len(rows)} seconds: {statistics.median(seconds):.2f} peak_rss_mb: {peak_mb:.1f}")
+    print(f"analysis_rows: {len(rows)} seconds: {statistics.median(seconds):.2f} peak_rss_mb: {peak_mb:.1f} "
+          f"graphql_median_ms {graphql_ms:.1f}")
 
 
 if __name__ == "__main__":

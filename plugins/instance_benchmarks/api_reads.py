@@ -45,6 +45,28 @@ def catalog(store: ResultStore) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True)
 
 
+CATALOG_ENTRY = ["instance_type", "instance_family", "architecture", "processor", "vcpus", "physical_cores",
+                 "memory_bytes", "sustained_clock_ghz", "current_generation", "bare_metal", "burstable",
+                 "benchmarkable", "left_out_because"]
+
+
+def catalog_entries(store: ResultStore, instance_type: str, region: str | None = None) -> list[dict]:
+    """What catalog_refresh's latest catalogs say of one type, one entry per region that lists it."""
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    from instance_benchmarks.analysis import records
+
+    found = []
+    for path in sorted((store.root / "catalog").glob("region=*/latest.parquet"), key=str):
+        if region is not None and path.parent.name != f"region={region}":  # compared, never a path from input
+            continue
+        with path.open("rb") as handle:
+            table = pq.read_table(handle, columns=CATALOG_ENTRY, filters=ds.field("instance_type") == instance_type)
+        found += [{**row, "region": path.parent.name.split("=", 1)[1]} for row in records(table.to_pandas())]
+    return found
+
+
 def sorted_by(frame: pd.DataFrame, sort: str | None) -> pd.DataFrame:
     """`sort`: any column, a leading - for descending; ties by instance type; missing values last."""
     if not sort or frame.empty:

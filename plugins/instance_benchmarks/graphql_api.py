@@ -3,22 +3,24 @@
 The rows come from api_reads (the REST API's own reads), compare and recommend from answers.py (the REST API's own
 code), so both interfaces answer alike. A query deeper than MAX_DEPTH, with more than MAX_ALIASES aliases, or asking
 a page of more than MAX_PAGE figures is refused, naming the limit: one request cannot read the whole table.
-Work in progress (branch): compare and recommend answer as JSON until their types are written.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
+import math
+import types
+import typing
 from collections.abc import Callable
 from typing import Any
 
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
-from strawberry.scalars import JSON
 
 from instance_benchmarks import api_reads
 
-MAX_DEPTH = 5
+MAX_DEPTH = 4  # the schema's deepest selection (strawberry counts from 0): a test holds them equal
 MAX_ALIASES = 10
 MAX_PAGE = 100
 
@@ -47,15 +49,22 @@ class Figure:
     value_per_dollar_on_demand: float | None
     value_per_dollar_spot: float | None
     last_seen: str | None
+    age_days: float | None = strawberry.field(description="days since last_seen: how fresh the figure is")
 
 
-FIELDS = [name for name in Figure.__annotations__ if name != "architecture"]
+FIELDS = [name for name in Figure.__annotations__ if name not in ("architecture", "age_days")]
 
 
 def _figure(row: dict[str, Any]) -> Figure:
+    import datetime
+
     values = {name: row.get(name) for name in FIELDS}
     values["last_seen"] = None if values["last_seen"] is None else str(values["last_seen"])
-    return Figure(architecture=row["family"], **values)
+    age = None
+    if values["last_seen"]:
+        seen = datetime.datetime.fromisoformat(values["last_seen"].replace("Z", "+00:00"))
+        age = round((datetime.datetime.now(datetime.UTC) - seen).total_seconds() / 86400, 2)
+    return Figure(architecture=row["family"], age_days=age, **values)
 
 
 @strawberry.type
@@ -91,6 +100,256 @@ def _store(info: strawberry.Info) -> Any:
     return info.context["store"]
 
 
+@strawberry.type(description="Where a compare entry stands against the first type (the baseline)")
+class VersusBaseline:
+    ratio: float | None
+    p_value: float | None
+    p_holm: float | None = strawberry.field(description="Holm-adjusted over the measures tested for this type")
+    significant: bool | None
+    not_testable: str | None
+    intervals_overlap: bool | None
+    same_profile: bool
+
+
+@strawberry.type(description="One type's figure in a compare, with the n and spread Welch's test takes")
+class CompareEntry:
+    region: str
+    instance_type: str
+    cpu_model: str
+    profile: str | None
+    configuration: str | None
+    samples: int
+    n: int = strawberry.field(description="what the test counts: hosts where two or more, else repetitions")
+    tested_on: str
+    hosts: int | None
+    interval: str | None
+    mean: float
+    std: float | None
+    ci95_low: float | None
+    ci95_high: float | None
+    unit: str | None
+    blas_fallback: bool
+    price_per_hour_on_demand: float | None
+    price_per_hour_spot: float | None
+    value_per_dollar_on_demand: float | None
+    value_per_dollar_spot: float | None
+    vs_baseline: VersusBaseline | None
+
+
+@strawberry.type
+class ComparedMeasure:
+    measure: str
+    unit: str | None
+    baseline: str
+    entries: list[CompareEntry]
+
+
+@strawberry.type
+class TestsPerType:
+    instance_type: str
+    measures_tested: int
+
+
+@strawberry.type(description="As /api/compare answers: each measure side by side, Welch's test against the first")
+class Comparison:
+    types: list[str]
+    region: str | None
+    test: str
+    measures: list[ComparedMeasure]
+    tests: list[TestsPerType]
+    not_measured: list[str]
+
+
+@strawberry.type
+class CandidateFigure:
+    mean: float
+    ci95_low: float | None
+    ci95_high: float | None
+    n: int
+    hosts: int | None
+    unit: str | None
+    profile: str | None
+    blas_fallback: bool
+
+
+@strawberry.type(description="The figures a need is stated in")
+class NeedFigures:
+    triad: CandidateFigure | None = strawberry.field(description="STREAM triad, all cores (GB/s)")
+    hpl: CandidateFigure | None = strawberry.field(description="HPL (GFLOPS)")
+
+
+@strawberry.type(description="A type that meets the need, with how sure that is (`meets`: Recommendation.rule)")
+class Candidate:
+    region: str
+    instance_type: str
+    cpu_model: str
+    meets: str
+    figures: NeedFigures
+    price_per_hour_on_demand: float | None
+    price_per_hour_spot: float | None
+
+
+@strawberry.type
+class Need:
+    figure: str
+    at_least: float
+    unit: str
+
+
+@strawberry.type
+class LikeFigures:
+    triad: float | None
+    hpl: float | None
+
+
+@strawberry.type(description="The type a `like` need was taken from")
+class LikeReference:
+    instance_type: str
+    figures: LikeFigures
+    price_per_hour_on_demand: float | None
+    price_per_hour_spot: float | None
+
+
+@strawberry.type
+class Lacking:
+    region: str
+    instance_type: str
+    cpu_model: str
+    not_measured: list[str]
+
+
+@strawberry.type
+class NeverMeasured:
+    count: int
+    instance_types: list[str]
+    note: str
+
+
+@strawberry.type(description="As /api/recommend answers: the cheapest measured types that meet a need, per market")
+class Recommendation:
+    need: list[Need]
+    like: LikeReference | None
+    region: str | None
+    strict: bool
+    rule: str
+    on_demand: list[Candidate]
+    spot: list[Candidate]
+    unpriced: list[Candidate]
+    measured_without_the_needed_benchmark: list[Lacking]
+    never_measured: NeverMeasured
+
+
+def build(cls: type, value: Any) -> Any:
+    """A strawberry type from answers.py's dict, field by field (nested types alike): the GraphQL answer is the
+    REST answer, typed."""
+    if value is None:
+        return None
+    hints = typing.get_type_hints(cls)
+    return cls(**{f.name: _converted(hints[f.name], value.get(f.name)) for f in dataclasses.fields(cls)})
+
+
+def _converted(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    inner = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        return _converted(inner[0], value)
+    if typing.get_origin(hint) is list:
+        return [_converted(inner[0], v) for v in value]
+    return build(hint, value) if dataclasses.is_dataclass(hint) else value
+
+
+def comparison(answer: dict[str, Any]) -> Comparison:
+    return build(Comparison, {**answer, "tests": [{"instance_type": name, "measures_tested": count}
+                                                  for name, count in answer["tests"].items()]})
+
+
+def recommendation(answer: dict[str, Any]) -> Recommendation:
+    return build(Recommendation, {**answer, "need": [{"figure": k, **v} for k, v in answer["need"].items()]})
+
+
+@strawberry.type(description="What catalog_refresh last read of the type from EC2 (DescribeInstanceTypes)")
+class CatalogEntry:
+    region: str
+    instance_family: str
+    architecture: str | None
+    processor: str | None
+    vcpus: int | None
+    physical_cores: int | None
+    memory_gib: float | None
+    sustained_clock_ghz: float | None
+    current_generation: bool | None
+    bare_metal: bool | None
+    burstable: bool | None
+    benchmarkable: bool
+    left_out_because: str | None
+
+
+@strawberry.type(description="An hour's price as recorded with the type's latest measurement (the run's price "
+                             "snapshot), not a live quote")
+class Price:
+    on_demand: float | None
+    spot: float | None
+
+
+@strawberry.type(description="How fresh the type's figures are, and what the latest weekly plan decided for it")
+class Freshness:
+    region: str
+    last_measured: str | None
+    age_weeks: float | None
+    hosts: int | None
+    interval_halfwidth: float | None
+    this_week: str
+
+
+@strawberry.type(description="One measured sample (a repetition of one benchmark on one host)")
+class Sample:
+    run_id: str
+    document_id: str
+    started_at: str | None
+    region: str
+    cpu_model: str
+    profile: str | None
+    market: str | None
+    benchmark: str
+    metric: str
+    placement: str
+    threads: int | None
+    repetition: int
+    value: float
+    unit: str | None
+
+
+@strawberry.type
+class SamplePage:
+    total_count: int
+    nodes: list[Sample]
+    page_info: PageInfo
+
+
+@strawberry.type(description="One run that measured the type")
+class Run:
+    run_id: str
+    region: str
+    started_at: str | None
+    profile: str | None
+    market: str | None
+    cpu_model: str
+    image_digest: str | None
+    hosts: int
+    samples: int
+
+
+def _page(frame: Any, first: int, after: str | None) -> tuple[Any, int, PageInfo]:
+    """A cursor page of `frame`: its rows, the total, and where the next page starts."""
+    if not 1 <= first <= MAX_PAGE:
+        raise ValueError(f"first: a page is 1 to {MAX_PAGE} rows (the query cost limit); got {first}")
+    start = _offset(after)
+    page = frame.iloc[start:start + first]
+    end = start + len(page)
+    return page, len(frame), PageInfo(end_cursor=_cursor(end) if len(page) else None, has_next_page=end < len(frame))
+
+
 @strawberry.type
 class InstanceType:
     name: str
@@ -105,7 +364,7 @@ class InstanceType:
 
     @strawberry.field(description="The cheapest types that meet this one's triad and HPL for less, on demand "
                                   "(recommend with like=<this type>)")
-    def alternatives(self, info: strawberry.Info, first: int = 3) -> JSON:
+    def alternatives(self, info: strawberry.Info, first: int = 3) -> list[Candidate]:
         from instance_benchmarks import answers
 
         if not 1 <= first <= MAX_PAGE:
@@ -114,7 +373,67 @@ class InstanceType:
         if frame.empty:
             return []
         answer = answers.recommend(frame, like=self.name, region=self.region, limit=first)
-        return answer["on_demand"]
+        return [build(Candidate, c) for c in answer["on_demand"]]
+
+    @strawberry.field(description="What EC2 says the type is, per region catalog_refresh read (empty before it ran)")
+    def catalog(self, info: strawberry.Info) -> list[CatalogEntry]:
+        rows = api_reads.catalog_entries(_store(info), self.name, self.region)
+        return [build(CatalogEntry, {**r, "memory_gib": None if r["memory_bytes"] is None else
+                                     r["memory_bytes"] / 2**30}) for r in rows]
+
+    @strawberry.field(description="The hourly prices recorded with its latest measurement, per region")
+    def prices(self, info: strawberry.Info) -> list[Price]:
+        frame = api_reads.table(_store(info), "summary", {"instance_type": self.name, "region": self.region},
+                                headline_only=True)
+        if frame.empty:
+            return []
+        latest = frame.sort_values("last_seen").groupby("region").last()
+        return [Price(on_demand=_number(r.price_per_hour_on_demand), spot=_number(r.price_per_hour_spot))
+                for r in latest.itertuples()]
+
+    @strawberry.field(description="When it was last measured and what the latest weekly plan decided, per region")
+    def freshness(self, info: strawberry.Info) -> list[Freshness]:
+        import datetime
+
+        from instance_benchmarks import freshness
+
+        store = _store(info)
+        summary = api_reads.table(store, "summary", {"instance_type": self.name, "region": self.region},
+                                  headline_only=True)
+        rows = freshness.rows(summary, freshness.plan_of(store), today=datetime.datetime.now(datetime.UTC).date())
+        return [build(Freshness, r) for r in rows if r["instance_type"] == self.name
+                and self.region in (None, r["region"])]
+
+    @strawberry.field(description="Its raw samples, newest run first, a page at a time")
+    def samples(self, info: strawberry.Info, benchmark: str | None = None, first: int = 50,
+                after: str | None = None) -> SamplePage:
+        from instance_benchmarks.analysis import records
+
+        frame = api_reads.table(_store(info), "raw", {"instance_type": self.name, "region": self.region,
+                                                      "benchmark": benchmark})
+        if not frame.empty:
+            frame = frame.sort_values(["started_at", "document_id", "benchmark", "metric", "placement",
+                                       "repetition"], ascending=[False, True, True, True, True, True], kind="stable")
+        page, total, info_ = _page(frame, first, after)
+        return SamplePage(total_count=total, page_info=info_,
+                          nodes=[build(Sample, r) for r in records(page)] if len(page) else [])
+
+    @strawberry.field(description="The runs that measured it, newest first")
+    def runs(self, info: strawberry.Info) -> list[Run]:
+        frame = api_reads.table(_store(info), "raw", {"instance_type": self.name, "region": self.region})
+        if frame.empty:
+            return []
+        grouped = frame.groupby(["run_id", "region"], dropna=False).agg(
+            started_at=("started_at", "min"), profile=("profile", "first"), market=("market", "first"),
+            cpu_model=("cpu_model", "first"), image_digest=("image_digest", "first"),
+            hosts=("document_id", "nunique"), samples=("value", "size")).reset_index()
+        grouped = grouped.sort_values(["started_at", "run_id"], ascending=[False, True])
+        return [build(Run, {k: _number(v) if isinstance(v, float) else v for k, v in r.items()})
+                for r in grouped.to_dict("records")]
+
+
+def _number(value: Any) -> Any:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
 @strawberry.type
@@ -126,41 +445,42 @@ class Query:
                 after: str | None = None) -> FigurePage:
         from instance_benchmarks.analysis import records
 
-        if not 1 <= first <= MAX_PAGE:
-            raise ValueError(f"first: a page is 1 to {MAX_PAGE} figures (the query cost limit); got {first}")
         frame = api_reads.table(_store(info), "summary", {
             "instance_family": family, "family": architecture, "benchmark": benchmark, "metric": metric,
             "region": region, "profile": profile})
-        frame = api_reads.sorted_by(frame, sort)
-        start = _offset(after)
-        page = frame.iloc[start:start + first]
-        end = start + len(page)
-        return FigurePage(total_count=len(frame), nodes=[_figure(r) for r in records(page)] if len(page) else [],
-                          page_info=PageInfo(end_cursor=_cursor(end) if len(page) else None,
-                                             has_next_page=end < len(frame)))
+        page, total, info_ = _page(api_reads.sorted_by(frame, sort), first, after)
+        return FigurePage(total_count=total, nodes=[_figure(r) for r in records(page)] if len(page) else [],
+                          page_info=info_)
 
-    @strawberry.field(description="One instance type: its figures and its alternatives")
+    @strawberry.field(description="One instance type: what EC2 says it is, its prices, figures, freshness, samples, "
+                                  "runs and alternatives")
     def instance_type(self, name: str, region: str | None = None) -> InstanceType:
         return InstanceType(name=name, region=region)
 
     @strawberry.field(description="As /api/compare: 2 to 4 types side by side, Welch's t-test against the first")
-    def compare(self, info: strawberry.Info, types: list[str], region: str | None = None) -> JSON:
+    def compare(self, info: strawberry.Info, types: list[str], region: str | None = None) -> Comparison:
         from instance_benchmarks import answers
 
         frame = api_reads.table(_store(info), "summary", {"region": region})
-        return answers.compare(frame, types, region=region)
+        if frame.empty:
+            return comparison(answers.not_measured(types, region=region))
+        return comparison(answers.compare(frame, types, region=region))
 
     @strawberry.field(description="As /api/recommend: the cheapest measured types that meet a need")
     def recommend(self, info: strawberry.Info, min_triad: float | None = None, min_hpl: float | None = None,
                   like: str | None = None, region: str | None = None, strict: bool = False,
-                  limit: int = 10) -> JSON:
+                  limit: int = 10) -> Recommendation:
         from instance_benchmarks import answers
 
         if not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit: 1 to {MAX_PAGE}")
         frame = api_reads.table(_store(info), "summary", {"region": region}, headline_only=True)
-        return answers.recommend(frame, min_triad=min_triad, min_hpl=min_hpl, like=like, region=region,
-                                 strict=strict, limit=limit, catalog=api_reads.catalog(_store(info)))
+        if frame.empty:
+            raise LookupError(f"no results in {region}" if region else "no results yet: trigger "
+                              "instance_benchmarks first")
+        return recommendation(answers.recommend(frame, min_triad=min_triad, min_hpl=min_hpl, like=like,
+                                                region=region, strict=strict, limit=limit,
+                                                catalog=api_reads.catalog(_store(info))))
 
 
 schema = strawberry.Schema(query=Query, extensions=[QueryDepthLimiter(max_depth=MAX_DEPTH),

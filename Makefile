@@ -38,7 +38,7 @@ export UV_CACHE_DIR := $(CACHE)/uv
 endif
 
 .PHONY: help setup deps deps-test deps-engine run test test-fast test-cold lint up check-forms clean aws-smoke images \
-	engine-stop
+	engine-stop client
 
 help:
 	@echo "make run [CONF='{\"profile\": \"standard\"}']   benchmark this machine through the DAG"
@@ -49,6 +49,7 @@ help:
 	@echo "make check-forms                              submit each DAG's trigger form in Chromium (make up running)"
 	@echo "make images [VARIANT=generic,amd]             build, push and list the runner images (this machine's engine)"
 	@echo "make images REGISTRY=<ecr repository uri>     ... against DOCKER_HOST's engine and a real registry instead"
+	@echo "make client                                   regenerate the REST API's Python client (include/clients/python)"
 	@echo "make aws-smoke RESULTS_URI=s3://bucket/prefix  one c7g.medium on AWS (needs credentials; see docs/aws.md)"
 
 # uv installs the same pinned lock as pip (pip freeze of both venvs is identical) in 15 s where pip takes 105 s with
@@ -83,6 +84,10 @@ LOCAL_ENGINE := $(CACHE)/engine/docker.sock
 run: setup
 	DOCKER_HOST="$${DOCKER_HOST:-$(if $(wildcard $(LOCAL_ENGINE)),unix://$(LOCAL_ENGINE),)}" \
 	    $(BIN)/python -m instance_benchmarks.cli run --conf '$(CONF)'
+
+# The REST API's Python client, regenerated from the schema the app serves (after changing any /api route).
+client: $(BIN)/.requirements-installed
+	$(BIN)/python include/clients/python/regenerate.py
 
 lint: $(BIN)/.requirements-installed
 	$(BIN)/ruff check .

@@ -113,17 +113,20 @@ def time_answers(results: Path, requests: int) -> dict[str, list[float]]:
                           ("GET", "/api/recommend", {"like": "syn5x.5xlarge"}),
                           ("GET", "/api/recommend", {"min_triad": 61, "strict": "true", "format": "csv"})],
             "compare": [("GET", "/api/compare", {"types": "syn1x.1xlarge,syn2x.2xlarge,syn3x.3xlarge"})],
-            "recommend_like": [("GET", "/api/recommend", {"like": "syn5x.5xlarge", "limit": 3})],
-            "graphql": [("POST", "/graphql", like)]}
+            # paired: one after the other, request by request, so the machine's drift hits both alike
+            ("recommend_like", "graphql"): [("GET", "/api/recommend", {"like": "syn5x.5xlarge", "limit": 3}),
+                                            ("POST", "/graphql", like)]}
     timings: dict[str, list[float]] = {}
-    for name, calls in asks.items():
+    for names, calls in asks.items():
         for index in range(requests):
-            method, path, params = calls[index % len(calls)]
-            start = time.perf_counter()
-            response = client.get(path, params=params) if method == "GET" else client.post(path, json=params)
-            timings.setdefault(name, []).append((time.perf_counter() - start) * 1000)
-            assert response.status_code == 200 and "errors" not in response.text, response.text  # an error's
-            # timing means nothing
+            chosen = [calls[index % len(calls)]] if isinstance(names, str) else calls
+            for name, (method, path, params) in zip([names] if isinstance(names, str) else names, chosen,
+                                                    strict=True):
+                start = time.perf_counter()
+                response = client.get(path, params=params) if method == "GET" else client.post(path, json=params)
+                timings.setdefault(name, []).append((time.perf_counter() - start) * 1000)
+                assert response.status_code == 200 and "errors" not in response.text, response.text  # an error's
+                # timing means nothing
     plugin.app.dependency_overrides = {}
     return timings
 
@@ -171,8 +174,9 @@ def main() -> None:
               f"max: {max(values):.1f} "
               f"({len(values)} requests over {types} types x {RUNS} runs; target under 200 ms)")
     graphql_ms = statistics.median(timings["graphql"])
-    print(f"graphql / recommend_like: {graphql_ms / statistics.median(timings['recommend_like']):.2f}x "
-          "(target: within 1.5x)")
+    paired = statistics.median(g / r for g, r in zip(timings["graphql"], timings["recommend_like"], strict=True))
+    print(f"graphql / recommend_like, median of paired requests: {paired:.2f}x; graphql / recommend (medians): "
+          f"{graphql_ms / statistics.median(timings['recommend']):.2f}x (target: within 1.5x)")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"analysis_rows: {len(rows)} seconds: {statistics.median(seconds):.2f} peak_rss_mb: {peak_mb:.1f} "
           f"graphql_median_ms {graphql_ms:.1f}")

@@ -617,14 +617,21 @@ def read_current(store: ResultStore, name: str, expression: Any = None) -> pd.Da
     """One table of the current dataset version (`raw` or `summary`), filtered in Arrow by `expression` (a
     pyarrow.dataset expression); empty before any rebuild."""
     import pandas as pd
+
+    dataset = current_arrow(store, name)
+    return pd.DataFrame() if dataset is None else dataset.to_table(filter=expression).to_pandas()
+
+
+def current_arrow(store: ResultStore, name: str) -> Any:
+    """One table of the current dataset version as a pyarrow dataset (read it with a filter), None before any
+    rebuild."""
     import pyarrow.dataset as ds
 
     version = current_dataset(store)  # the pointer: never a table half rebuilt
     path = version / name if version is not None else None
     if path is None or not path.exists():
-        return pd.DataFrame()
-    dataset = ds.dataset(path.path, filesystem=path.fs, format="parquet", partitioning="hive")
-    return dataset.to_table(filter=expression).to_pandas()
+        return None
+    return ds.dataset(path.path, filesystem=path.fs, format="parquet", partitioning="hive")
 
 
 def _write_atomically(path: Any, text: str) -> None:

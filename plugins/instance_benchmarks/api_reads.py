@@ -3,7 +3,8 @@ and the summary's sorting, one home so every interface answers from the same row
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any
 
 from instance_benchmarks.results import ResultStore
 
@@ -13,9 +14,14 @@ if TYPE_CHECKING:
 
 def table(store: ResultStore, name: str, filters: dict[str, str | None], *, headline_only: bool = False
            ) -> pd.DataFrame:
-    import pyarrow.dataset as ds
-
+    """One table of the current dataset, its rows where each filter that is not None holds (filtered in Arrow)."""
     from instance_benchmarks.analysis import read_current
+
+    return read_current(store, name, _expression(filters, headline_only))
+
+
+def _expression(filters: dict[str, str | None], headline_only: bool) -> Any:
+    import pyarrow.dataset as ds
 
     expression = None
     for column, value in filters.items():
@@ -26,7 +32,33 @@ def table(store: ResultStore, name: str, filters: dict[str, str | None], *, head
         term = (ds.field("benchmark") == "hpl") | ((ds.field("metric") == "triad")
                                                   & (ds.field("placement") == "all-cores"))
         expression = term if expression is None else expression & term
-    return read_current(store, name, expression)
+    return expression
+
+
+class RequestReads:
+    """One request's reads (a GraphQL query asks for several things at once): the summary, a few thousand rows,
+    read from storage once and filtered in Arrow for each field that asks; the raw table, large, read filtered."""
+
+    def __init__(self, store: ResultStore) -> None:
+        self.store = store
+        self._summary: Any = None
+        self._lock = threading.Lock()  # fields resolve in threads side by side: one read, the others wait for it
+
+    def table(self, name: str, filters: dict[str, str | None], *, headline_only: bool = False) -> pd.DataFrame:
+        if name != "summary":
+            return table(self.store, name, filters, headline_only=headline_only)
+        import pandas as pd
+
+        from instance_benchmarks.analysis import current_arrow
+
+        with self._lock:
+            if self._summary is None:
+                dataset = current_arrow(self.store, "summary")
+                self._summary = False if dataset is None else dataset.to_table()
+        if self._summary is False:
+            return pd.DataFrame()
+        expression = _expression(filters, headline_only)
+        return (self._summary if expression is None else self._summary.filter(expression)).to_pandas()
 
 
 def catalog(store: ResultStore) -> pd.DataFrame | None:

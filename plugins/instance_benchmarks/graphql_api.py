@@ -7,8 +7,10 @@ a page of more than MAX_PAGE figures is refused, naming the limit: one request c
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -98,6 +100,11 @@ def _offset(cursor: str | None) -> int:
 
 def _store(info: strawberry.Info) -> Any:
     return info.context["store"]
+
+
+def _reads(info: strawberry.Info) -> api_reads.RequestReads:
+    """This request's reads of the dataset (the summary read once, whatever the query asks of it)."""
+    return info.context["reads"]
 
 
 @strawberry.type(description="Where a compare entry stands against the first type (the baseline)")
@@ -350,40 +357,55 @@ def _page(frame: Any, first: int, after: str | None) -> tuple[Any, int, PageInfo
     return page, len(frame), PageInfo(end_cursor=_cursor(end) if len(page) else None, has_next_page=end < len(frame))
 
 
+def in_thread(resolver: Callable[..., Any]) -> Callable[..., Any]:
+    """A resolver run in a worker thread: the api-server's event loop is not blocked by a read of the dataset, and a
+    query's fields (a type's figures and its alternatives) are read and computed side by side."""
+
+    @functools.wraps(resolver)
+    async def threaded(*args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(resolver, *args, **kwargs)
+
+    return threaded
+
+
 @strawberry.type
 class InstanceType:
     name: str
     region: str | None
 
     @strawberry.field(description="The type's current figures (the ones rankings and answers use)")
+    @in_thread
     def figures(self, info: strawberry.Info) -> list[Figure]:
         from instance_benchmarks.analysis import current, records
 
-        frame = api_reads.table(_store(info), "summary", {"instance_type": self.name, "region": self.region})
+        frame = _reads(info).table("summary", {"instance_type": self.name, "region": self.region})
         return [] if frame.empty else [_figure(r) for r in records(current(frame))]
 
     @strawberry.field(description="The cheapest types that meet this one's triad and HPL for less, on demand "
                                   "(recommend with like=<this type>)")
+    @in_thread
     def alternatives(self, info: strawberry.Info, first: int = 3) -> list[Candidate]:
         from instance_benchmarks import answers
 
         if not 1 <= first <= MAX_PAGE:
             raise ValueError(f"first: 1 to {MAX_PAGE}")
-        frame = api_reads.table(_store(info), "summary", {"region": self.region}, headline_only=True)
+        frame = _reads(info).table("summary", {"region": self.region}, headline_only=True)
         if frame.empty:
             return []
         answer = answers.recommend(frame, like=self.name, region=self.region, limit=first)
         return [build(Candidate, c) for c in answer["on_demand"]]
 
     @strawberry.field(description="What EC2 says the type is, per region catalog_refresh read (empty before it ran)")
+    @in_thread
     def catalog(self, info: strawberry.Info) -> list[CatalogEntry]:
         rows = api_reads.catalog_entries(_store(info), self.name, self.region)
         return [build(CatalogEntry, {**r, "memory_gib": None if r["memory_bytes"] is None else
                                      r["memory_bytes"] / 2**30}) for r in rows]
 
     @strawberry.field(description="The hourly prices recorded with its latest measurement, per region")
+    @in_thread
     def prices(self, info: strawberry.Info) -> list[Price]:
-        frame = api_reads.table(_store(info), "summary", {"instance_type": self.name, "region": self.region},
+        frame = _reads(info).table("summary", {"instance_type": self.name, "region": self.region},
                                 headline_only=True)
         if frame.empty:
             return []
@@ -392,24 +414,26 @@ class InstanceType:
                 for r in latest.itertuples()]
 
     @strawberry.field(description="When it was last measured and what the latest weekly plan decided, per region")
+    @in_thread
     def freshness(self, info: strawberry.Info) -> list[Freshness]:
         import datetime
 
         from instance_benchmarks import freshness
 
         store = _store(info)
-        summary = api_reads.table(store, "summary", {"instance_type": self.name, "region": self.region},
+        summary = _reads(info).table("summary", {"instance_type": self.name, "region": self.region},
                                   headline_only=True)
         rows = freshness.rows(summary, freshness.plan_of(store), today=datetime.datetime.now(datetime.UTC).date())
         return [build(Freshness, r) for r in rows if r["instance_type"] == self.name
                 and self.region in (None, r["region"])]
 
     @strawberry.field(description="Its raw samples, newest run first, a page at a time")
+    @in_thread
     def samples(self, info: strawberry.Info, benchmark: str | None = None, first: int = 50,
                 after: str | None = None) -> SamplePage:
         from instance_benchmarks.analysis import records
 
-        frame = api_reads.table(_store(info), "raw", {"instance_type": self.name, "region": self.region,
+        frame = _reads(info).table("raw", {"instance_type": self.name, "region": self.region,
                                                       "benchmark": benchmark})
         if not frame.empty:
             frame = frame.sort_values(["started_at", "document_id", "benchmark", "metric", "placement",
@@ -419,8 +443,9 @@ class InstanceType:
                           nodes=[build(Sample, r) for r in records(page)] if len(page) else [])
 
     @strawberry.field(description="The runs that measured it, newest first")
+    @in_thread
     def runs(self, info: strawberry.Info) -> list[Run]:
-        frame = api_reads.table(_store(info), "raw", {"instance_type": self.name, "region": self.region})
+        frame = _reads(info).table("raw", {"instance_type": self.name, "region": self.region})
         if frame.empty:
             return []
         grouped = frame.groupby(["run_id", "region"], dropna=False).agg(
@@ -439,13 +464,14 @@ def _number(value: Any) -> Any:
 @strawberry.type
 class Query:
     @strawberry.field(description="The summary's figures, filtered and sorted as /api/summary, a page at a time")
+    @in_thread
     def figures(self, info: strawberry.Info, family: str | None = None, architecture: str | None = None,
                 benchmark: str | None = None, metric: str | None = None, region: str | None = None,
                 profile: str | None = None, sort: str | None = None, first: int = 50,
                 after: str | None = None) -> FigurePage:
         from instance_benchmarks.analysis import records
 
-        frame = api_reads.table(_store(info), "summary", {
+        frame = _reads(info).table("summary", {
             "instance_family": family, "family": architecture, "benchmark": benchmark, "metric": metric,
             "region": region, "profile": profile})
         page, total, info_ = _page(api_reads.sorted_by(frame, sort), first, after)
@@ -458,15 +484,17 @@ class Query:
         return InstanceType(name=name, region=region)
 
     @strawberry.field(description="As /api/compare: 2 to 4 types side by side, Welch's t-test against the first")
+    @in_thread
     def compare(self, info: strawberry.Info, types: list[str], region: str | None = None) -> Comparison:
         from instance_benchmarks import answers
 
-        frame = api_reads.table(_store(info), "summary", {"region": region})
+        frame = _reads(info).table("summary", {"region": region})
         if frame.empty:
             return comparison(answers.not_measured(types, region=region))
         return comparison(answers.compare(frame, types, region=region))
 
     @strawberry.field(description="As /api/recommend: the cheapest measured types that meet a need")
+    @in_thread
     def recommend(self, info: strawberry.Info, min_triad: float | None = None, min_hpl: float | None = None,
                   like: str | None = None, region: str | None = None, strict: bool = False,
                   limit: int = 10) -> Recommendation:
@@ -474,7 +502,7 @@ class Query:
 
         if not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit: 1 to {MAX_PAGE}")
-        frame = api_reads.table(_store(info), "summary", {"region": region}, headline_only=True)
+        frame = _reads(info).table("summary", {"region": region}, headline_only=True)
         if frame.empty:
             raise LookupError(f"no results in {region}" if region else "no results yet: trigger "
                               "instance_benchmarks first")

@@ -19,6 +19,7 @@ from airflow.plugins_manager import AirflowPlugin
 from airflow.sdk import BaseOperatorLink
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
 from instance_benchmarks import BENCHMARK_DAG_ID, api_reads, rate_limits
 from instance_benchmarks.params import INSTANCE_TYPE, REGION
@@ -43,13 +44,29 @@ def _airflow_user() -> list[Any]:
 # FastAPI serves /docs, /redoc and /openapi.json outside the app's dependencies, so they would answer
 # without a login: off, and the schema is served below behind the same check as everything else
 # (Swagger UI itself loads from a CDN, which an offline deployment cannot reach anyway).
+# The schema lists the programs' routes (/api/*), each named by its function: the generated client's calls
+# (include/clients/python) are `recommend`, `compare`, `summary`, ...; the pages and GraphQL are left out of it.
 app = FastAPI(title="EC2 instance benchmarks", description=__doc__, dependencies=_airflow_user(), docs_url=None,
-              redoc_url=None, openapi_url=None)
+              redoc_url=None, openapi_url=None, generate_unique_id_function=lambda route: route.name)
 
 
 # Programs' routes (/api/*, /graphql) count against the signed-in user's rate limit; the pages do not.
 PER_USER = rate_limits.per_user()
 app.middleware("http")(rate_limits.headers_middleware)
+
+
+class Refusal(BaseModel):
+    """Why a request was refused: the rule it broke, in words (or FastAPI's list of invalid parameters)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+# What an /api route may answer besides 200, as the schema (and so the generated client) tells it.
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Refusal, "description": "An unknown query parameter (a typo is an error, not an empty filter)"},
+    404: {"model": Refusal, "description": "Nothing stored for what was asked"},
+    422: {"model": Refusal, "description": "A value that breaks a rule; the detail names it"},
+    429: {"model": Refusal, "description": "Past the signed-in user's rate limit: retry after Retry-After seconds"}}
 
 
 @app.get("/openapi.json", include_in_schema=False)
@@ -80,14 +97,15 @@ def count_demand(store: ResultStore, instance_types: list[str]) -> None:
 
 
 def graphql_context(store: Store) -> dict[str, Any]:
-    """GraphQL's context: the same results store every endpoint here reads."""
-    return {"store": store}
+    """GraphQL's context: the same results store every endpoint here reads, and this request's reads of it."""
+    return {"store": store, "reads": api_reads.RequestReads(store)}
 
 
 def _mount_graphql() -> None:
     from instance_benchmarks import graphql_api
 
-    app.include_router(graphql_api.router(graphql_context), prefix="/graphql", dependencies=[PER_USER])
+    app.include_router(graphql_api.router(graphql_context), prefix="/graphql", dependencies=[PER_USER],
+                       include_in_schema=False)
 
 
 _mount_graphql()
@@ -116,13 +134,13 @@ def _report(store: ResultStore, date: str) -> HTMLResponse:
     return HTMLResponse(page.read_text())
 
 
-@app.get("/", response_class=HTMLResponse, dependencies=[only()])
+@app.get("/", response_class=HTMLResponse, include_in_schema=False, dependencies=[only()])
 def dashboard(store: Store) -> HTMLResponse:
     """The latest report."""
     return _report(store, "latest")
 
 
-@app.get("/reports", dependencies=[only()])
+@app.get("/reports", include_in_schema=False, dependencies=[only()])
 def reports(store: Store) -> list[str]:
     """The dates that have a report, newest first."""
     base = store.root / "reports"
@@ -132,12 +150,12 @@ def reports(store: Store) -> list[str]:
                   reverse=True)
 
 
-@app.get("/reports/{date}", response_class=HTMLResponse, dependencies=[only()])
+@app.get("/reports/{date}", response_class=HTMLResponse, include_in_schema=False, dependencies=[only()])
 def report_of(date: str, store: Store) -> HTMLResponse:
     return _report(store, date)
 
 
-@app.get("/runs/{run_id}", response_class=HTMLResponse, dependencies=[only()])
+@app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False, dependencies=[only()])
 def run_report(run_id: str, store: Store) -> HTMLResponse:
     """A run's own report (reports/runs/<run_id>/): the run's analyze task links here (RunReportLink)."""
     try:
@@ -162,13 +180,13 @@ def _plan(store: ResultStore, week: str) -> dict[str, Any]:
     return plan
 
 
-@app.get("/plans", dependencies=[only()])
+@app.get("/plans", include_in_schema=False, dependencies=[only()])
 def week_page(store: Store) -> RedirectResponse:
     """The latest week's plan (redirected to its week, so its links and its address name the week)."""
     return RedirectResponse(f"plans/{_plan(store, 'latest')['week']}", status_code=307)
 
 
-@app.get("/plans/{week}", response_class=HTMLResponse, dependencies=[only()])
+@app.get("/plans/{week}", response_class=HTMLResponse, include_in_schema=False, dependencies=[only()])
 def week_page_of(week: str, store: Store) -> HTMLResponse:
     import datetime
 
@@ -181,7 +199,7 @@ def week_page_of(week: str, store: Store) -> HTMLResponse:
                                            generated_at=now.isoformat(timespec="seconds")))
 
 
-@app.get("/api/plans", dependencies=[PER_USER, only()])
+@app.get("/api/plans", responses=REFUSALS, dependencies=[PER_USER, only()])
 def plan_weeks(store: Store) -> list[str]:
     """The weeks with a plan, newest first."""
     from instance_benchmarks.freshness import weeks
@@ -189,7 +207,7 @@ def plan_weeks(store: Store) -> list[str]:
     return weeks(store)
 
 
-@app.get("/api/plans/{week}", dependencies=[PER_USER, only()])
+@app.get("/api/plans/{week}", responses=REFUSALS, dependencies=[PER_USER, only()])
 def plan_document(week: str, store: Store) -> JSONResponse:
     """A week's plan as weekly_refresh wrote it ('latest': the newest), with what its runs spent so far."""
     from instance_benchmarks.freshness import spent
@@ -198,7 +216,7 @@ def plan_document(week: str, store: Store) -> JSONResponse:
     return JSONResponse({**plan, "spent": spent(store, plan)})
 
 
-@app.get("/api/freshness", dependencies=[PER_USER, only("region", "format")])
+@app.get("/api/freshness", responses=REFUSALS, dependencies=[PER_USER, only("region", "format")])
 def freshness_of(store: Store, region: str | None = Query(None, pattern=REGION_QUERY),
                  format: str = Query("json", pattern=r"^(json|csv)$")) -> Response:  # noqa: A002
     """Every type measured or weighed by the latest weekly plan: when it was last measured, how old its figures
@@ -241,8 +259,8 @@ def _respond(frame: pd.DataFrame, fmt: str, filename: str) -> Response:
     return JSONResponse(records(frame) if not frame.empty else [])
 
 
-@app.get("/api/summary", dependencies=[PER_USER, only("family", "architecture", "benchmark", "metric", "region",
-                                                      "profile", "sort", "limit", "format")])
+@app.get("/api/summary", responses=REFUSALS, dependencies=[
+    PER_USER, only("family", "architecture", "benchmark", "metric", "region", "profile", "sort", "limit", "format")])
 def summary(
     store: Store,
     family: str | None = Query(None, pattern=r"^[a-z][a-z0-9-]*$", description="instance family, e.g. m7i"),
@@ -275,7 +293,7 @@ def _answer(answer: dict[str, Any], rows: list[dict[str, Any]], fmt: str, filena
     return _respond(pd.DataFrame(rows), fmt, filename) if fmt == "csv" else JSONResponse(answer)
 
 
-@app.get("/api/compare", dependencies=[PER_USER, only("types", "region", "format")])
+@app.get("/api/compare", responses=REFUSALS, dependencies=[PER_USER, only("types", "region", "format")])
 def compare(
     store: Store,
     types: str = Query(..., description="2 to 4 instance types, comma-separated: m7i.large,m7a.large"),
@@ -299,8 +317,8 @@ def compare(
     return _answer(answer, answers.compare_rows(answer), format, "compare")
 
 
-@app.get("/api/recommend", dependencies=[PER_USER, only("min_triad", "min_hpl", "like", "region", "strict",
-                                                        "limit", "format")])
+@app.get("/api/recommend", responses=REFUSALS, dependencies=[
+    PER_USER, only("min_triad", "min_hpl", "like", "region", "strict", "limit", "format")])
 def recommend(
     store: Store,
     min_triad: float | None = Query(None, ge=0, description="at least this STREAM triad, all cores (GB/s)"),
@@ -332,7 +350,7 @@ def recommend(
     return _answer(answer, answers.recommend_rows(answer), format, "recommend")
 
 
-@app.get("/api/instance-types/{instance_type}/results", dependencies=[PER_USER, only("format")])
+@app.get("/api/instance-types/{instance_type}/results", responses=REFUSALS, dependencies=[PER_USER, only("format")])
 def instance_type_results(instance_type: str, store: Store,
                           format: str = Query("json", pattern=r"^(json|csv)$")) -> Response:  # noqa: A002
     """Every raw sample of one instance type, across runs."""

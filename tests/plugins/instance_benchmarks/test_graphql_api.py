@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.docs_examples import blocks
 from tests.fakes.served import HOSTS, PRICES
 
 FIGURES = """query($first: Int!, $after: String) {
@@ -198,3 +199,12 @@ def test_graphql_is_behind_airflow_s_login_as_the_rest_api_is(store):
 
     assert response.status_code == 401
     assert set(HOSTS)  # the fixture's types: what the other tests ask about
+
+
+@pytest.mark.parametrize("query", blocks("ui.md", "graphql"), ids=["type", "recommend", "figures"])
+def test_the_documented_queries_answer_as_written(client, catalogued, query):
+    answer = ask(client, query)
+
+    assert "errors" not in answer, answer["errors"]
+    (data,) = answer["data"].values()
+    assert data and all(value not in (None, [], {}) for value in data.values() if not isinstance(value, bool)), data

@@ -1,0 +1,211 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.refusal import Refusal
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    region: None | str | Unset = UNSET,
+    format_: str | Unset = "json",
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    json_region: None | str | Unset
+    if isinstance(region, Unset):
+        json_region = UNSET
+    else:
+        json_region = region
+    params["region"] = json_region
+
+    params["format"] = format_
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/api/freshness",
+        "params": params,
+    }
+
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Any | Refusal | None:
+    if response.status_code == 200:
+        response_200 = response.json()
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Refusal.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 404:
+        response_404 = Refusal.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 422:
+        response_422 = Refusal.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Refusal.from_dict(response.json())
+
+        return response_429
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Any | Refusal]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    region: None | str | Unset = UNSET,
+    format_: str | Unset = "json",
+) -> Response[Any | Refusal]:
+    """Freshness Of
+
+     Every type measured or weighed by the latest weekly plan: when it was last measured, how old its
+    figures
+    are, on how many hosts, and why the week did or did not measure it again.
+
+    Args:
+        region (None | str | Unset):
+        format_ (str | Unset):  Default: 'json'.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any | Refusal]
+    """
+
+    kwargs = _get_kwargs(
+        region=region,
+        format_=format_,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    region: None | str | Unset = UNSET,
+    format_: str | Unset = "json",
+) -> Any | Refusal | None:
+    """Freshness Of
+
+     Every type measured or weighed by the latest weekly plan: when it was last measured, how old its
+    figures
+    are, on how many hosts, and why the week did or did not measure it again.
+
+    Args:
+        region (None | str | Unset):
+        format_ (str | Unset):  Default: 'json'.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Any | Refusal
+    """
+
+    return sync_detailed(
+        client=client,
+        region=region,
+        format_=format_,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    region: None | str | Unset = UNSET,
+    format_: str | Unset = "json",
+) -> Response[Any | Refusal]:
+    """Freshness Of
+
+     Every type measured or weighed by the latest weekly plan: when it was last measured, how old its
+    figures
+    are, on how many hosts, and why the week did or did not measure it again.
+
+    Args:
+        region (None | str | Unset):
+        format_ (str | Unset):  Default: 'json'.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any | Refusal]
+    """
+
+    kwargs = _get_kwargs(
+        region=region,
+        format_=format_,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    region: None | str | Unset = UNSET,
+    format_: str | Unset = "json",
+) -> Any | Refusal | None:
+    """Freshness Of
+
+     Every type measured or weighed by the latest weekly plan: when it was last measured, how old its
+    figures
+    are, on how many hosts, and why the week did or did not measure it again.
+
+    Args:
+        region (None | str | Unset):
+        format_ (str | Unset):  Default: 'json'.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Any | Refusal
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            region=region,
+            format_=format_,
+        )
+    ).parsed

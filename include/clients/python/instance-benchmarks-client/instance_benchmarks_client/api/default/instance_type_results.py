@@ -1,0 +1,199 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.refusal import Refusal
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    instance_type: str,
+    *,
+    format_: str | Unset = "json",
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["format"] = format_
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/api/instance-types/{instance_type}/results".format(
+            instance_type=quote(str(instance_type), safe=""),
+        ),
+        "params": params,
+    }
+
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Any | Refusal | None:
+    if response.status_code == 200:
+        response_200 = response.json()
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Refusal.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 404:
+        response_404 = Refusal.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 422:
+        response_422 = Refusal.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Refusal.from_dict(response.json())
+
+        return response_429
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Any | Refusal]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    instance_type: str,
+    *,
+    client: AuthenticatedClient,
+    format_: str | Unset = "json",
+) -> Response[Any | Refusal]:
+    """Instance Type Results
+
+     Every raw sample of one instance type, across runs.
+
+    Args:
+        instance_type (str):
+        format_ (str | Unset):  Default: 'json'.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any | Refusal]
+    """
+
+    kwargs = _get_kwargs(
+        instance_type=instance_type,
+        format_=format_,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    instance_type: str,
+    *,
+    client: AuthenticatedClient,
+    format_: str | Unset = "json",
+) -> Any | Refusal | None:
+    """Instance Type Results
+
+     Every raw sample of one instance type, across runs.
+
+    Args:
+        instance_type (str):
+        format_ (str | Unset):  Default: 'json'.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Any | Refusal
+    """
+
+    return sync_detailed(
+        instance_type=instance_type,
+        client=client,
+        format_=format_,
+    ).parsed
+
+
+async def asyncio_detailed(
+    instance_type: str,
+    *,
+    client: AuthenticatedClient,
+    format_: str | Unset = "json",
+) -> Response[Any | Refusal]:
+    """Instance Type Results
+
+     Every raw sample of one instance type, across runs.
+
+    Args:
+        instance_type (str):
+        format_ (str | Unset):  Default: 'json'.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any | Refusal]
+    """
+
+    kwargs = _get_kwargs(
+        instance_type=instance_type,
+        format_=format_,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    instance_type: str,
+    *,
+    client: AuthenticatedClient,
+    format_: str | Unset = "json",
+) -> Any | Refusal | None:
+    """Instance Type Results
+
+     Every raw sample of one instance type, across runs.
+
+    Args:
+        instance_type (str):
+        format_ (str | Unset):  Default: 'json'.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Any | Refusal
+    """
+
+    return (
+        await asyncio_detailed(
+            instance_type=instance_type,
+            client=client,
+            format_=format_,
+        )
+    ).parsed

@@ -1,0 +1,9 @@
+"""Contains all the data models used in inputs/outputs"""
+
+from .refusal import Refusal
+from .refusal_detail_type_1_item import RefusalDetailType1Item
+
+__all__ = (
+    "Refusal",
+    "RefusalDetailType1Item",
+)

@@ -227,6 +227,24 @@ def test_a_run_triggered_through_the_rest_api_succeeds_on_both_celery_workers(st
     assert (tmp_path / "results" / "reports" / "latest" / "index.html").exists()
 
 
+def test_the_api_s_rate_limit_is_counted_in_redis_as_the_compose_file_sets_it(stack):
+    """Issue 31 item 2 on the production-shaped stack: the api-server counts each user's requests in Redis's db 1
+    (INSTANCE_BENCHMARKS_API_RATE_LIMIT_STORAGE, docker-compose.yaml), so every api-server worker shares them."""
+    import httpx
+    import redis
+
+    headers = {"Authorization": f"Bearer {stack.token()}"}
+    counts = redis.Redis(host="127.0.0.1", port=stack.redis_port, password=stack.dotenv["REDIS_PASSWORD"], db=1)
+    user, _ = stack.credentials()
+
+    answers = [httpx.get(f"{stack.api}/benchmarks/api/summary", headers=headers, timeout=60) for _ in range(2)]
+
+    assert [a.status_code for a in answers] == [200, 200]
+    first, second = (int(a.headers["RateLimit-Remaining"]) for a in answers)
+    assert answers[0].headers["RateLimit-Limit"] == "120" and second == first - 1
+    assert [k for k in counts.keys("*") if f"/{user}/".encode() in k]  # the user's window: in Redis, not a worker
+
+
 def test_a_dry_run_of_the_whole_moto_catalog_plans_on_a_worker_through_the_aws_connection(stack, tmp_path):
     """target=aws with `all`: the plan task reads moto's catalog through the connection in a Celery worker."""
     token = stack.token()

@@ -105,3 +105,16 @@ def fake_imds(document: str, rsa2048: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def contributed_document(signer: Signer, *, instance_type: str = "m7i.large") -> dict[str, Any]:
+    """A result document as `benchrun all --contribute` writes it: a stored test document's figures, no project
+    provenance, and an identity signed by `signer`."""
+    from tests.fakes.documents import variant
+
+    document = identity_document(instance_type=instance_type)
+    doc = variant(instance_type=instance_type, family="intel", scale=1.0)
+    doc.pop("provenance", None)
+    doc["contribution"] = {"identity_document": document, "rsa2048": signer.rsa2048(document),
+                           "fetched_at": doc["started_at"]}
+    return doc

@@ -107,14 +107,26 @@ def fake_imds(document: str, rsa2048: str) -> Iterator[str]:
         server.server_close()
 
 
-def contributed_document(signer: Signer, *, instance_type: str = "m7i.large") -> dict[str, Any]:
-    """A result document as `benchrun all --contribute` writes it: a stored test document's figures, no project
-    provenance, and an identity signed by `signer`."""
+def contributed_document(signer: Signer, *, instance_type: str = "m7i.large", digest: str | None = None,
+                         instance_id: str = "i-0123456789abcdef0", cpu_model: str | None = None,
+                         scale: float = 1.0, counted_mhz: float | None = None) -> dict[str, Any]:
+    """A result document as `benchrun all --contribute` writes it on an instance: a stored test document's figures
+    (a real run's, scaled), the host as the runner sees it in a container (no instance type, no provenance), and
+    an identity signed by `signer`, launched an hour before the run and read as it started."""
+    import uuid
+
     from tests.fakes.documents import variant
 
-    document = identity_document(instance_type=instance_type)
-    doc = variant(instance_type=instance_type, family="intel", scale=1.0)
+    doc = variant(instance_type=instance_type, family="intel", scale=scale, cpu_model=cpu_model,
+                  counted_mhz=counted_mhz)
     doc.pop("provenance", None)
+    started = datetime.datetime.fromisoformat(doc["started_at"].replace("Z", "+00:00"))
+    document = identity_document(instance_type=instance_type, instance_id=instance_id,
+                                 pending=started - datetime.timedelta(hours=1))
+    doc["document_id"] = str(uuid.uuid4())
+    doc["host"] = {"target": "local", "hostname": "ip-10-0-0-12", "instance_type": None, "instance_id": None,
+                   "region": None, "availability_zone": None, "ami_id": None, "container_image": None,
+                   "container_digest": digest}
     doc["contribution"] = {"identity_document": document, "rsa2048": signer.rsa2048(document),
                            "fetched_at": doc["started_at"]}
     return doc

@@ -12,6 +12,7 @@ which types users ask about (demand.py: the weekly plan's demand signal) and the
 from __future__ import annotations
 
 import io
+import logging
 import re
 import urllib.parse
 from typing import TYPE_CHECKING, Annotated, Any
@@ -30,6 +31,8 @@ from instance_benchmarks.submissions import MAX_BYTES as MAX_SUBMISSION_BYTES
 
 if TYPE_CHECKING:
     import pandas as pd
+
+log = logging.getLogger(__name__)
 
 REPORT_DATE = re.compile(r"latest|\d{4}-\d{2}-\d{2}")  # fullmatch: `$` would let a trailing newline through
 INSTANCE_TYPE_OR_LOCAL = re.compile(f"{INSTANCE_TYPE}|local")
@@ -404,6 +407,7 @@ async def submit(request: Request, store: Store, user: GetUserDep) -> JSONRespon
         status = await run_in_threadpool(Submissions(store).receive, body, submitter=str(user.get_id()))
     except Refused as exc:
         raise HTTPException(422, str(exc)) from None
+    await run_in_threadpool(_announce, status["id"])
     return JSONResponse({**_own_status(status), "status_url": f"api/submissions/{status['id']}"}, status_code=202)
 
 
@@ -417,6 +421,29 @@ def submission_status(submission_id: str, store: Store, user: GetUserDep) -> JSO
     if status is None or status["submitter"] != str(user.get_id()):
         raise HTTPException(404, f"no submission {submission_id!r} of yours")
     return JSONResponse(_own_status(status))
+
+
+def _announce(submission_id: str) -> None:
+    """The contributions DAG's Asset event for a submission taken in (its extra names it and the results location),
+    recorded as the core API's POST /assets/events records one. Where no DAG was ever parsed with that Asset, the
+    submission waits for a hand-triggered contributions run, which checks every one still received."""
+    from airflow.assets.manager import asset_manager
+    from airflow.models.asset import AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from instance_benchmarks import SUBMISSIONS_ASSET_NAME
+    from instance_benchmarks.params import default_aws_conn_id, default_results_uri
+
+    with create_session() as session:
+        asset = session.scalar(select(AssetModel).where(AssetModel.name == SUBMISSIONS_ASSET_NAME).limit(1))
+        if asset is None:
+            log.warning("Submission %s waits: no DAG is scheduled on %s (is contributions parsed?); trigger "
+                        "contributions by hand to check it", submission_id, SUBMISSIONS_ASSET_NAME)
+            return
+        asset_manager.register_asset_change(asset=asset, extra={
+            "results_uri": default_results_uri(), "aws_conn_id": default_aws_conn_id(),
+            "submission_id": submission_id}, source_is_api=True, session=session)
 
 
 def _own_status(status: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,8 @@ id is made here (uuid4), its body is stored as received and only parsed as JSON 
 Layout under the results root:
     submissions/incoming/<id>.json   the body, as received
     submissions/status/<id>.json     who submitted it, when, its status and every check's verdict
+    submissions/accepted/<id>.json   the document as the dataset will store it (its provenance from EC2's identity)
+    submissions/rejected/<id>.json   the body and why it was rejected, kept
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ class Submissions:
         incoming = self.base / "incoming" / f"{submission_id}.json"
         incoming.parent.mkdir(parents=True, exist_ok=True)
         incoming.write_bytes(body)
-        status = {"id": submission_id, "submitter": submitter, "received_at": now.isoformat(timespec="seconds"),
+        status = {"id": submission_id, "submitter": submitter, "received_at": now.isoformat(timespec="microseconds"),
                   "bytes": len(body), "status": "received", "reasons": [], "checks": []}
         self._write_status(status)
         return status
@@ -109,6 +111,32 @@ class Submissions:
         status.update(changes)
         self._write_status(status)
         return status
+
+    def body(self, submission_id: str) -> bytes:
+        return (self.base / "incoming" / f"{submission_id}.json").read_bytes()
+
+    def received(self) -> list[str]:
+        """The ids still `received` (a hand-triggered contributions run checks them all)."""
+        return [status["id"] for status in self.statuses() if status["status"] == "received"]
+
+    def statuses(self) -> list[dict[str, Any]]:
+        """Every submission's status, in the order they were received."""
+        base = self.base / "status"
+        found = [json.loads(p.read_text()) for p in base.glob("*.json")] if base.exists() else []
+        return sorted(found, key=lambda status: (status["received_at"], status["id"]))
+
+    def accept(self, submission_id: str, document: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        path = self.base / "accepted" / f"{submission_id}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2) + "\n")
+        return self.update(submission_id, status="accepted", **changes)
+
+    def reject(self, submission_id: str, reasons: list[str], **changes: Any) -> dict[str, Any]:
+        path = self.base / "rejected" / f"{submission_id}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"id": submission_id, "reasons": reasons,
+                                    "body": self.body(submission_id).decode("utf-8", "replace")}, indent=2) + "\n")
+        return self.update(submission_id, status="rejected", reasons=reasons, **changes)
 
     def _write_status(self, status: dict[str, Any]) -> None:
         path = self.base / "status" / f"{status['id']}.json"

@@ -107,3 +107,25 @@ def test_a_status_names_its_steps_and_refuses_others(tmp_path, contributed):
     assert store.update(taken["id"], status="checking")["status"] == "checking"
     with pytest.raises(ValueError, match="one of"):
         store.update(taken["id"], status="merged-anyway")
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_submission_emits_the_asset_event_that_schedules_contributions(client, contributed, tmp_path,
+                                                                          monkeypatch):
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from tests.conftest import load_dag
+
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_RESULTS_URI", (tmp_path / "results").as_uri())
+    load_dag("contributions").test()  # registers the DAG and its Asset, as the dag-processor does (nothing to check)
+
+    taken = submit(client, contributed).json()
+
+    with create_session() as session:
+        extras = session.scalars(select(AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                                 .where(AssetModel.name == "instance_benchmarks_submissions")).all()
+    assert {"submission_id": taken["id"], "results_uri": (deployment_uri := extras[-1]["results_uri"]),
+            "aws_conn_id": extras[-1]["aws_conn_id"]} in extras
+    assert deployment_uri.endswith("/results")

@@ -27,6 +27,9 @@ FAMILIES = ("intel", "amd", "graviton")
 # carries the results_uri (and connection) that changed, and results_analysis rebuilds those.
 RESULTS_ASSET_NAME = "instance_benchmarks_results"
 BENCHMARK_DAG_ID = "instance_benchmarks"
+# Emitted by the API for each contributed result it takes in (its extra: results_uri, submission_id); the
+# contributions DAG is scheduled on it (issue 32).
+SUBMISSIONS_ASSET_NAME = "instance_benchmarks_submissions"
 # Every task that holds an instance (provision through the last benchmark) takes a slot of this pool,
 # deferred waits included (the pool is created with --include-deferred): its size bounds how many
 # instances benchmark at once. Created by `make up`, by the compose stack's airflow-init, or by hand.

@@ -5,16 +5,19 @@ UI's navigation (external_views). Airflow mounts a plugin's app with `app.mount(
 authentication does not reach these routes (apache/airflow#72655): the app requires an
 authenticated Airflow user itself, through the same dependency the core API uses
 (`requires_access_view`, the WEBSITE view every UI user has). Everything here only reads, but for the counts of
-which types users ask about (demand.py: the weekly plan's demand signal).
+which types users ask about (demand.py: the weekly plan's demand signal) and the contributed results it receives
+(submissions.py).
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import re
 import urllib.parse
 from typing import TYPE_CHECKING, Annotated, Any
 
+from airflow.api_fastapi.core_api.security import GetUserDep
 from airflow.plugins_manager import AirflowPlugin
 from airflow.sdk import BaseOperatorLink
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -24,9 +27,12 @@ from pydantic import BaseModel
 from instance_benchmarks import BENCHMARK_DAG_ID, api_reads, rate_limits
 from instance_benchmarks.params import INSTANCE_TYPE, REGION
 from instance_benchmarks.results import ResultStore  # at runtime: FastAPI reads the annotations
+from instance_benchmarks.submissions import MAX_BYTES as MAX_SUBMISSION_BYTES
 
 if TYPE_CHECKING:
     import pandas as pd
+
+log = logging.getLogger(__name__)
 
 REPORT_DATE = re.compile(r"latest|\d{4}-\d{2}-\d{2}")  # fullmatch: `$` would let a trailing newline through
 INSTANCE_TYPE_OR_LOCAL = re.compile(f"{INSTANCE_TYPE}|local")
@@ -361,6 +367,87 @@ def instance_type_results(instance_type: str, store: Store,
     if frame.empty:
         raise HTTPException(404, f"no results for {instance_type}")
     return _respond(frame, format, instance_type)
+
+
+SUBMITTING = rate_limits.per_user(rate_limits.SUBMISSIONS, rate_limits.DEFAULT_SUBMISSION_LIMIT)
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The request's body, refused (413) as soon as it passes `limit` bytes: never held whole past it."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"a submission is at most {limit // 2**20} MiB; this one declares {int(declared):,} "
+                                 "bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"a submission is at most {limit // 2**20} MiB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@app.post("/api/submissions", status_code=202, responses={
+    **REFUSALS, 413: {"model": Refusal, "description": "Larger than a submission may be"}},
+    dependencies=[PER_USER, SUBMITTING, only()],
+    # the body is read raw (size-capped while it streams), so the schema says what it is for the client
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "title": "ContributedResult",
+        "description": "A result document as `benchrun all --contribute` wrote it (benchmark-result.v1, with "
+                       "`contribution`)"}}}}})
+async def submit(request: Request, store: Store, user: GetUserDep) -> JSONResponse:
+    """Contribute a result: the JSON document `benchrun all --contribute` wrote on your own EC2 instance, as the
+    body. Answers its id and where to read its status back (docs/contributing-results.md)."""
+    from starlette.concurrency import run_in_threadpool
+
+    from instance_benchmarks.submissions import Refused, Submissions
+
+    body = await _body(request, MAX_SUBMISSION_BYTES)
+    try:
+        status = await run_in_threadpool(Submissions(store).receive, body, submitter=str(user.get_id()))
+    except Refused as exc:
+        raise HTTPException(422, str(exc)) from None
+    await run_in_threadpool(_announce, status["id"])
+    return JSONResponse({**_own_status(status), "status_url": f"api/submissions/{status['id']}"}, status_code=202)
+
+
+@app.get("/api/submissions/{submission_id}", responses=REFUSALS, dependencies=[PER_USER, only()])
+def submission_status(submission_id: str, store: Store, user: GetUserDep) -> JSONResponse:
+    """A submission's status (received, checking, awaiting review, accepted, rejected) with every check's verdict
+    and the reasons; only its contributor can read it."""
+    from instance_benchmarks.submissions import Submissions
+
+    status = Submissions(store).status(submission_id)
+    if status is None or status["submitter"] != str(user.get_id()):
+        raise HTTPException(404, f"no submission {submission_id!r} of yours")
+    return JSONResponse(_own_status(status))
+
+
+def _announce(submission_id: str) -> None:
+    """The contributions DAG's Asset event for a submission taken in (its extra names it and the results location),
+    recorded as the core API's POST /assets/events records one. Where no DAG was ever parsed with that Asset, the
+    submission waits for a hand-triggered contributions run, which checks every one still received."""
+    from airflow.assets.manager import asset_manager
+    from airflow.models.asset import AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from instance_benchmarks import SUBMISSIONS_ASSET_NAME
+    from instance_benchmarks.params import default_aws_conn_id, default_results_uri
+
+    with create_session() as session:
+        asset = session.scalar(select(AssetModel).where(AssetModel.name == SUBMISSIONS_ASSET_NAME).limit(1))
+        if asset is None:
+            log.warning("Submission %s waits: no DAG is scheduled on %s (is contributions parsed?); trigger "
+                        "contributions by hand to check it", submission_id, SUBMISSIONS_ASSET_NAME)
+            return
+        asset_manager.register_asset_change(asset=asset, extra={
+            "results_uri": default_results_uri(), "aws_conn_id": default_aws_conn_id(),
+            "submission_id": submission_id}, source_is_api=True, session=session)
+
+
+def _own_status(status: dict[str, Any]) -> dict[str, Any]:
+    return {key: status[key] for key in ("id", "status", "received_at", "reasons", "checks")}
 
 
 class InstanceBenchmarksPlugin(AirflowPlugin):

@@ -21,7 +21,11 @@ if TYPE_CHECKING:
     from limits import RateLimitItem
     from limits.strategies import RateLimiter
 
+API = "INSTANCE_BENCHMARKS_API_RATE_LIMIT"
 DEFAULT_LIMIT = "120/minute"
+# Contributions (issue 32): each is stored and checked, so far fewer than reads
+SUBMISSIONS = "INSTANCE_BENCHMARKS_SUBMISSION_RATE_LIMIT"
+DEFAULT_SUBMISSION_LIMIT = "30/hour"
 DEFAULT_STORAGE = "memory://"
 
 
@@ -31,34 +35,36 @@ class RateLimit:
 
     item: "RateLimitItem | None"
     limiter: "RateLimiter | None"
+    variable: str = "INSTANCE_BENCHMARKS_API_RATE_LIMIT"  # the setting, and the scope its counts are kept under
 
     @classmethod
-    def from_environment(cls) -> "RateLimit":
+    def from_environment(cls, variable: str = API, default: str = DEFAULT_LIMIT) -> "RateLimit":
+        """The limit `variable` sets (its `default` where unset), counted under its own name."""
         from limits import parse
         from limits.storage import storage_from_string
         from limits.strategies import MovingWindowRateLimiter
 
-        text = os.environ.get("INSTANCE_BENCHMARKS_API_RATE_LIMIT", DEFAULT_LIMIT).strip()
+        text = os.environ.get(variable, default).strip()
         if text.lower() == "off":
-            return cls(None, None)
+            return cls(None, None, variable)
         try:
             item = parse(text)
         except ValueError:
-            raise ValueError(f"INSTANCE_BENCHMARKS_API_RATE_LIMIT: {text!r} is not a rate limit; write it as "
-                             f"<count>/<second|minute|hour|day> (default {DEFAULT_LIMIT}) or off") from None
+            raise ValueError(f"{variable}: {text!r} is not a rate limit; write it as "
+                             f"<count>/<second|minute|hour|day> (default {default}) or off") from None
         storage = os.environ.get("INSTANCE_BENCHMARKS_API_RATE_LIMIT_STORAGE", DEFAULT_STORAGE)
-        return cls(item, MovingWindowRateLimiter(storage_from_string(storage)))
+        return cls(item, MovingWindowRateLimiter(storage_from_string(storage)), variable)
 
     def check(self, user_id: str) -> dict[str, str]:
         """Count one request of `user_id`: the headers that say what is left, or LimitExceeded."""
         if self.item is None or self.limiter is None:
             return {}
-        allowed = self.limiter.hit(self.item, user_id)
-        stats = self.limiter.get_window_stats(self.item, user_id)
+        allowed = self.limiter.hit(self.item, self.variable, user_id)
+        stats = self.limiter.get_window_stats(self.item, self.variable, user_id)
         reset = max(1, math.ceil(stats.reset_time - time.time()))
         if not allowed:
             raise LimitExceeded(f"rate limit: {self.item} per user, and {user_id!r} has used it; retry in {reset} s "
-                                "(the deployment sets it: INSTANCE_BENCHMARKS_API_RATE_LIMIT)", retry_after=reset)
+                                f"(the deployment sets it: {self.variable})", retry_after=reset)
         return {"RateLimit-Limit": str(self.item.amount), "RateLimit-Remaining": str(stats.remaining),
                 "RateLimit-Reset": str(reset)}
 
@@ -70,12 +76,12 @@ class LimitExceeded(Exception):
 
 
 @functools.cache
-def current() -> RateLimit:
+def current(variable: str = API, default: str = DEFAULT_LIMIT) -> RateLimit:
     """The api-server's limit, made on its first limited request (tests clear the cache to change it)."""
-    return RateLimit.from_environment()
+    return RateLimit.from_environment(variable, default)
 
 
-def per_user() -> Any:
+def per_user(variable: str = API, default: str = DEFAULT_LIMIT) -> Any:
     """The FastAPI dependency that counts a request against the signed-in user (Airflow's own get_user: the same
     user the app's authentication found) and answers 429 with Retry-After past the limit. What is left goes to
     request.state, for `headers_middleware` (an endpoint that returns its own Response drops a dependency's headers)."""
@@ -84,7 +90,7 @@ def per_user() -> Any:
 
     def rate_limited(request: Request, user: GetUserDep) -> None:
         try:
-            request.state.rate_limit_headers = current().check(str(user.get_id()))
+            request.state.rate_limit_headers = current(variable, default).check(str(user.get_id()))
         except LimitExceeded as exc:
             raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
 

@@ -19,6 +19,7 @@ import types
 import pytest
 
 from tests.conftest import load_dag
+from tests.hitl import answer_waiting
 
 pytestmark = pytest.mark.usefixtures("airflow_db", "moto_env")
 
@@ -63,35 +64,8 @@ def week_runs_end_as(state: str, *, review: str | None = "Approve"):
 
 
 def answer_the_review(choice: str | None) -> None:
-    """A review waiting for input gets `choice`, as the REST API's response endpoint records one (the HITL detail,
-    then the task resumed); None: its deadline is moved to the past and the scheduler's sweep resolves it."""
-    from airflow.jobs.job import Job
-    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.models.trigger import handle_event_submit
-    from airflow.triggers.base import TriggerEvent
-    from airflow.utils.session import create_session
-    from airflow.utils.state import TaskInstanceState
-    from sqlalchemy import select
-    from sqlalchemy.orm import joinedload
-
-    with create_session() as session:
-        waiting = session.scalars(select(TaskInstance).where(
-            TaskInstance.dag_id == "weekly_refresh", TaskInstance.task_id == "review",
-            TaskInstance.state == TaskInstanceState.AWAITING_INPUT).options(
-                joinedload(TaskInstance.hitl_detail))).all()
-        for ti in waiting:
-            if choice is None:
-                ti.trigger_timeout = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
-                continue
-            detail = ti.hitl_detail
-            detail.chosen_options, detail.params_input = [choice], {}
-            detail.responded_at = datetime.datetime.now(datetime.UTC)
-            session.add(detail)
-            handle_event_submit(TriggerEvent(detail.as_resume_event_payload(timedout=False)), task_instance=ti,
-                                session=session)
-    if choice is None and waiting:
-        SchedulerJobRunner(job=Job()).check_awaiting_input_timeouts()
+    """The week's review gets `choice`; None: nobody answers, and its time runs out."""
+    answer_waiting("weekly_refresh", "review", lambda _ti: None if choice is None else (choice, {}))
 
 
 def run_the_week(week: datetime.datetime, *, ends_as: str = "success", review: str | None = "Approve", **conf):

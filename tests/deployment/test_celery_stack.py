@@ -88,9 +88,23 @@ def on_call(moto_endpoint):
     return topic, queue
 
 
+CONTRIBUTED_DIGEST = "sha256:" + "3" * 64
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, gap_server, on_call):
+def ec2_signer():
+    """The stand-in for EC2's identity key the stack's deployment trusts for us-east-1 (tests/fakes/imds.py)."""
+    from tests.fakes.imds import Signer
+
+    return Signer.make()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, gap_server, on_call, ec2_signer):
     stack = Stack(root=tmp_path_factory.mktemp("stack"))
+    certificates = stack.root / "identity-certificates"
+    certificates.mkdir()
+    (certificates / f"{REGION}.pem").write_bytes(ec2_signer.pem)
     timings = stack.timings
 
     def interrupted(signum, _frame):  # pytest tears its fixtures down on KeyboardInterrupt, not on SIGTERM
@@ -125,7 +139,10 @@ def stack(tmp_path_factory, gap_server, on_call):
                          # on-call: every failed run told by the dag-processor, every run still going 36 s after
                          # it was queued reported late by the triggerer (a Deadline Alert)
                          "INSTANCE_BENCHMARKS_ALERT_TOPIC_ARN": on_call[0],
-                         "INSTANCE_BENCHMARKS_RUN_LATE_H": "0.01"})
+                         "INSTANCE_BENCHMARKS_RUN_LATE_H": "0.01",
+                         # contributions (issue 32): the test certificate, and one published image digest
+                         "INSTANCE_BENCHMARKS_IDENTITY_CERTIFICATES": str(certificates),
+                         "INSTANCE_BENCHMARKS_PUBLISHED_DIGESTS": CONTRIBUTED_DIGEST})
         timings["airflow-init"] = stack.init()
         start = time.monotonic()
         stack.start_airflow(WORKERS)
@@ -354,6 +371,50 @@ def test_a_week_waits_for_its_review_and_runs_once_a_person_approves_it_through_
     plan = s3_json(moto_endpoint, f"{WEEKLY_PREFIX}/plans/weekly/{week}.json")
     assert [o["instance_type"] for o in plan["chosen"]] == [WEEKLY_TYPE]
     assert project_instances(moto_endpoint, week_run(week))[0]["State"]["Name"] == "terminated"
+
+
+def test_a_contribution_is_submitted_checked_and_accepted_by_a_person_through_the_rest_api(stack, ec2_signer,
+                                                                                        moto_endpoint):
+    """Issue 32 items 2 to 4 on the production-shaped stack: a contributor posts a result to the api-server,
+    contributions (triggered by hand: this stack creates no scheduled or Asset-triggered runs) checks it on a
+    Celery worker, its review waits in AWAITING_INPUT with the checks as its body, and the reviewer's Accept, made
+    through the REST API's HITL endpoint as the UI makes it, is kept in the submission's status."""
+    import httpx
+
+    from tests.fakes.imds import contributed_document
+
+    token = stack.token()
+    headers = {"Authorization": f"Bearer {token}"}
+    document = contributed_document(ec2_signer, digest=CONTRIBUTED_DIGEST, instance_id="i-0c0ffee0c0ffee000")
+    taken = httpx.post(f"{stack.api}/benchmarks/api/submissions", json=document, headers=headers, timeout=60)
+    assert taken.status_code == 202, taken.text
+    status_url = f"{stack.api}/benchmarks/{taken.json()['status_url']}"
+    unpaused(stack, token, "contributions")
+    run = api_call(f"{stack.api}/api/v2/dags/contributions/dagRuns", token, method="POST",
+                   body={"logical_date": None, "conf": {}})
+    review_url = f"{run_url(stack, run, 'contributions')}/taskInstances/review"
+
+    def awaiting():
+        try:
+            listed = api_call(f"{review_url}/listMapped", token)["task_instances"]
+        except RuntimeError:  # 404 until the review task is expanded
+            return None
+        return listed if listed and all(ti["state"] == "awaiting_input" for ti in listed) else None
+
+    (review,) = wait_for(awaiting, "the contribution's review to wait for a person", 300)
+    detail = api_call(f"{review_url}/{review['map_index']}/hitlDetails", token)
+    assert detail["options"] == ["Accept", "Reject"] and not detail["defaults"]
+    assert taken.json()["id"] in detail["subject"] and "| signature | passed |" in detail["body"]
+    assert httpx.get(status_url, headers=headers, timeout=30).json()["status"] == "awaiting review"
+
+    api_call(f"{review_url}/{review['map_index']}/hitlDetails", token, method="PATCH",
+             body={"chosen_options": ["Accept"], "params_input": {"reason": ""}})
+
+    assert wait_for_run(stack, token, run, "contributions") == "success"
+    status = httpx.get(status_url, headers=headers, timeout=30).json()
+    assert status["status"] == "accepted" and [c["check"] for c in status["checks"]][:2] == ["schema", "signature"]
+    kept = s3_json(moto_endpoint, f"{WEEKLY_PREFIX}/submissions/accepted/{taken.json()['id']}.json")
+    assert kept["provenance"]["source"] == "contributed" and kept["provenance"]["instance_id"] == "i-0c0ffee0c0ffee000"
 
 
 def aws_conf(instance_types: list[str], prefix: str) -> dict:

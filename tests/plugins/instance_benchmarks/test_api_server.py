@@ -18,7 +18,7 @@ from tests.docs_examples import REPO, blocks
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("airflow_db")]
 
-USERS = ("alice", "bob", "carol", "dave")
+USERS = ("alice", "bob", "carol", "dave", "erin")
 LIMIT = 8  # a minute, per user: the server's INSTANCE_BENCHMARKS_API_RATE_LIMIT
 
 
@@ -131,3 +131,24 @@ def test_the_documented_client_example_runs_as_written(server, capsys):
 
     measure = eval(printed.getvalue())  # noqa: S307 - what the example printed: a dict
     assert measure["measure"] and [e["instance_type"] for e in measure["entries"]] == ["m7g.large", "m7i.large"]
+
+
+def test_a_contributor_submits_with_the_client_and_only_they_read_its_status(server):
+    """Issue 32 item 2 through the live server: the generated client posts a contributed document, and reads back
+    its status; another user cannot."""
+    from instance_benchmarks_client import AuthenticatedClient
+    from instance_benchmarks_client.api.default import submission_status, submit
+    from instance_benchmarks_client.models import SubmitContributedResult
+
+    from tests.fakes.imds import Signer, contributed_document
+
+    base, tokens = server
+    document = contributed_document(Signer.make())
+    with AuthenticatedClient(base_url=f"{base}/benchmarks", token=tokens["erin"]) as erin, \
+            AuthenticatedClient(base_url=f"{base}/benchmarks", token=tokens["bob"]) as bob:
+        taken = submit.sync(client=erin, body=SubmitContributedResult.from_dict(document))
+        status = submission_status.sync(client=erin, submission_id=taken["id"])
+        other = submission_status.sync_detailed(client=bob, submission_id=taken["id"])
+
+    assert taken["status"] == "received" and status["id"] == taken["id"] and status["status"] == "received"
+    assert other.status_code == 404

@@ -31,7 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmark_runner import RUNNER_VERSION, SCHEMA_ID, build, hpl, stream, topology, tuning
+from benchmark_runner import RUNNER_VERSION, SCHEMA_ID, build, hpl, imds, stream, topology, tuning
 from benchmark_runner._log import log
 
 PROFILES_FILE = Path(__file__).resolve().parent.parent / "profiles.json"
@@ -246,6 +246,9 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--repetitions", type=_positive_int, help="overrides the profile's repetitions")
     a.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET_S,
                    help="seconds for the whole suite on this host")
+    a.add_argument("--contribute", action="store_true",
+                   help="on your own EC2 instance: add the identity EC2 signs (IMDS) so the project can check and "
+                        "accept the result (docs/contributing-results.md)")
 
     for p in (s, h, a, sub.choices["topology"], sub.choices["build"]):
         p.add_argument("--out", help="write the JSON document here instead of stdout")
@@ -269,6 +272,12 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     doc = new_document(command, getattr(args, "profile", None))
+    if getattr(args, "contribute", False):
+        try:  # before the benchmarks: a contribution that cannot be signed is not worth their hour
+            doc["contribution"] = imds.read_identity()
+        except imds.NotOnEc2 as exc:
+            log("%s", exc)
+            return 2
     if args.command == "stream":
         run_stream(doc, args)
     elif args.command == "hpl":

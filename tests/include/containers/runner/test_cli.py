@@ -15,8 +15,9 @@ from benchmark_runner import cli, stream, topology
 BENCHRUN = Path(cli.__file__).resolve().parents[1] / "benchrun"
 
 
-def benchrun(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(BENCHRUN), *args], capture_output=True, text=True, timeout=timeout)
+def benchrun(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(BENCHRUN), *args], capture_output=True, text=True, timeout=timeout,
+                          env=env)
 
 
 def test_topology_prints_json():

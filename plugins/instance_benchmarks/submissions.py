@@ -1,0 +1,144 @@
+"""Contributed results as they arrive (issue 32 item 2): received, stored as bytes, and a status the contributor can
+read back; the contributions DAG checks them later. Nothing in a submission is executed or used as a path: its
+id is made here (uuid4), its body is stored as received and only parsed as JSON within limits.
+
+Layout under the results root:
+    submissions/incoming/<id>.json   the body, as received
+    submissions/status/<id>.json     who submitted it, when, its status and every check's verdict
+    submissions/accepted/<id>.json   the document as the dataset will store it (its provenance from EC2's identity)
+    submissions/rejected/<id>.json   the body and why it was rejected, kept
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import uuid
+from typing import Any
+
+from instance_benchmarks.results import ResultStore
+
+MAX_BYTES = 4 * 2**20  # a rule-sized document is about 100 KiB; the largest seen with every scaling curve ~600
+MAX_DEPTH = 32  # a result document nests 8 levels deep
+SUBMISSION_ID = re.compile(r"[0-9a-f]{32}")
+STATUSES = ("received", "checking", "awaiting review", "accepted", "rejected")
+
+
+class Refused(ValueError):
+    """A submission that is not taken in; the message says what to fix."""
+
+
+def nesting_depth(text: str, *, limit: int = MAX_DEPTH) -> int:
+    """How deep the JSON text's arrays and objects nest, counted without parsing (so without recursion), stopping
+    at `limit` + 1: a submission of ten thousand nested brackets costs a scan, never the parser's stack."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse(body: bytes) -> dict[str, Any]:
+    """The submitted document, or Refused naming the limit or what is missing."""
+    if len(body) > MAX_BYTES:
+        raise Refused(f"a submission is at most {MAX_BYTES // 2**20} MiB; this one is {len(body):,} bytes")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused("a submission is a JSON document in UTF-8") from None
+    if nesting_depth(text) > MAX_DEPTH:
+        raise Refused(f"a submission nests at most {MAX_DEPTH} levels deep (a result document nests 8)")
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise Refused(f"a submission is a JSON document: {exc}") from None
+    if not isinstance(document, dict):
+        raise Refused("a submission is one result document (a JSON object), as `benchrun all --contribute` writes")
+    if not isinstance(document.get("contribution"), dict):
+        raise Refused("this document carries no identity signed by EC2: run `benchrun all --contribute` on the "
+                      "instance (docs/contributing-results.md)")
+    return document
+
+
+class Submissions:
+    """The submissions under a results store."""
+
+    def __init__(self, store: ResultStore) -> None:
+        self.base = store.root / "submissions"
+
+    def receive(self, body: bytes, *, submitter: str, now: datetime.datetime | None = None) -> dict[str, Any]:
+        """Take a submission in (Refused if it cannot be): stored as received, its status `received`."""
+        parse(body)
+        submission_id = uuid.uuid4().hex
+        now = now or datetime.datetime.now(datetime.UTC)
+        incoming = self.base / "incoming" / f"{submission_id}.json"
+        incoming.parent.mkdir(parents=True, exist_ok=True)
+        incoming.write_bytes(body)
+        status = {"id": submission_id, "submitter": submitter, "received_at": now.isoformat(timespec="microseconds"),
+                  "bytes": len(body), "status": "received", "reasons": [], "checks": []}
+        self._write_status(status)
+        return status
+
+    def status(self, submission_id: str) -> dict[str, Any] | None:
+        """A submission's status, None where there is none (or the id is not one this store makes)."""
+        if not SUBMISSION_ID.fullmatch(submission_id):
+            return None
+        path = self.base / "status" / f"{submission_id}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def update(self, submission_id: str, **changes: Any) -> dict[str, Any]:
+        status = self.status(submission_id)
+        if status is None:
+            raise KeyError(submission_id)
+        if changes.get("status", status["status"]) not in STATUSES:
+            raise ValueError(f"a status is one of {STATUSES}")
+        status.update(changes)
+        self._write_status(status)
+        return status
+
+    def body(self, submission_id: str) -> bytes:
+        return (self.base / "incoming" / f"{submission_id}.json").read_bytes()
+
+    def received(self) -> list[str]:
+        """The ids still `received` (a hand-triggered contributions run checks them all)."""
+        return [status["id"] for status in self.statuses() if status["status"] == "received"]
+
+    def statuses(self) -> list[dict[str, Any]]:
+        """Every submission's status, in the order they were received."""
+        base = self.base / "status"
+        found = [json.loads(p.read_text()) for p in base.glob("*.json")] if base.exists() else []
+        return sorted(found, key=lambda status: (status["received_at"], status["id"]))
+
+    def accept(self, submission_id: str, document: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        path = self.base / "accepted" / f"{submission_id}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2) + "\n")
+        return self.update(submission_id, status="accepted", **changes)
+
+    def reject(self, submission_id: str, reasons: list[str], **changes: Any) -> dict[str, Any]:
+        path = self.base / "rejected" / f"{submission_id}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"id": submission_id, "reasons": reasons,
+                                    "body": self.body(submission_id).decode("utf-8", "replace")}, indent=2) + "\n")
+        return self.update(submission_id, status="rejected", reasons=reasons, **changes)
+
+    def _write_status(self, status: dict[str, Any]) -> None:
+        path = self.base / "status" / f"{status['id']}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(status, indent=2) + "\n")

@@ -1,0 +1,118 @@
+"""contributions: each submission checked, reviewed by a person (Accept, Reject with a reason, or nobody in time),
+and the verdict kept in its status (issue 32 items 3 and 4). dag.test() runs the DAG; the reviews are answered from
+another thread as the REST API's Required Actions endpoint answers them (tests/hitl.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+
+import pytest
+
+from instance_benchmarks.results import ResultStore
+from instance_benchmarks.submissions import Submissions
+from tests.conftest import load_dag
+from tests.fakes.imds import Signer, contributed_document
+from tests.hitl import answer_waiting
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+DIGEST = "sha256:" + "2" * 64
+
+
+@pytest.fixture
+def deployment(tmp_path, monkeypatch):
+    """A deployment that trusts a test certificate for us-east-1 and published one runner image digest."""
+    ec2 = Signer.make()
+    certificates = tmp_path / "certificates"
+    certificates.mkdir()
+    (certificates / "us-east-1.pem").write_bytes(ec2.pem)
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_IDENTITY_CERTIFICATES", str(certificates))
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_PUBLISHED_DIGESTS", DIGEST)
+    monkeypatch.setenv("INSTANCE_BENCHMARKS_RESULTS_URI", (tmp_path / "results").as_uri())
+    store = ResultStore((tmp_path / "results").as_uri())
+    return ec2, Submissions(store)
+
+
+@contextlib.contextmanager
+def reviewers(answers: dict[str, tuple[str, dict] | None]):
+    """Answers each waiting review by the submission its subject names (None: nobody answers in time)."""
+    done = threading.Event()
+
+    def choose(ti):
+        (submission_id,) = [s for s in answers if s in ti.hitl_detail.subject]
+        return answers[submission_id]
+
+    def answer():
+        while not done.wait(0.3):
+            answer_waiting("contributions", "review", choose)
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def submit(submissions: Submissions, doc: dict, submitter: str = "erin") -> str:
+    return submissions.receive(json.dumps(doc).encode(), submitter=submitter)["id"]
+
+
+def test_each_submission_is_checked_reviewed_and_its_verdict_kept(deployment):
+    ec2, submissions = deployment
+    forger = Signer.make("Not EC2")
+    accepted = submit(submissions, contributed_document(ec2, digest=DIGEST, instance_id="i-000000000000000a1"))
+    refused = submit(submissions, contributed_document(ec2, digest=DIGEST, instance_id="i-000000000000000b2"))
+    forged = submit(submissions, contributed_document(forger, digest=DIGEST, instance_id="i-000000000000000c3"))
+    unanswered = submit(submissions, contributed_document(ec2, digest=DIGEST, instance_id="i-000000000000000d4"))
+
+    with reviewers({accepted: ("Accept", {"reason": ""}), refused: ("Reject", {"reason": "HPL looks off"}),
+                    unanswered: None}):
+        load_dag("contributions").test()
+
+    status = {name: submissions.status(sid) for name, sid in
+              [("accepted", accepted), ("refused", refused), ("forged", forged), ("unanswered", unanswered)]}
+    assert {name: s["status"] for name, s in status.items()} == {
+        "accepted": "accepted", "refused": "rejected", "forged": "rejected", "unanswered": "awaiting review"}
+    kept = json.loads((submissions.base / "accepted" / f"{accepted}.json").read_text())
+    assert kept["provenance"] | {"source": "contributed", "contributor": "erin", "submission_id": accepted} == \
+        kept["provenance"]
+    assert status["accepted"]["review"]["decision"] == "Accept"
+    assert status["refused"]["reasons"] == ["rejected by the reviewer: HPL looks off"]
+    assert (submissions.base / "rejected" / f"{refused}.json").exists()
+    assert "forged or re-signed" in status["forged"]["reasons"][0] and "review" not in status["forged"]
+    assert [c["check"] for c in status["unanswered"]["checks"]][:2] == ["schema", "signature"]
+    assert not (submissions.base / "accepted" / f"{unanswered}.json").exists()  # never accepted by a timeout
+
+
+def test_a_replayed_submission_is_refused_as_a_duplicate(deployment):
+    ec2, submissions = deployment
+    doc = contributed_document(ec2, digest=DIGEST, instance_id="i-000000000000000e5")
+    first, again = submit(submissions, doc), submit(submissions, doc, submitter="mallory")
+
+    with reviewers({first: ("Accept", {"reason": ""}), again: ("Accept", {"reason": ""})}):
+        load_dag("contributions").test()
+
+    assert submissions.status(first)["status"] == "accepted"
+    replay = submissions.status(again)
+    assert replay["status"] == "rejected" and "a replay" in " ".join(replay["reasons"])
+
+
+def test_the_reviewer_reads_the_checks_with_the_contributor_s_text_escaped(deployment):
+    from instance_benchmarks import contributions
+
+    ec2, submissions = deployment
+    doc = contributed_document(ec2, digest=DIGEST, instance_id="i-000000000000000f6")
+    doc["host"]["container_digest"] = "<script>alert(1)</script>|x"
+    sid = submit(submissions, doc)
+    item = {"results_uri": submissions.base.parent.as_uri(), "aws_conn_id": None, "submission_id": sid}
+
+    checked = contributions.check(item)
+
+    assert checked["review"] is None  # the digest is not published: rejected before any review
+    reasons = " ".join(submissions.status(sid)["reasons"])
+    assert "<script>" in reasons  # kept as data in the status (JSON), and escaped where a page shows it
+    assert "&lt;script&gt;" in contributions._cell(reasons) and "\\|" in contributions._cell(reasons)

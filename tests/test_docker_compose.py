@@ -147,7 +147,7 @@ def test_the_ui_and_flower_listen_on_loopback_unless_told_and_flower_needs_a_pas
     assert done.returncode == 1 and done.stderr.startswith("FLOWER_BASIC_AUTH is empty")
 
 
-def test_the_api_server_gets_read_only_credentials_of_its_own(spec):
+def test_the_api_server_gets_credentials_of_its_own_that_read_and_write_only_what_the_api_records(spec):
     import json
 
     assert spec["services"]["airflow-apiserver"]["env_file"] == [".env", ".env.api-server"]
@@ -157,7 +157,13 @@ def test_the_api_server_gets_read_only_credentials_of_its_own(spec):
     policy = json.loads((REPO / "include" / "iam" / "api-server-policy.json").read_text())
     actions = {a for st in policy["Statement"]
                for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
-    assert actions == {"s3:GetObject", "s3:ListBucket"} and all(st["Effect"] == "Allow" for st in policy["Statement"])
+    assert actions == {"s3:GetObject", "s3:ListBucket", "s3:PutObject"}
+    assert all(st["Effect"] == "Allow" for st in policy["Statement"])
+    # it writes only what the API itself records: demand counts and contributed results as they arrive
+    (writes,) = [st for st in policy["Statement"] if st["Action"] == "s3:PutObject"]
+    prefix = "arn:aws:s3:::RESULTS_BUCKET/RESULTS_PREFIX/"
+    assert sorted(writes["Resource"]) == [f"{prefix}demand/*", f"{prefix}submissions/incoming/*",
+                                          f"{prefix}submissions/status/*"]
 
 
 def test_the_production_stack_never_allows_the_test_profile():

@@ -407,7 +407,10 @@ async def submit(request: Request, store: Store, user: GetUserDep) -> JSONRespon
         status = await run_in_threadpool(Submissions(store).receive, body, submitter=str(user.get_id()))
     except Refused as exc:
         raise HTTPException(422, str(exc)) from None
-    await run_in_threadpool(_announce, status["id"])
+    try:
+        await run_in_threadpool(_announce, status["id"])
+    except Exception:  # noqa: BLE001 - it is stored: a hand-triggered contributions run checks it all the same
+        log.exception("Submission %s is stored but its Asset event was not recorded", status["id"])
     return JSONResponse({**_own_status(status), "status_url": f"api/submissions/{status['id']}"}, status_code=202)
 
 

@@ -255,7 +255,7 @@ def test_every_dag_tells_the_deployment_s_topic_when_a_run_fails_and_none_withou
 
     bag = DagBag(dag_folder=str(REPO / "dags"))
 
-    assert len(bag.dags) == 5
+    assert len(bag.dags) == 6
     for dag_id, dag in bag.dags.items():
         (notifier,) = dag.on_failure_callback
         assert isinstance(notifier, RunFailedNotifier), dag_id

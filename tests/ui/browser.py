@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-DAG_IDS = ("instance_benchmarks", "catalog_refresh", "janitor", "results_analysis", "weekly_refresh")
+DAG_IDS = ("instance_benchmarks", "catalog_refresh", "janitor", "results_analysis", "weekly_refresh", "contributions")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Without the background-networking flags Chromium keeps dialling Google's hosts on a closed network.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -148,7 +148,7 @@ def api_server(env: dict[str, str], log: Path, *, reserialize: bool = True) -> I
     """`airflow api-server` on loopback with every user admin (no login in a headless browser); yields its URL.
 
     The DAGs are serialized into the metadata database first (what a dag-processor would do), so
-    the UI knows all five. Stopped by its process group, whatever happens.
+    the UI knows all six. Stopped by its process group, whatever happens.
     """
     from tests.deployment.stack import free_port
 

@@ -35,7 +35,7 @@ class RateLimit:
 
     item: "RateLimitItem | None"
     limiter: "RateLimiter | None"
-    variable: str = "INSTANCE_BENCHMARKS_API_RATE_LIMIT"  # the setting, and the scope its counts are kept under
+    variable: str = API  # the setting, and the scope its counts are kept under
 
     @classmethod
     def from_environment(cls, variable: str = API, default: str = DEFAULT_LIMIT) -> "RateLimit":

@@ -88,6 +88,18 @@ def test_each_submission_is_checked_reviewed_and_its_verdict_kept(deployment):
     assert not (submissions.base / "accepted" / f"{unanswered}.json").exists()  # never accepted by a timeout
 
 
+def test_a_decided_submission_is_never_checked_again(deployment):
+    from instance_benchmarks import contributions
+
+    ec2, submissions = deployment
+    sid = submit(submissions, contributed_document(ec2, digest=DIGEST, instance_id="i-000000000000000a7"))
+    submissions.update(sid, status="accepted")
+    item = {"results_uri": submissions.base.parent.as_uri(), "aws_conn_id": None, "submission_id": sid}
+
+    assert contributions.check(item)["review"] is None
+    assert submissions.status(sid)["status"] == "accepted"  # a second event for it re-opens nothing
+
+
 def test_a_replayed_submission_is_refused_as_a_duplicate(deployment):
     ec2, submissions = deployment
     doc = contributed_document(ec2, digest=DIGEST, instance_id="i-000000000000000e5")

@@ -47,8 +47,9 @@ def check(item: dict[str, Any]) -> dict[str, Any]:
     store = ResultStore(item["results_uri"], conn_id=item["aws_conn_id"])
     submissions = Submissions(store)
     submission_id = item["submission_id"]
-    if (submissions.status(submission_id) or {}).get("status") not in ("received", "checking"):
-        log.info("%s was checked already (%s): left as it is", submission_id, submissions.status(submission_id))
+    before = submissions.status(submission_id) or {}
+    if before.get("status") not in ("received", "checking"):
+        log.info("%s was checked already (%s): left as it is", submission_id, before.get("status"))
         return {**item, "review": None}  # a second event, or a hand-triggered run, never re-opens a verdict
     status = submissions.update(submission_id, status="checking")
     try:

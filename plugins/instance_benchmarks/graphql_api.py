@@ -347,10 +347,15 @@ class Run:
     samples: int
 
 
+def _within_the_limit(argument: str, rows: int) -> None:
+    """The query cost limit on how many rows one field answers."""
+    if not 1 <= rows <= MAX_PAGE:
+        raise ValueError(f"{argument}: a page is 1 to {MAX_PAGE} rows (the query cost limit); got {rows}")
+
+
 def _page(frame: Any, first: int, after: str | None) -> tuple[Any, int, PageInfo]:
     """A cursor page of `frame`: its rows, the total, and where the next page starts."""
-    if not 1 <= first <= MAX_PAGE:
-        raise ValueError(f"first: a page is 1 to {MAX_PAGE} rows (the query cost limit); got {first}")
+    _within_the_limit("first", first)
     start = _offset(after)
     page = frame.iloc[start:start + first]
     end = start + len(page)
@@ -387,8 +392,7 @@ class InstanceType:
     def alternatives(self, info: strawberry.Info, first: int = 3) -> list[Candidate]:
         from instance_benchmarks import answers
 
-        if not 1 <= first <= MAX_PAGE:
-            raise ValueError(f"first: 1 to {MAX_PAGE}")
+        _within_the_limit("first", first)
         frame = _reads(info).table("summary", {"region": self.region}, headline_only=True)
         if frame.empty:
             return []
@@ -500,8 +504,7 @@ class Query:
                   limit: int = 10) -> Recommendation:
         from instance_benchmarks import answers
 
-        if not 1 <= limit <= MAX_PAGE:
-            raise ValueError(f"limit: 1 to {MAX_PAGE}")
+        _within_the_limit("limit", limit)
         frame = _reads(info).table("summary", {"region": region}, headline_only=True)
         if frame.empty:
             raise LookupError(f"no results in {region}" if region else "no results yet: trigger "

@@ -7,12 +7,14 @@ import os
 
 from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
 
-from instance_benchmarks import SUBMISSIONS_ASSET_NAME
+from instance_benchmarks import RESULTS_ASSET_NAME, SUBMISSIONS_ASSET_NAME
 from instance_benchmarks.notifications import failure_notifiers
 from instance_benchmarks.params import aws_conn_id_param, results_uri_param
 
 SUBMISSIONS = Asset(name=SUBMISSIONS_ASSET_NAME)
+RESULTS = Asset(name=RESULTS_ASSET_NAME)
 # How long a review waits for a person; past it the submission stays awaiting review (never accepted)
 REVIEW_HOURS = float(os.environ.get("INSTANCE_BENCHMARKS_CONTRIBUTION_REVIEW_HOURS", "72"))
 
@@ -24,7 +26,9 @@ each contributed result it takes in; triggered by hand, it checks every submissi
 Each submission is checked (schema, EC2's signature over its identity, the image, the run rules, no replay, its
 figures against the physical peak and against the type's measured figures), each verdict recorded in its status;
 one that passes waits for a person in **Required Actions** (Accept, or Reject with a reason). Nobody answering
-within the review's time leaves it waiting, never accepted. docs/contributing-results.md.
+within the review's time leaves it waiting, never accepted. An accepted one is stored as contributed and
+`merge` emits the `instance_benchmarks_results` Asset: results_analysis puts it in the dataset's contributed
+tables, beside the project's figures, never over them. docs/contributing-results.md.
 """
 
 
@@ -70,7 +74,9 @@ def contributions():
         ti = get_current_context()["ti"]
         reviewed = [c for c in checked if c["review"]]
         answers = [ti.xcom_pull(task_ids="review", map_indexes=index) for index in range(len(reviewed))]
-        return [work.decide(item, answer) for item, answer in zip(reviewed, answers, strict=True)]
+        return [{"submission_id": item["submission_id"], "results_uri": item["results_uri"],
+                 "aws_conn_id": item["aws_conn_id"], "status": (work.decide(item, answer) or {}).get("status")}
+                for item, answer in zip(reviewed, answers, strict=True)]
 
     checked = check.expand(item=pending())
     reviews = to_review(checked)
@@ -80,7 +86,23 @@ def contributions():
                                 description="Why you reject it (the contributor reads this); optional on Accept")},
         response_timeout=datetime.timedelta(hours=REVIEW_HOURS),
     ).expand_kwargs(reviews)
-    review >> decide(checked)
+    @task(outlets=[RESULTS])
+    def merge(decided: list[dict]) -> list[str]:
+        """Where anything was accepted, the results Asset for its location: results_analysis rebuilds it with the
+        contributed tables (skipped, so no rebuild, where nothing was)."""
+        accepted = [d for d in decided if d["status"] == "accepted"]
+        if not accepted:
+            raise AirflowSkipException("nothing accepted in this run: the dataset is as it was")
+        # One API deployment has one results location, so its submissions' events name one
+        location = accepted[0]
+        get_current_context()["outlet_events"][RESULTS].extra = {
+            "results_uri": location["results_uri"], "aws_conn_id": location["aws_conn_id"],
+            "contributed": [d["submission_id"] for d in accepted if d["results_uri"] == location["results_uri"]]}
+        return [d["submission_id"] for d in accepted]
+
+    decided = decide(checked)
+    review >> decided
+    merge(decided)
 
 
 contributions()

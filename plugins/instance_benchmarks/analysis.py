@@ -37,8 +37,10 @@ MEAN_AD_CONSISTENCY = 1.253314
 # placement) and BLAS. A column that does not apply to a row's benchmark is null there, and nulls group together.
 CONFIGURATION_KEYS = ["profile", "image_digest", "stream_variant", "hpl_n", "hpl_nb", "blas", "blas_version",
                       "blas_kernel"]
+# `source`: the project's own measurement or an accepted contribution (issue 32): never one figure together.
 GROUP_KEYS = ["region", "family", "instance_family", "instance_type", "cpu_model", "benchmark", "metric",
-              "placement", "threads", "unit", *CONFIGURATION_KEYS]
+              "placement", "threads", "unit", *CONFIGURATION_KEYS, "source"]
+SOURCES = ("project", "contributed")
 # Most thorough first: where a type was measured with both, its standard figures stand for it.
 PROFILE_ORDER = {"standard": 0, "quick": 1}
 PARTITIONS = ["region", "family"]
@@ -127,6 +129,10 @@ def document_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         "image_digest": doc["host"].get("container_digest"),
         "profile": (prov.get("plan") or {}).get("profile"),
         "hpl_clock_ghz": None,
+        # Where the figure came from: the project's run, or a contributor's accepted submission (issue 32)
+        "source": prov.get("source") or "project",
+        "contributor": prov.get("contributor"),
+        "submission_id": prov.get("submission_id"),
     }
     none = dict.fromkeys(CONFIGURATION_KEYS[2:])  # the benchmark-specific keys, null unless set below
     rows = []
@@ -229,8 +235,10 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
 
     from instance_benchmarks.peaks import peaks
 
-    # Tables built before configurations were recorded (and hand-made ones) lack those columns: null, one group.
-    rows = rows.assign(**{key: None for key in CONFIGURATION_KEYS if key not in rows})
+    # Tables built before configurations were recorded (and hand-made ones) lack those columns: null, one group;
+    # before sources were, every row was the project's.
+    rows = rows.assign(**{key: None for key in CONFIGURATION_KEYS if key not in rows},
+                       **({} if "source" in rows else {"source": "project"}))
     # Group once on the keys; everything after groups on the integer id (ten times faster).
     group = rows.groupby(GROUP_KEYS, sort=True, dropna=False).ngroup().to_numpy()
     # A host is one document: one instance, or this machine in one run.
@@ -264,6 +272,11 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
     summary["latest_run_id"] = latest["run_id"].to_numpy()
     for column in ("image", "blas_matches_cpu", "hpl_near_asymptote", "ami_id", "microcode"):
         summary[column] = latest[column].to_numpy() if column in latest else None
+    if "contributor" in rows:  # a contributed figure names who measured it, and how many submissions it is of
+        contributed = pd.DataFrame({"g": group, "contributor": rows["contributor"].to_numpy(),
+                                    "submission_id": rows["submission_id"].to_numpy()}).groupby("g", sort=True)
+        summary["contributors"] = contributed["contributor"].agg(_names).to_numpy()
+        summary["submissions"] = contributed["submission_id"].nunique().to_numpy()
     summary = pd.concat([latest[GROUP_KEYS], summary.reset_index(drop=True)], axis=1)
     summary["configuration"] = [configuration_label(row) for row in summary[["benchmark", "placement",
                                                                              *CONFIGURATION_KEYS]].to_dict("records")]
@@ -309,6 +322,12 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
     summary["value_per_dollar_on_demand"] = summary["mean"] / summary["price_per_hour_on_demand"].astype(float)
     summary["value_per_dollar_spot"] = summary["mean"] / summary["price_per_hour_spot"].astype(float)
     return summary
+
+
+def _names(values: pd.Series) -> str | None:
+    """The distinct names in a group, sorted and comma-separated (None where there is none)."""
+    names = sorted({str(v) for v in values if isinstance(v, str) and v})
+    return ", ".join(names) or None
 
 
 def _across_hosts(summary: pd.DataFrame, frame: pd.DataFrame) -> None:
@@ -373,8 +392,15 @@ def current(summary: pd.DataFrame) -> pd.DataFrame:
     order = profile.map(PROFILE_ORDER).fillna(len(PROFILE_ORDER))
     ranked = summary.assign(_figure=figure, _order=order).sort_values(["_order", "last_seen"],
                                                                       ascending=[True, False], kind="stable")
-    keys = ["region", "instance_type", "cpu_model", "benchmark", "metric", "_figure"]
+    # A contributed figure never stands for the project's: each source has its own current row
+    keys = ["region", "instance_type", "cpu_model", "benchmark", "metric", "_figure",
+            *(["source"] if "source" in summary else [])]
     return ranked.drop_duplicates(keys, keep="first").drop(columns=["_figure", "_order"]).sort_index()
+
+
+def with_source(summary: pd.DataFrame) -> pd.DataFrame:
+    """A summary with its `source` column (a table written before sources were recorded is the project's alone)."""
+    return summary if "source" in summary else summary.assign(source="project")
 
 
 def _peak_for(benchmark: str, placement: str, p: dict[str, Any]) -> tuple[float | None, str | None]:
@@ -669,7 +695,7 @@ def rebuild(store: ResultStore) -> dict[str, Any]:
     What it read comes back too (`stored`: (uri, document) pairs, `prices`: the snapshots), so a
     caller that also wants one run's part reads nothing twice.
     """
-    from instance_benchmarks.results import is_test_profile
+    from instance_benchmarks.results import CONTRIBUTED_TREE, is_test_profile
 
     stored = store.stored_documents()
     docs = [doc for _, doc in stored if not is_test_profile(doc)]  # a test-profile document is never a figure
@@ -677,12 +703,23 @@ def rebuild(store: ResultStore) -> dict[str, Any]:
     rows = rows_frame(docs)
     root = dataset_root(store)
     summary = summarize(rows, prices) if not rows.empty else None
+    # Accepted contributions: tables of their own, so every reader of raw/summary reads the project's figures
+    # alone unless it asks for contributed ones too (api_reads.table's `contributed`)
+    contributed_docs = [doc for _, doc in store.stored_documents(CONTRIBUTED_TREE) if not is_test_profile(doc)]
+    contributed_rows = rows_frame(contributed_docs)
+    contributed_summary = summarize(contributed_rows, contributed_prices(contributed_docs, docs, prices)) \
+        if not contributed_rows.empty else None
     version = f"{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}"
     target = root / "versions" / version
     write_table(rows, target / "raw")
     if summary is not None:
         write_table(summary, target / "summary")
-    counts = {"raw_rows": len(rows), "summary_rows": 0 if summary is None else len(summary)}
+    write_table(contributed_rows, target / "contributed_raw")
+    if contributed_summary is not None:
+        write_table(contributed_summary, target / "contributed_summary")
+    counts = {"raw_rows": len(rows), "summary_rows": 0 if summary is None else len(summary),
+              "contributed_raw_rows": len(contributed_rows),
+              "contributed_summary_rows": 0 if contributed_summary is None else len(contributed_summary)}
     previous = current_dataset(store)
     _write_atomically(root / DATASET_POINTER, json.dumps({"version": version, **counts}) + "\n")
     _prune(root, keep={version} | ({previous.name} if previous is not None else set()))
@@ -697,7 +734,44 @@ def rebuild(store: ResultStore) -> dict[str, Any]:
         "stored": stored,
         "test_profile_documents": [uri for uri, doc in stored if is_test_profile(doc)],
         "prices": prices,
+        "contributed_summaries": [] if contributed_summary is None else records(contributed_summary),
+        "contributors": contributors(contributed_rows, rows),
     }
+
+
+def contributed_prices(contributed: list[dict[str, Any]], project: list[dict[str, Any]],
+                       prices: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """{contributed run_id: price snapshot}: a contribution records no price, so it is priced as the project prices
+    its type in its region now: by the snapshot of the latest project run (its latest document) that priced it."""
+    latest_document: dict[str, str] = {}
+    for doc in project:
+        run_id = doc["provenance"]["run_id"]
+        latest_document[run_id] = max(latest_document.get(run_id, ""), doc["started_at"])
+    found = {}
+    for doc in contributed:
+        prov = doc["provenance"]
+        pricing = [(latest_document.get(run_id, ""), run_id) for run_id, snapshot in prices.items()
+                   if snapshot.get("region") == prov.get("region")
+                   and (snapshot.get("prices") or {}).get(prov["instance_type"])]
+        if pricing:
+            found[prov["run_id"]] = prices[max(pricing)[1]]
+    return found
+
+
+def contributors(contributed_rows: pd.DataFrame, project_rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Who contributed: per contributor, how many accepted submissions, which types, and which of those the project
+    had not measured itself (in that region), most submissions first."""
+    if contributed_rows.empty:
+        return []
+    measured = set() if project_rows.empty else set(zip(project_rows.region, project_rows.instance_type, strict=True))
+    found = []
+    for name, mine in contributed_rows.groupby("contributor", sort=True):
+        pairs = set(zip(mine.region, mine.instance_type, strict=True))
+        found.append({"contributor": name, "accepted": int(mine.submission_id.nunique()),
+                      "instance_types": sorted({t for _, t in pairs}),
+                      "added": sorted({t for region, t in pairs if (region, t) not in measured}),
+                      "last_contributed": str(mine.started_at.max())})
+    return sorted(found, key=lambda c: (-c["accepted"], c["contributor"]))
 
 
 def scaling_curves(summary: pd.DataFrame, share: float = 0.9) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from instance_benchmarks.analysis import NEEDS, blas_fallback, current, headline
+from instance_benchmarks.analysis import NEEDS, blas_fallback, current, headline, with_source
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,7 +33,8 @@ RULE = ("surely: every figure's 95% interval, across two hosts or more, has its 
         "library ran kernels narrower than the CPU's, so its figure is the fallback's; likely (one host): one "
         "host's repetitions, no host-to-host variance in the interval; single sample: one sample, no interval")
 MAX_COMPARED = 4
-ENTRY = ["region", "instance_type", "cpu_model"]
+# A type's entry: its figures from one source (the project's own, or contributed: never standing for each other)
+ENTRY = ["region", "instance_type", "cpu_model", "source"]
 
 
 def measure_of(benchmark: str, metric: str, placement: str) -> str:
@@ -100,6 +101,7 @@ def compare(summary: pd.DataFrame, types: list[str], *, region: str | None = Non
     names = list(dict.fromkeys(types))
     if not 2 <= len(names) <= MAX_COMPARED:
         raise ValueError(f"compare takes 2 to {MAX_COMPARED} different instance types, got {names}")
+    summary = with_source(summary)
     rows = current(summary[summary.instance_type.isin(names)])
     if region:
         rows = rows[rows.region == region]
@@ -109,9 +111,12 @@ def compare(summary: pd.DataFrame, types: list[str], *, region: str | None = Non
     order = {name: i for i, name in enumerate(names)}
     measures = []
     for measure, group in rows.groupby("measure", sort=True):
-        group = group.sort_values(["instance_type", "region", "cpu_model"],  # the asked order first
-                                  key=lambda c: c.map(order) if c.name == "instance_type" else c)
-        entries = [{key: _clean(r.get(key)) for key in [*ENTRY, "profile", "configuration", "n", "hosts", "interval",
+        # the asked order first; of one type, the project's entry before a contributed one
+        group = group.sort_values(["instance_type", "region", "cpu_model", "source"],
+                                  key=lambda c: c.map(order) if c.name == "instance_type" else
+                                  c != "project" if c.name == "source" else c)
+        entries = [{key: _clean(r.get(key)) for key in [*ENTRY, "contributors", "profile", "configuration", "n",
+                                                        "hosts", "interval",
                                                         "mean", "std",
                                                         "ci95_low", "ci95_high", "unit", "price_per_hour_on_demand",
                                                         "price_per_hour_spot", "value_per_dollar_on_demand",
@@ -169,6 +174,7 @@ def recommend(summary: pd.DataFrame, *, min_triad: float | None = None, min_hpl:
     """
     import pandas as pd
 
+    summary = with_source(summary)
     table = headline(current(summary))
     if region:
         table = table[table.region == region]
@@ -176,6 +182,8 @@ def recommend(summary: pd.DataFrame, *, min_triad: float | None = None, min_hpl:
     reference = None
     if like:
         ref = table[table.instance_type == like]
+        if (ref.source == "project").any():  # the project's own figures stand for the type where it has them
+            ref = ref[ref.source == "project"]
         if ref.empty:
             raise LookupError(f"{like} has no measurement{' in ' + region if region else ''} to compare with")
         reference = {"instance_type": like, "figures": {r.need: float(r.mean) for r in ref.itertuples()},
@@ -189,9 +197,9 @@ def recommend(summary: pd.DataFrame, *, min_triad: float | None = None, min_hpl:
     wide = _entries(table)
     have = {key: wide[("mean", key)].notna() for key in needs}
     complete = pd.concat(have, axis=1).all(axis=1)
-    lacking = [{"region": reg, "instance_type": name, "cpu_model": cpu,
-                "not_measured": sorted(key for key in needs if not have[key].loc[(reg, name, cpu)])}
-               for reg, name, cpu in wide.index[~complete][:limit]]
+    lacking = [{"region": reg, "instance_type": name, "cpu_model": cpu, "source": source,
+                "not_measured": sorted(key for key in needs if not have[key].loc[(reg, name, cpu, source)])}
+               for reg, name, cpu, source in wide.index[~complete][:limit]]
     wide = wide[complete]
     passes = pd.Series(True, index=wide.index)
     # Each figure's verdict (VERDICTS, strongest first); a candidate is its weakest figure's.
@@ -215,8 +223,10 @@ def recommend(summary: pd.DataFrame, *, min_triad: float | None = None, min_hpl:
         price = wide[("price", market)]
         cap = (reference or {}).get(f"price_per_hour_{market}")
         chosen = price.notna() & (price < cap if cap is not None else True)
-        order = (pd.DataFrame({"price": price[chosen], "name": wide.index[chosen].get_level_values(1)})
-                 .sort_values(["price", "name"], kind="stable").index[:limit])
+        # cheapest first; of one type at one price, the project's entry before a contributed one
+        order = (pd.DataFrame({"price": price[chosen], "name": wide.index[chosen].get_level_values(1),
+                               "contributed": wide.index[chosen].get_level_values(3) != "project"})
+                 .sort_values(["price", "name", "contributed"], kind="stable").index[:limit])
         markets[market] = [_candidate(wide.loc[k], k, meets[k]) for k in order]
     unpriced = wide.index[wide[("price", "on_demand")].isna()][:limit]
     markets["unpriced"] = [_candidate(wide.loc[k], k, meets[k]) for k in unpriced]
@@ -247,9 +257,9 @@ def _entries(table: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     fields = ["mean", "ci95_low", "ci95_high", "n", "hosts", "blas_matches_cpu", "unit", "profile",
-              "price_per_hour_on_demand", "price_per_hour_spot"]
+              "price_per_hour_on_demand", "price_per_hour_spot", "contributors"]
     table = table.assign(**{column: table[column] if column in table else None
-                            for column in ("profile", "hosts", "blas_matches_cpu")})
+                            for column in ("profile", "hosts", "blas_matches_cpu", "contributors")})
     table = table.drop_duplicates([*ENTRY, "need"], keep="last")
     wide = table.set_index([*ENTRY, "need"])[fields].unstack("need")
     # Every (field, need) column, measured or not (NaN), so a need nobody measured is a column of gaps.
@@ -264,15 +274,17 @@ def _entries(table: pd.DataFrame) -> pd.DataFrame:
     return wide
 
 
-def _candidate(row: pd.Series, entry: tuple[str, str, str], meets: str) -> dict[str, Any]:
-    region, name, cpu = entry
+def _candidate(row: pd.Series, entry: tuple[str, str, str, str], meets: str) -> dict[str, Any]:
+    region, name, cpu, source = entry
     figures = {key: {"mean": float(row[("mean", key)]), "ci95_low": _clean(float(row[("ci95_low", key)])),
                      "ci95_high": _clean(float(row[("ci95_high", key)])), "n": int(row[("n", key)]),
                      "hosts": _count(row[("hosts", key)]), "unit": row[("unit", key)],
                      "profile": _clean(row[("profile", key)]),
                      "blas_fallback": blas_fallback(key, row[("blas_matches_cpu", key)])}
                for key in NEEDS if not math.isnan(row[("mean", key)])}
-    return {"region": region, "instance_type": name, "cpu_model": cpu, "meets": meets, "figures": figures,
+    by = next((row[("contributors", key)] for key in NEEDS if isinstance(row[("contributors", key)], str)), None)
+    return {"region": region, "instance_type": name, "cpu_model": cpu, "source": source, "contributors": by,
+            "meets": meets, "figures": figures,
             "price_per_hour_on_demand": _clean(float(row[("price", "on_demand")])),
             "price_per_hour_spot": _clean(float(row[("price", "spot")]))}
 
@@ -283,7 +295,8 @@ def recommend_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
     for market in ("on_demand", "spot"):
         for rank, c in enumerate(answer[market], start=1):
             row = {"market": market, "rank": rank, "region": c["region"], "instance_type": c["instance_type"],
-                   "cpu_model": c["cpu_model"], "meets": c["meets"], "price_per_hour": c[f"price_per_hour_{market}"]}
+                   "cpu_model": c["cpu_model"], "source": c["source"], "contributors": c["contributors"],
+                   "meets": c["meets"], "price_per_hour": c[f"price_per_hour_{market}"]}
             for key, figure in c["figures"].items():
                 row.update({f"{key}_mean": figure["mean"], f"{key}_ci95_low": figure["ci95_low"],
                             f"{key}_ci95_high": figure["ci95_high"], f"{key}_n": figure["n"],

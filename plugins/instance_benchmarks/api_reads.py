@@ -12,12 +12,34 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def table(store: ResultStore, name: str, filters: dict[str, str | None], *, headline_only: bool = False
-           ) -> pd.DataFrame:
-    """One table of the current dataset, its rows where each filter that is not None holds (filtered in Arrow)."""
+# Where each table's accepted contributions are (analysis.rebuild): read beside it only when asked for
+CONTRIBUTED = {"raw": "contributed_raw", "summary": "contributed_summary"}
+
+
+def table(store: ResultStore, name: str, filters: dict[str, str | None], *, headline_only: bool = False,
+          contributed: bool = False) -> pd.DataFrame:
+    """One table of the current dataset (`raw` or `summary`: the project's own figures), its rows where each filter
+    that is not None holds (filtered in Arrow); `contributed`: with the accepted contributions' rows beside them,
+    each row saying its `source`."""
     from instance_benchmarks.analysis import read_current
 
-    return read_current(store, name, _expression(filters, headline_only))
+    expression = _expression(filters, headline_only)
+    frame = read_current(store, name, expression)
+    return with_contributed(frame, read_current(store, CONTRIBUTED[name], expression) if contributed else None)
+
+
+def with_contributed(project: pd.DataFrame, contributed: pd.DataFrame | None) -> pd.DataFrame:
+    """The project's rows, and the contributed ones after them where asked for; every row says its `source`."""
+    import pandas as pd
+
+    from instance_benchmarks.analysis import with_source
+
+    project = with_source(project)
+    if contributed is None or contributed.empty:
+        return project
+    if project.empty:
+        return contributed
+    return pd.concat([project, contributed], ignore_index=True)
 
 
 def _expression(filters: dict[str, str | None], headline_only: bool) -> Any:
@@ -41,24 +63,30 @@ class RequestReads:
 
     def __init__(self, store: ResultStore) -> None:
         self.store = store
-        self._summary: Any = None
+        self._summaries: dict[str, Any] = {}
         self._lock = threading.Lock()  # fields resolve in threads side by side: one read, the others wait for it
 
-    def table(self, name: str, filters: dict[str, str | None], *, headline_only: bool = False) -> pd.DataFrame:
+    def table(self, name: str, filters: dict[str, str | None], *, headline_only: bool = False,
+              contributed: bool = False) -> pd.DataFrame:
         if name != "summary":
-            return table(self.store, name, filters, headline_only=headline_only)
+            return table(self.store, name, filters, headline_only=headline_only, contributed=contributed)
+        expression = _expression(filters, headline_only)
+        return with_contributed(self._summary("summary", expression),
+                                self._summary(CONTRIBUTED["summary"], expression) if contributed else None)
+
+    def _summary(self, name: str, expression: Any) -> pd.DataFrame:
         import pandas as pd
 
         from instance_benchmarks.analysis import current_arrow
 
         with self._lock:
-            if self._summary is None:
-                dataset = current_arrow(self.store, "summary")
-                self._summary = False if dataset is None else dataset.to_table()
-        if self._summary is False:
+            if name not in self._summaries:
+                dataset = current_arrow(self.store, name)
+                self._summaries[name] = None if dataset is None else dataset.to_table()
+        found = self._summaries[name]
+        if found is None:
             return pd.DataFrame()
-        expression = _expression(filters, headline_only)
-        return (self._summary if expression is None else self._summary.filter(expression)).to_pandas()
+        return (found if expression is None else found.filter(expression)).to_pandas()
 
 
 def catalog(store: ResultStore) -> pd.DataFrame | None:

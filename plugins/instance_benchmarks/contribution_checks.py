@@ -86,6 +86,8 @@ def _with_provenance(doc: dict[str, Any], signed: identity.Identity, *, submissi
         "run_date": str(doc.get("started_at"))[:10], "instance_type": signed.instance_type, "family": family,
         "target": "aws", "region": signed.region, "availability_zone": signed.availability_zone,
         "instance_id": signed.instance_id, "ami_id": signed.image_id,
+        # the profile the runner ran (benchrun all --profile): a contributed figure is compared like with like
+        **({"plan": {"profile": profile}} if (profile := (doc.get("runner") or {}).get("profile")) else {}),
         "source": "contributed", "contributor": contributor, "submission_id": submission_id}}
 
 

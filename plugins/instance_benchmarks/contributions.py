@@ -1,9 +1,9 @@
 """The contributions DAG's work (issue 32 items 3 and 4): which submissions to check, their checks recorded in
 their status, what the reviewer reads, and the reviewer's decision kept.
 
-An accepted result waits under submissions/accepted/ with the provenance EC2's identity gave it: it joins the
-dataset, marked as contributed, once the dataset can tell contributed figures from the project's (issue 32
-item 5); until then nothing contributed is in any figure.
+An accepted result is kept under submissions/accepted/ and stored under contributed/v1/ with the provenance EC2's
+identity gave it (source=contributed, the contributor, the submission id); the next rebuild puts it in the
+dataset's contributed tables, beside the project's, never over them (analysis.rebuild).
 """
 
 from __future__ import annotations
@@ -130,8 +130,8 @@ def _cell(text: str) -> str:
 
 
 def decide(item: dict[str, Any], answer: dict[str, Any] | None) -> dict[str, Any]:
-    """The reviewer's answer kept: accepted (waits for the merge), rejected with the reason; no answer (the review
-    timed out or failed): the submission stays awaiting review, never accepted."""
+    """The reviewer's answer kept: accepted (stored as contributed, for the next rebuild), rejected with the reason;
+    no answer (the review timed out or failed): the submission stays awaiting review, never accepted."""
     store = ResultStore(item["results_uri"], conn_id=item["aws_conn_id"])
     submissions = Submissions(store)
     submission_id = item["submission_id"]
@@ -146,6 +146,8 @@ def decide(item: dict[str, Any], answer: dict[str, Any] | None) -> dict[str, Any
               "responded_at": str(answer.get("responded_at"))}
     if chosen == ACCEPT:
         checked = json.loads((submissions.base / "checked" / f"{submission_id}.json").read_text())
-        return submissions.accept(submission_id, checked, review=review)
+        stored = store.store_contributed(checked)
+        log.info("%s accepted by %s: stored as contributed at %s", submission_id, reviewer, stored)
+        return submissions.accept(submission_id, checked, review=review, stored_at=stored)
     return submissions.reject(submission_id, [f"rejected by the reviewer: {reason or 'no reason given'}"],
                               review=review)

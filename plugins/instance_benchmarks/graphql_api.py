@@ -21,6 +21,7 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 
 from instance_benchmarks import api_reads
+from instance_benchmarks.analysis import with_source
 
 MAX_DEPTH = 4  # the schema's deepest selection (strawberry counts from 0): a test holds them equal
 MAX_ALIASES = 10
@@ -51,6 +52,10 @@ class Figure:
     value_per_dollar_on_demand: float | None
     value_per_dollar_spot: float | None
     last_seen: str | None
+    contributors: str | None = strawberry.field(description="source=contributed: who measured it")
+    submissions: int | None = strawberry.field(description="source=contributed: of how many accepted submissions")
+    source: str = strawberry.field(description="project: measured by this project's DAG; contributed: a "
+                                               "contributor's run, checked and accepted by a person")
     age_days: float | None = strawberry.field(description="days since last_seen: how fresh the figure is")
 
 
@@ -123,6 +128,9 @@ class CompareEntry:
     region: str
     instance_type: str
     cpu_model: str
+    source: str = strawberry.field(description="project: measured by this project's DAG; contributed: a "
+                                               "contributor's run, checked and accepted by a person")
+    contributors: str | None
     profile: str | None
     configuration: str | None
     samples: int
@@ -190,6 +198,9 @@ class Candidate:
     region: str
     instance_type: str
     cpu_model: str
+    source: str = strawberry.field(description="project: measured by this project's DAG; contributed: a "
+                                               "contributor's run, checked and accepted by a person")
+    contributors: str | None
     meets: str
     figures: NeedFigures
     price_per_hour_on_demand: float | None
@@ -222,6 +233,7 @@ class Lacking:
     region: str
     instance_type: str
     cpu_model: str
+    source: str
     not_measured: list[str]
 
 
@@ -325,6 +337,8 @@ class Sample:
     repetition: int
     value: float
     unit: str | None
+    source: str | None = strawberry.field(description="project, or contributed (by `contributor`)")
+    contributor: str | None
 
 
 @strawberry.type
@@ -345,6 +359,7 @@ class Run:
     image_digest: str | None
     hosts: int
     samples: int
+    source: str | None = strawberry.field(description="project, or contributed (a submission accepted)")
 
 
 def _within_the_limit(argument: str, rows: int) -> None:
@@ -377,13 +392,15 @@ def in_thread(resolver: Callable[..., Any]) -> Callable[..., Any]:
 class InstanceType:
     name: str
     region: str | None
+    contributed: strawberry.Private[bool] = False
 
     @strawberry.field(description="The type's current figures (the ones rankings and answers use)")
     @in_thread
     def figures(self, info: strawberry.Info) -> list[Figure]:
         from instance_benchmarks.analysis import current, records
 
-        frame = _reads(info).table("summary", {"instance_type": self.name, "region": self.region})
+        frame = _reads(info).table("summary", {"instance_type": self.name, "region": self.region},
+                                   contributed=self.contributed)
         return [] if frame.empty else [_figure(r) for r in records(current(frame))]
 
     @strawberry.field(description="The cheapest types that meet this one's triad and HPL for less, on demand "
@@ -393,7 +410,8 @@ class InstanceType:
         from instance_benchmarks import answers
 
         _within_the_limit("first", first)
-        frame = _reads(info).table("summary", {"region": self.region}, headline_only=True)
+        frame = _reads(info).table("summary", {"region": self.region}, headline_only=True,
+                                   contributed=self.contributed)
         if frame.empty:
             return []
         answer = answers.recommend(frame, like=self.name, region=self.region, limit=first)
@@ -438,7 +456,7 @@ class InstanceType:
         from instance_benchmarks.analysis import records
 
         frame = _reads(info).table("raw", {"instance_type": self.name, "region": self.region,
-                                                      "benchmark": benchmark})
+                                           "benchmark": benchmark}, contributed=self.contributed)
         if not frame.empty:
             frame = frame.sort_values(["started_at", "document_id", "benchmark", "metric", "placement",
                                        "repetition"], ascending=[False, True, True, True, True, True], kind="stable")
@@ -449,10 +467,12 @@ class InstanceType:
     @strawberry.field(description="The runs that measured it, newest first")
     @in_thread
     def runs(self, info: strawberry.Info) -> list[Run]:
-        frame = _reads(info).table("raw", {"instance_type": self.name, "region": self.region})
+        frame = _reads(info).table("raw", {"instance_type": self.name, "region": self.region},
+                                   contributed=self.contributed)
         if frame.empty:
             return []
-        grouped = frame.groupby(["run_id", "region"], dropna=False).agg(
+        frame = with_source(frame)
+        grouped = frame.groupby(["run_id", "region"], dropna=False).agg(source=("source", "first"),
             started_at=("started_at", "min"), profile=("profile", "first"), market=("market", "first"),
             cpu_model=("cpu_model", "first"), image_digest=("image_digest", "first"),
             hosts=("document_id", "nunique"), samples=("value", "size")).reset_index()
@@ -472,27 +492,28 @@ class Query:
     def figures(self, info: strawberry.Info, family: str | None = None, architecture: str | None = None,
                 benchmark: str | None = None, metric: str | None = None, region: str | None = None,
                 profile: str | None = None, sort: str | None = None, first: int = 50,
-                after: str | None = None) -> FigurePage:
+                after: str | None = None, contributed: bool = False) -> FigurePage:
         from instance_benchmarks.analysis import records
 
         frame = _reads(info).table("summary", {
             "instance_family": family, "family": architecture, "benchmark": benchmark, "metric": metric,
-            "region": region, "profile": profile})
+            "region": region, "profile": profile}, contributed=contributed)
         page, total, info_ = _page(api_reads.sorted_by(frame, sort), first, after)
         return FigurePage(total_count=total, nodes=[_figure(r) for r in records(page)] if len(page) else [],
                           page_info=info_)
 
     @strawberry.field(description="One instance type: what EC2 says it is, its prices, figures, freshness, samples, "
                                   "runs and alternatives")
-    def instance_type(self, name: str, region: str | None = None) -> InstanceType:
-        return InstanceType(name=name, region=region)
+    def instance_type(self, name: str, region: str | None = None, contributed: bool = False) -> InstanceType:
+        return InstanceType(name=name, region=region, contributed=contributed)
 
     @strawberry.field(description="As /api/compare: 2 to 4 types side by side, Welch's t-test against the first")
     @in_thread
-    def compare(self, info: strawberry.Info, types: list[str], region: str | None = None) -> Comparison:
+    def compare(self, info: strawberry.Info, types: list[str], region: str | None = None,
+                contributed: bool = False) -> Comparison:
         from instance_benchmarks import answers
 
-        frame = _reads(info).table("summary", {"region": region})
+        frame = _reads(info).table("summary", {"region": region}, contributed=contributed)
         if frame.empty:
             return comparison(answers.not_measured(types, region=region))
         return comparison(answers.compare(frame, types, region=region))
@@ -501,11 +522,11 @@ class Query:
     @in_thread
     def recommend(self, info: strawberry.Info, min_triad: float | None = None, min_hpl: float | None = None,
                   like: str | None = None, region: str | None = None, strict: bool = False,
-                  limit: int = 10) -> Recommendation:
+                  limit: int = 10, contributed: bool = False) -> Recommendation:
         from instance_benchmarks import answers
 
         _within_the_limit("limit", limit)
-        frame = _reads(info).table("summary", {"region": region}, headline_only=True)
+        frame = _reads(info).table("summary", {"region": region}, headline_only=True, contributed=contributed)
         if frame.empty:
             raise LookupError(f"no results in {region}" if region else "no results yet: trigger "
                               "instance_benchmarks first")

@@ -652,7 +652,8 @@ def analyze(*, params: dict[str, Any], run_id: str | None, planned: dict[str, li
                          summaries=built["summaries"], docs=built["documents"], rankings=built["rankings"],
                          drift=built["drift"], numa=built["numa"], run_documents=summary["documents"],
                          quarantined=quarantined, skipped=skipped, unaccounted=failed, stopped=stopped,
-                         trends=built["trends"], test_profile_documents=len(withheld), freshness=fresh)
+                         trends=built["trends"], test_profile_documents=len(withheld), freshness=fresh,
+                         contributed=built["contributed_summaries"], contributors=built["contributors"])
     # Each run keeps its own summary and report (reports/runs/<run>/); reports/latest/summary.json is the latest
     # run's. A rebuild without a run (results_analysis) refreshes the pages, never a run's summary (issue 28 item 11).
     reports = store_.root / "reports"

@@ -254,6 +254,12 @@ class RunReportLink(BaseOperatorLink):
         return f"{base}/benchmarks/runs/{urllib.parse.quote(ti_key.run_id, safe='')}"
 
 
+# The project's own figures unless asked: a contributed figure is a contributor's run, checked and accepted, and
+# every row says which it is (`source`, with `contributors` and the submissions).
+CONTRIBUTED_QUERY = Query(False, description="also the accepted contributed results, each row's `source` saying "
+                                             "whose (docs/contributing-results.md)")
+
+
 def _respond(frame: pd.DataFrame, fmt: str, filename: str) -> Response:
     from instance_benchmarks.analysis import records
 
@@ -266,7 +272,8 @@ def _respond(frame: pd.DataFrame, fmt: str, filename: str) -> Response:
 
 
 @app.get("/api/summary", responses=REFUSALS, dependencies=[
-    PER_USER, only("family", "architecture", "benchmark", "metric", "region", "profile", "sort", "limit", "format")])
+    PER_USER, only("family", "architecture", "benchmark", "metric", "region", "profile", "sort", "limit", "format",
+                   "contributed")])
 def summary(
     store: Store,
     family: str | None = Query(None, pattern=r"^[a-z][a-z0-9-]*$", description="instance family, e.g. m7i"),
@@ -280,12 +287,13 @@ def summary(
                              description="any column; a leading - sorts descending: -value_per_dollar_on_demand"),
     limit: int | None = Query(None, ge=1, le=100_000),
     format: str = Query("json", pattern=r"^(json|csv)$"),  # noqa: A002 - the query parameter's name
+    contributed: bool = CONTRIBUTED_QUERY,
 ) -> Response:
     """The summary table (one row per instance type, CPU, benchmark, metric, placement and configuration),
     filtered and sorted."""
     frame = api_reads.table(store, "summary", {"instance_family": family, "family": architecture,
                                                "benchmark": benchmark, "metric": metric, "region": region,
-                                               "profile": profile})
+                                               "profile": profile}, contributed=contributed)
     try:
         frame = api_reads.sorted_by(frame, sort)
     except ValueError as exc:
@@ -299,12 +307,14 @@ def _answer(answer: dict[str, Any], rows: list[dict[str, Any]], fmt: str, filena
     return _respond(pd.DataFrame(rows), fmt, filename) if fmt == "csv" else JSONResponse(answer)
 
 
-@app.get("/api/compare", responses=REFUSALS, dependencies=[PER_USER, only("types", "region", "format")])
+@app.get("/api/compare", responses=REFUSALS, dependencies=[PER_USER, only("types", "region", "format",
+                                                                        "contributed")])
 def compare(
     store: Store,
     types: str = Query(..., description="2 to 4 instance types, comma-separated: m7i.large,m7a.large"),
     region: str | None = Query(None, pattern=REGION_QUERY),
     format: str = Query("json", pattern=r"^(json|csv)$"),  # noqa: A002
+    contributed: bool = CONTRIBUTED_QUERY,
 ) -> Response:
     """Each figure of 2-4 types side by side with its 95% interval, and Welch's t-test against the first."""
     from instance_benchmarks import answers
@@ -314,7 +324,7 @@ def compare(
     if bad:
         raise HTTPException(422, f"not instance types: {bad} (e.g. types=m7i.large,m7a.large)")
     count_demand(store, names)
-    frame = api_reads.table(store, "summary", {"region": region})
+    frame = api_reads.table(store, "summary", {"region": region}, contributed=contributed)
     try:
         answer = answers.compare(frame, names, region=region) if not frame.empty else \
             answers.not_measured(names, region=region)
@@ -324,7 +334,7 @@ def compare(
 
 
 @app.get("/api/recommend", responses=REFUSALS, dependencies=[
-    PER_USER, only("min_triad", "min_hpl", "like", "region", "strict", "limit", "format")])
+    PER_USER, only("min_triad", "min_hpl", "like", "region", "strict", "limit", "format", "contributed")])
 def recommend(
     store: Store,
     min_triad: float | None = Query(None, ge=0, description="at least this STREAM triad, all cores (GB/s)"),
@@ -334,6 +344,7 @@ def recommend(
     strict: bool = Query(False, description="only types whose whole 95% interval meets the need"),
     limit: int = Query(10, ge=1, le=100),
     format: str = Query("json", pattern=r"^(json|csv)$"),  # noqa: A002
+    contributed: bool = CONTRIBUTED_QUERY,
 ) -> Response:
     """The cheapest measured types that meet a need, on demand and on spot, with how sure each is."""
     from instance_benchmarks import answers
@@ -342,7 +353,7 @@ def recommend(
         raise HTTPException(422, f"like: not an instance type: {like!r} (e.g. like=m7i.4xlarge)")
     if like is not None:
         count_demand(store, [like])
-    frame = api_reads.table(store, "summary", {"region": region}, headline_only=True)
+    frame = api_reads.table(store, "summary", {"region": region}, headline_only=True, contributed=contributed)
     if frame.empty:
         raise HTTPException(404, f"no results in {region}" if region else
                             "no results yet: trigger instance_benchmarks first")
@@ -356,14 +367,16 @@ def recommend(
     return _answer(answer, answers.recommend_rows(answer), format, "recommend")
 
 
-@app.get("/api/instance-types/{instance_type}/results", responses=REFUSALS, dependencies=[PER_USER, only("format")])
+@app.get("/api/instance-types/{instance_type}/results", responses=REFUSALS,
+         dependencies=[PER_USER, only("format", "contributed")])
 def instance_type_results(instance_type: str, store: Store,
-                          format: str = Query("json", pattern=r"^(json|csv)$")) -> Response:  # noqa: A002
+                          format: str = Query("json", pattern=r"^(json|csv)$"),  # noqa: A002
+                          contributed: bool = CONTRIBUTED_QUERY) -> Response:
     """Every raw sample of one instance type, across runs."""
     if not INSTANCE_TYPE_OR_LOCAL.fullmatch(instance_type):
         raise HTTPException(404, f"not an instance type: {instance_type!r} (e.g. m7i.large)")
     count_demand(store, [instance_type])
-    frame = api_reads.table(store, "raw", {"instance_type": instance_type})
+    frame = api_reads.table(store, "raw", {"instance_type": instance_type}, contributed=contributed)
     if frame.empty:
         raise HTTPException(404, f"no results for {instance_type}")
     return _respond(frame, format, instance_type)

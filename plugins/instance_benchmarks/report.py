@@ -346,12 +346,16 @@ def _answers(headline: list[dict[str, Any]]) -> str:
     if not headline:
         return "<p>No results yet to answer from.</p>"
     keep = ("region", "instance_type", "cpu_model", "need", "unit", "profile", "n", "hosts", "mean", "std",
-            "ci95_low", "ci95_high", "price_per_hour_on_demand", "price_per_hour_spot")
+            "ci95_low", "ci95_high", "price_per_hour_on_demand", "price_per_hour_spot", "contributors")
     from instance_benchmarks.analysis import blas_fallback
     from instance_benchmarks.answers import tested_as
 
-    data = [{**{k: r.get(k) for k in keep}, "blas_fallback": blas_fallback(r["benchmark"], r.get("blas_matches_cpu")),
-             **tested_as(r)} for r in headline]
+    data = [{**{k: r.get(k) for k in keep}, "source": r.get("source") or "project",
+             "blas_fallback": blas_fallback(r["benchmark"], r.get("blas_matches_cpu")), **tested_as(r)}
+            for r in headline]
+    include = ('<p><label><input id="include-contributed" type="checkbox"> include contributed results (each named '
+               "with its contributor; see Contributed results below)</label></p>"
+               if any(r["source"] == "contributed" for r in data) else "")
     types = sorted({r["instance_type"] for r in headline})
     regions = sorted({r["region"] for r in headline})
     type_options = "".join(f"<option>{html.escape(t)}</option>" for t in types)
@@ -363,7 +367,7 @@ def _answers(headline: list[dict[str, Any]]) -> str:
     payload = json.dumps(data, allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e") \
         .replace("&", "\\u0026")
     return f"""
-<div class="answers">
+<div class="answers">{include}
 <div id="recommend"><h3>Find the cheapest type that meets a need</h3>
 <p><label>STREAM triad at least <input id="need-triad" type="number" min="0" step="any" size="7"> GB/s</label>
 <label>HPL at least <input id="need-hpl" type="number" min="0" step="any" size="7"> GFLOPS</label>
@@ -388,6 +392,33 @@ these two (adjusted over all of them): <code>/benchmarks/api/compare?types=a,b</
 <div id="compare-result"></div></div>
 </div>
 <script type="application/json" id="headline-data">{payload}</script>"""
+
+
+def _contributed_section(headline: list[dict[str, Any]], contributors: list[dict[str, Any]]) -> str:
+    """Who contributed what (issue 32 items 5 and 6): the contributors, and each contributed headline figure with
+    whose it is. Every name is the submitter's, escaped like every other text on the page."""
+    if not contributors:
+        return ('<p>No contributed results yet. Anyone can run the published runner image on their own EC2 '
+                "instance and submit what it measured (docs/contributing-results.md).</p>")
+    people = ["<tr>" + _cell(c["contributor"], css="text") + _cell(c["accepted"])
+              + _cell(", ".join(c["instance_types"]), css="text")
+              + _cell(", ".join(c["added"]) or "–", css="text") + _cell(c["last_contributed"][:10], css="text")
+              + "</tr>" for c in contributors]
+    figures = ["<tr>" + _cell(r["instance_type"], css="text") + _cell(r["region"], css="text")
+               + _cell(r["cpu_model"], css="text")
+               + _cell("STREAM triad, all cores" if r["need"] == "triad" else "HPL", css="text")
+               + _cell(r["mean"]) + f"<td>{html.escape(_ci_text(r))}</td>" + _cell(r["unit"], css="text")
+               + _cell(r["n"]) + _cell(r.get("hosts"))
+               + _cell(r["efficiency"], text="–" if r["efficiency"] is None else f"{100 * r['efficiency']:.1f}%")
+               + _cell(r.get("contributors"), css="text") + _cell(r.get("submissions"))
+               + _cell(r["last_seen"][:10], css="text") + "</tr>" for r in headline]
+    return ('<h3>Contributors</h3><p class="note">Accepted: submissions a person accepted after every check '
+            "(EC2's signature over the instance's identity, the published runner image, the run rules, the physical "
+            "bounds). New types: ones the project had not measured itself in that region.</p>"
+            + _table(("contributor", "accepted", "instance types", "new types", "last run"), people)
+            + "<h3>Contributed figures (the figures the answers above add when asked)</h3>"
+            + _table(("instance type", "region", "CPU", "figure", "mean", "95% CI", "unit", "n", "hosts",
+                      "efficiency", "contributed by", "submissions", "last seen"), figures))
 
 
 def _is_headline(r: dict[str, Any]) -> bool:
@@ -671,10 +702,13 @@ def render(*, title: str, generated_at: str, summaries: list[dict[str, Any]], do
            run_documents: list[str] | None = None, quarantined: list[dict[str, Any]] | None = None,
            skipped: list[dict[str, Any]] | None = None, unaccounted: list[dict[str, Any]] | None = None,
            stopped: dict[str, Any] | None = None, trends: list[dict[str, Any]] | None = None,
-           test_profile_documents: int = 0, freshness: list[dict[str, Any]] | None = None) -> str:
+           test_profile_documents: int = 0, freshness: list[dict[str, Any]] | None = None,
+           contributed: list[dict[str, Any]] | None = None, contributors: list[dict[str, Any]] | None = None) -> str:
     """The whole page. `summaries`: the summary table's rows (analysis.records); `trends`: analysis.trends rows;
     `test_profile_documents`: how many stored documents are test-profile plumbing checks (counted, never plotted);
-    `freshness`: freshness.rows, each type's age and the latest weekly plan's decision for it.
+    `freshness`: freshness.rows, each type's age and the latest weekly plan's decision for it;
+    `contributed`: the contributed summary's rows (shown in their own section, and in the answers when the reader
+    asks), `contributors`: analysis.contributors.
 
     The plots and answers show each type's current configuration (analysis.current); the summary
     table lists every configuration.
@@ -690,6 +724,9 @@ def render(*, title: str, generated_at: str, summaries: list[dict[str, Any]], do
     hpl = [s for s in shown if s["benchmark"] == "hpl"]
     headline = [{**s, "need": "triad" if s["benchmark"] == "stream" else "hpl"} for s in shown
                 if _is_headline(s)]
+    contributed_shown = records(current(pd.DataFrame(contributed))) if contributed else []
+    contributed_headline = [{**s, "need": "triad" if s["benchmark"] == "stream" else "hpl"}
+                            for s in contributed_shown if _is_headline(s)]
     plots = []
     if triad:
         plots.append(_interval_chart(triad, title="STREAM triad bandwidth", unit="GB/s", series="placement"))
@@ -709,7 +746,7 @@ def render(*, title: str, generated_at: str, summaries: list[dict[str, Any]], do
 <h2>Bandwidth and GFLOPS</h2>
 <div class="plots">{''.join(plots) or '<p>No valid results yet.</p>'}</div>
 <h2>Which type? (all cores: STREAM triad and HPL)</h2>
-{_answers(headline)}
+{_answers(headline + contributed_headline)}
 <h2>Efficiency against theoretical peak</h2>
 <p class="note">Peak FLOPS = physical cores × sustained GHz × FP64 FLOPs per cycle; peak bandwidth = sockets ×
 memory channels × MT/s × 8 bytes, of whole sockets (an instance smaller than a socket shares its channels).
@@ -737,6 +774,8 @@ HPL scopes.</p>
 <h2>Summary (mean with 95% confidence interval from the t-distribution; click a header to sort, type under it
 to filter)</h2>
 <div class="wide">{_summary_table(summaries)}</div>
+<h2>Contributed results (accepted submissions; every other figure on this page is the project's own)</h2>
+{_contributed_section(contributed_headline, contributors or [])}
 <h2>Hosts and toolchains (latest run of each type)</h2>
 <div class="wide">{_hosts_table(docs)}</div>
 <h2>Plan against actual (instance-minutes, dollars and seconds per stage, per run)</h2>

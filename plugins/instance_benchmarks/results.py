@@ -163,6 +163,11 @@ def host_label(value: Any) -> str:
     return ""
 
 
+# The project's own documents, and accepted contributions beside them (never mixed: issue 32)
+RESULTS_TREE = "results/v1"
+CONTRIBUTED_TREE = "contributed/v1"
+
+
 class ResultStore:
     """`conn_id` is the AWS connection for `s3://` URIs (its credentials and endpoint_url)."""
 
@@ -188,14 +193,30 @@ class ResultStore:
         """Keyed by the run, not by when the benchmark ran: a group cleared and re-measured after midnight
         overwrites its document instead of adding a second one (documents before run_date: started_at)."""
         prov = doc["provenance"]
-        return (
-            self.root / "results" / "v1"
-            / f"region={safe_segment(prov.get('region') or 'local')}"
-            / f"family={safe_segment(prov['family'])}"
-            / f"instance_type={safe_segment(prov['instance_type'])}"
-            / f"date={prov.get('run_date') or doc['started_at'][:10]}"
-            / f"{safe_segment(prov['run_id'])}{_host_suffix(prov.get('replica') or 1)}.json"
-        )
+        return (self._partition(self.root / RESULTS_TREE, doc)
+                / f"{safe_segment(prov['run_id'])}{_host_suffix(prov.get('replica') or 1)}.json")
+
+    def contributed_path(self, doc: dict[str, Any]) -> ObjectStoragePath:
+        """An accepted contribution's home: a tree of its own, keyed by its submission, so nothing contributed
+        can ever overwrite (or be read as) a document the project measured."""
+        prov = doc["provenance"]
+        return self._partition(self.root / CONTRIBUTED_TREE, doc) / f"{safe_segment(prov['submission_id'])}.json"
+
+    @staticmethod
+    def _partition(tree: ObjectStoragePath, doc: dict[str, Any]) -> ObjectStoragePath:
+        prov = doc["provenance"]
+        return (tree / f"region={safe_segment(prov.get('region') or 'local')}"
+                / f"family={safe_segment(prov['family'])}"
+                / f"instance_type={safe_segment(prov['instance_type'])}"
+                / f"date={prov.get('run_date') or doc['started_at'][:10]}")
+
+    def store_contributed(self, doc: dict[str, Any]) -> str:
+        """Keep an accepted contribution (its provenance says source=contributed) for the next rebuild."""
+        if (doc.get("provenance") or {}).get("source") != "contributed":
+            raise ValueError("only a document whose provenance says source=contributed is stored as contributed")
+        path = self.contributed_path(doc)
+        _write_json(path, doc)
+        return path.as_uri()
 
     def quarantine_dir(self, run_id: str, instance_type: str) -> ObjectStoragePath:
         return self.root / "quarantine" / safe_segment(run_id) / safe_segment(instance_type)
@@ -297,9 +318,12 @@ class ResultStore:
                 latest[instance_type] = max(date, latest.get(instance_type, date))
         return latest
 
-    def stored_documents(self) -> list[tuple[str, dict[str, Any]]]:
-        """(uri, document) for every document under results/v1 (a run's are those of its provenance.run_id)."""
-        base = self.root / "results" / "v1"
+    def stored_documents(self, tree: str = RESULTS_TREE) -> list[tuple[str, dict[str, Any]]]:
+        """(uri, document) for every document under results/v1, the project's own (a run's are those of its
+        provenance.run_id), or under CONTRIBUTED_TREE, the accepted contributions."""
+        if tree not in (RESULTS_TREE, CONTRIBUTED_TREE):
+            raise ValueError(f"a tree is {RESULTS_TREE} or {CONTRIBUTED_TREE}")
+        base = self.root / tree
         if not base.exists():
             return []
         return [(p.as_uri(), json.loads(p.read_text())) for p in sorted(base.rglob("*.json"), key=str)]

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from instance_benchmarks.results import ResultStore
+from instance_benchmarks.results import CONTRIBUTED_TREE, ResultStore
 from instance_benchmarks.submissions import Submissions
 from tests.conftest import load_dag
 from tests.fakes.imds import Signer, contributed_document
@@ -86,6 +86,35 @@ def test_each_submission_is_checked_reviewed_and_its_verdict_kept(deployment):
     assert "forged or re-signed" in status["forged"]["reasons"][0] and "review" not in status["forged"]
     assert [c["check"] for c in status["unanswered"]["checks"]][:2] == ["schema", "signature"]
     assert not (submissions.base / "accepted" / f"{unanswered}.json").exists()  # never accepted by a timeout
+    # Merged with its source kept: stored as contributed (never under results/), and the results Asset emitted so
+    # results_analysis puts it in the dataset's contributed tables
+    store = ResultStore(submissions.base.parent.as_uri())
+    (stored,) = store.stored_documents(CONTRIBUTED_TREE)
+    assert stored[0] == status["accepted"]["stored_at"] and stored[1] == kept
+    assert store.stored_documents() == []
+    assert (store.root.as_uri(), [accepted]) in [(e["results_uri"], e.get("contributed")) for e in results_events()]
+
+
+def results_events() -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return session.scalars(select(AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                               .where(AssetModel.name == "instance_benchmarks_results")).all()
+
+
+def test_a_run_that_accepts_nothing_emits_nothing_to_rebuild(deployment):
+    ec2, submissions = deployment
+    refused = submit(submissions, contributed_document(ec2, digest=DIGEST, instance_id="i-000000000000000b9"))
+    before = results_events()
+
+    with reviewers({refused: ("Reject", {"reason": "no"})}):
+        load_dag("contributions").test()
+
+    assert submissions.status(refused)["status"] == "rejected"
+    assert results_events() == before  # merge skipped: no rebuild for nothing
 
 
 def test_a_decided_submission_is_never_checked_again(deployment):

@@ -130,3 +130,23 @@ def contributed_document(signer: Signer, *, instance_type: str = "m7i.large", di
     doc["contribution"] = {"identity_document": document, "rsa2048": signer.rsa2048(document),
                            "fetched_at": doc["started_at"]}
     return doc
+
+
+PUBLISHED_DIGEST = "sha256:" + "2" * 64
+
+
+def accept_contribution(store: Any, signer: Signer, *, instance_type: str, contributor: str, instance_id: str,
+                        scale: float = 1.0) -> dict[str, Any]:
+    """A contribution as the contributions DAG accepts it: the real checks pass (signed by `signer`, the image
+    published), and the document they produce is stored as contributed. Its submission id is the instance id's
+    digits, padded: one per instance."""
+    from instance_benchmarks import contribution_checks
+
+    doc = contributed_document(signer, instance_type=instance_type, digest=PUBLISHED_DIGEST,
+                               instance_id=instance_id, scale=scale)
+    verdicts, stored = contribution_checks.check(
+        doc, submission_id=instance_id.removeprefix("i-").rjust(32, "0"), contributor=contributor,
+        certificates={"us-east-1": signer.pem}, published={PUBLISHED_DIGEST}, seen=set())
+    assert stored is not None, [v for v in verdicts if not v.passed]
+    store.store_contributed(stored)
+    return stored

@@ -1,8 +1,9 @@
 """The report's answers in a real browser: the page's compare and recommend (static/answers.js) agree with the
 API's (answers.py) on the same data, its filters and sorting work, and the trends plot is drawn.
 
-The data: four types scaled from one real document over three weekly runs, priced with test inputs
-(not recorded prices), analysed by the pipeline's own `analyze`.
+The data: five types scaled from one real document over three weekly runs, priced with test inputs
+(not recorded prices), and two accepted contributions (one of a type the project measured, one of a type it did
+not), analysed by the pipeline's own `analyze`.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import json
 
 import pytest
 
-from instance_benchmarks import analysis, answers, pipeline
+from instance_benchmarks import analysis, answers, api_reads, pipeline
 from instance_benchmarks.results import ResultStore
 from tests.conftest import SCREENSHOTS
 from tests.fakes.documents import variant
+from tests.fakes.imds import Signer, accept_contribution
 from tests.ui.browser import chromium_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -25,6 +27,9 @@ HOSTS = {"m7i.large": ("intel", 1.0, 0.1008, 0.04), "m7g.large": ("graviton", 1.
 # The real document is a quick run; c7i.large's are relabelled standard, so a smoke test meets a standard run.
 STANDARD = {"c7i.large"}
 RUNS = (("run-1", "2026-11-02", 1.0), ("run-2", "2026-11-09", 1.05), ("run-3", "2026-11-16", 0.97))
+# Accepted contributions (type, scale): m7i.large, faster than the project measured it, and r8i.large, never
+# measured by the project (priced by the runs' snapshots, as the project prices it)
+CONTRIBUTED = (("m7i.large", 1.4, "i-000000000000000a1"), ("r8i.large", 1.6, "i-000000000000000a2"))
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +41,18 @@ def report(tmp_path_factory):
             doc = variant(instance_type=name, family=family, scale=scale * bump, run_id=run,
                           started_at=f"{day}T10:00:00Z", profile="standard" if name in STANDARD else None)
             store.store(doc, [], run_id=run, instance_type=name)
-        store.record_prices(run, {"prices": {t: {"on_demand": v[2], "spot": v[3]} for t, v in HOSTS.items()}})
+        store.record_prices(run, {"region": "us-east-1", "prices": {
+            **{t: {"on_demand": v[2], "spot": v[3]} for t, v in HOSTS.items()},
+            "r8i.large": {"on_demand": 0.1411, "spot": 0.052}}})
+    signer = Signer.make()
+    for name, scale, instance_id in CONTRIBUTED:
+        accept_contribution(store, signer, instance_type=name, contributor="erin", instance_id=instance_id,
+                            scale=scale)
     pipeline.analyze(params={"results_uri": root.as_uri()}, run_id=None)
     summary = analysis.summarize(analysis.rows_frame([d for _, d in store.stored_documents()]),
                                  store.price_snapshots())
-    return root / "reports" / "latest" / "index.html", summary
+    with_contributed = api_reads.table(store, "summary", {}, contributed=True)
+    return root / "reports" / "latest" / "index.html", summary, with_contributed
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +78,46 @@ def test_the_page_recommends_what_the_api_recommends(report, page, ask):
         assert _types(found[market]) == _types(expected[market]), market
         for mine, theirs in zip(found[market], expected[market], strict=True):
             assert mine[f"price_per_hour_{market}"] == pytest.approx(theirs[f"price_per_hour_{market}"])
+
+
+@pytest.mark.parametrize("ask", [{"min_triad": 80}, {"min_hpl": 100, "strict": True}, {"like": "m7i.large"}])
+def test_with_contributed_results_the_page_recommends_what_the_api_recommends(report, page, ask):
+    expected = answers.recommend(report[2], **ask)
+
+    found = page.evaluate(f"IB.recommend({json.dumps({**ask, 'contributed': True})})")
+
+    for market in ("on_demand", "spot"):
+        assert [(*t, c["source"], c["contributors"]) for t, c in zip(_types(found[market]), found[market],
+                                                                     strict=True)] == \
+            [(*t, c["source"], c["contributors"]) for t, c in zip(_types(expected[market]), expected[market],
+                                                                  strict=True)], market
+    if ask == {"min_triad": 80}:  # (one host's figure is never "surely"; like m7i.large: r8i.large costs more)
+        assert "r8i.large" in {c["instance_type"] for c in expected["on_demand"]}  # contributed answers are in it
+    assert "r8i.large" not in {c["instance_type"] for c in page.evaluate(f"IB.recommend({json.dumps(ask)})")[
+        "on_demand"]}  # and only when asked
+
+
+def test_with_contributed_results_the_page_compares_each_source_apart_as_the_api_does(report, page):
+    types = ["m7i.large", "r8i.large", "c7a.large"]
+    expected = {m["measure"]: m for m in answers.compare(report[2], types)["measures"]}
+
+    found = page.evaluate(f"IB.compare({json.dumps(types)}, null, true)")
+
+    assert [m["need"] for m in found["measures"]] == ["triad", "hpl"]
+    for mine in found["measures"]:
+        theirs = expected["stream triad all-cores" if mine["need"] == "triad" else "hpl gflops"]
+        assert [(e["row"]["instance_type"], e["row"]["source"]) for e in mine["entries"]] == \
+            [(e["instance_type"], e["source"]) for e in theirs["entries"]] == [
+                ("m7i.large", "project"), ("m7i.large", "contributed"), ("r8i.large", "contributed"),
+                ("c7a.large", "project")]
+        for one, other in zip(mine["entries"][1:], theirs["entries"][1:], strict=True):
+            assert one["vs_baseline"]["ratio"] == pytest.approx(other["vs_baseline"]["ratio"])
+    page.check("#include-contributed")
+    for index, name in enumerate(types):
+        page.locator("#compare select").nth(index).select_option(name)
+    page.click("#compare-go")
+    assert "m7i.large (contributed by erin)" in page.inner_text("#compare-result")
+    page.uncheck("#include-contributed")
 
 
 @pytest.mark.parametrize("types", [["m7i.large", "m7g.large"], ["c7a.large", "m7i.large", "r7i.large", "m7g.large"],

@@ -66,22 +66,27 @@ var IB = (function () {
     });
     return adjusted;
   }
-  function key(r) { return r.region + "\u0000" + r.instance_type + "\u0000" + r.cpu_model; }
-  function entries(region) {  // {key: {region, instance_type, cpu_model, figures: {need: row}}}, in key order
+  // An entry is one type's figures from one source: a contributed figure never stands for the project's.
+  function key(r) {  // the project's entry before a contributed one of the same type (the baseline is the project's)
+    return r.region + "\u0000" + r.instance_type + "\u0000" + r.cpu_model + "\u0000" + (r.source === "project" ? 0 : 1);
+  }
+  function entries(region, contributed) {  // {key: {region, instance_type, cpu_model, source, figures: {need: row}}}
     var found = {};
     ROWS.forEach(function (r) {
       if (region && r.region !== region) return;
+      if (r.source === "contributed" && !contributed) return;
       var k = key(r);
-      found[k] = found[k] || {region: r.region, instance_type: r.instance_type, cpu_model: r.cpu_model, figures: {}};
+      found[k] = found[k] || {region: r.region, instance_type: r.instance_type, cpu_model: r.cpu_model,
+                              source: r.source, contributors: r.contributors, figures: {}};
       found[k].figures[r.need] = r;
     });
     return Object.keys(found).sort().map(function (k) { return found[k]; });
   }
 
-  function compare(types, region) {
+  function compare(types, region, contributed) {
     var order = {};
     types.forEach(function (t, i) { order[t] = i; });
-    var chosen = entries(region).filter(function (e) { return e.instance_type in order; });
+    var chosen = entries(region, contributed).filter(function (e) { return e.instance_type in order; });
     chosen.sort(function (x, y) { return order[x.instance_type] - order[y.instance_type] || key(x).localeCompare(key(y)); });
     var measures = [];
     NEEDS.forEach(function (need) {
@@ -134,9 +139,12 @@ var IB = (function () {
     return r.ci95_low !== null && r.ci95_low >= need ? "surely" : "likely";
   }
   function recommend(ask) {
-    var needs = {}, reference = null, pool = entries(ask.region);
+    var needs = {}, reference = null, pool = entries(ask.region, ask.contributed);
     if (ask.like) {
       var ref = pool.filter(function (e) { return e.instance_type === ask.like; });
+      // The project's own figures stand for the type where it has them (answers.recommend)
+      if (ref.some(function (e) { return e.source === "project"; }))
+        ref = ref.filter(function (e) { return e.source === "project"; });
       if (!ref.length) throw new Error(ask.like + " has no measurement to compare with");
       reference = {figures: {}, price_per_hour_on_demand: null, price_per_hour_spot: null};
       ref.forEach(function (e) {
@@ -162,7 +170,8 @@ var IB = (function () {
       if (verdicts.indexOf(null) >= 0) return;
       var weakest = verdicts.reduce(function (w, v) { return VERDICTS.indexOf(v) > VERDICTS.indexOf(w) ? v : w; }, "surely");
       if (ask.strict && weakest !== "surely") return;
-      candidates.push({region: e.region, instance_type: e.instance_type, cpu_model: e.cpu_model, meets: weakest,
+      candidates.push({region: e.region, instance_type: e.instance_type, cpu_model: e.cpu_model, source: e.source,
+                       contributors: e.contributors, meets: weakest,
                        figures: e.figures, price_per_hour_on_demand: price(e, "price_per_hour_on_demand"),
                        price_per_hour_spot: price(e, "price_per_hour_spot")});
     });
@@ -170,7 +179,10 @@ var IB = (function () {
     ["on_demand", "spot"].forEach(function (market) {
       var column = "price_per_hour_" + market, cap = reference ? reference[column] : null;
       answer[market] = candidates.filter(function (c) { return c[column] !== null && (cap === null || c[column] < cap); })
-        .sort(function (x, y) { return x[column] - y[column] || x.instance_type.localeCompare(y.instance_type); })
+        .sort(function (x, y) {
+          return x[column] - y[column] || x.instance_type.localeCompare(y.instance_type) ||
+            (x.source === "project" ? 0 : 1) - (y.source === "project" ? 0 : 1);
+        })
         .slice(0, ask.limit || 10);
     });
     return answer;
@@ -179,6 +191,11 @@ var IB = (function () {
   // The page: the forms and their result tables.
   function fmt(v, d) { return v === null || v === undefined ? "–" : Number(v).toLocaleString("en", {maximumFractionDigits: d === undefined ? 2 : d}); }
   function ci(r) { return r.ci95_low === null ? "(n=" + r.n + ", no interval)" : fmt(r.ci95_low) + " – " + fmt(r.ci95_high); }
+  // Where a figure came from, beside its type: the project's own measurements are unmarked
+  function named(r, mark) {
+    return r.instance_type + (mark || "") + (r.source === "contributed" ? " (contributed by " + r.contributors + ")" : "");
+  }
+  function contributed() { var box = document.getElementById("include-contributed"); return !!(box && box.checked); }
   function cell(text, cls) { var td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; return td; }
   function table(head, rows) {
     var t = document.createElement("table"), tr = document.createElement("tr");
@@ -193,7 +210,7 @@ var IB = (function () {
     var out = document.getElementById("compare-result");
     out.textContent = "";
     if (types.length < 2) { out.textContent = "Choose 2 to 4 instance types."; return; }
-    var answer = compare(types, document.getElementById("compare-region").value);
+    var answer = compare(types, document.getElementById("compare-region").value, contributed());
     answer.measures.forEach(function (m) {
       var h = document.createElement("h3");
       h.textContent = (m.need === "triad" ? "STREAM triad, all cores" : "HPL") + " (" + m.unit + ")";
@@ -204,7 +221,7 @@ var IB = (function () {
           var verdict = !v ? "" : !v.same_profile ? "not tested: another profile" :
             v.significant === null ? "not testable: " + v.not_testable : v.significant ? "different" : "no significant difference";
           function p(x) { return x === null ? "" : x < 1e-4 ? "< 0.0001" : fmt(x, 4); }
-          return [cell(r.instance_type + (r.blas_fallback ? " ‡" : ""), "text"), cell(r.cpu_model, "text"), cell(r.region, "text"), cell(r.profile || "unrecorded", "text"),
+          return [cell(named(r, r.blas_fallback ? " ‡" : ""), "text"), cell(r.cpu_model, "text"), cell(r.region, "text"), cell(r.profile || "unrecorded", "text"),
                   cell(r.n + (r.tested_on === "hosts" ? " hosts" : "")), cell(fmt(r.mean)), cell(ci(r)),
                   cell(v ? "×" + fmt(v.ratio, 3) : "baseline"), cell(v ? p(v.p_value) : ""), cell(v ? p(v.p_holm) : ""),
                   cell(verdict, v && v.significant ? "warn text" : "text")];
@@ -226,7 +243,8 @@ var IB = (function () {
       answer = recommend({min_triad: number("need-triad"), min_hpl: number("need-hpl"),
                           like: document.getElementById("need-like").value || null,
                           region: document.getElementById("need-region").value || null,
-                          strict: document.getElementById("need-strict").checked, limit: 10});
+                          strict: document.getElementById("need-strict").checked, limit: 10,
+                          contributed: contributed()});
     } catch (e) { out.textContent = e.message; return; }
     [["on_demand", "On demand"], ["spot", "Spot"]].forEach(function (pair) {
       var h = document.createElement("h3");
@@ -237,7 +255,7 @@ var IB = (function () {
       out.appendChild(table(["instance type", "region", "$/h", "triad GB/s (95% CI)", "HPL GFLOPS (95% CI)", "meets the need"],
         list.map(function (c) {
           var t = c.figures.triad, g = c.figures.hpl;
-          return [cell(c.instance_type, "text"), cell(c.region, "text"), cell(fmt(c["price_per_hour_" + pair[0]], 4)),
+          return [cell(named(c), "text"), cell(c.region, "text"), cell(fmt(c["price_per_hour_" + pair[0]], 4)),
                   cell(t ? fmt(t.mean) + " (" + ci(t) + ")" : "–"), cell(g ? fmt(g.mean) + " (" + ci(g) + ")" + (g.blas_fallback ? " ‡" : "") : "–"),
                   cell(c.meets, c.meets === "surely" ? "text" : "warn text")];
         })));

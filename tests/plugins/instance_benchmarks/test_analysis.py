@@ -471,3 +471,42 @@ def test_hpl_s_efficiency_at_the_counted_clock_is_its_solves_clock_not_the_whole
     hpl = analysis.summarize(analysis.rows_frame([doc])).query("benchmark == 'hpl'").iloc[0]
 
     assert hpl.measured_clock_ghz == 2.5 and hpl.peak_at_measured_clock == pytest.approx(2 * 2.5 * 32)
+
+
+def test_accepted_contributions_get_tables_of_their_own_and_never_change_the_project_s(tmp_path):
+    from instance_benchmarks.api_reads import table
+    from tests.fakes.imds import Signer, accept_contribution
+
+    store = ResultStore(tmp_path.as_uri())
+    for run, day, price in (("run-1", "2026-11-02", 0.1), ("run-2", "2026-11-09", 0.12)):
+        doc = variant(instance_type="m7i.large", run_id=run, started_at=f"{day}T10:00:00Z")
+        store.store(doc, [], run_id=run, instance_type="m7i.large")
+        store.record_prices(run, {"region": "us-east-1", "prices": {"m7i.large": {"on_demand": price, "spot": None},
+                                                                    "r7i.large": {"on_demand": price + 1}}})
+    analysis.rebuild(store)
+    before = analysis.read_current(store, "summary")
+    ec2 = Signer.make()
+    for instance_type, instance_id in (("m7i.large", "i-000000000000000a1"), ("r7i.large", "i-000000000000000a2")):
+        accept_contribution(store, ec2, instance_type=instance_type, contributor="erin", instance_id=instance_id,
+                            scale=1.5)
+    accept_contribution(store, ec2, instance_type="r7i.large", contributor="bob", instance_id="i-000000000000000b1")
+
+    built = analysis.rebuild(store)
+
+    pd.testing.assert_frame_equal(analysis.read_current(store, "summary"), before)  # the project's, untouched
+    assert built["dataset"]["contributed_summary_rows"] == len(built["contributed_summaries"]) > 0
+    contributed = analysis.read_current(store, "contributed_summary")
+    assert set(contributed.source) == {"contributed"} and set(before.source) == {"project"}
+    r7i = contributed[(contributed.instance_type == "r7i.large") & (contributed.benchmark == "hpl")]
+    assert r7i.contributors.tolist() == ["bob, erin"] and r7i.submissions.tolist() == [2]
+    # priced as the project prices the type in its region now: run-2's snapshot, the latest that priced it
+    assert set(contributed.price_per_hour_on_demand) == {0.12, 1.12}
+    assert built["contributors"] == [
+        {"contributor": "erin", "accepted": 2, "instance_types": ["m7i.large", "r7i.large"], "added": ["r7i.large"],
+         "last_contributed": built["contributors"][0]["last_contributed"]},
+        {"contributor": "bob", "accepted": 1, "instance_types": ["r7i.large"], "added": ["r7i.large"],
+         "last_contributed": built["contributors"][1]["last_contributed"]}]
+    both = table(store, "summary", {"instance_type": "m7i.large", "benchmark": "hpl"}, contributed=True)
+    # one group per source (the project's two runs are one), never merged; each stands for its own source
+    assert sorted(both.source) == sorted(analysis.current(both).source) == ["contributed", "project"]
+    assert both.set_index("source").hosts.to_dict() == {"project": 2, "contributed": 1}

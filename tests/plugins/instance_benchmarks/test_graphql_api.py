@@ -208,3 +208,25 @@ def test_the_documented_queries_answer_as_written(client, catalogued, query):
     assert "errors" not in answer, answer["errors"]
     (data,) = answer["data"].values()
     assert data and all(value not in (None, [], {}) for value in data.values() if not isinstance(value, bool)), data
+
+
+def test_contributed_figures_only_when_asked_each_saying_its_source_as_the_rest_api(client):
+    query = """query($contributed: Boolean!) {
+      figures(benchmark: "hpl", first: 100, contributed: $contributed) { nodes { instanceType source contributors } }
+      instanceType(name: "r7i.large", contributed: $contributed) {
+        figures { source contributors } samples(first: 1) { nodes { source contributor } } runs { source } }
+      recommend(minTriad: 1, contributed: $contributed) { onDemand { instanceType source contributors } } }"""
+    rest = client.get("/api/summary", params={"benchmark": "hpl", "contributed": "true"}).json()
+
+    mine = ask(client, query, contributed=False)["data"]
+    both = ask(client, query, contributed=True)["data"]
+
+    assert {n["source"] for n in mine["figures"]["nodes"]} == {"project"}
+    assert mine["instanceType"] == {"figures": [], "samples": {"nodes": []}, "runs": []}  # the project never ran it
+    assert sorted((n["instanceType"], n["source"], n["contributors"]) for n in both["figures"]["nodes"]) == sorted(
+        (r["instance_type"], r["source"], r["contributors"]) for r in rest)
+    r7i = both["instanceType"]
+    assert {f["source"] for f in r7i["figures"]} == {r["source"] for r in r7i["runs"]} == {"contributed"}
+    assert r7i["samples"]["nodes"] == [{"source": "contributed", "contributor": "erin"}]
+    assert ("r7i.large", "contributed", "erin") in {(c["instanceType"], c["source"], c["contributors"])
+                                                   for c in both["recommend"]["onDemand"]}

@@ -335,3 +335,36 @@ def test_a_limit_that_cannot_be_read_names_the_setting(monkeypatch):
 
     with pytest.raises(ValueError, match="INSTANCE_BENCHMARKS_API_RATE_LIMIT: 'many'.*120/minute"):
         rate_limits.RateLimit.from_environment()
+
+
+def test_contributed_results_are_included_only_when_asked_and_each_row_says_whose(client):
+    project = client.get("/api/summary").json()
+    both = client.get("/api/summary", params={"contributed": "true"}).json()
+
+    assert {row["source"] for row in project} == {"project"}
+    assert [row for row in both if row["source"] == "project"] == project  # the project's figures, as they were
+    contributed = [row for row in both if row["source"] == "contributed"]
+    assert {row["instance_type"] for row in contributed} == {"m7i.large", "r7i.large"}
+    assert {(row["contributors"], row["submissions"]) for row in contributed} == {("erin", 1)}
+    # r7i.large: measured by a contributor only
+    assert client.get("/api/instance-types/r7i.large/results").status_code == 404
+    raw = client.get("/api/instance-types/r7i.large/results", params={"contributed": "true"}).json()
+    assert {(row["source"], row["contributor"]) for row in raw} == {("contributed", "erin")}
+    assert all(len(row["submission_id"]) == 32 for row in raw)
+
+
+def test_compare_and_recommend_keep_the_project_s_entry_and_a_contributed_one_apart(client):
+    compared = client.get("/api/compare", params={"types": "m7i.large,c7a.large", "contributed": "true"}).json()
+    recommended = client.get("/api/recommend", params={"min_triad": 1, "contributed": "true"}).json()
+    alike = client.get("/api/recommend", params={"like": "m7i.large", "contributed": "true"}).json()
+    project_only = client.get("/api/recommend", params={"min_triad": 1}).json()
+
+    for measure in compared["measures"]:
+        assert [(e["instance_type"], e["source"]) for e in measure["entries"]] == [
+            ("m7i.large", "project"), ("m7i.large", "contributed"), ("c7a.large", "project")]  # the baseline: ours
+    assert ("r7i.large", "contributed", "erin") in {(c["instance_type"], c["source"], c["contributors"])
+                                                   for c in recommended["on_demand"]}
+    assert {c["source"] for c in project_only["on_demand"]} == {"project"}
+    project_triad = [r["mean"] for r in client.get("/api/summary", params={"metric": "triad"}).json()
+                     if r["instance_type"] == "m7i.large" and r["placement"] == "all-cores"]
+    assert alike["like"]["figures"]["triad"] == pytest.approx(project_triad[0])  # like: the project's own figure

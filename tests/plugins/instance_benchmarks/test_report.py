@@ -156,3 +156,32 @@ def test_a_type_s_second_host_is_named_as_such_in_the_run_section():
         {"instance_type": "c7i.large", "reasons": ["hpl: residual FAILED"]}])  # a record from before replicas
 
     assert "m7i.large (host 2)" in page and "c7i.large: <ul>" in page and "c7i.large (host" not in page
+
+
+def test_contributed_results_have_their_section_with_the_contributors_escaped_and_stay_out_of_the_plots(tmp_path):
+    from instance_benchmarks import pipeline
+    from instance_benchmarks.results import ResultStore
+    from tests.fakes.imds import Signer, accept_contribution
+
+    store = ResultStore(tmp_path.as_uri())
+    doc = variant(instance_type="m7i.large")
+    store.store(doc, [], run_id="run-1", instance_type="m7i.large")
+    without = pipeline.analyze(params={"results_uri": tmp_path.as_uri()}, run_id=None)
+    plain = (tmp_path / "reports" / "latest" / "index.html").read_text()
+    accept_contribution(store, Signer.make(), instance_type="r7i.large", contributor='<script>alert("x")</script>',
+                        instance_id="i-000000000000000a2")
+
+    pipeline.analyze(params={"results_uri": tmp_path.as_uri()}, run_id=None)
+    page = (tmp_path / "reports" / "latest" / "index.html").read_text()
+
+    assert "No contributed results yet" in plain and 'id="include-contributed"' not in plain
+    section = page.split("<h2>Contributed results")[1].split("<h2>")[0]
+    assert '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;' in section and "<script>alert" not in page
+    people = section.split("<h3>Contributors")[1].split("<h3>")[0]
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", people)[1:4] == ["1", "r7i.large", "r7i.large"]  # new to the project
+    assert section.count("<tr>") == 1 + 1 + 1 + 2  # two headers, one contributor, r7i.large's triad and HPL
+    assert 'id="include-contributed"' in page  # the answers add them only when the reader asks
+    # the plots (drawn from the summary) and the summary are the project's alone, as before
+    assert len(_svgs(page)) == len(_svgs(plain))
+    assert without["dataset"]["summary_rows"] > 0
+    assert page.split("<h2>Summary")[1].split("<h2>")[0] == plain.split("<h2>Summary")[1].split("<h2>")[0]

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from instance_benchmarks.results import (
+    CONTRIBUTED_TREE,
     ResultStore,
     host_key,
     host_label,
@@ -15,6 +16,7 @@ from instance_benchmarks.results import (
     validation_reasons,
 )
 from tests.conftest import FIXTURES
+from tests.fakes.documents import variant
 
 VALID = FIXTURES / "documents" / "valid" / "local-amd-epyc-quick.json"
 RUN_ID = json.loads(VALID.read_text())["provenance"]["run_id"]
@@ -195,3 +197,20 @@ def test_a_document_whose_recorded_hpl_bindings_share_a_core_is_refused():
     assert validation_reasons(doc) == ["hpl solve 1: ranks 0 and 1 share physical core [0, 2]"]
     doc["hpl"]["runs"][0]["binding"] = ["0", "1"]
     assert validation_reasons(doc) == []
+
+
+def test_an_accepted_contribution_has_a_tree_of_its_own_never_the_project_s(store):
+    from tests.fakes.imds import Signer, accept_contribution
+
+    project = variant(instance_type="m7i.large", run_id="run-1")
+    store.store(project, [], run_id="run-1", instance_type="m7i.large")
+    contributed = accept_contribution(store, Signer.make(), instance_type="m7i.large", contributor="erin",
+                                      instance_id="i-000000000000000a1")
+
+    (kept,) = store.stored_documents(CONTRIBUTED_TREE)
+    assert kept[0].split("/contributed/v1/")[1].endswith(f"/{contributed['provenance']['submission_id']}.json")
+    assert [doc["document_id"] for _, doc in store.stored_documents()] == [project["document_id"]]
+    with pytest.raises(ValueError, match="source=contributed"):
+        store.store_contributed(project)  # a project document is never stored as contributed
+    with pytest.raises(ValueError, match="a tree is"):
+        store.stored_documents("../results")

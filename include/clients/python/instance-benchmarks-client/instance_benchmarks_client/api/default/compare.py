@@ -14,6 +14,7 @@ def _get_kwargs(
     types: str,
     region: None | str | Unset = UNSET,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -28,6 +29,8 @@ def _get_kwargs(
     params["region"] = json_region
 
     params["format"] = format_
+
+    params["contributed"] = contributed
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -86,6 +89,7 @@ def sync_detailed(
     types: str,
     region: None | str | Unset = UNSET,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> Response[Any | Refusal]:
     """Compare
 
@@ -95,6 +99,8 @@ def sync_detailed(
         types (str): 2 to 4 instance types, comma-separated: m7i.large,m7a.large
         region (None | str | Unset):
         format_ (str | Unset):  Default: 'json'.
+        contributed (bool | Unset): also the accepted contributed results, each row's `source`
+            saying whose (docs/contributing-results.md) Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -108,6 +114,7 @@ def sync_detailed(
         types=types,
         region=region,
         format_=format_,
+        contributed=contributed,
     )
 
     response = client.get_httpx_client().request(
@@ -123,6 +130,7 @@ def sync(
     types: str,
     region: None | str | Unset = UNSET,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> Any | Refusal | None:
     """Compare
 
@@ -132,6 +140,8 @@ def sync(
         types (str): 2 to 4 instance types, comma-separated: m7i.large,m7a.large
         region (None | str | Unset):
         format_ (str | Unset):  Default: 'json'.
+        contributed (bool | Unset): also the accepted contributed results, each row's `source`
+            saying whose (docs/contributing-results.md) Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -146,6 +156,7 @@ def sync(
         types=types,
         region=region,
         format_=format_,
+        contributed=contributed,
     ).parsed
 
 
@@ -155,6 +166,7 @@ async def asyncio_detailed(
     types: str,
     region: None | str | Unset = UNSET,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> Response[Any | Refusal]:
     """Compare
 
@@ -164,6 +176,8 @@ async def asyncio_detailed(
         types (str): 2 to 4 instance types, comma-separated: m7i.large,m7a.large
         region (None | str | Unset):
         format_ (str | Unset):  Default: 'json'.
+        contributed (bool | Unset): also the accepted contributed results, each row's `source`
+            saying whose (docs/contributing-results.md) Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -177,6 +191,7 @@ async def asyncio_detailed(
         types=types,
         region=region,
         format_=format_,
+        contributed=contributed,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -190,6 +205,7 @@ async def asyncio(
     types: str,
     region: None | str | Unset = UNSET,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> Any | Refusal | None:
     """Compare
 
@@ -199,6 +215,8 @@ async def asyncio(
         types (str): 2 to 4 instance types, comma-separated: m7i.large,m7a.large
         region (None | str | Unset):
         format_ (str | Unset):  Default: 'json'.
+        contributed (bool | Unset): also the accepted contributed results, each row's `source`
+            saying whose (docs/contributing-results.md) Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -214,5 +232,6 @@ async def asyncio(
             types=types,
             region=region,
             format_=format_,
+            contributed=contributed,
         )
     ).parsed

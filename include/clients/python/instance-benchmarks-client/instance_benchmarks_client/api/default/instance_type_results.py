@@ -14,11 +14,14 @@ def _get_kwargs(
     instance_type: str,
     *,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
     params["format"] = format_
+
+    params["contributed"] = contributed
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -78,6 +81,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> Response[Any | Refusal]:
     """Instance Type Results
 
@@ -86,6 +90,8 @@ def sync_detailed(
     Args:
         instance_type (str):
         format_ (str | Unset):  Default: 'json'.
+        contributed (bool | Unset): also the accepted contributed results, each row's `source`
+            saying whose (docs/contributing-results.md) Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -98,6 +104,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         instance_type=instance_type,
         format_=format_,
+        contributed=contributed,
     )
 
     response = client.get_httpx_client().request(
@@ -112,6 +119,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> Any | Refusal | None:
     """Instance Type Results
 
@@ -120,6 +128,8 @@ def sync(
     Args:
         instance_type (str):
         format_ (str | Unset):  Default: 'json'.
+        contributed (bool | Unset): also the accepted contributed results, each row's `source`
+            saying whose (docs/contributing-results.md) Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -133,6 +143,7 @@ def sync(
         instance_type=instance_type,
         client=client,
         format_=format_,
+        contributed=contributed,
     ).parsed
 
 
@@ -141,6 +152,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> Response[Any | Refusal]:
     """Instance Type Results
 
@@ -149,6 +161,8 @@ async def asyncio_detailed(
     Args:
         instance_type (str):
         format_ (str | Unset):  Default: 'json'.
+        contributed (bool | Unset): also the accepted contributed results, each row's `source`
+            saying whose (docs/contributing-results.md) Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -161,6 +175,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         instance_type=instance_type,
         format_=format_,
+        contributed=contributed,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -173,6 +188,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> Any | Refusal | None:
     """Instance Type Results
 
@@ -181,6 +197,8 @@ async def asyncio(
     Args:
         instance_type (str):
         format_ (str | Unset):  Default: 'json'.
+        contributed (bool | Unset): also the accepted contributed results, each row's `source`
+            saying whose (docs/contributing-results.md) Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -195,5 +213,6 @@ async def asyncio(
             instance_type=instance_type,
             client=client,
             format_=format_,
+            contributed=contributed,
         )
     ).parsed

@@ -18,6 +18,7 @@ def _get_kwargs(
     strict: bool | Unset = False,
     limit: int | Unset = 10,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -55,6 +56,8 @@ def _get_kwargs(
     params["limit"] = limit
 
     params["format"] = format_
+
+    params["contributed"] = contributed
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -117,6 +120,7 @@ def sync_detailed(
     strict: bool | Unset = False,
     limit: int | Unset = 10,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> Response[Any | Refusal]:
     """Recommend
 
@@ -130,6 +134,8 @@ def sync_detailed(
         strict (bool | Unset): only types whose whole 95% interval meets the need Default: False.
         limit (int | Unset):  Default: 10.
         format_ (str | Unset):  Default: 'json'.
+        contributed (bool | Unset): also the accepted contributed results, each row's `source`
+            saying whose (docs/contributing-results.md) Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -147,6 +153,7 @@ def sync_detailed(
         strict=strict,
         limit=limit,
         format_=format_,
+        contributed=contributed,
     )
 
     response = client.get_httpx_client().request(
@@ -166,6 +173,7 @@ def sync(
     strict: bool | Unset = False,
     limit: int | Unset = 10,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> Any | Refusal | None:
     """Recommend
 
@@ -179,6 +187,8 @@ def sync(
         strict (bool | Unset): only types whose whole 95% interval meets the need Default: False.
         limit (int | Unset):  Default: 10.
         format_ (str | Unset):  Default: 'json'.
+        contributed (bool | Unset): also the accepted contributed results, each row's `source`
+            saying whose (docs/contributing-results.md) Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -197,6 +207,7 @@ def sync(
         strict=strict,
         limit=limit,
         format_=format_,
+        contributed=contributed,
     ).parsed
 
 
@@ -210,6 +221,7 @@ async def asyncio_detailed(
     strict: bool | Unset = False,
     limit: int | Unset = 10,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> Response[Any | Refusal]:
     """Recommend
 
@@ -223,6 +235,8 @@ async def asyncio_detailed(
         strict (bool | Unset): only types whose whole 95% interval meets the need Default: False.
         limit (int | Unset):  Default: 10.
         format_ (str | Unset):  Default: 'json'.
+        contributed (bool | Unset): also the accepted contributed results, each row's `source`
+            saying whose (docs/contributing-results.md) Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -240,6 +254,7 @@ async def asyncio_detailed(
         strict=strict,
         limit=limit,
         format_=format_,
+        contributed=contributed,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -257,6 +272,7 @@ async def asyncio(
     strict: bool | Unset = False,
     limit: int | Unset = 10,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> Any | Refusal | None:
     """Recommend
 
@@ -270,6 +286,8 @@ async def asyncio(
         strict (bool | Unset): only types whose whole 95% interval meets the need Default: False.
         limit (int | Unset):  Default: 10.
         format_ (str | Unset):  Default: 'json'.
+        contributed (bool | Unset): also the accepted contributed results, each row's `source`
+            saying whose (docs/contributing-results.md) Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -289,5 +307,6 @@ async def asyncio(
             strict=strict,
             limit=limit,
             format_=format_,
+            contributed=contributed,
         )
     ).parsed

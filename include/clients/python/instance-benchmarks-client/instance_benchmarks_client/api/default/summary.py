@@ -20,6 +20,7 @@ def _get_kwargs(
     sort: None | str | Unset = UNSET,
     limit: int | None | Unset = UNSET,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -81,6 +82,8 @@ def _get_kwargs(
     params["limit"] = json_limit
 
     params["format"] = format_
+
+    params["contributed"] = contributed
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -145,6 +148,7 @@ def sync_detailed(
     sort: None | str | Unset = UNSET,
     limit: int | None | Unset = UNSET,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> Response[Any | Refusal]:
     """Summary
 
@@ -162,6 +166,8 @@ def sync_detailed(
             -value_per_dollar_on_demand
         limit (int | None | Unset):
         format_ (str | Unset):  Default: 'json'.
+        contributed (bool | Unset): also the accepted contributed results, each row's `source`
+            saying whose (docs/contributing-results.md) Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -181,6 +187,7 @@ def sync_detailed(
         sort=sort,
         limit=limit,
         format_=format_,
+        contributed=contributed,
     )
 
     response = client.get_httpx_client().request(
@@ -202,6 +209,7 @@ def sync(
     sort: None | str | Unset = UNSET,
     limit: int | None | Unset = UNSET,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> Any | Refusal | None:
     """Summary
 
@@ -219,6 +227,8 @@ def sync(
             -value_per_dollar_on_demand
         limit (int | None | Unset):
         format_ (str | Unset):  Default: 'json'.
+        contributed (bool | Unset): also the accepted contributed results, each row's `source`
+            saying whose (docs/contributing-results.md) Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -239,6 +249,7 @@ def sync(
         sort=sort,
         limit=limit,
         format_=format_,
+        contributed=contributed,
     ).parsed
 
 
@@ -254,6 +265,7 @@ async def asyncio_detailed(
     sort: None | str | Unset = UNSET,
     limit: int | None | Unset = UNSET,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> Response[Any | Refusal]:
     """Summary
 
@@ -271,6 +283,8 @@ async def asyncio_detailed(
             -value_per_dollar_on_demand
         limit (int | None | Unset):
         format_ (str | Unset):  Default: 'json'.
+        contributed (bool | Unset): also the accepted contributed results, each row's `source`
+            saying whose (docs/contributing-results.md) Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -290,6 +304,7 @@ async def asyncio_detailed(
         sort=sort,
         limit=limit,
         format_=format_,
+        contributed=contributed,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -309,6 +324,7 @@ async def asyncio(
     sort: None | str | Unset = UNSET,
     limit: int | None | Unset = UNSET,
     format_: str | Unset = "json",
+    contributed: bool | Unset = False,
 ) -> Any | Refusal | None:
     """Summary
 
@@ -326,6 +342,8 @@ async def asyncio(
             -value_per_dollar_on_demand
         limit (int | None | Unset):
         format_ (str | Unset):  Default: 'json'.
+        contributed (bool | Unset): also the accepted contributed results, each row's `source`
+            saying whose (docs/contributing-results.md) Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -347,5 +365,6 @@ async def asyncio(
             sort=sort,
             limit=limit,
             format_=format_,
+            contributed=contributed,
         )
     ).parsed

@@ -375,10 +375,11 @@ def test_a_week_waits_for_its_review_and_runs_once_a_person_approves_it_through_
 
 def test_a_contribution_is_submitted_checked_and_accepted_by_a_person_through_the_rest_api(stack, ec2_signer,
                                                                                         moto_endpoint):
-    """Issue 32 items 2 to 4 on the production-shaped stack: a contributor posts a result to the api-server,
+    """Issue 32 items 2 to 5 on the production-shaped stack: a contributor posts a result to the api-server,
     contributions (triggered by hand: this stack creates no scheduled or Asset-triggered runs) checks it on a
     Celery worker, its review waits in AWAITING_INPUT with the checks as its body, and the reviewer's Accept, made
-    through the REST API's HITL endpoint as the UI makes it, is kept in the submission's status."""
+    through the REST API's HITL endpoint as the UI makes it, is kept in the submission's status; the accepted
+    result is stored as contributed and the results Asset event that schedules results_analysis is emitted."""
     import httpx
 
     from tests.fakes.imds import contributed_document
@@ -415,6 +416,13 @@ def test_a_contribution_is_submitted_checked_and_accepted_by_a_person_through_th
     assert status["status"] == "accepted" and [c["check"] for c in status["checks"]][:2] == ["schema", "signature"]
     kept = s3_json(moto_endpoint, f"{WEEKLY_PREFIX}/submissions/accepted/{taken.json()['id']}.json")
     assert kept["provenance"]["source"] == "contributed" and kept["provenance"]["instance_id"] == "i-0c0ffee0c0ffee000"
+    # merged with its source kept (item 5): stored as contributed, and the results Asset emitted for the rebuild
+    (contributed,) = s3_keys(moto_endpoint, f"{WEEKLY_PREFIX}/contributed/v1/")
+    assert contributed.endswith(f"/{taken.json()['id']}.json") and s3_json(moto_endpoint, contributed) == kept
+    query = urllib.parse.urlencode({"source_dag_id": "contributions", "source_run_id": run["dag_run_id"]})
+    events = api_call(f"{stack.api}/api/v2/assets/events?{query}", token)["asset_events"]
+    assert [(e["name"], e["extra"].get("contributed")) for e in events] == [
+        ("instance_benchmarks_results", [taken.json()["id"]])]
 
 
 def aws_conf(instance_types: list[str], prefix: str) -> dict:

@@ -106,3 +106,37 @@ def test_graviton_runs_under_emulation_and_its_figures_never_count(docker_engine
     assert doc["run_rules"][0]["rule"] == "host.native" and doc["run_rules"][0]["passed"] is False
     assert any(reason.startswith("run rule host.native failed: aarch64 code on an x86-64 CPU")
                for reason in validation_reasons(doc, require=("stream",)))
+
+
+def test_the_contributor_s_docker_command_carries_ec2_s_identity_out_of_the_published_image(builder, pushed, tmp_path):
+    """docs/contributing-results.md's command as written (the image's benchrun entrypoint, --network host, the two
+    -e lines that record the image) in the real engine, at the test profile's sizes, against a fake IMDS on the
+    host's loopback: the document passes the signature, identity and published-image checks, and the run rules
+    refuse it for its test profile (a contribution is held to rule-sized runs, as a project run is)."""
+    import socket
+
+    from instance_benchmarks import contribution_checks
+    from tests.fakes.imds import Signer, fake_imds, identity_document
+
+    built = pushed["generic"]
+    image = containers.pull_by_digest(builder.client, f"{built.repository}:{built.tag}")["image"]
+    digest = image.split("@", 1)[1]
+    ec2 = Signer.make()
+    document = identity_document()
+    tmp_path.chmod(0o777)  # the image runs as an unprivileged user
+    with fake_imds(document, ec2.rsa2048(document)) as endpoint:
+        builder.client.containers.run(
+            image, ["all", "--profile", "test", "--contribute", "--out", "/out/result.json"], remove=True,
+            hostname=socket.gethostname(), network_mode="host", cap_add=["SYS_NICE"],
+            volumes={str(tmp_path): {"bind": "/out", "mode": "rw"}},
+            environment={"AWS_EC2_METADATA_SERVICE_ENDPOINT": endpoint, "BENCHRUN_CONTAINER_IMAGE": image,
+                         "BENCHRUN_CONTAINER_DIGEST": digest})
+    doc = json.loads((tmp_path / "result.json").read_text())
+
+    verdicts, stored = contribution_checks.check(doc, submission_id="0" * 32, contributor="erin",
+                                                 certificates={"us-east-1": ec2.pem}, published={digest}, seen=set())
+
+    passed = {v.check: v for v in verdicts}
+    assert all(passed[check].passed for check in ("schema", "signature", "identity agrees", "published image"))
+    assert stored is None and passed["run rules"].reason.startswith("profile test: a test-only run")
+    assert doc["host"]["container_digest"] == digest and doc["contribution"]["identity_document"] == document

@@ -272,11 +272,13 @@ def summarize(rows: pd.DataFrame, prices: dict[str, dict[str, Any]] | None = Non
     summary["latest_run_id"] = latest["run_id"].to_numpy()
     for column in ("image", "blas_matches_cpu", "hpl_near_asymptote", "ami_id", "microcode"):
         summary[column] = latest[column].to_numpy() if column in latest else None
-    if "contributor" in rows:  # a contributed figure names who measured it, and how many submissions it is of
+    if "contributor" in rows and rows["contributor"].notna().any():  # a contributed figure: who, how many submissions
         contributed = pd.DataFrame({"g": group, "contributor": rows["contributor"].to_numpy(),
                                     "submission_id": rows["submission_id"].to_numpy()}).groupby("g", sort=True)
         summary["contributors"] = contributed["contributor"].agg(_names).to_numpy()
         summary["submissions"] = contributed["submission_id"].nunique().to_numpy()
+    else:  # the project's own figures (the per-group names would cost a Python call per group for nothing)
+        summary["contributors"], summary["submissions"] = None, 0
     summary = pd.concat([latest[GROUP_KEYS], summary.reset_index(drop=True)], axis=1)
     summary["configuration"] = [configuration_label(row) for row in summary[["benchmark", "placement",
                                                                              *CONFIGURATION_KEYS]].to_dict("records")]

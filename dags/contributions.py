@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 
 from airflow.providers.standard.operators.hitl import HITLOperator
@@ -12,6 +13,8 @@ from airflow.sdk.exceptions import AirflowSkipException
 from instance_benchmarks import RESULTS_ASSET_NAME, SUBMISSIONS_ASSET_NAME
 from instance_benchmarks.notifications import failure_notifiers
 from instance_benchmarks.params import aws_conn_id_param, results_uri_param
+
+log = logging.getLogger(__name__)
 
 SUBMISSIONS = Asset(name=SUBMISSIONS_ASSET_NAME)
 RESULTS = Asset(name=RESULTS_ASSET_NAME)
@@ -95,6 +98,10 @@ def contributions():
             raise AirflowSkipException("nothing accepted in this run: the dataset is as it was")
         # One API deployment has one results location, so its submissions' events name one
         location = accepted[0]
+        others = sorted({d["results_uri"] for d in accepted} - {location["results_uri"]})
+        if others:
+            log.warning("Accepted results under %s too: trigger results_analysis there by hand to rebuild them",
+                        others)
         get_current_context()["outlet_events"][RESULTS].extra = {
             "results_uri": location["results_uri"], "aws_conn_id": location["aws_conn_id"],
             "contributed": [d["submission_id"] for d in accepted if d["results_uri"] == location["results_uri"]]}

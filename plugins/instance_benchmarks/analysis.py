@@ -40,7 +40,6 @@ CONFIGURATION_KEYS = ["profile", "image_digest", "stream_variant", "hpl_n", "hpl
 # `source`: the project's own measurement or an accepted contribution (issue 32): never one figure together.
 GROUP_KEYS = ["region", "family", "instance_family", "instance_type", "cpu_model", "benchmark", "metric",
               "placement", "threads", "unit", *CONFIGURATION_KEYS, "source"]
-SOURCES = ("project", "contributed")
 # Most thorough first: where a type was measured with both, its standard figures stand for it.
 PROFILE_ORDER = {"standard": 0, "quick": 1}
 PARTITIONS = ["region", "family"]

@@ -7,7 +7,7 @@ import logging
 import os
 
 from airflow.providers.standard.operators.hitl import HITLOperator
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from instance_benchmarks import RESULTS_ASSET_NAME, SUBMISSIONS_ASSET_NAME
@@ -25,7 +25,8 @@ DOC_MD = """
 ### Contributions
 
 Scheduled on the `instance_benchmarks_submissions` Asset, which `POST /benchmarks/api/submissions` emits for
-each contributed result it takes in; triggered by hand, it checks every submission still `received`.
+each contributed result it takes in, and by the hour: then (and triggered by hand) it takes in the bulk uploads
+under `submissions/incoming/<contributor>/` and checks every submission still `received`.
 Each submission is checked (schema, EC2's signature over its identity, the image, the run rules, no replay, its
 figures against the physical peak and against the type's measured figures), each verdict recorded in its status;
 one that passes waits for a person in **Required Actions** (Accept, or Reject with a reason). Nobody answering
@@ -37,7 +38,8 @@ tables, beside the project's figures, never over them. docs/contributing-results
 
 @dag(
     dag_id="contributions",
-    schedule=[SUBMISSIONS],
+    # each submission the API takes in, at once; and by the hour, what came in as bulk uploads to the bucket
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("@hourly", timezone="UTC"), assets=[SUBMISSIONS]),
     start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
     catchup=False,
     default_args={"owner": "instance-benchmarks", "retries": 1, "retry_delay": datetime.timedelta(seconds=30)},
@@ -62,7 +64,7 @@ def contributions():
     def check(item: dict) -> dict:
         from instance_benchmarks import contributions as work
 
-        return work.check(item)
+        return work.check(item, claimant=get_current_context()["run_id"])
 
     @task
     def to_review(checked: list[dict]) -> list[dict]:

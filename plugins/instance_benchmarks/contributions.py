@@ -21,37 +21,48 @@ ACCEPT, REJECT = "Accept", "Reject"
 
 
 def pending(events: list[dict[str, Any]], *, results_uri: str, aws_conn_id: str | None) -> list[dict[str, Any]]:
-    """The submissions the triggering events name; triggered by hand, every one still `received` under the
-    param's results location."""
+    """The submissions the triggering events name, and the bulk uploads taken in at their locations; triggered by
+    hand or by the hour, every one still `received` under the param's results location (bulk uploads taken in
+    first)."""
     found = {}
+    locations = {}
     for extra in events:
         submission_id = extra.get("submission_id")
         if extra.get("results_uri") and isinstance(submission_id, str) and SUBMISSION_ID.fullmatch(submission_id):
             found[submission_id] = {"results_uri": extra["results_uri"], "aws_conn_id": extra.get("aws_conn_id"),
                                     "submission_id": submission_id}
+            locations[extra["results_uri"]] = extra.get("aws_conn_id")
     if not events:
-        store = ResultStore(results_uri, conn_id=aws_conn_id)
-        for submission_id in Submissions(store).received():
-            found[submission_id] = {"results_uri": results_uri, "aws_conn_id": aws_conn_id,
-                                    "submission_id": submission_id}
+        locations[results_uri] = aws_conn_id
+    for uri, conn_id in locations.items():
+        submissions = Submissions(ResultStore(uri, conn_id=conn_id))
+        adopted = submissions.adopt_uploads()
+        for status in adopted:
+            log.info("Bulk upload %s taken in as %s: %s%s", status["upload"], status["id"], status["status"],
+                     f" ({'; '.join(status['reasons'])})" if status["reasons"] else "")
+        ids = submissions.received() if not events else [s["id"] for s in adopted if s["status"] == "received"]
+        for submission_id in ids:
+            found[submission_id] = {"results_uri": uri, "aws_conn_id": conn_id, "submission_id": submission_id}
     log.info("%s submission(s) to check: %s", len(found), sorted(found))
     return list(found.values())
 
 
-def check(item: dict[str, Any]) -> dict[str, Any]:
+def check(item: dict[str, Any], *, claimant: str) -> dict[str, Any]:
     """Run every check on one submission, record the verdicts in its status; rejected where a blocking check
-    failed, else `awaiting review` with what the reviewer reads."""
+    failed, else `awaiting review` with what the reviewer reads. `claimant` (the run): of two runs that find the
+    same submission (its event's, and an hourly or hand-triggered one), one checks it."""
     from instance_benchmarks import contribution_checks, identity
     from instance_benchmarks.analysis import current, read_current
 
     store = ResultStore(item["results_uri"], conn_id=item["aws_conn_id"])
     submissions = Submissions(store)
     submission_id = item["submission_id"]
-    before = submissions.status(submission_id) or {}
-    if before.get("status") not in ("received", "checking"):
-        log.info("%s was checked already (%s): left as it is", submission_id, before.get("status"))
-        return {**item, "review": None}  # a second event, or a hand-triggered run, never re-opens a verdict
-    status = submissions.update(submission_id, status="checking")
+    if not submissions.claim(submission_id, claimant):
+        before = submissions.status(submission_id) or {}
+        log.info("%s is checked elsewhere or was already (%s, %s): left as it is", submission_id,
+                 before.get("status"), before.get("claimed_by"))
+        return {**item, "review": None}  # a second event, or another run, never re-opens a verdict
+    status = submissions.status(submission_id)
     try:
         doc = json.loads(submissions.body(submission_id))
     except ValueError:

@@ -427,6 +427,15 @@ async def submit(request: Request, store: Store, user: GetUserDep) -> JSONRespon
     return JSONResponse({**_own_status(status), "status_url": f"api/submissions/{status['id']}"}, status_code=202)
 
 
+@app.get("/api/submissions", responses=REFUSALS, dependencies=[PER_USER, only()])
+def my_submissions(store: Store, user: GetUserDep) -> JSONResponse:
+    """Your submissions, oldest first, each with its status: those you posted, and the bulk uploads taken in from
+    submissions/incoming/<your user name>/ (docs/contributing-results.md)."""
+    from instance_benchmarks.submissions import Submissions
+
+    return JSONResponse([_own_status(status) for status in Submissions(store).of(str(user.get_id()))])
+
+
 @app.get("/api/submissions/{submission_id}", responses=REFUSALS, dependencies=[PER_USER, only()])
 def submission_status(submission_id: str, store: Store, user: GetUserDep) -> JSONResponse:
     """A submission's status (received, checking, awaiting review, accepted, rejected) with every check's verdict
@@ -463,7 +472,8 @@ def _announce(submission_id: str) -> None:
 
 
 def _own_status(status: dict[str, Any]) -> dict[str, Any]:
-    return {key: status[key] for key in ("id", "status", "received_at", "reasons", "checks")}
+    return {**{key: status[key] for key in ("id", "status", "received_at", "reasons", "checks")},
+            **({"upload": status["upload"]} if "upload" in status else {})}
 
 
 class InstanceBenchmarksPlugin(AirflowPlugin):

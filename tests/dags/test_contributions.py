@@ -125,7 +125,7 @@ def test_a_decided_submission_is_never_checked_again(deployment):
     submissions.update(sid, status="accepted")
     item = {"results_uri": submissions.base.parent.as_uri(), "aws_conn_id": None, "submission_id": sid}
 
-    assert contributions.check(item)["review"] is None
+    assert contributions.check(item, claimant="run-2")["review"] is None
     assert submissions.status(sid)["status"] == "accepted"  # a second event for it re-opens nothing
 
 
@@ -151,9 +151,25 @@ def test_the_reviewer_reads_the_checks_with_the_contributor_s_text_escaped(deplo
     sid = submit(submissions, doc)
     item = {"results_uri": submissions.base.parent.as_uri(), "aws_conn_id": None, "submission_id": sid}
 
-    checked = contributions.check(item)
+    checked = contributions.check(item, claimant="run-1")
 
     assert checked["review"] is None  # the digest is not published: rejected before any review
     reasons = " ".join(submissions.status(sid)["reasons"])
     assert "<script>" in reasons  # kept as data in the status (JSON), and escaped where a page shows it
     assert "&lt;script&gt;" in contributions._cell(reasons) and "\\|" in contributions._cell(reasons)
+
+
+def test_a_bulk_upload_is_taken_in_checked_and_reviewed_as_a_submission_of_its_folder_s_contributor(deployment):
+    ec2, submissions = deployment
+    upload = submissions.base / "incoming" / "erin" / "m7i.json"
+    upload.parent.mkdir(parents=True, exist_ok=True)
+    upload.write_text(json.dumps(contributed_document(ec2, digest=DIGEST, instance_id="i-000000000000000f7")))
+
+    with reviewers({"erin": ("Accept", {"reason": ""})}):  # the review's subject names its contributor
+        load_dag("contributions").test()  # as the hourly run, or a hand, starts it: no event
+
+    (status,) = submissions.of("erin")
+    assert status["upload"] == "erin/m7i.json" and status["status"] == "accepted", status
+    assert not upload.exists()
+    (stored,) = ResultStore(submissions.base.parent.as_uri()).stored_documents(CONTRIBUTED_TREE)
+    assert stored[1]["provenance"]["contributor"] == "erin"

@@ -49,6 +49,6 @@ def test_the_client_has_a_call_for_every_api_route():
                               / "default").glob("*.py") if p.stem != "__init__"}
 
     assert {"compare", "recommend", "summary", "instance_type_results", "freshness_of", "plan_weeks",
-            "plan_document", "submit", "submission_status"} == calls
+            "plan_document", "submit", "submission_status", "my_submissions"} == calls
     assert {op["operationId"] for path in schema["paths"].values() for op in path.values()} == calls
     assert all(path.startswith("/api/") for path in schema["paths"])  # the pages and GraphQL are not in it

@@ -136,7 +136,9 @@ def test_launches_are_held_to_what_the_code_sends():
 def test_results_are_never_deleted_and_the_role_is_passed_in_this_account_only():
     airflow = statements("airflow-role-policy.json")
     deletes = [r for s in airflow if "s3:DeleteObject" in as_list(s["Action"]) for r in as_list(s["Resource"])]
-    assert deletes == ["arn:aws:s3:::bench-results/ib/dataset/*"]
+    # the rebuilt dataset's old versions, and bulk uploads once taken in as submissions: never a result
+    assert deletes == ["arn:aws:s3:::bench-results/ib/dataset/*",
+                       "arn:aws:s3:::bench-results/ib/submissions/incoming/*"]
     passes = [r for s in airflow if "iam:PassRole" in as_list(s["Action"]) for r in as_list(s["Resource"])]
     assert passes == ["arn:aws:iam::123456789012:role/instance-benchmarks"]
     raw = (INCLUDE_DIR / "iam" / "airflow-role-policy.json").read_text()

@@ -129,3 +129,60 @@ def test_a_submission_emits_the_asset_event_that_schedules_contributions(client,
     assert {"submission_id": taken["id"], "results_uri": (deployment_uri := extras[-1]["results_uri"]),
             "aws_conn_id": extras[-1]["aws_conn_id"]} in extras
     assert deployment_uri.endswith("/results")
+
+
+def test_bulk_uploads_are_taken_in_as_their_folder_s_contributor_or_refused_with_why_and_each_only_once(
+        tmp_path, contributed):
+    from instance_benchmarks.results import ResultStore
+
+    mine = Submissions(ResultStore(tmp_path.as_uri()))
+    incoming = tmp_path / "submissions" / "incoming"
+    for name, body in {"erin/run-1.json": contributed, "erin/nested/run-2.json": contributed,
+                       "erin/broken.json": b"{not json", "bob/huge.json": b" " * (submissions.MAX_BYTES + 1),
+                       "..bad name/x.json": contributed}.items():
+        (incoming / name).parent.mkdir(parents=True, exist_ok=True)
+        (incoming / name).write_bytes(body)
+    api_submission = mine.receive(contributed, submitter="carol")  # incoming/<id>.json: the API's, not an upload
+
+    taken = {status["upload"]: status for status in mine.adopt_uploads()}
+
+    assert {name: (s["submitter"], s["status"]) for name, s in taken.items()} == {
+        "erin/run-1.json": ("erin", "received"), "erin/run-2.json": ("erin", "received"),
+        "erin/broken.json": ("erin", "rejected"), "bob/huge.json": ("bob", "rejected"),
+        "..bad name/x.json": ("..bad name", "rejected")}
+    assert "a submission is a JSON document" in taken["erin/broken.json"]["reasons"][0]
+    assert "at most 4 MiB" in taken["bob/huge.json"]["reasons"][0]
+    assert "submissions/incoming/<contributor>/" in taken["..bad name/x.json"]["reasons"][0]
+    assert mine.body(taken["erin/run-1.json"]["id"]) == contributed  # stored under its new id, byte for byte
+    assert sorted(p.name for p in incoming.rglob("*") if p.is_file()) == sorted(
+        [f"{api_submission['id']}.json", f"{taken['erin/run-1.json']['id']}.json",
+         f"{taken['erin/run-2.json']['id']}.json"])  # every upload taken in once, then deleted
+    assert mine.adopt_uploads() == []
+    assert [s["id"] for s in mine.of("erin")] == sorted(
+        [s["id"] for s in taken.values() if s["submitter"] == "erin"],
+        key=lambda i: (mine.status(i)["received_at"], i))
+
+
+def test_of_two_runs_that_find_one_submission_one_checks_it(tmp_path, contributed):
+    import datetime
+
+    from instance_benchmarks.results import ResultStore
+
+    mine = Submissions(ResultStore(tmp_path.as_uri()))
+    sid = mine.receive(contributed, submitter="erin")["id"]
+
+    assert mine.claim(sid, "run-a") and mine.claim(sid, "run-a")  # its own claim again: a retry of its check
+    assert not mine.claim(sid, "run-b") and mine.received() == []
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=submissions.CLAIM_S + 1)
+    assert mine.claim(sid, "run-c", now=later)  # run-a died: past its claim, a later run checks it
+    mine.update(sid, status="accepted")
+    assert not mine.claim(sid, "run-d", now=later)  # a verdict is never re-opened
+
+
+def test_a_contributor_lists_their_own_submissions_only(client, contributed):
+    taken = submit(client, contributed, user="lister").json()
+    submit(client, contributed, user="someone-else")
+
+    listed = client.get("/api/submissions", headers={"X-Test-User": "lister"}).json()
+
+    assert [s["id"] for s in listed] == [taken["id"]] and listed[0]["status"] == "received"

@@ -44,6 +44,16 @@ def compose() -> dict[str, Any]:
     return yaml.safe_load(COMPOSE.read_text())
 
 
+def stop_group(process: subprocess.Popen, grace_s: float) -> int:
+    """Stop a process started with start_new_session and its children: SIGTERM, then SIGKILL past `grace_s`."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        return process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        return process.wait(timeout=30)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.deployment.stack import free_port
+from tests.deployment.stack import free_port, stop_group
 from tests.fakes.imds import PUBLISHED_DIGEST, Signer, contributed_document
 
 pytestmark = pytest.mark.stack
@@ -79,12 +78,7 @@ def standalone(tmp_path_factory) -> Iterator[tuple[httpx.Client, Path, Path, Sig
         yield client, results, log, ec2
     finally:
         client.close()
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        stop_group(process, 30)
 
 
 def runs(client: httpx.Client, dag_id: str) -> list[dict]:

@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -150,7 +149,7 @@ def api_server(env: dict[str, str], log: Path, *, reserialize: bool = True) -> I
     The DAGs are serialized into the metadata database first (what a dag-processor would do), so
     the UI knows all six. Stopped by its process group, whatever happens.
     """
-    from tests.deployment.stack import free_port
+    from tests.deployment.stack import free_port, stop_group
 
     port = free_port()
     env = {**os.environ, "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
@@ -178,12 +177,7 @@ def api_server(env: dict[str, str], log: Path, *, reserialize: bool = True) -> I
     finally:
         # nothing of the server is needed once its tests end: a short grace, then SIGKILL (the suite's 36 s last
         # teardown was the engine's, not this server's: engine._pid_alive)
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        stop_group(process, 5)
 
 
 def main(argv: list[str] | None = None) -> int:

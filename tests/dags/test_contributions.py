@@ -173,3 +173,12 @@ def test_a_bulk_upload_is_taken_in_checked_and_reviewed_as_a_submission_of_its_f
     assert not upload.exists()
     (stored,) = ResultStore(submissions.base.parent.as_uri()).stored_documents(CONTRIBUTED_TREE)
     assert stored[1]["provenance"]["contributor"] == "erin"
+
+
+def test_an_hourly_run_with_nothing_to_check_succeeds_quietly(deployment):
+    before = results_events()
+
+    run = load_dag("contributions").test()  # the common hourly case: no event, no upload, nothing received
+
+    assert run.state == "success", [(ti.task_id, ti.state) for ti in run.get_task_instances()]  # no on-call page
+    assert results_events() == before  # and no rebuild asked for

@@ -142,11 +142,9 @@ class Submissions:
         written, then read back: of two runs claiming at once, the one whose claim was written last checks it."""
         now = now or datetime.datetime.now(datetime.UTC)
         status = self.status(submission_id) or {}
-        claimed_at = status.get("claimed_at")
-        stale = claimed_at is not None and (now - datetime.datetime.fromisoformat(claimed_at)).total_seconds() > CLAIM_S
         if status.get("status") == "checking" and status.get("claimed_by") == claimant:
             return True
-        if status.get("status") != "received" and not (status.get("status") == "checking" and stale):
+        if not _open(status, now):
             return False
         self.update(submission_id, status="checking", claimed_by=claimant, claimed_at=now.isoformat())
         return (self.status(submission_id) or {}).get("claimed_by") == claimant
@@ -181,9 +179,7 @@ class Submissions:
         """The ids still `received`, and those `checking` past their claim (a contributions run that is not
         triggered by a submission's event checks them all)."""
         now = datetime.datetime.now(datetime.UTC)
-        return [status["id"] for status in self.statuses() if status["status"] == "received" or (
-            status["status"] == "checking" and status.get("claimed_at")
-            and (now - datetime.datetime.fromisoformat(status["claimed_at"])).total_seconds() > CLAIM_S)]
+        return [status["id"] for status in self.statuses() if _open(status, now)]
 
     def of(self, submitter: str) -> list[dict[str, Any]]:
         """One contributor's submissions, in the order they were received."""
@@ -216,3 +212,11 @@ class Submissions:
         path = self.base / "status" / f"{status['id']}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(status, indent=2) + "\n")
+
+
+def _open(status: dict[str, Any], now: datetime.datetime) -> bool:
+    """Whether a run may claim the submission: `received`, or `checking` under a claim that lapsed."""
+    claimed_at = status.get("claimed_at")
+    return status.get("status") == "received" or (
+        status.get("status") == "checking" and claimed_at is not None
+        and (now - datetime.datetime.fromisoformat(claimed_at)).total_seconds() > CLAIM_S)

@@ -82,20 +82,18 @@ def standalone(tmp_path_factory) -> Iterator[tuple[httpx.Client, Path, Path, Sig
 
 
 def runs(client: httpx.Client, dag_id: str) -> list[dict]:
-    """The DAG's Asset-triggered runs (contributions also runs by the hour: a run of the clock, should the test
-    cross an hour, is not one of these)."""
-    found = client.get(f"/api/v2/dags/{dag_id}/dagRuns").json()["dag_runs"]
-    return [run for run in found if run["run_type"] == "asset_triggered"]
+    return client.get(f"/api/v2/dags/{dag_id}/dagRuns").json()["dag_runs"]
 
 
-def finished(client: httpx.Client, dag_id: str, log: Path, timeout: float = 300) -> dict:
+def finished(client: httpx.Client, dag_id: str, log: Path, timeout: float = 300) -> list[dict]:
+    """The DAG's runs once every one has finished, each a success."""
     def done():
         found = runs(client, dag_id)
-        return found[0] if found and found[0]["state"] in ("success", "failed") else None
+        return found if found and all(run["state"] in ("success", "failed") for run in found) else None
 
-    run = wait_for(done, f"a {dag_id} run to finish", timeout, log)
-    assert run["state"] == "success", run
-    return run
+    found = wait_for(done, f"the {dag_id} runs to finish", timeout, log)
+    assert {run["state"] for run in found} == {"success"}, found
+    return found
 
 
 def test_a_submission_schedules_its_check_and_an_accept_schedules_the_rebuild_with_no_run_triggered_by_hand(
@@ -107,24 +105,31 @@ def test_a_submission_schedules_its_check_and_an_accept_schedules_the_rebuild_wi
     taken = client.post("/benchmarks/api/submissions", json=document)
     assert taken.status_code == 202, taken.text
 
-    def waiting():  # the scheduler started contributions from the Asset event; its review waits for a person
-        found = runs(client, "contributions")
-        if not found:
-            return None
-        url = f"/api/v2/dags/contributions/dagRuns/{urllib.parse.quote(found[0]['dag_run_id'], safe='')}"
-        listed = client.get(f"{url}/taskInstances/review/listMapped")
-        tis = listed.json().get("task_instances") if listed.status_code == 200 else None
-        return (url, tis[0]) if tis and tis[0]["state"] == "awaiting_input" else None
+    def waiting():
+        """The review awaiting a person, in whichever contributions run checked the submission: the one its Asset
+        event started, or the hourly one that unpausing starts at once (each claims it; one checks it)."""
+        for run in runs(client, "contributions"):
+            url = f"/api/v2/dags/contributions/dagRuns/{urllib.parse.quote(run['dag_run_id'], safe='')}"
+            listed = client.get(f"{url}/taskInstances/review/listMapped")
+            tis = listed.json().get("task_instances") if listed.status_code == 200 else None
+            if tis and tis[0]["state"] == "awaiting_input":
+                return url, tis[0]
+        return None
 
     url, review = wait_for(waiting, "contributions, scheduled by the submission's Asset event, to await review",
                            300, log)
-    assert len(runs(client, "contributions")) == 1 and not runs(client, "results_analysis")
+    assert "asset_triggered" in {run["run_type"] for run in runs(client, "contributions")}
+    assert not runs(client, "results_analysis")
+    # A person answers seconds later, not in the same instant: answered within a second of pausing, the resumed
+    # task can race the LocalExecutor's event for its pause, and the scheduler marks it failed (seen here once)
+    time.sleep(5)
+    assert waiting(), "the review stopped waiting before anyone answered"
     answered = client.patch(f"{url}/taskInstances/review/{review['map_index']}/hitlDetails",
                             json={"chosen_options": ["Accept"], "params_input": {"reason": ""}})
     assert answered.status_code == 200, answered.text
 
     finished(client, "contributions", log)
-    rebuilt = finished(client, "results_analysis", log)
+    (rebuilt,) = finished(client, "results_analysis", log)
 
     assert rebuilt["run_type"] == "asset_triggered"  # merge's results Asset event, not a hand
     status = client.get(f"/benchmarks/api/submissions/{taken.json()['id']}").json()
